@@ -1,0 +1,402 @@
+import type Database from "better-sqlite3";
+import type { ReeferReading, UnsequencedReading } from "../record.js";
+import { openDatabase, type Durability } from "./database.js";
+
+export const LANE = { alert: 0, telemetry: 1 } as const;
+export type Lane = (typeof LANE)[keyof typeof LANE];
+
+/**
+ * Bytes counted per row on top of its payload for the disk budget: the row's other columns,
+ * index entries and page slack. An estimate, so `maxBytes` bounds the database file closely
+ * rather than exactly.
+ */
+export const ROW_OVERHEAD_BYTES = 64;
+
+/** An alert to capture: any JSON object about one container. */
+export interface AlertDraft {
+  readonly containerId: string;
+  readonly payload: Readonly<Record<string, unknown>>;
+}
+
+/** A captured row, as handed to the publisher. */
+export interface OutboxRow {
+  readonly id: number;
+  readonly lane: Lane;
+  readonly containerId: string;
+  readonly seq: number | null;
+  readonly capturedAt: number;
+  readonly bytes: number;
+  readonly payload: string;
+}
+
+export interface OutboxStats {
+  readonly alerts: number;
+  readonly telemetry: number;
+  readonly bytes: number;
+  readonly evictedTelemetry: number;
+  readonly evictedAlerts: number;
+  readonly deadLettered: number;
+}
+
+export interface OutboxOptions {
+  readonly path: string;
+  readonly maxBytes: number;
+  readonly durability: Durability;
+  /** Wall clock, for `captured_at` and dead-letter times. */
+  readonly now: () => number;
+}
+
+interface RowRecord {
+  id: number;
+  lane: number;
+  container_id: string;
+  seq: number | null;
+  captured_at: number;
+  bytes: number;
+  payload: string;
+}
+
+/** What one capture did to the budget, for the caller's log and metrics. */
+export interface CaptureResult {
+  readonly readings: readonly ReeferReading[];
+  readonly evictedTelemetry: number;
+  readonly evictedAlerts: number;
+}
+
+/**
+ * The durable outbox (DESIGN.md, "What the outbox promises"). A reading is captured once its
+ * transaction commits. Rows leave only when the broker acknowledged them (`accept`), when they
+ * are refused for good (`reject`, into `dead_letter`), or when the disk budget evicts them
+ * (oldest telemetry first, alerts last), and every such exit is counted durably.
+ *
+ * Reading follows Telegraf's buffer transactions: the publisher takes rows, then accepts,
+ * rejects or releases each. Taken rows stay in the database until then, so a crash at any moment
+ * re-sends them (at least once). Lanes: alerts first, then live telemetry, then backfill, which
+ * is the telemetry captured before the current connection began (`beginSession`).
+ */
+export class Outbox {
+  private readonly db: Database.Database;
+  private readonly statements;
+  private readonly inflight = new Set<number>();
+  private rows = { alert: 0, telemetry: 0 };
+  private bytes = 0;
+  private session = { boundary: 0, alertCursor: 0, liveCursor: 0 };
+  private backfillCursors = new Map<string, number>();
+
+  constructor(private readonly options: OutboxOptions) {
+    this.db = openDatabase(options.path, options.durability);
+    const db = this.db;
+    this.statements = {
+      lastSeq: db.prepare<[string], { last_seq: number }>(
+        "SELECT last_seq FROM sequences WHERE container_id = ?",
+      ),
+      saveSeq: db.prepare(
+        "INSERT INTO sequences (container_id, last_seq) VALUES (?, ?) ON CONFLICT (container_id) DO UPDATE SET last_seq = excluded.last_seq",
+      ),
+      insert: db.prepare(
+        "INSERT INTO outbox (lane, container_id, seq, captured_at, bytes, payload) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      oldestOfLane: db.prepare<[number, number], { id: number; bytes: number }>(
+        "SELECT id, bytes FROM outbox WHERE lane = ? ORDER BY id LIMIT ?",
+      ),
+      deleteReturning: db.prepare<[number], { lane: number; bytes: number }>(
+        "DELETE FROM outbox WHERE id = ? RETURNING lane, bytes",
+      ),
+      laneAfter: db.prepare<[number, number, number, number], RowRecord>(
+        "SELECT * FROM outbox WHERE lane = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?",
+      ),
+      containerAfter: db.prepare<[string, number, number, number], RowRecord>(
+        "SELECT * FROM outbox WHERE lane = 1 AND container_id = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?",
+      ),
+      backlogContainers: db.prepare<[number], { container_id: string }>(
+        "SELECT DISTINCT container_id FROM outbox WHERE lane = 1 AND id <= ? ORDER BY container_id",
+      ),
+      maxId: db.prepare<[], { id: number | null }>("SELECT MAX(id) AS id FROM outbox"),
+      deadLetter: db.prepare(
+        "INSERT INTO dead_letter (lane, container_id, seq, captured_at, payload, reason, failed_at) SELECT lane, container_id, seq, captured_at, payload, ?, ? FROM outbox WHERE id = ?",
+      ),
+      bumpCounter: db.prepare(
+        "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+      ),
+      counter: db.prepare<[string], { value: number }>("SELECT value FROM counters WHERE name = ?"),
+      totals: db.prepare<[], { lane: number; n: number; bytes: number }>(
+        "SELECT lane, COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS bytes FROM outbox GROUP BY lane",
+      ),
+    };
+    this.recount();
+  }
+
+  /**
+   * Captures one tick: gives each reading the next `seq` of its container and commits readings,
+   * alerts and sequence numbers in one transaction, then applies the disk budget. On return the
+   * rows are durable (per the configured durability); if it throws, nothing of the tick was
+   * captured.
+   */
+  capture(
+    readings: readonly UnsequencedReading[],
+    alerts: readonly AlertDraft[] = [],
+  ): CaptureResult {
+    return this.atomically(() => {
+      const capturedAt = this.options.now();
+      const sequenced: ReeferReading[] = [];
+      for (const reading of readings) {
+        const seq = (this.statements.lastSeq.get(reading.container_id)?.last_seq ?? 0) + 1;
+        this.statements.saveSeq.run(reading.container_id, seq);
+        const record: ReeferReading = { ...reading, seq };
+        this.insert(LANE.telemetry, reading.container_id, seq, capturedAt, JSON.stringify(record));
+        sequenced.push(record);
+      }
+      for (const alert of alerts) {
+        this.insert(LANE.alert, alert.containerId, null, capturedAt, JSON.stringify(alert.payload));
+      }
+      const evicted = this.enforceBudget();
+      return { readings: sequenced, ...evicted };
+    });
+  }
+
+  /**
+   * Starts a publishing session (a new broker connection): everything not yet acknowledged is
+   * pending again, and the telemetry captured so far becomes backfill.
+   */
+  beginSession(): void {
+    this.inflight.clear();
+    const boundary = this.statements.maxId.get()?.id ?? 0;
+    this.session = { boundary, alertCursor: 0, liveCursor: boundary };
+    this.backfillCursors = new Map(
+      this.statements.backlogContainers.all(boundary).map((r) => [r.container_id, 0]),
+    );
+  }
+
+  /** Up to `limit` alerts not yet taken, oldest first. */
+  takeAlerts(limit: number): OutboxRow[] {
+    const rows = this.scan(
+      (after, n) => this.statements.laneAfter.all(LANE.alert, after, Number.MAX_SAFE_INTEGER, n),
+      this.session.alertCursor,
+      limit,
+    );
+    this.session.alertCursor = lastId(rows, this.session.alertCursor);
+    return this.markTaken(rows);
+  }
+
+  /** Up to `limit` live readings (captured during this session) not yet taken, oldest first. */
+  takeLive(limit: number): OutboxRow[] {
+    const rows = this.scan(
+      (after, n) =>
+        this.statements.laneAfter.all(LANE.telemetry, after, Number.MAX_SAFE_INTEGER, n),
+      this.session.liveCursor,
+      limit,
+    );
+    this.session.liveCursor = lastId(rows, this.session.liveCursor);
+    return this.markTaken(rows);
+  }
+
+  /**
+   * The next backfill batch: the oldest untaken backlog of one container (containers take turns),
+   * as many rows as fit in `maxBytes` of payload and `maxRows`. Empty when the backlog is drained.
+   */
+  takeBackfill(maxBytes: number, maxRows: number): OutboxRow[] {
+    for (const containerId of [...this.backfillCursors.keys()]) {
+      const cursor = this.backfillCursors.get(containerId) ?? 0;
+      const candidates = this.scan(
+        (after, n) =>
+          this.statements.containerAfter.all(containerId, after, this.session.boundary, n),
+        cursor,
+        maxRows,
+      );
+      // Round robin: this container goes to the back of the queue.
+      this.backfillCursors.delete(containerId);
+      if (candidates.length === 0) continue; // drained (or all in flight): drop it
+      const batch: RowRecord[] = [];
+      let size = 0;
+      for (const row of candidates) {
+        if (batch.length > 0 && size + row.bytes > maxBytes) break;
+        batch.push(row);
+        size += row.bytes;
+      }
+      this.backfillCursors.set(containerId, lastId(batch, cursor));
+      return this.markTaken(batch);
+    }
+    return [];
+  }
+
+  /** The broker acknowledged these rows: they leave the outbox. */
+  accept(ids: readonly number[]): void {
+    if (ids.length === 0) return;
+    this.atomically(() => {
+      for (const id of ids) {
+        this.inflight.delete(id);
+        const gone = this.statements.deleteReturning.get(id);
+        if (gone) this.forget(gone.lane as Lane, gone.bytes);
+      }
+    });
+  }
+
+  /** Refused for good (not authorized, too large): moved to `dead_letter` with the reason. */
+  reject(ids: readonly number[], reason: string): void {
+    if (ids.length === 0) return;
+    const failedAt = this.options.now();
+    this.atomically(() => {
+      let moved = 0;
+      for (const id of ids) {
+        this.inflight.delete(id);
+        this.statements.deadLetter.run(reason, failedAt, id);
+        const gone = this.statements.deleteReturning.get(id);
+        if (gone) {
+          this.forget(gone.lane as Lane, gone.bytes);
+          moved++;
+        }
+      }
+      this.statements.bumpCounter.run("dead_lettered", moved);
+    });
+  }
+
+  /** Not delivered this time (no ack before the link dropped): they will be taken again. */
+  release(rows: readonly OutboxRow[]): void {
+    for (const row of rows) {
+      this.inflight.delete(row.id);
+      if (row.lane === LANE.alert) {
+        this.session.alertCursor = Math.min(this.session.alertCursor, row.id - 1);
+      } else if (row.id > this.session.boundary) {
+        this.session.liveCursor = Math.min(this.session.liveCursor, row.id - 1);
+      } else {
+        const cursor = this.backfillCursors.get(row.containerId) ?? Number.MAX_SAFE_INTEGER;
+        this.backfillCursors.set(row.containerId, Math.min(cursor, row.id - 1));
+      }
+    }
+  }
+
+  /** Rows taken and neither accepted, rejected nor released yet. */
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  stats(): OutboxStats {
+    const counter = (name: string) => this.statements.counter.get(name)?.value ?? 0;
+    return {
+      alerts: this.rows.alert,
+      telemetry: this.rows.telemetry,
+      bytes: this.bytes,
+      evictedTelemetry: counter("evicted_telemetry"),
+      evictedAlerts: counter("evicted_alert"),
+      deadLettered: counter("dead_lettered"),
+    };
+  }
+
+  /** Runs a read-only query on the outbox database (tools and tests). */
+  query<T>(sql: string, ...params: unknown[]): T[] {
+    return this.db.prepare(sql).all(...params) as T[];
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /**
+   * Runs `work` in one transaction. The in-memory row and byte counts follow each statement, so
+   * when the transaction rolls back they are recounted from the database.
+   */
+  private atomically<T>(work: () => T): T {
+    try {
+      return this.db.transaction(work)();
+    } catch (error) {
+      if (this.db.open) this.recount();
+      throw error;
+    }
+  }
+
+  private insert(
+    lane: Lane,
+    containerId: string,
+    seq: number | null,
+    at: number,
+    payload: string,
+  ): void {
+    const bytes = Buffer.byteLength(payload);
+    this.statements.insert.run(lane, containerId, seq, at, bytes, payload);
+    this.remember(lane, bytes);
+  }
+
+  /** Evicts oldest telemetry, then oldest alerts, until the outbox fits its budget. */
+  private enforceBudget(): { evictedTelemetry: number; evictedAlerts: number } {
+    const evictedTelemetry = this.evict(LANE.telemetry);
+    const evictedAlerts = this.evict(LANE.alert);
+    if (evictedTelemetry > 0)
+      this.statements.bumpCounter.run("evicted_telemetry", evictedTelemetry);
+    if (evictedAlerts > 0) this.statements.bumpCounter.run("evicted_alert", evictedAlerts);
+    return { evictedTelemetry, evictedAlerts };
+  }
+
+  private evict(lane: Lane): number {
+    let evicted = 0;
+    while (this.bytes > this.options.maxBytes) {
+      const victims = this.statements.oldestOfLane.all(lane, 256);
+      if (victims.length === 0) break;
+      for (const victim of victims) {
+        if (this.bytes <= this.options.maxBytes) break;
+        this.statements.deleteReturning.get(victim.id);
+        this.inflight.delete(victim.id);
+        this.forget(lane, victim.bytes);
+        evicted++;
+      }
+    }
+    return evicted;
+  }
+
+  /** Reads rows after `cursor`, skipping those in flight, until `limit` rows or the end. */
+  private scan(
+    read: (after: number, limit: number) => RowRecord[],
+    cursor: number,
+    limit: number,
+  ): RowRecord[] {
+    const out: RowRecord[] = [];
+    let after = cursor;
+    while (out.length < limit) {
+      const requested = limit - out.length + this.inflight.size;
+      const page = read(after, requested);
+      for (const row of page) {
+        if (!this.inflight.has(row.id) && out.length < limit) out.push(row);
+      }
+      if (page.length < requested) break; // reached the end
+      after = page[page.length - 1]?.id ?? after;
+    }
+    return out;
+  }
+
+  private markTaken(rows: readonly RowRecord[]): OutboxRow[] {
+    return rows.map((row) => {
+      this.inflight.add(row.id);
+      return {
+        id: row.id,
+        lane: row.lane as Lane,
+        containerId: row.container_id,
+        seq: row.seq,
+        capturedAt: row.captured_at,
+        bytes: row.bytes,
+        payload: row.payload,
+      };
+    });
+  }
+
+  private recount(): void {
+    this.rows = { alert: 0, telemetry: 0 };
+    this.bytes = 0;
+    for (const total of this.statements.totals.all()) {
+      this.rows[total.lane === LANE.alert ? "alert" : "telemetry"] += total.n;
+      this.bytes += total.bytes + total.n * ROW_OVERHEAD_BYTES;
+    }
+  }
+
+  private remember(lane: Lane, bytes: number): void {
+    this.rows[lane === LANE.alert ? "alert" : "telemetry"]++;
+    this.bytes += bytes + ROW_OVERHEAD_BYTES;
+  }
+
+  private forget(lane: Lane, bytes: number): void {
+    this.rows[lane === LANE.alert ? "alert" : "telemetry"]--;
+    this.bytes -= bytes + ROW_OVERHEAD_BYTES;
+  }
+}
+
+function lastId(rows: readonly { id: number }[], fallback: number): number {
+  return rows.length === 0 ? fallback : Math.max(fallback, rows[rows.length - 1]?.id ?? fallback);
+}

@@ -1,0 +1,272 @@
+import { z } from "zod";
+import { driverConfigSchema } from "../drivers/registry.js";
+import { parseSize } from "./size.js";
+
+/**
+ * The one source of the config's TypeScript types, defaults, validation, JSON Schema
+ * (config/schema.json) and reference doc (config/REFERENCE.md). Both files are generated from
+ * this by `npm run config:docs`; a test fails when they are stale.
+ */
+
+export const CONFIG_VERSION = 1;
+
+/** AWS IoT thing names: the gateway id is the MQTT client id and the thing name. */
+const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
+/** Container ids become one topic level: no MQTT wildcards or separators. */
+const CONTAINER_ID = /^[a-zA-Z0-9_.-]{1,64}$/;
+/** IoT Core's message size limit. */
+export const IOT_CORE_MAX_MESSAGE_BYTES = 128 * 1024;
+
+const byteSize = z
+  .union([
+    z.int().positive(),
+    z.string().transform((text, ctx) => {
+      const bytes = parseSize(text);
+      if (bytes === null || bytes <= 0) {
+        ctx.addIssue({ code: "custom", message: `expected a size like "256MiB", got "${text}"` });
+        return z.NEVER;
+      }
+      return bytes;
+    }),
+  ])
+  .describe('A size: a byte count or a string such as "256MiB", "64KB", "1GiB".');
+
+const reconnectSchema = z
+  .strictObject({
+    initialDelayMs: z
+      .int()
+      .min(100)
+      .default(1000)
+      .describe("Cap of the first retry's random delay."),
+    maxDelayMs: z
+      .int()
+      .min(1000)
+      .default(120_000)
+      .describe("Ceiling of the backoff: a fleet of 10,000 gateways must not stampede IoT Core."),
+    stableAfterMs: z
+      .int()
+      .min(0)
+      .default(60_000)
+      .describe(
+        "A connection must stay up this long before the backoff resets; a CONNACK followed by a quick kick (duplicate client id) keeps backing off.",
+      ),
+  })
+  .default({ initialDelayMs: 1000, maxDelayMs: 120_000, stableAfterMs: 60_000 });
+
+const mqttSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^(mqtts?):\/\/[^/]+$/, 'expected "mqtts://host[:port]" or "mqtt://host[:port]"')
+      .describe("Broker URL. AWS IoT Core: mqtts://<prefix>-ats.iot.<region>.amazonaws.com:8883."),
+    ca: z
+      .string()
+      .optional()
+      .describe("PEM file of the CA that signed the broker (AmazonRootCA1.pem)."),
+    cert: z.string().optional().describe("PEM file of this gateway's client certificate."),
+    key: z
+      .string()
+      .optional()
+      .describe(
+        "PEM file of this gateway's private key; must not be readable by others (chmod 600).",
+      ),
+    alpn: z
+      .boolean()
+      .default(false)
+      .describe("Send ALPN x-amzn-mqtt-ca: needed for MQTT over port 443 on AWS IoT Core."),
+    protocolVersion: z
+      .union([z.literal(4), z.literal(5)])
+      .default(5)
+      .describe(
+        "4 = MQTT 3.1.1, 5 = MQTT 5. With 5 the broker says why it refused a publish, so rejected rows go to the dead-letter table instead of being retried.",
+      ),
+    keepaliveSeconds: z
+      .int()
+      .min(5)
+      .max(1200)
+      .default(60)
+      .describe(
+        "MQTT keep-alive. AWS IoT Core accepts 30 to 1200; a half-open link is noticed after 1.5×.",
+      ),
+    connectTimeoutMs: z.int().min(1000).default(15_000),
+    maxInflight: z
+      .int()
+      .min(1)
+      .max(1000)
+      .default(100)
+      .describe("QoS 1 publishes awaiting PUBACK at once (MQTT.js loses callbacks past 65,535)."),
+    allowInsecure: z
+      .boolean()
+      .default(false)
+      .describe("Allow plaintext mqtt:// to a host that is not loopback. Never in production."),
+    reconnect: reconnectSchema,
+  })
+  .describe("The broker connection.");
+
+const bufferSchema = z
+  .strictObject({
+    path: z.string().default("./data/outbox.db").describe("SQLite file of the outbox."),
+    maxBytes: byteSize
+      .default(256 * 1024 * 1024)
+      .describe(
+        "Disk budget of the readings waiting in the outbox (payload bytes plus a fixed per-row overhead). Past it, the oldest telemetry is evicted, counted; alerts go last.",
+      ),
+    durability: z
+      .enum(["full", "normal"])
+      .default("full")
+      .describe(
+        'SQLite synchronous mode under WAL. "full" (default): a committed reading survives power loss. "normal": it survives a process crash, but the last transactions may be lost on power loss; fewer writes to the SD card.',
+      ),
+  })
+  .default({ path: "./data/outbox.db", maxBytes: 256 * 1024 * 1024, durability: "full" });
+
+const publishSchema = z
+  .strictObject({
+    envelopeBytes: z
+      .int()
+      .min(1024)
+      .max(IOT_CORE_MAX_MESSAGE_BYTES)
+      .default(100_000)
+      .describe(
+        "Largest backfill message. IoT Core meters in 5 KB steps and refuses over 128 KB; the default is 20 steps.",
+      ),
+  })
+  .default({ envelopeBytes: 100_000 });
+
+const samplingSchema = z
+  .strictObject({
+    intervalMs: z
+      .int()
+      .min(100)
+      .default(60_000)
+      .describe("Time between two readings of a container."),
+    timeoutMs: z
+      .int()
+      .min(10)
+      .optional()
+      .describe(
+        "Per-read timeout; default: half the interval, at most 10 s. Must be below the interval.",
+      ),
+  })
+  .default({ intervalMs: 60_000 });
+
+const productSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
+  name: z.string().min(1),
+  targetTemperature: z.number().min(-60).max(40).describe("Setpoint, °C."),
+  targetHumidity: z.number().min(0).max(100).describe("Target relative humidity, %."),
+});
+
+const containerSchema = z.strictObject({
+  id: z.string().regex(CONTAINER_ID, "expected 1-64 characters of A-Z a-z 0-9 _ . -"),
+  product: z.string().describe("Product id: P01-P05 built in, or one of `products`."),
+  intervalMs: z
+    .int()
+    .min(100)
+    .optional()
+    .describe("Overrides sampling.intervalMs for this container."),
+  driver: driverConfigSchema,
+});
+
+const logSchema = z
+  .strictObject({
+    level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+    pretty: z
+      .enum(["auto", "always", "never"])
+      .default("auto")
+      .describe("Human-readable logs; auto: when standard output is a terminal."),
+  })
+  .default({ level: "info", pretty: "auto" });
+
+export const configSchema = z
+  .strictObject({
+    version: z.literal(CONFIG_VERSION).describe("Config format version."),
+    gateway: z.strictObject({
+      id: z
+        .string()
+        .regex(THING_NAME, "expected an AWS IoT thing name: 1-128 characters of A-Z a-z 0-9 : _ -")
+        .describe("Gateway id = AWS IoT thing name = MQTT client id."),
+    }),
+    mqtt: mqttSchema,
+    buffer: bufferSchema,
+    publish: publishSchema,
+    sampling: samplingSchema,
+    products: z.array(productSchema).default([]).describe("Products beyond the built-in P01-P05."),
+    containers: z.array(containerSchema).min(1),
+    log: logSchema,
+  })
+  .superRefine(checkConsistency);
+
+export type AgentConfig = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type ContainerConfig = AgentConfig["containers"][number];
+
+const BUILTIN_PRODUCT_IDS = ["P01", "P02", "P03", "P04", "P05"];
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
+
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The checks that span fields; each names the path it is about. */
+function checkConsistency(config: z.output<z.ZodObject>, ctx: z.RefinementCtx): void {
+  const c = config as unknown as AgentConfig;
+  const seen = new Map<string, number>();
+  const products = new Set([...BUILTIN_PRODUCT_IDS, ...c.products.map((p) => p.id)]);
+  c.containers.forEach((container, index) => {
+    const first = seen.get(container.id);
+    if (first !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["containers", index, "id"],
+        message: `duplicate container id "${container.id}" (also containers[${first}])`,
+      });
+    } else seen.set(container.id, index);
+    if (!products.has(container.product)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["containers", index, "product"],
+        message: `unknown product "${container.product}"; known: ${[...products].join(", ")}`,
+      });
+    }
+    const interval = container.intervalMs ?? c.sampling.intervalMs;
+    const timeout = c.sampling.timeoutMs;
+    if (timeout !== undefined && timeout >= interval) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["sampling", "timeoutMs"],
+        message: `must be below the sampling interval of containers[${index}] (${interval} ms)`,
+      });
+    }
+  });
+  const url = new URL(c.mqtt.url);
+  if (url.protocol === "mqtt:" && !isLoopbackHost(url.hostname) && !c.mqtt.allowInsecure) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["mqtt", "url"],
+      message: `plaintext MQTT to ${url.hostname}, which is not loopback: use mqtts:// or set mqtt.allowInsecure: true`,
+    });
+  }
+  if (url.protocol === "mqtts:") {
+    const missing = (["cert", "key"] as const).filter((k) => c.mqtt[k] === undefined);
+    if (missing.length === 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["mqtt", missing[0] ?? "key"],
+        message: "a client certificate needs both mqtt.cert and mqtt.key",
+      });
+    }
+  }
+  if (c.mqtt.reconnect.initialDelayMs > c.mqtt.reconnect.maxDelayMs) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["mqtt", "reconnect", "initialDelayMs"],
+      message: "must not exceed mqtt.reconnect.maxDelayMs",
+    });
+  }
+}
+
+/** Per-read timeout in force for a sampling interval. */
+export function readTimeoutMs(config: AgentConfig, intervalMs: number): number {
+  return config.sampling.timeoutMs ?? Math.min(10_000, Math.floor(intervalMs / 2));
+}
