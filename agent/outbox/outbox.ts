@@ -192,9 +192,10 @@ export class Outbox {
 
   /**
    * The next backfill batch: the oldest untaken backlog of one container (containers take turns),
-   * as many rows as fit in `maxBytes` of payload and `maxRows`. Empty when the backlog is drained.
+   * as many rows as fit in `maxBytes` (payloads plus `perRowBytes` each) and `maxRows`. Empty
+   * when the backlog is drained.
    */
-  takeBackfill(maxBytes: number, maxRows: number): OutboxRow[] {
+  takeBackfill(maxBytes: number, maxRows: number, perRowBytes = 0): OutboxRow[] {
     for (const containerId of [...this.backfillCursors.keys()]) {
       const cursor = this.backfillCursors.get(containerId) ?? 0;
       const candidates = this.scan(
@@ -209,9 +210,9 @@ export class Outbox {
       const batch: RowRecord[] = [];
       let size = 0;
       for (const row of candidates) {
-        if (batch.length > 0 && size + row.bytes > maxBytes) break;
+        if (batch.length > 0 && size + row.bytes + perRowBytes > maxBytes) break;
         batch.push(row);
-        size += row.bytes;
+        size += row.bytes + perRowBytes;
       }
       this.backfillCursors.set(containerId, lastId(batch, cursor));
       return this.markTaken(batch);

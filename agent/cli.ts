@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfigFile } from "../config/load.js";
+import { Agent } from "./agent.js";
+import { startEmbeddedBroker } from "./demo/broker.js";
+import { demoConfig } from "./demo/demo-config.js";
+import { startLiveView } from "./demo/live-view.js";
+import { createLogger } from "./logger.js";
+import { loadTlsMaterial, TlsFileError } from "./publisher/tls.js";
+
+/** sysexits EX_CONFIG: systemd's RestartPreventExitStatus stops a restart loop on a bad config. */
+export const EXIT_CONFIG = 78;
+
+const USAGE = `reefer-edge: edge gateway agent for refrigerated containers
+
+Usage:
+  reefer-edge run --config FILE        run the agent (SIGTERM/SIGINT stop it gracefully)
+  reefer-edge validate --config FILE   check a config; prints every problem, exits non-zero on any
+  reefer-edge demo [--duration S] [--interval MS] [--data DIR]
+                                       simulated reefers, an embedded broker, a live view
+  reefer-edge help
+
+The config file may also be named by REEFER_EDGE_CONFIG; REEFER_EDGE__<PATH> variables override
+its values (REEFER_EDGE__MQTT__URL=mqtts://... sets mqtt.url).`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command = "help", ...rest] = argv;
+  switch (command) {
+    case "run":
+      return run(rest);
+    case "validate":
+      return validate(rest);
+    case "demo":
+      return demo(rest);
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE + "\n");
+      return 0;
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+function configPath(args: string[]): string | undefined {
+  const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" } } });
+  return values.config ?? process.env.REEFER_EDGE_CONFIG;
+}
+
+function validate(args: string[]): number {
+  const file = configPath(args);
+  if (!file) {
+    process.stderr.write("validate: name the config with --config FILE\n");
+    return 2;
+  }
+  try {
+    const config = loadConfigFile(file, process.env);
+    const tls = loadTlsMaterial(config.mqtt, Date.now());
+    for (const warning of tls.warnings) process.stdout.write(`warning: ${warning}\n`);
+    process.stdout.write(
+      `${file}: ok (${config.containers.length} containers, gateway ${config.gateway.id})\n`,
+    );
+    return 0;
+  } catch (error) {
+    return reportStartupError(error);
+  }
+}
+
+function reportStartupError(error: unknown): number {
+  if (error instanceof ConfigError || error instanceof TlsFileError) {
+    process.stderr.write(`${error.message}\n`);
+    return EXIT_CONFIG;
+  }
+  throw error;
+}
+
+async function run(args: string[]): Promise<number> {
+  const file = configPath(args);
+  if (!file) {
+    process.stderr.write("run: name the config with --config FILE (or REEFER_EDGE_CONFIG)\n");
+    return 2;
+  }
+  let agent: Agent;
+  try {
+    const config = loadConfigFile(file, process.env);
+    const logger = createLogger(config.log);
+    agent = new Agent(config, { logger });
+    agent.start();
+  } catch (error) {
+    return reportStartupError(error);
+  }
+  await untilSignal();
+  await agent.stop();
+  return 0;
+}
+
+async function demo(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      duration: { type: "string" },
+      interval: { type: "string" },
+      data: { type: "string" },
+    },
+  });
+  const duration = values.duration === undefined ? undefined : Number(values.duration) * 1000;
+  const interval = values.interval === undefined ? 1000 : Number(values.interval);
+  if ((duration !== undefined && !(duration > 0)) || !(interval >= 100)) {
+    process.stderr.write("demo: --duration takes seconds > 0, --interval milliseconds >= 100\n");
+    return 2;
+  }
+  const dataDir = values.data ?? mkdtempSync(join(tmpdir(), "reefer-edge-demo-"));
+  const broker = await startEmbeddedBroker();
+  const config = demoConfig(broker.url, dataDir, interval);
+  const logger = createLogger(config.log);
+  const agent = new Agent(config, { logger });
+  const tty = process.stdout.isTTY;
+  process.stdout.write(
+    `reefer-edge demo: ${config.containers.length} simulated reefers (C03's compressor fails after ` +
+      `10 model minutes, C04's CO2 sensor reads high), broker ${broker.url}, outbox ${config.buffer.path}\n`,
+  );
+  agent.start();
+  const view = startLiveView(agent, (text) => process.stdout.write(text), tty);
+  await untilSignal(duration);
+  view.stop();
+  await agent.stop();
+  await broker.close();
+  const status = agent.status();
+  process.stdout.write(
+    `demo stopped: ${status.metrics.readings_captured ?? 0} readings captured, ` +
+      `${Object.entries(status.metrics)
+        .filter(([k]) => k.startsWith("published"))
+        .reduce((sum, [, v]) => sum + v, 0)} published\n`,
+  );
+  if (values.data === undefined) rmSync(dataDir, { recursive: true, force: true });
+  return 0;
+}
+
+/** Resolves on SIGTERM or SIGINT (or after `ms`); a second signal exits at once. */
+function untilSignal(ms?: number): Promise<void> {
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const done = () => {
+      clearTimeout(timer);
+      process.off("SIGTERM", done);
+      process.off("SIGINT", done);
+      process.once("SIGTERM", () => process.exit(130));
+      process.once("SIGINT", () => process.exit(130));
+      resolve();
+    };
+    process.once("SIGTERM", done);
+    process.once("SIGINT", done);
+    if (ms !== undefined) timer = setTimeout(done, ms);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `reefer-edge: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,376 @@
+import { isIP } from "node:net";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { Logger } from "pino";
+import { IOT_CORE_MAX_MESSAGE_BYTES, type AgentConfig } from "../../config/schema.js";
+import type { Clock } from "../clock.js";
+import type { AgentEvents } from "../events.js";
+import type { Metrics } from "../metrics.js";
+import type { Outbox, OutboxRow } from "../outbox/outbox.js";
+import { Backoff } from "./backoff.js";
+import { describeConnectionError, isPermanentPublishError, publishErrorReason } from "./errors.js";
+import type { TlsMaterial } from "./tls.js";
+import { backfillEnvelope, ENVELOPE_OVERHEAD_BYTES, topicFor, type TopicKind } from "./topics.js";
+
+/** AWS IoT Core accepts one CONNECT per second per client id. */
+export const MIN_CONNECT_INTERVAL_MS = 1000;
+/** Readings in one backfill envelope at most, whatever their size. */
+const MAX_ENVELOPE_READINGS = 1000;
+
+export interface PublisherOptions {
+  readonly gatewayId: string;
+  readonly mqtt: AgentConfig["mqtt"];
+  readonly envelopeBytes: number;
+  readonly tls: TlsMaterial;
+  readonly outbox: Outbox;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly events: AgentEvents;
+  /** Uniform in [0, 1), for the backoff's jitter. */
+  readonly random: () => number;
+}
+
+interface InflightMessage {
+  readonly rows: readonly OutboxRow[];
+  readonly kind: TopicKind;
+}
+
+/**
+ * Moves rows from the outbox to the broker: QoS 1, alerts first, then live readings one a
+ * message, then the backlog in backfill envelopes, with at most `maxInflight` messages awaiting
+ * PUBACK. A row is accepted (deleted) only on its PUBACK.
+ *
+ * The publisher owns reconnection rather than MQTT.js (`reconnectPeriod: 0`): every connection
+ * is a fresh client, so nothing is queued inside MQTT.js where the outbox cannot see it, and the
+ * retry delay is ours: exponential with full jitter, reset only after the link stayed up for
+ * `stableAfterMs`, never more than one CONNECT a second.
+ */
+export class Publisher {
+  private client: MqttClient | null = null;
+  /** Bumped on every connection; callbacks of an older client are ignored. */
+  private generation = 0;
+  private connected = false;
+  private stopping = false;
+  private readonly inflight = new Map<number, InflightMessage>();
+  private nextMessageKey = 0;
+  private acked: number[] = [];
+  private ackFlush: NodeJS.Immediate | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private stableTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private lastConnectAt = Number.NEGATIVE_INFINITY;
+  private lastProblem = "";
+  private pumping = false;
+  private drained: (() => void) | null = null;
+  private readonly backoff: Backoff;
+
+  constructor(private readonly options: PublisherOptions) {
+    this.backoff = new Backoff({
+      initialDelayMs: options.mqtt.reconnect.initialDelayMs,
+      maxDelayMs: options.mqtt.reconnect.maxDelayMs,
+      random: options.random,
+    });
+  }
+
+  start(): void {
+    this.stopping = false;
+    this.connect();
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Rows in messages awaiting PUBACK. */
+  get inflightRows(): number {
+    let n = 0;
+    for (const message of this.inflight.values()) n += message.rows.length;
+    return n;
+  }
+
+  /** New rows were captured: send them if the link is up. */
+  kick(): void {
+    this.pump();
+  }
+
+  /**
+   * Stops publishing: waits up to `drainMs` for the PUBACKs of messages in flight, records them,
+   * and closes the connection. Unacknowledged rows stay in the outbox for the next start.
+   */
+  async stop(drainMs = 5000): Promise<void> {
+    this.stopping = true;
+    for (const timer of [this.reconnectTimer, this.stableTimer, this.retryTimer]) {
+      if (timer) clearTimeout(timer);
+    }
+    if (this.connected && this.inflight.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, drainMs);
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.drained = null;
+    this.flushAcks();
+    const client = this.client;
+    this.client = null;
+    this.generation++;
+    this.connected = false;
+    this.inflight.clear();
+    if (client) await client.endAsync(true).catch(() => undefined);
+    this.options.events.emit("connection", "stopped");
+  }
+
+  private connect(): void {
+    if (this.stopping) return;
+    const { mqtt: config, tls, gatewayId, logger, clock } = this.options;
+    this.lastConnectAt = clock.monotonic();
+    const generation = ++this.generation;
+    const url = new URL(config.url);
+    const clientOptions: IClientOptions = {
+      clientId: gatewayId,
+      protocolVersion: config.protocolVersion,
+      clean: true,
+      keepalive: config.keepaliveSeconds,
+      connectTimeout: config.connectTimeoutMs,
+      reconnectPeriod: 0,
+      resubscribe: false,
+      queueQoSZero: false,
+      rejectUnauthorized: true,
+      ...(tls.ca && { ca: tls.ca }),
+      ...(tls.cert && { cert: tls.cert }),
+      ...(tls.key && { key: tls.key }),
+      ...(config.alpn && { ALPNProtocols: ["x-amzn-mqtt-ca"] }),
+      // SNI names a host; RFC 6066 forbids an IP address there.
+      ...(url.protocol === "mqtts:" && isIP(url.hostname) === 0 && { servername: url.hostname }),
+    };
+    this.options.events.emit("connection", "connecting");
+    this.options.metrics.increment("connect_attempts");
+    logger.debug(
+      { url: config.url, clientId: gatewayId, attempt: this.backoff.failures },
+      "connecting",
+    );
+    const client = mqtt.connect(config.url, clientOptions);
+    this.client = client;
+    client.on("connect", () => {
+      this.onConnect(generation);
+    });
+    client.on("error", (error) => {
+      this.onError(generation, error);
+    });
+    client.on("close", () => {
+      this.onClose(generation);
+    });
+  }
+
+  private onConnect(generation: number): void {
+    if (generation !== this.generation) return;
+    const { outbox, logger, metrics, mqtt: config } = this.options;
+    this.connected = true;
+    this.lastProblem = "";
+    metrics.increment("connects");
+    outbox.beginSession();
+    const stats = outbox.stats();
+    logger.info(
+      { url: config.url, backlog: stats.telemetry, alerts: stats.alerts },
+      "connected to the broker",
+    );
+    this.options.events.emit("connection", "connected");
+    this.stableTimer = setTimeout(() => {
+      this.backoff.reset();
+    }, config.reconnect.stableAfterMs);
+    this.pump();
+  }
+
+  private onError(generation: number, error: Error): void {
+    if (generation !== this.generation) return;
+    const problem = describeConnectionError(error);
+    this.options.metrics.increment("connection_errors", 1, { kind: problem.kind });
+    // Say each distinct problem once per outage, not once per retry.
+    if (problem.message !== this.lastProblem) {
+      this.options.logger.error(
+        { err: error, kind: problem.kind },
+        `broker connection failed: ${problem.message}`,
+      );
+      this.lastProblem = problem.message;
+    }
+    if (problem.kind === "credentials") this.credentialsFailed = true;
+  }
+
+  private credentialsFailed = false;
+
+  private onClose(generation: number): void {
+    if (generation !== this.generation) return;
+    const wasConnected = this.connected;
+    this.connected = false;
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.flushAcks();
+    // Whatever was in flight on this connection is pending again at the next session.
+    this.inflight.clear();
+    const client = this.client;
+    this.client = null;
+    this.generation++;
+    client?.end(true);
+    if (wasConnected) {
+      this.options.metrics.increment("disconnects");
+      this.options.logger.warn("disconnected from the broker; readings stay in the outbox");
+    }
+    this.options.events.emit("connection", "disconnected", this.lastProblem || undefined);
+    if (!this.stopping) this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    const { clock, mqtt: config, random } = this.options;
+    let delay = this.backoff.next();
+    if (this.credentialsFailed) {
+      // A refused certificate will not heal in a second: retry slowly, near the ceiling.
+      delay = Math.max(delay, Math.floor(config.reconnect.maxDelayMs * (0.5 + random() / 2)));
+      this.credentialsFailed = false;
+    }
+    const sinceLast = clock.monotonic() - this.lastConnectAt;
+    delay = Math.max(delay, MIN_CONNECT_INTERVAL_MS - sinceLast);
+    this.options.metrics.set("reconnect_delay_ms", delay);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, delay);
+  }
+
+  private pump(): void {
+    if (!this.connected || this.pumping || this.stopping) return;
+    const { outbox, mqtt: config, envelopeBytes } = this.options;
+    this.pumping = true;
+    try {
+      while (this.connected && this.inflight.size < config.maxInflight) {
+        const room = config.maxInflight - this.inflight.size;
+        const alerts = outbox.takeAlerts(room);
+        if (alerts.length > 0) {
+          for (const row of alerts) this.send("alert", row.containerId, row.payload, [row]);
+          continue;
+        }
+        const live = outbox.takeLive(room);
+        if (live.length > 0) {
+          for (const row of live) this.send("telemetry", row.containerId, row.payload, [row]);
+          continue;
+        }
+        // One comma between readings: count a byte a row on top of the payloads.
+        const batch = outbox.takeBackfill(
+          envelopeBytes - ENVELOPE_OVERHEAD_BYTES,
+          MAX_ENVELOPE_READINGS,
+          1,
+        );
+        const first = batch[0];
+        if (!first) break;
+        this.send(
+          "backfill",
+          first.containerId,
+          backfillEnvelope(batch.map((r) => r.payload)),
+          batch,
+        );
+      }
+    } catch (error) {
+      this.options.logger.error({ err: error }, "could not read the outbox; retrying in a second");
+      this.retryLater();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private send(
+    kind: TopicKind,
+    containerId: string,
+    payload: string,
+    rows: readonly OutboxRow[],
+  ): void {
+    const client = this.client;
+    if (!client) return;
+    const { outbox, gatewayId, metrics, logger } = this.options;
+    const bytes = Buffer.byteLength(payload);
+    if (bytes > IOT_CORE_MAX_MESSAGE_BYTES) {
+      const reason = `payload of ${bytes} bytes exceeds the broker limit of ${IOT_CORE_MAX_MESSAGE_BYTES}`;
+      outbox.reject(
+        rows.map((r) => r.id),
+        reason,
+      );
+      this.deadLettered(rows.length, reason);
+      logger.error({ container: containerId, kind, bytes }, reason);
+      return;
+    }
+    const key = this.nextMessageKey++;
+    const generation = this.generation;
+    this.inflight.set(key, { rows, kind });
+    client.publish(topicFor(gatewayId, containerId, kind), payload, { qos: 1 }, (error) => {
+      this.onPublished(generation, key, error);
+    });
+    metrics.increment("bytes_sent", bytes);
+  }
+
+  private onPublished(generation: number, key: number, error: Error | undefined): void {
+    if (generation !== this.generation) return; // that connection is gone; rows are pending again
+    const message = this.inflight.get(key);
+    if (!message) return;
+    this.inflight.delete(key);
+    const { outbox, metrics, logger } = this.options;
+    const ids = message.rows.map((r) => r.id);
+    if (!error) {
+      this.acked.push(...ids);
+      this.scheduleAckFlush();
+      metrics.increment("published", message.rows.length, { kind: message.kind });
+      this.options.events.emit("published", message.rows.length, message.kind);
+    } else if (isPermanentPublishError(error)) {
+      const reason = publishErrorReason(error);
+      outbox.reject(ids, reason);
+      this.deadLettered(ids.length, reason);
+      logger.error(
+        { kind: message.kind, container: message.rows[0]?.containerId, rows: ids.length },
+        `broker refused a publish for good, moved to the dead-letter table: ${reason}`,
+      );
+    } else {
+      outbox.release(message.rows);
+      metrics.increment("publish_errors");
+      logger.warn({ err: error, kind: message.kind }, "publish failed; will retry");
+      this.retryLater();
+      return;
+    }
+    if (this.inflight.size === 0) this.drained?.();
+    this.pump();
+  }
+
+  private deadLettered(rows: number, reason: string): void {
+    this.options.metrics.increment("dead_lettered", rows);
+    this.options.events.emit("deadLettered", rows, reason);
+  }
+
+  /** Acks arrive one by one; delete them in one transaction per event-loop turn. */
+  private scheduleAckFlush(): void {
+    this.ackFlush ??= setImmediate(() => {
+      this.flushAcks();
+    });
+  }
+
+  private flushAcks(): void {
+    if (this.ackFlush) clearImmediate(this.ackFlush);
+    this.ackFlush = null;
+    if (this.acked.length === 0) return;
+    const ids = this.acked;
+    this.acked = [];
+    try {
+      this.options.outbox.accept(ids);
+    } catch (error) {
+      // The rows stay in the outbox and will be sent again: a duplicate, never a loss.
+      this.options.logger.error(
+        { err: error, rows: ids.length },
+        "could not record acknowledgements",
+      );
+    }
+  }
+
+  private retryLater(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.pump();
+    }, 1000);
+  }
+}

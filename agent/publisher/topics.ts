@@ -1,0 +1,22 @@
+/** Topic kinds of DESIGN.md; AWS IoT rules select on them. */
+export type TopicKind = "telemetry" | "backfill" | "alert";
+
+export function topicFor(gatewayId: string, containerId: string, kind: TopicKind): string {
+  return `dt/reefer/${gatewayId}/${containerId}/${kind}`;
+}
+
+export const BACKFILL_SCHEMA = "reefer.backfill.v1";
+
+const ENVELOPE_HEAD = `{"schema":"${BACKFILL_SCHEMA}","readings":[`;
+const ENVELOPE_TAIL = "]}";
+
+/** Bytes the envelope adds around its readings, besides one comma between each two. */
+export const ENVELOPE_OVERHEAD_BYTES = ENVELOPE_HEAD.length + ENVELOPE_TAIL.length;
+
+/**
+ * The backfill envelope `{"schema":"reefer.backfill.v1","readings":[...]}`, built from the
+ * stored JSON of each reading without parsing it again.
+ */
+export function backfillEnvelope(payloads: readonly string[]): string {
+  return ENVELOPE_HEAD + payloads.join(",") + ENVELOPE_TAIL;
+}

@@ -1,0 +1,196 @@
+import type { Logger } from "pino";
+import type { Driver } from "../drivers/driver.js";
+import type { Clock } from "./clock.js";
+import type { Metrics } from "./metrics.js";
+import { normalize } from "./normalizer.js";
+import type { UnsequencedReading } from "./record.js";
+
+/** One container as the sampler sees it. */
+export interface SampledContainer {
+  readonly id: string;
+  readonly productId: string;
+  readonly driver: Driver;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+}
+
+export interface SamplerOptions {
+  readonly gatewayId: string;
+  readonly bootId: string;
+  readonly containers: readonly SampledContainer[];
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Called once per tick with that tick's readings, to commit them together. */
+  readonly onTick: (readings: UnsequencedReading[]) => void;
+}
+
+class ReadTimeout extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+    this.name = "ReadTimeout";
+  }
+}
+
+interface ContainerState {
+  readonly container: SampledContainer;
+  opened: boolean;
+  /** The read still running from an earlier tick (a driver that ignored its abort). */
+  busy: boolean;
+  consecutiveFailures: number;
+}
+
+/**
+ * Polls every container on its interval. Containers with the same interval share one drift-free
+ * ticker, and each tick's readings are committed together. Each read has its own timeout, so a
+ * slow or failing driver costs its own reading and at most the timeout, never the others'
+ * readings; a read still running at the next tick is not stacked (counted as an overrun).
+ */
+export class Sampler {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly ticks = new Set<Promise<void>>();
+  private readonly states: ContainerState[];
+  private running = false;
+
+  constructor(private readonly options: SamplerOptions) {
+    this.states = options.containers.map((container) => ({
+      container,
+      opened: false,
+      busy: false,
+      consecutiveFailures: 0,
+    }));
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const groups = new Map<number, ContainerState[]>();
+    for (const state of this.states) {
+      const group = groups.get(state.container.intervalMs) ?? [];
+      group.push(state);
+      groups.set(state.container.intervalMs, group);
+    }
+    for (const [interval, group] of groups)
+      this.schedule(group, interval, this.options.clock.monotonic(), 0);
+  }
+
+  /** Stops scheduling, waits for the ticks under way to commit, and closes the drivers. */
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.allSettled([...this.ticks]);
+    await Promise.allSettled(this.states.map((s) => s.container.driver.close()));
+  }
+
+  /** Schedules tick `k` of a group at `origin + k × interval` (drift-free). */
+  private schedule(group: ContainerState[], interval: number, origin: number, k: number): void {
+    if (!this.running) return;
+    const now = this.options.clock.monotonic();
+    let next = k;
+    // After a stall (a suspended process, a long GC), skip the missed ticks rather than burst.
+    if (origin + next * interval < now - interval) {
+      const missed = Math.floor((now - origin) / interval) - next;
+      this.options.metrics.increment("ticks_skipped", missed);
+      next += missed;
+    }
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        const tick = this.tick(group).finally(() => this.ticks.delete(tick));
+        this.ticks.add(tick);
+        this.schedule(group, interval, origin, next + 1);
+      },
+      Math.max(0, origin + next * interval - now),
+    );
+    this.timers.add(timer);
+  }
+
+  private async tick(group: ContainerState[]): Promise<void> {
+    const results = await Promise.all(group.map((state) => this.readOne(state)));
+    const readings = results.filter((r): r is UnsequencedReading => r !== null);
+    if (readings.length === 0) return;
+    try {
+      this.options.onTick(readings);
+      this.options.metrics.increment("readings_captured", readings.length);
+    } catch (error) {
+      this.options.metrics.increment("capture_errors");
+      this.options.logger.error(
+        { err: error, readings: readings.length },
+        "could not capture a tick's readings",
+      );
+    }
+  }
+
+  private async readOne(state: ContainerState): Promise<UnsequencedReading | null> {
+    const { container } = state;
+    const { logger, metrics, clock } = this.options;
+    const labels = { container: container.id };
+    if (state.busy) {
+      metrics.increment("read_overruns", 1, labels);
+      return null;
+    }
+    state.busy = true;
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new ReadTimeout(container.timeoutMs));
+      }, container.timeoutMs);
+    });
+    const attempt = this.openAndRead(state, controller.signal);
+    // The read may settle after the timeout; only then is the container free again.
+    attempt.then(
+      () => (state.busy = false),
+      () => (state.busy = false),
+    );
+    try {
+      const measurement = await Promise.race([attempt, timeout]);
+      const { reading, faults } = normalize(
+        measurement,
+        {
+          gatewayId: this.options.gatewayId,
+          bootId: this.options.bootId,
+          containerId: container.id,
+          productId: container.productId,
+        },
+        clock,
+      );
+      for (const fault of faults) {
+        metrics.increment("sensor_faults", 1, { ...labels, field: fault.field });
+        logger.warn({ container: container.id, ...fault }, "sensor value refused");
+      }
+      if (state.consecutiveFailures > 0) {
+        logger.info(
+          { container: container.id, after: state.consecutiveFailures },
+          "reads recovered",
+        );
+      }
+      state.consecutiveFailures = 0;
+      return reading;
+    } catch (error) {
+      const kind = error instanceof ReadTimeout ? "read_timeouts" : "read_errors";
+      metrics.increment(kind, 1, labels);
+      state.consecutiveFailures++;
+      // Log the first failure and then every 100th, so a dead sensor does not flood the log.
+      if (state.consecutiveFailures === 1 || state.consecutiveFailures % 100 === 0) {
+        logger.warn(
+          { container: container.id, err: error, consecutive: state.consecutiveFailures },
+          "read failed",
+        );
+      }
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async openAndRead(state: ContainerState, signal: AbortSignal) {
+    if (!state.opened) {
+      await state.container.driver.open();
+      state.opened = true;
+    }
+    return state.container.driver.read(signal);
+  }
+}

@@ -1,0 +1,117 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Agent } from "../../agent/agent.js";
+import { NUMERIC_FIELDS, BOOLEAN_FIELDS } from "../../agent/record.js";
+import { testConfig, type TestConfigOptions } from "../support/agent-config.js";
+import { captureLogs } from "../support/logs.js";
+import { Monitor } from "../support/monitor.js";
+import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
+import { makePki, type TestPki } from "../support/pki.js";
+import { mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import { makeTempDir } from "../support/tmp.js";
+import { requireTool } from "../support/tools.js";
+
+const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
+const CONTRACT_FIELDS = [
+  "container_id",
+  "measurement_time",
+  "product_id",
+  ...NUMERIC_FIELDS,
+  ...BOOLEAN_FIELDS,
+  "gateway_id",
+  "boot_id",
+  "seq",
+  "clock",
+].sort();
+
+describe.skipIf(mosquitto.skip)("agent against Mosquitto with mutual TLS", () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  let pki: TestPki;
+  let broker: MosquittoBroker;
+  let monitor: Monitor;
+  const agents: Agent[] = [];
+
+  beforeAll(async () => {
+    temp = makeTempDir();
+    pki = makePki(temp.dir, ["gw-0001", "gw-0002", MONITOR]);
+    broker = await MosquittoBroker.start(mosquitto.path ?? "", temp.dir, pki);
+    monitor = await Monitor.connect(broker.url, pki.caCert, pki.client(MONITOR));
+  });
+  afterEach(async () => {
+    await Promise.all(agents.splice(0).map((a) => a.stop(1000)));
+  });
+  afterAll(async () => {
+    await monitor.close();
+    await broker.stop();
+    temp.cleanup();
+  });
+
+  function startAgent(gatewayId: string, overrides: Partial<TestConfigOptions>) {
+    const logs = captureLogs();
+    const config = testConfig({
+      url: broker.url,
+      dir: mkdtempSync(join(temp.dir, "agent-")),
+      gatewayId,
+      ca: pki.caCert,
+      identity: pki.client("gw-0001"),
+      ...overrides,
+    });
+    const agent = new Agent(config, { logger: logs.logger });
+    agents.push(agent);
+    agent.start();
+    return { agent, logs };
+  }
+
+  it("delivers readings with exactly the wire contract's fields on the gateway's topics", async () => {
+    const { agent } = startAgent("gw-0001", {});
+    await monitor.waitFor(
+      () => ["C01", "C02", "C03"].every((c) => monitor.seqs(c).size >= 5),
+      "5 readings of each container",
+    );
+    const mine = monitor.readings.filter((r) => r.reading.boot_id === agent.bootId);
+    for (const { topic, reading } of mine) {
+      expect(Object.keys(reading).sort()).toEqual(CONTRACT_FIELDS);
+      // Readings captured before the CONNACK are backlog, and travel as backfill.
+      expect(topic).toMatch(
+        new RegExp(`^dt/reefer/gw-0001/${reading.container_id}/(telemetry|backfill)$`),
+      );
+      expect(reading.measurement_time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(reading.gateway_id).toBe("gw-0001");
+      expect(reading.clock).toBe("synced");
+      expect(typeof reading.temperature).toBe("number");
+    }
+    expect(mine.filter((r) => r.topic.endsWith("/telemetry")).length).toBeGreaterThan(10);
+    const c1 = mine.filter((r) => r.reading.container_id === "C01").map((r) => r.reading.seq);
+    expect(c1).toEqual([...c1].sort((a, b) => a - b)); // in seq order
+  });
+
+  it("is refused with a clear error when its certificate is from an untrusted CA", async () => {
+    const { agent, logs } = startAgent("gw-0001", { identity: pki.untrusted });
+    await monitor.waitFor(
+      () => logs.lines.some((l) => l.msg.includes("does not trust this gateway's certificate")),
+      "the untrusted-certificate error",
+    );
+    expect(agent.status().connected).toBe(false);
+    expect(agent.metrics.get("connects")).toBe(0);
+    expect(agent.metrics.get("connection_errors", { kind: "credentials" })).toBeGreaterThan(0);
+  });
+
+  it("is refused with a clear error when it presents no certificate", async () => {
+    const { agent, logs } = startAgent("gw-0001", { identity: undefined });
+    await monitor.waitFor(
+      () => logs.lines.some((l) => l.msg.includes("requires a client certificate")),
+      "the missing-certificate error",
+    );
+    expect(agent.status().connected).toBe(false);
+  });
+
+  it("moves publishes outside its ACL to the dead-letter table with the broker's reason (MQTT 5)", async () => {
+    // The certificate says gw-0001, the config says gw-0002: every topic is outside its ACL.
+    const { agent, logs } = startAgent("gw-0002", { intervalMs: 200, containers: 1 });
+    await monitor.waitFor(() => agent.status().outbox.deadLettered >= 3, "three dead letters");
+    expect(logs.lines.some((l) => /dead-letter.*Not authorized.*135/i.test(l.msg))).toBe(true);
+    expect(agent.metrics.total("dead_lettered")).toBeGreaterThanOrEqual(3);
+    expect(monitor.readings.some((r) => r.reading.gateway_id === "gw-0002")).toBe(false);
+    expect(agent.status().connected).toBe(true); // the connection itself is fine
+  });
+});

@@ -1,0 +1,74 @@
+import { readFileSync } from "node:fs";
+import mqtt, { type MqttClient } from "mqtt";
+import type { ReeferReading } from "../../agent/record.js";
+import { BACKFILL_SCHEMA } from "../../agent/publisher/topics.js";
+import type { Identity } from "./pki.js";
+
+/**
+ * A subscriber that records every reading delivered under dt/reefer/#, from live messages and
+ * backfill envelopes alike, and counts duplicates by (container_id, seq).
+ */
+export class Monitor {
+  readonly readings: { topic: string; reading: ReeferReading }[] = [];
+  readonly topics: string[] = [];
+  private readonly seen = new Map<string, Set<number>>();
+  duplicates = 0;
+
+  private constructor(private readonly client: MqttClient) {
+    client.on("message", (topic, payload) => {
+      this.topics.push(topic);
+      const body = JSON.parse(payload.toString()) as unknown;
+      const readings = topic.endsWith("/backfill")
+        ? (body as { schema: string; readings: ReeferReading[] }).readings
+        : topic.endsWith("/telemetry")
+          ? [body as ReeferReading]
+          : [];
+      if (
+        topic.endsWith("/backfill") &&
+        (body as { schema?: unknown }).schema !== BACKFILL_SCHEMA
+      ) {
+        throw new Error(`backfill envelope without schema on ${topic}`);
+      }
+      for (const reading of readings) {
+        this.readings.push({ topic, reading });
+        const seqs = this.seen.get(reading.container_id) ?? new Set<number>();
+        if (seqs.has(reading.seq)) this.duplicates++;
+        seqs.add(reading.seq);
+        this.seen.set(reading.container_id, seqs);
+      }
+    });
+  }
+
+  static async connect(url: string, ca: string, identity: Identity): Promise<Monitor> {
+    const client = await mqtt.connectAsync(url, {
+      ca: readFileSync(ca),
+      cert: readFileSync(identity.cert),
+      key: readFileSync(identity.key),
+      clientId: `monitor-${process.pid}-${Math.random().toString(16).slice(2)}`,
+      reconnectPeriod: 500,
+      clean: false,
+      protocolVersion: 4,
+    });
+    const monitor = new Monitor(client);
+    await client.subscribeAsync("dt/reefer/#", { qos: 1 });
+    return monitor;
+  }
+
+  /** Distinct seqs received of a container. */
+  seqs(containerId: string): Set<number> {
+    return this.seen.get(containerId) ?? new Set();
+  }
+
+  /** Resolves once `predicate` holds, polling; rejects with `what` after `timeoutMs`. */
+  async waitFor(predicate: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.endAsync(true);
+  }
+}

@@ -1,0 +1,91 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { TestPki } from "./pki.js";
+import { freePort, waitForPort } from "./ports.js";
+
+/** Common name of the test's monitoring client, which may read every topic. */
+export const MONITOR = "monitor";
+
+/**
+ * A real Mosquitto on 127.0.0.1 and a random port, with TLS as AWS IoT Core does it: clients
+ * must present a certificate from the CA, the certificate's CN becomes the username, and the
+ * ACL lets a gateway publish only under `dt/reefer/<its id>/#`, as an IoT policy with the
+ * thing-name variable does.
+ */
+export class MosquittoBroker {
+  private process: ChildProcess | null = null;
+  private constructor(
+    private readonly binary: string,
+    private readonly dir: string,
+    readonly port: number,
+  ) {}
+
+  static async start(binary: string, dir: string, pki: TestPki): Promise<MosquittoBroker> {
+    const port = await freePort();
+    const acl = join(dir, "acl");
+    writeFileSync(acl, `pattern write dt/reefer/%u/#\n\nuser ${MONITOR}\ntopic read #\n`);
+    const lines = [
+      `listener ${port} 127.0.0.1`,
+      `cafile ${pki.caCert}`,
+      `certfile ${pki.server.cert}`,
+      `keyfile ${pki.server.key}`,
+      "require_certificate true",
+      "use_identity_as_username true",
+      `acl_file ${acl}`,
+      "persistence false",
+      `log_dest file ${join(dir, "mosquitto.log")}`,
+      "log_type error",
+      "log_type warning",
+      "log_type notice",
+      "log_type information",
+      "connection_messages true",
+      // Mosquitto drops root privileges to "mosquitto", which could not read the test's files.
+      ...(process.getuid?.() === 0 ? ["user root"] : []),
+    ];
+    writeFileSync(join(dir, "mosquitto.conf"), lines.join("\n") + "\n");
+    const broker = new MosquittoBroker(binary, dir, port);
+    await broker.resume();
+    return broker;
+  }
+
+  get url(): string {
+    return `mqtts://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the broker again on the same port (after `pause`). */
+  async resume(): Promise<void> {
+    const child = spawn(this.binary, ["-c", join(this.dir, "mosquitto.conf")], { stdio: "ignore" });
+    this.process = child;
+    const exited = new Promise<never>((_, reject) =>
+      child.once("exit", (code) =>
+        reject(new Error(`mosquitto exited (${code}): ${this.log().slice(-2000)}`)),
+      ),
+    );
+    await Promise.race([waitForPort(this.port), exited]);
+    child.removeAllListeners("exit");
+  }
+
+  /** Stops the broker (SIGKILL: a broker that vanishes, not one that says goodbye). */
+  async pause(): Promise<void> {
+    const child = this.process;
+    this.process = null;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once("exit", () => resolve());
+      child.kill("SIGKILL");
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.pause();
+  }
+
+  log(): string {
+    try {
+      return readFileSync(join(this.dir, "mosquitto.log"), "utf8");
+    } catch {
+      return "";
+    }
+  }
+}

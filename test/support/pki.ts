@@ -1,0 +1,97 @@
+import { execFileSync } from "node:child_process";
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface Identity {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface TestPki {
+  readonly caCert: string;
+  readonly server: Identity;
+  /** Client certificates by common name (the gateway id), signed by the trusted CA. */
+  client(name: string): Identity;
+  /** A client certificate signed by a CA the broker does not trust. */
+  readonly untrusted: Identity;
+}
+
+function openssl(dir: string, args: string[]): void {
+  execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+}
+
+function issue(dir: string, name: string, ca: string, extensions?: string): Identity {
+  const key = join(dir, `${name}.key`);
+  const csr = join(dir, `${name}.csr`);
+  const cert = join(dir, `${name}.pem`);
+  openssl(
+    dir,
+    ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"].concat([
+      "-keyout",
+      key,
+      "-out",
+      csr,
+      "-subj",
+      `/CN=${name}`,
+    ]),
+  );
+  const args = [
+    "x509",
+    "-req",
+    "-in",
+    csr,
+    "-CA",
+    `${ca}.pem`,
+    "-CAkey",
+    `${ca}.key`,
+    "-CAcreateserial",
+  ];
+  args.push("-out", cert, "-days", "2", "-sha256");
+  if (extensions) {
+    const ext = join(dir, `${name}.ext`);
+    writeFileSync(ext, extensions);
+    args.push("-extfile", ext);
+  }
+  openssl(dir, args);
+  chmodSync(key, 0o600);
+  return { cert, key };
+}
+
+function makeCa(dir: string, name: string): void {
+  openssl(
+    dir,
+    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"].concat([
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${name}`,
+    ]),
+  );
+}
+
+/**
+ * A CA, a server certificate for 127.0.0.1/localhost and per-gateway client certificates, made
+ * with openssl in `dir`, as AWS IoT Core would issue them (one certificate a thing).
+ */
+export function makePki(dir: string, clients: readonly string[]): TestPki {
+  makeCa(dir, "test-ca");
+  makeCa(dir, "rogue-ca");
+  const server = issue(dir, "broker", "test-ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  const issued = new Map<string, Identity>();
+  for (const name of clients) issued.set(name, issue(dir, name, "test-ca"));
+  const untrusted = issue(dir, "rogue-gw", "rogue-ca");
+  return {
+    caCert: join(dir, "test-ca.pem"),
+    server,
+    untrusted,
+    client: (name) => {
+      const identity = issued.get(name);
+      if (!identity) throw new Error(`no client certificate made for ${name}`);
+      return identity;
+    },
+  };
+}

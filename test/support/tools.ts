@@ -1,0 +1,41 @@
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
+
+/** Where a command lives, looking in PATH and the sbin folders Debian puts daemons in. */
+export function findTool(name: string): string | null {
+  const dirs = [
+    ...(process.env.PATH ?? "").split(delimiter),
+    "/usr/sbin",
+    "/usr/local/sbin",
+    "/sbin",
+  ];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/**
+ * A tool an integration test needs. In CI (CI=true) its absence is a failure, since .ci/run
+ * installs it; on a developer's machine the suite is skipped with the reason printed.
+ */
+export function requireTool(name: string, install: string): { path: string | null; skip: boolean } {
+  const path = findTool(name);
+  if (path) return { path, skip: false };
+  if (process.env.CI) {
+    throw new Error(
+      `${name} is required in CI but was not found; .ci/run should have run: ${install}`,
+    );
+  }
+  console.warn(
+    `SKIPPED: ${name} not found (install it with: ${install}); integration tests that need it do not run`,
+  );
+  return { path: null, skip: true };
+}
