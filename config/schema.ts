@@ -18,17 +18,18 @@ const CONTAINER_ID = /^[a-zA-Z0-9_.-]{1,64}$/;
 export const IOT_CORE_MAX_MESSAGE_BYTES = 128 * 1024;
 
 const byteSize = z
-  .union([
-    z.int().positive(),
-    z.string().transform((text, ctx) => {
-      const bytes = parseSize(text);
-      if (bytes === null || bytes <= 0) {
-        ctx.addIssue({ code: "custom", message: `expected a size like "256MiB", got "${text}"` });
-        return z.NEVER;
-      }
-      return bytes;
-    }),
-  ])
+  .union([z.int().positive(), z.string()], {
+    error: 'expected a byte count or a size like "256MiB"',
+  })
+  .transform((value, ctx) => {
+    if (typeof value === "number") return value;
+    const bytes = parseSize(value);
+    if (bytes === null || bytes <= 0) {
+      ctx.addIssue({ code: "custom", message: `expected a size like "256MiB", got "${value}"` });
+      return z.NEVER;
+    }
+    return bytes;
+  })
   .describe('A size: a byte count or a string such as "256MiB", "64KB", "1GiB".');
 
 const reconnectSchema = z
@@ -51,7 +52,8 @@ const reconnectSchema = z
         "A connection must stay up this long before the backoff resets; a CONNACK followed by a quick kick (duplicate client id) keeps backing off.",
       ),
   })
-  .default({ initialDelayMs: 1000, maxDelayMs: 120_000, stableAfterMs: 60_000 });
+  .prefault({})
+  .describe("Reconnection: exponential backoff with full jitter, at most one CONNECT a second.");
 
 const mqttSchema = z
   .strictObject({
@@ -88,7 +90,11 @@ const mqttSchema = z
       .describe(
         "MQTT keep-alive. AWS IoT Core accepts 30 to 1200; a half-open link is noticed after 1.5×.",
       ),
-    connectTimeoutMs: z.int().min(1000).default(15_000),
+    connectTimeoutMs: z
+      .int()
+      .min(1000)
+      .default(15_000)
+      .describe("Time allowed for TCP, TLS and CONNACK."),
     maxInflight: z
       .int()
       .min(1)
@@ -107,7 +113,7 @@ const bufferSchema = z
   .strictObject({
     path: z.string().default("./data/outbox.db").describe("SQLite file of the outbox."),
     maxBytes: byteSize
-      .default(256 * 1024 * 1024)
+      .prefault("256MiB")
       .describe(
         "Disk budget of the readings waiting in the outbox (payload bytes plus a fixed per-row overhead). Past it, the oldest telemetry is evicted, counted; alerts go last.",
       ),
@@ -118,7 +124,8 @@ const bufferSchema = z
         'SQLite synchronous mode under WAL. "full" (default): a committed reading survives power loss. "normal": it survives a process crash, but the last transactions may be lost on power loss; fewer writes to the SD card.',
       ),
   })
-  .default({ path: "./data/outbox.db", maxBytes: 256 * 1024 * 1024, durability: "full" });
+  .prefault({})
+  .describe("The durable outbox: where readings wait until the broker acknowledged them.");
 
 const publishSchema = z
   .strictObject({
@@ -131,7 +138,8 @@ const publishSchema = z
         "Largest backfill message. IoT Core meters in 5 KB steps and refuses over 128 KB; the default is 20 steps.",
       ),
   })
-  .default({ envelopeBytes: 100_000 });
+  .prefault({})
+  .describe("How readings are sent.");
 
 const samplingSchema = z
   .strictObject({
@@ -148,17 +156,24 @@ const samplingSchema = z
         "Per-read timeout; default: half the interval, at most 10 s. Must be below the interval.",
       ),
   })
-  .default({ intervalMs: 60_000 });
+  .prefault({})
+  .describe("How often containers are read.");
 
 const productSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
-  name: z.string().min(1),
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/)
+    .describe("Product id, as containers[].product names it."),
+  name: z.string().min(1).describe("What it is (bananas)."),
   targetTemperature: z.number().min(-60).max(40).describe("Setpoint, °C."),
   targetHumidity: z.number().min(0).max(100).describe("Target relative humidity, %."),
 });
 
 const containerSchema = z.strictObject({
-  id: z.string().regex(CONTAINER_ID, "expected 1-64 characters of A-Z a-z 0-9 _ . -"),
+  id: z
+    .string()
+    .regex(CONTAINER_ID, "expected 1-64 characters of A-Z a-z 0-9 _ . -")
+    .describe("Container id (ISO 6346 number, e.g. MSKU1234565): one topic level, unique here."),
   product: z.string().describe("Product id: P01-P05 built in, or one of `products`."),
   intervalMs: z
     .int()
@@ -176,23 +191,32 @@ const logSchema = z
       .default("auto")
       .describe("Human-readable logs; auto: when standard output is a terminal."),
   })
-  .default({ level: "info", pretty: "auto" });
+  .prefault({})
+  .describe("Logging: JSON lines to standard output (journald), key material never logged.");
 
 export const configSchema = z
   .strictObject({
     version: z.literal(CONFIG_VERSION).describe("Config format version."),
-    gateway: z.strictObject({
-      id: z
-        .string()
-        .regex(THING_NAME, "expected an AWS IoT thing name: 1-128 characters of A-Z a-z 0-9 : _ -")
-        .describe("Gateway id = AWS IoT thing name = MQTT client id."),
-    }),
+    gateway: z
+      .strictObject({
+        id: z
+          .string()
+          .regex(
+            THING_NAME,
+            "expected an AWS IoT thing name: 1-128 characters of A-Z a-z 0-9 : _ -",
+          )
+          .describe("Gateway id = AWS IoT thing name = MQTT client id."),
+      })
+      .describe("This gateway."),
     mqtt: mqttSchema,
     buffer: bufferSchema,
     publish: publishSchema,
     sampling: samplingSchema,
     products: z.array(productSchema).default([]).describe("Products beyond the built-in P01-P05."),
-    containers: z.array(containerSchema).min(1),
+    containers: z
+      .array(containerSchema)
+      .min(1)
+      .describe("The reefers this gateway reads, one driver each."),
     log: logSchema,
   })
   .superRefine(checkConsistency);

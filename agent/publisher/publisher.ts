@@ -6,13 +6,11 @@ import type { Clock } from "../clock.js";
 import type { AgentEvents } from "../events.js";
 import type { Metrics } from "../metrics.js";
 import type { Outbox, OutboxRow } from "../outbox/outbox.js";
-import { Backoff } from "./backoff.js";
 import { describeConnectionError, isPermanentPublishError, publishErrorReason } from "./errors.js";
+import { ReconnectPolicy } from "./reconnect-policy.js";
 import type { TlsMaterial } from "./tls.js";
 import { backfillEnvelope, ENVELOPE_OVERHEAD_BYTES, topicFor, type TopicKind } from "./topics.js";
 
-/** AWS IoT Core accepts one CONNECT per second per client id. */
-export const MIN_CONNECT_INTERVAL_MS = 1000;
 /** Readings in one backfill envelope at most, whatever their size. */
 const MAX_ENVELOPE_READINGS = 1000;
 
@@ -42,8 +40,7 @@ interface InflightMessage {
  *
  * The publisher owns reconnection rather than MQTT.js (`reconnectPeriod: 0`): every connection
  * is a fresh client, so nothing is queued inside MQTT.js where the outbox cannot see it, and the
- * retry delay is ours: exponential with full jitter, reset only after the link stayed up for
- * `stableAfterMs`, never more than one CONNECT a second.
+ * retry delay is `ReconnectPolicy`'s.
  */
 export class Publisher {
   private client: MqttClient | null = null;
@@ -56,18 +53,18 @@ export class Publisher {
   private acked: number[] = [];
   private ackFlush: NodeJS.Immediate | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private stableTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
-  private lastConnectAt = Number.NEGATIVE_INFINITY;
+  /** The last problem logged, so that each distinct one is logged once per outage. */
   private lastProblem = "";
+  private lastProblemKind: "network" | "credentials" | "protocol" = "network";
   private pumping = false;
   private drained: (() => void) | null = null;
-  private readonly backoff: Backoff;
+  private readonly reconnect: ReconnectPolicy;
 
   constructor(private readonly options: PublisherOptions) {
-    this.backoff = new Backoff({
-      initialDelayMs: options.mqtt.reconnect.initialDelayMs,
-      maxDelayMs: options.mqtt.reconnect.maxDelayMs,
+    this.reconnect = new ReconnectPolicy({
+      ...options.mqtt.reconnect,
+      clock: options.clock,
       random: options.random,
     });
   }
@@ -99,7 +96,7 @@ export class Publisher {
    */
   async stop(drainMs = 5000): Promise<void> {
     this.stopping = true;
-    for (const timer of [this.reconnectTimer, this.stableTimer, this.retryTimer]) {
+    for (const timer of [this.reconnectTimer, this.retryTimer]) {
       if (timer) clearTimeout(timer);
     }
     if (this.connected && this.inflight.size > 0) {
@@ -124,8 +121,8 @@ export class Publisher {
 
   private connect(): void {
     if (this.stopping) return;
-    const { mqtt: config, tls, gatewayId, logger, clock } = this.options;
-    this.lastConnectAt = clock.monotonic();
+    const { mqtt: config, tls, gatewayId, logger } = this.options;
+    this.reconnect.connecting();
     const generation = ++this.generation;
     const url = new URL(config.url);
     const clientOptions: IClientOptions = {
@@ -148,7 +145,7 @@ export class Publisher {
     this.options.events.emit("connection", "connecting");
     this.options.metrics.increment("connect_attempts");
     logger.debug(
-      { url: config.url, clientId: gatewayId, attempt: this.backoff.failures },
+      { url: config.url, clientId: gatewayId, attempt: this.reconnect.failures },
       "connecting",
     );
     const client = mqtt.connect(config.url, clientOptions);
@@ -168,7 +165,9 @@ export class Publisher {
     if (generation !== this.generation) return;
     const { outbox, logger, metrics, mqtt: config } = this.options;
     this.connected = true;
+    this.reconnect.connected();
     this.lastProblem = "";
+    this.lastProblemKind = "network";
     metrics.increment("connects");
     outbox.beginSession();
     const stats = outbox.stats();
@@ -177,9 +176,6 @@ export class Publisher {
       "connected to the broker",
     );
     this.options.events.emit("connection", "connected");
-    this.stableTimer = setTimeout(() => {
-      this.backoff.reset();
-    }, config.reconnect.stableAfterMs);
     this.pump();
   }
 
@@ -195,16 +191,13 @@ export class Publisher {
       );
       this.lastProblem = problem.message;
     }
-    if (problem.kind === "credentials") this.credentialsFailed = true;
+    this.lastProblemKind = problem.kind;
   }
-
-  private credentialsFailed = false;
 
   private onClose(generation: number): void {
     if (generation !== this.generation) return;
     const wasConnected = this.connected;
     this.connected = false;
-    if (this.stableTimer) clearTimeout(this.stableTimer);
     this.flushAcks();
     // Whatever was in flight on this connection is pending again at the next session.
     this.inflight.clear();
@@ -221,15 +214,8 @@ export class Publisher {
   }
 
   private scheduleReconnect(): void {
-    const { clock, mqtt: config, random } = this.options;
-    let delay = this.backoff.next();
-    if (this.credentialsFailed) {
-      // A refused certificate will not heal in a second: retry slowly, near the ceiling.
-      delay = Math.max(delay, Math.floor(config.reconnect.maxDelayMs * (0.5 + random() / 2)));
-      this.credentialsFailed = false;
-    }
-    const sinceLast = clock.monotonic() - this.lastConnectAt;
-    delay = Math.max(delay, MIN_CONNECT_INTERVAL_MS - sinceLast);
+    const delay = this.reconnect.disconnected(this.lastProblemKind);
+    this.lastProblemKind = "network";
     this.options.metrics.set("reconnect_delay_ms", delay);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;

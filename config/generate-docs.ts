@@ -1,0 +1,9 @@
+import { writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { configJsonSchema, configReference } from "./docs.js";
+
+/** Writes config/schema.json and config/REFERENCE.md from the schema (`npm run config:docs`). */
+const root = fileURLToPath(new URL("../../config/", import.meta.url));
+writeFileSync(`${root}schema.json`, JSON.stringify(configJsonSchema(), null, 2) + "\n");
+writeFileSync(`${root}REFERENCE.md`, configReference());
+process.stdout.write(`wrote ${root}schema.json and ${root}REFERENCE.md\n`);

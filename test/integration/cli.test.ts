@@ -1,0 +1,147 @@
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli, startCli } from "../support/cli.js";
+import { Monitor } from "../support/monitor.js";
+import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
+import { makePki, type TestPki } from "../support/pki.js";
+import { makeTempDir } from "../support/tmp.js";
+import { requireTool } from "../support/tools.js";
+
+const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
+let temp: ReturnType<typeof makeTempDir>;
+let pki: TestPki;
+
+beforeAll(() => {
+  temp = makeTempDir();
+  pki = makePki(temp.dir, ["gw-0001", MONITOR]);
+});
+afterAll(() => {
+  temp.cleanup();
+});
+
+function writeConfig(name: string, body: string): string {
+  const file = join(temp.dir, name);
+  writeFileSync(file, body);
+  return file;
+}
+
+function mtlsConfig(url: string, dataDir: string): string {
+  const { cert, key } = pki.client("gw-0001");
+  return `version: 1
+gateway: { id: gw-0001 }
+mqtt: { url: "${url}", ca: "${pki.caCert}", cert: "${cert}", key: "${key}", reconnect: { maxDelayMs: 2000 } }
+buffer: { path: "${join(dataDir, "outbox.db")}" }
+sampling: { intervalMs: 200 }
+containers:
+  - { id: C01, product: P01, driver: { type: simulated, seed: 1 } }
+  - { id: C02, product: P02, driver: { type: simulated, seed: 2, scenario: power-off } }
+log: { level: info }
+`;
+}
+
+describe("reefer-edge validate", () => {
+  it("accepts a good config", async () => {
+    const file = writeConfig("good.yaml", mtlsConfig("mqtts://localhost:8883", temp.dir));
+    const { code, stdout } = await runCli(["validate", "--config", file]);
+    expect(stdout).toContain("ok (2 containers, gateway gw-0001)");
+    expect(code).toBe(0);
+  });
+
+  it("prints every problem with its path and exits 78 (EX_CONFIG)", async () => {
+    const file = writeConfig(
+      "bad.yaml",
+      "version: 1\ngateway: { id: gw-1 }\nmqtt: { url: 'mqtt://example.com' }\nsampling: { intervalMs: -5 }\ncontainers:\n  - { id: C1, product: P01, driver: { type: simulated, scenario: nope } }\n",
+    );
+    const { code, stderr } = await runCli(["validate", "--config", file]);
+    expect(code).toBe(78);
+    expect(stderr).toContain(`invalid config ${file}:`);
+    expect(stderr).toContain("sampling.intervalMs: Too small");
+    expect(stderr).toContain("containers[0].driver.scenario: Invalid option");
+  });
+
+  it("refuses a world-readable private key", async () => {
+    const { key } = pki.client("gw-0001");
+    const file = writeConfig("key.yaml", mtlsConfig("mqtts://localhost:8883", temp.dir));
+    chmodSync(key, 0o644);
+    try {
+      const { code, stderr } = await runCli(["validate", "--config", file]);
+      expect(code).toBe(78);
+      expect(stderr).toContain(
+        `mqtt.key: ${key}: private key is accessible to other users (mode 0644)`,
+      );
+    } finally {
+      chmodSync(key, 0o600);
+    }
+  });
+});
+
+describe("reefer-edge demo", () => {
+  it("starts an embedded broker, publishes simulated readings and stops by itself", async () => {
+    const { code, stdout, stderr } = await runCli(["demo", "--duration", "3", "--interval", "200"]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/reefer-edge demo: 4 simulated reefers/);
+    expect(stdout).toMatch(/broker: connected {3}published: [1-9]\d*/);
+    const [, captured, published] =
+      /demo stopped: (\d+) readings captured, (\d+) published/.exec(stdout) ?? [];
+    expect(Number(captured)).toBeGreaterThanOrEqual(40); // 4 containers, 5 Hz, 3 s
+    expect(Number(published)).toBeGreaterThanOrEqual(Number(captured) - 8); // all but the last tick or two
+  });
+
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`stops cleanly on ${signal}`, async () => {
+      const demo = startCli(["demo", "--interval", "200"]);
+      await demo.waitForOutput(/published: [1-9]/);
+      demo.child.kill(signal);
+      expect(await demo.exited).toBe(0);
+      expect(demo.stdout).toMatch(/demo stopped: \d+ readings captured/);
+    });
+  }
+});
+
+describe.skipIf(mosquitto.skip)("reefer-edge run against Mosquitto with mTLS", () => {
+  let broker: MosquittoBroker;
+  let monitor: Monitor;
+  beforeAll(async () => {
+    const dir = join(temp.dir, "broker");
+    mkdirSync(dir);
+    broker = await MosquittoBroker.start(mosquitto.path ?? "", dir, pki);
+    monitor = await Monitor.connect(broker.url, pki.caCert, pki.client(MONITOR));
+  });
+  afterAll(async () => {
+    await monitor.close();
+    await broker.stop();
+  });
+
+  it("publishes, logs JSON without key material, and exits 0 on SIGTERM leaving a consistent outbox", async () => {
+    const dataDir = join(temp.dir, "run-data");
+    const file = writeConfig("run.yaml", mtlsConfig(broker.url, dataDir));
+    const agent = startCli(["run", "--config", file]);
+    await agent.waitForOutput(/connected to the broker/);
+    await monitor.waitFor(() => monitor.seqs("C02").size >= 5, "readings from the agent process");
+    agent.child.kill("SIGTERM");
+    expect(await agent.exited).toBe(0);
+    const lines = agent.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { msg: string; level: number });
+    expect(lines.map((l) => l.msg)).toContain("agent stopped");
+    expect(agent.stdout).not.toContain("PRIVATE KEY");
+    const power = monitor.readings.find((r) => r.reading.container_id === "C02");
+    expect(power?.reading).toMatchObject({ kilowatts: 0, fan_1: false, gateway_id: "gw-0001" });
+
+    // A second start carries on the sequence where the first stopped.
+    const again = startCli(["run", "--config", file]);
+    // Live readings overtake the small backlog (which goes as backfill): wait for both.
+    const before = Math.max(...monitor.seqs("C01"));
+    const contiguous = () => {
+      const seqs = monitor.seqs("C01");
+      return Math.max(...seqs) === seqs.size && seqs.size > before + 2;
+    };
+    await monitor.waitFor(contiguous, "seqs 1..n of C01 without a gap after the restart");
+    again.child.kill("SIGTERM");
+    expect(await again.exited).toBe(0);
+    expect(monitor.duplicates).toBe(0);
+  });
+});
