@@ -5,9 +5,6 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfigFile } from "../config/load.js";
 import { Agent } from "./agent.js";
-import { startEmbeddedBroker } from "./demo/broker.js";
-import { demoConfig } from "./demo/demo-config.js";
-import { startLiveView } from "./demo/live-view.js";
 import { createLogger } from "./logger.js";
 import { loadTlsMaterial, TlsFileError } from "./publisher/tls.js";
 
@@ -113,6 +110,12 @@ async function demo(args: string[]): Promise<number> {
     process.stderr.write("demo: --duration takes seconds > 0, --interval milliseconds >= 100\n");
     return 2;
   }
+  // Loaded here, not at the top: a gateway running `run` should not carry the demo broker.
+  const [{ startEmbeddedBroker }, { demoConfig }, { startLiveView }] = await Promise.all([
+    import("./demo/broker.js"),
+    import("./demo/demo-config.js"),
+    import("./demo/live-view.js"),
+  ]);
   const dataDir = values.data ?? mkdtempSync(join(tmpdir(), "reefer-edge-demo-"));
   const broker = await startEmbeddedBroker();
   const config = demoConfig(broker.url, dataDir, interval);

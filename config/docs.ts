@@ -28,7 +28,7 @@ export function configJsonSchema(): Record<string, unknown> {
 /** config/REFERENCE.md: every setting with its type, default and meaning, from the schema. */
 export function configReference(): string {
   const rows: string[] = [];
-  walk(configJsonSchema() as JsonSchema, "", rows, true);
+  walk(configJsonSchema(), "", rows, true);
   return [
     "# Config reference",
     "",

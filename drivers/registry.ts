@@ -18,8 +18,7 @@ export const driverConfigSchema = z.discriminatedUnion("type", [DRIVERS.simulate
 export type DriverConfig = z.output<typeof driverConfigSchema>;
 
 export function createDriver(config: DriverConfig, context: DriverContext): Driver {
-  switch (config.type) {
-    case "simulated":
-      return DRIVERS.simulated.create(config, context);
-  }
+  // The config was parsed by this same definition's schema (driverConfigSchema), so it fits.
+  const definition: DriverDefinition = DRIVERS[config.type];
+  return definition.create(config, context);
 }

@@ -68,7 +68,7 @@ export function startLiveView(agent: Agent, write: (text: string) => void, tty: 
       lines.push("", "Ctrl-C stops the demo gracefully.");
       write("\x1b[H\x1b[2J" + lines.join("\n") + "\n");
     } else {
-      write(lines[0] + "\n");
+      write(`${lines[0] ?? ""}\n`);
     }
   };
   const timer = setInterval(render, tty ? 1000 : 5000);

@@ -198,38 +198,59 @@ export class Outbox {
   takeBackfill(maxBytes: number, maxRows: number, perRowBytes = 0): OutboxRow[] {
     for (const containerId of [...this.backfillCursors.keys()]) {
       const cursor = this.backfillCursors.get(containerId) ?? 0;
-      const candidates = this.scan(
-        (after, n) =>
-          this.statements.containerAfter.all(containerId, after, this.session.boundary, n),
-        cursor,
-        maxRows,
-      );
-      // Round robin: this container goes to the back of the queue.
-      this.backfillCursors.delete(containerId);
-      if (candidates.length === 0) continue; // drained (or all in flight): drop it
       const batch: RowRecord[] = [];
       let size = 0;
-      for (const row of candidates) {
-        if (batch.length > 0 && size + row.bytes + perRowBytes > maxBytes) break;
-        batch.push(row);
-        size += row.bytes + perRowBytes;
+      let after = cursor;
+      // Read in pages sized by how many more rows seem to fit, so a small envelope reads few rows.
+      let pageRows = 8;
+      fill: while (batch.length < maxRows) {
+        const want = Math.min(pageRows, maxRows - batch.length);
+        const page = this.scan(
+          (from, n) =>
+            this.statements.containerAfter.all(containerId, from, this.session.boundary, n),
+          after,
+          want,
+        );
+        for (const row of page) {
+          if (batch.length > 0 && size + row.bytes + perRowBytes > maxBytes) break fill;
+          batch.push(row);
+          size += row.bytes + perRowBytes;
+        }
+        if (page.length < want) break; // the container's backlog ends here
+        after = lastId(page, after);
+        const perRow = size / batch.length;
+        pageRows = Math.max(8, Math.ceil(((maxBytes - size) / perRow) * 1.1));
       }
+      // Round robin: this container goes to the back of the queue.
+      this.backfillCursors.delete(containerId);
+      if (batch.length === 0) continue; // drained (or all in flight): drop it
       this.backfillCursors.set(containerId, lastId(batch, cursor));
       return this.markTaken(batch);
     }
     return [];
   }
 
-  /** The broker acknowledged these rows: they leave the outbox. */
+  /**
+   * The broker acknowledged these rows: they leave the outbox. The delete commits without its own
+   * fsync: losing it to a power cut means the rows are sent again (a duplicate, which consumers
+   * drop by container_id and seq), never that a reading is lost. The next capture's synchronous
+   * commit makes it durable anyway. This keeps a drain from being one fsync per PUBACK.
+   */
   accept(ids: readonly number[]): void {
     if (ids.length === 0) return;
-    this.atomically(() => {
-      for (const id of ids) {
-        this.inflight.delete(id);
-        const gone = this.statements.deleteReturning.get(id);
-        if (gone) this.forget(gone.lane as Lane, gone.bytes);
-      }
-    });
+    const relax = this.options.durability === "full";
+    if (relax) this.db.pragma("synchronous = NORMAL");
+    try {
+      this.atomically(() => {
+        for (const id of ids) {
+          this.inflight.delete(id);
+          const gone = this.statements.deleteReturning.get(id);
+          if (gone) this.forget(gone.lane as Lane, gone.bytes);
+        }
+      });
+    } finally {
+      if (relax) this.db.pragma("synchronous = FULL");
+    }
   }
 
   /** Refused for good (not authorized, too large): moved to `dead_letter` with the reason. */
@@ -343,7 +364,11 @@ export class Outbox {
     return evicted;
   }
 
-  /** Reads rows after `cursor`, skipping those in flight, until `limit` rows or the end. */
+  /**
+   * Reads rows after `cursor`, skipping those in flight, until `limit` rows or the end. Rows
+   * taken in this session are behind their cursor already; only a release moves a cursor back
+   * over rows still in flight, so skipping is rare and pages stay the size asked for.
+   */
   private scan(
     read: (after: number, limit: number) => RowRecord[],
     cursor: number,
@@ -352,10 +377,10 @@ export class Outbox {
     const out: RowRecord[] = [];
     let after = cursor;
     while (out.length < limit) {
-      const requested = limit - out.length + this.inflight.size;
+      const requested = limit - out.length;
       const page = read(after, requested);
       for (const row of page) {
-        if (!this.inflight.has(row.id) && out.length < limit) out.push(row);
+        if (!this.inflight.has(row.id)) out.push(row);
       }
       if (page.length < requested) break; // reached the end
       after = page[page.length - 1]?.id ?? after;

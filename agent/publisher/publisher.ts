@@ -13,6 +13,9 @@ import { backfillEnvelope, ENVELOPE_OVERHEAD_BYTES, topicFor, type TopicKind } f
 
 /** Readings in one backfill envelope at most, whatever their size. */
 const MAX_ENVELOPE_READINGS = 1000;
+/** Acknowledged rows are deleted in batches: at this many, or after ACK_FLUSH_MS. */
+const ACK_FLUSH_ROWS = 500;
+const ACK_FLUSH_MS = 20;
 
 export interface PublisherOptions {
   readonly gatewayId: string;
@@ -51,7 +54,7 @@ export class Publisher {
   private readonly inflight = new Map<number, InflightMessage>();
   private nextMessageKey = 0;
   private acked: number[] = [];
-  private ackFlush: NodeJS.Immediate | null = null;
+  private ackFlush: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   /** The last problem logged, so that each distinct one is logged once per outage. */
@@ -228,7 +231,8 @@ export class Publisher {
     const { outbox, mqtt: config, envelopeBytes } = this.options;
     this.pumping = true;
     try {
-      while (this.connected && this.inflight.size < config.maxInflight) {
+      // Acks and closes arrive as events, never during this synchronous loop.
+      while (this.inflight.size < config.maxInflight) {
         const room = config.maxInflight - this.inflight.size;
         const alerts = outbox.takeAlerts(room);
         if (alerts.length > 0) {
@@ -328,15 +332,22 @@ export class Publisher {
     this.options.events.emit("deadLettered", rows, reason);
   }
 
-  /** Acks arrive one by one; delete them in one transaction per event-loop turn. */
+  /**
+   * Acks arrive one by one; their rows are deleted in one transaction per batch. Until then they
+   * stay in flight in the outbox (never taken twice); a crash before the flush re-sends them.
+   */
   private scheduleAckFlush(): void {
-    this.ackFlush ??= setImmediate(() => {
+    if (this.acked.length >= ACK_FLUSH_ROWS) {
       this.flushAcks();
-    });
+      return;
+    }
+    this.ackFlush ??= setTimeout(() => {
+      this.flushAcks();
+    }, ACK_FLUSH_MS);
   }
 
   private flushAcks(): void {
-    if (this.ackFlush) clearImmediate(this.ackFlush);
+    if (this.ackFlush) clearTimeout(this.ackFlush);
     this.ackFlush = null;
     if (this.acked.length === 0) return;
     const ids = this.acked;

@@ -1,7 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-export const CLI = fileURLToPath(new URL("../../dist/agent/cli.js", import.meta.url));
+/** The built CLI, whether this file runs from source (tests) or from dist/ (benchmarks). */
+export const CLI = fileURLToPath(
+  new URL(
+    import.meta.url.includes("/dist/") ? "../../agent/cli.js" : "../../dist/agent/cli.js",
+    import.meta.url,
+  ),
+);
 
 export interface RunningCli {
   readonly child: ChildProcess;
@@ -39,13 +45,13 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCl
           if (pattern.test(running.stdout)) {
             clearTimeout(timer);
             resolve();
-          } else child.stdout?.once("data", check);
+          } else child.stdout.once("data", check);
         };
         check();
       }),
   };
-  child.stdout?.on("data", (chunk: Buffer) => (running.stdout += chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => (running.stderr += chunk.toString()));
+  child.stdout.on("data", (chunk: Buffer) => (running.stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (running.stderr += chunk.toString()));
   return running;
 }
 

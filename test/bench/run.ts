@@ -1,0 +1,56 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
+import { makePki } from "../support/pki.js";
+import { makeTempDir } from "../support/tmp.js";
+import { findTool } from "../support/tools.js";
+import { benchDrain } from "./drain.js";
+import { benchIngest } from "./ingest.js";
+import { formatResults, type BenchResult } from "./report.js";
+import { benchOutageRss, benchRss } from "./rss.js";
+
+/**
+ * `npm run bench`: every figure next to a baseline measured in the same run on the same machine,
+ * so the ratio means something on a shared, noisy box. `--quick` shortens the long ones.
+ */
+const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+const quick = values.quick;
+const temp = makeTempDir("reefer-edge-bench-");
+const results: BenchResult[] = [];
+const say = (text: string) => process.stdout.write(`${text}\n`);
+
+try {
+  say(
+    `reefer-edge benchmarks (${quick ? "quick" : "full"}), node ${process.version}, ${new Date().toISOString()}`,
+  );
+  const ingest = benchIngest(temp.dir, quick ? 500 : 2000, 4);
+  results.push(ingest);
+  say(formatResults([ingest]));
+
+  const mosquitto = findTool("mosquitto");
+  if (!mosquitto)
+    throw new Error(
+      "mosquitto is needed for the drain and RSS benchmarks: apt-get install mosquitto",
+    );
+  const brokerDir = join(temp.dir, "broker");
+  mkdirSync(brokerDir);
+  const pki = makePki(brokerDir, ["gw-0001", MONITOR]);
+  const broker = await MosquittoBroker.start(mosquitto, brokerDir, pki);
+  try {
+    const drain = await benchDrain(temp.dir, quick ? 20_000 : 100_000, broker, pki);
+    results.push(...drain);
+    say(formatResults(drain));
+    const rss = await benchRss(temp.dir, broker, pki);
+    results.push(rss);
+    say(formatResults([rss]));
+    const outage = await benchOutageRss(temp.dir, broker, pki, quick ? 30 : 300);
+    results.push(outage);
+    say(formatResults([outage]));
+  } finally {
+    await broker.stop();
+  }
+  say("\nAll results:\n" + formatResults(results));
+} finally {
+  temp.cleanup();
+}
