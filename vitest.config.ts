@@ -11,6 +11,7 @@ export default defineConfig({
     // Integration tests start real brokers and child processes; the 2-core CI machine
     // is shared, so give them room and never run two broker suites fighting for CPU.
     globalSetup: ["test/support/global-setup.ts"],
+    reporters: ["default", "./test/support/summary-reporter.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     fileParallelism: true,

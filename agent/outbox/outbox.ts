@@ -78,6 +78,8 @@ export class Outbox {
   private readonly db: Database.Database;
   private readonly statements;
   private readonly inflight = new Set<number>();
+  /** Last seq per container, as committed; read from `sequences` on first use. */
+  private readonly seqCache = new Map<string, number>();
   private rows = { alert: 0, telemetry: 0 };
   private bytes = 0;
   private session = { boundary: 0, alertCursor: 0, liveCursor: 0 };
@@ -140,8 +142,9 @@ export class Outbox {
       const capturedAt = this.options.now();
       const sequenced: ReeferReading[] = [];
       for (const reading of readings) {
-        const seq = (this.statements.lastSeq.get(reading.container_id)?.last_seq ?? 0) + 1;
+        const seq = this.lastSeq(reading.container_id) + 1;
         this.statements.saveSeq.run(reading.container_id, seq);
+        this.seqCache.set(reading.container_id, seq);
         const record: ReeferReading = { ...reading, seq };
         this.insert(LANE.telemetry, reading.container_id, seq, capturedAt, JSON.stringify(record));
         sequenced.push(record);
@@ -321,9 +324,20 @@ export class Outbox {
     try {
       return this.db.transaction(work)();
     } catch (error) {
+      // The cached sequence numbers may be ahead of what rolled back.
+      this.seqCache.clear();
       if (this.db.open) this.recount();
       throw error;
     }
+  }
+
+  private lastSeq(containerId: string): number {
+    let seq = this.seqCache.get(containerId);
+    if (seq === undefined) {
+      seq = this.statements.lastSeq.get(containerId)?.last_seq ?? 0;
+      this.seqCache.set(containerId, seq);
+    }
+    return seq;
   }
 
   private insert(
