@@ -78,6 +78,8 @@ export class Outbox {
   private readonly db: Database.Database;
   private readonly statements;
   private readonly inflight = new Set<number>();
+  /** The highest row id inserted (AUTOINCREMENT: never reused, even after a rollback). */
+  private lastInsertedId = 0;
   /** Last seq per container, as committed; read from `sequences` on first use. */
   private readonly seqCache = new Map<string, number>();
   private rows = { alert: 0, telemetry: 0 };
@@ -126,6 +128,7 @@ export class Outbox {
       ),
     };
     this.recount();
+    this.lastInsertedId = this.statements.maxId.get()?.id ?? 0;
   }
 
   /**
@@ -172,6 +175,7 @@ export class Outbox {
 
   /** Up to `limit` alerts not yet taken, oldest first. */
   takeAlerts(limit: number): OutboxRow[] {
+    if (this.rows.alert === 0) return []; // the common case, without a query
     const rows = this.scan(
       (after, n) => this.statements.laneAfter.all(LANE.alert, after, Number.MAX_SAFE_INTEGER, n),
       this.session.alertCursor,
@@ -183,6 +187,7 @@ export class Outbox {
 
   /** Up to `limit` live readings (captured during this session) not yet taken, oldest first. */
   takeLive(limit: number): OutboxRow[] {
+    if (this.session.liveCursor >= this.lastInsertedId) return []; // nothing new, without a query
     const rows = this.scan(
       (after, n) =>
         this.statements.laneAfter.all(LANE.telemetry, after, Number.MAX_SAFE_INTEGER, n),
@@ -348,7 +353,8 @@ export class Outbox {
     payload: string,
   ): void {
     const bytes = Buffer.byteLength(payload);
-    this.statements.insert.run(lane, containerId, seq, at, bytes, payload);
+    const { lastInsertRowid } = this.statements.insert.run(lane, containerId, seq, at, bytes, payload);
+    this.lastInsertedId = Number(lastInsertRowid);
     this.remember(lane, bytes);
   }
 

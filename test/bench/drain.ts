@@ -84,15 +84,18 @@ async function drainRaw(
     clientId: "gw-0001",
     protocolVersion: 5,
   });
-  const acks: Promise<unknown>[] = [];
-  for (let i = 0; i < count; i++) {
-    acks.push(
-      client.publishAsync(topicFor("gw-0001", `C0${i % 4}`, "telemetry"), payloads[i % 4] ?? "", {
-        qos: 1,
-      }),
-    );
-  }
-  await Promise.all(acks);
+  // A window of in-flight publishes, as the publisher has: with all 100,000 at once MQTT.js runs out of its 65,535
+  // message ids and silently loses callbacks (the reason the publisher caps its in-flight count).
+  const window = 100; // the same cap as the publisher's default mqtt.maxInflight
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const topic = topicFor("gw-0001", `C0${i % 4}`, "telemetry");
+      await client.publishAsync(topic, payloads[i % 4] ?? "", { qos: 1 });
+    }
+  };
+  await Promise.all(Array.from({ length: window }, worker));
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   await client.endAsync();
   return seconds;
