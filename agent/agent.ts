@@ -11,6 +11,9 @@ import { productCatalogue } from "./products.js";
 import { Publisher } from "./publisher/publisher.js";
 import { loadTlsMaterial } from "./publisher/tls.js";
 import type { UnsequencedReading } from "./record.js";
+import type { AlertRecord } from "./rules/alerts.js";
+import { RuleEngine } from "./rules/engine.js";
+import { ReportByException } from "./rules/report-by-exception.js";
 import { Sampler, type SampledContainer } from "./sampler.js";
 
 /** What the agent takes from outside; everything else it builds from its config. */
@@ -41,12 +44,43 @@ export class Agent {
   private sampler: Sampler | null = null;
   private publisher: Publisher | null = null;
   private readonly clock: Clock;
+  private readonly rules: RuleEngine;
+  private readonly reportByException: ReportByException;
+  /** Readings report by exception held back, until their window closes. */
+  private held: { containerId: string; seq: number; t: number }[] = [];
 
   constructor(
     private readonly config: AgentConfig,
     private readonly deps: AgentDependencies,
   ) {
     this.clock = deps.clock ?? systemClock;
+    const products = productCatalogue(config.products);
+    this.rules = new RuleEngine({
+      gatewayId: config.gateway.id,
+      rules: config.rules,
+      containers: new Map(
+        config.containers.map((c) => [
+          c.id,
+          products.get(c.product) ?? {
+            id: c.product,
+            name: c.product,
+            targetTemperature: 0,
+            targetHumidity: 0,
+          },
+        ]),
+      ),
+    });
+    this.reportByException = new ReportByException(reportByExceptionConfigs(config));
+  }
+
+  /**
+   * Applies the rules of a reloaded config (thresholds, windows, hysteresis, suppression, report
+   * by exception) without losing a reading, an open window or a raised alert.
+   */
+  reloadRules(config: AgentConfig): void {
+    this.rules.update(config.rules);
+    this.reportByException.update(reportByExceptionConfigs(config));
+    this.deps.logger.info("rules reloaded");
   }
 
   /**
@@ -101,6 +135,9 @@ export class Agent {
   /** Stops sampling (the tick under way commits), drains in-flight publishes, closes the outbox. */
   async stop(drainMs = 5000): Promise<void> {
     await this.sampler?.stop();
+    // Windows still open are reported as they stand: the rules' state does not outlive the process.
+    const last = this.rules.flush();
+    if (last.length > 0 && this.outbox) this.captureAlerts(this.outbox, last);
     await this.publisher?.stop(drainMs);
     const stats = this.outbox?.stats();
     this.outbox?.close();
@@ -114,6 +151,8 @@ export class Agent {
     const empty = {
       alerts: 0,
       telemetry: 0,
+      held: 0,
+      droppedByException: 0,
       bytes: 0,
       evictedTelemetry: 0,
       evictedAlerts: 0,
@@ -127,20 +166,97 @@ export class Agent {
     };
   }
 
+  /**
+   * One tick: report by exception picks what to hold; the readings commit; the rules judge them
+   * (and close windows due on the wall clock); their alerts commit; held readings whose window
+   * closed are published if it mattered, else dropped and counted.
+   */
   private capture(readings: UnsequencedReading[]): void {
     const outbox = this.outbox;
     if (!outbox) return;
-    const result = outbox.capture(readings);
-    if (result.evictedTelemetry > 0 || result.evictedAlerts > 0) {
-      this.metrics.increment("evicted", result.evictedTelemetry, { lane: "telemetry" });
-      this.metrics.increment("evicted", result.evictedAlerts, { lane: "alert" });
-      this.deps.logger.warn(
-        { evictedTelemetry: result.evictedTelemetry, evictedAlerts: result.evictedAlerts },
-        "outbox over its disk budget: oldest readings evicted",
-      );
-    }
+    const now = this.clock.now();
+    const held = readings.map((r) => {
+      if (!this.reportByException.applies(r.container_id)) return false;
+      const t = Date.parse(r.measurement_time);
+      const threshold = this.rules.thresholdOf(r.container_id) ?? Number.POSITIVE_INFINITY;
+      const noteworthy =
+        (r.temperature !== null && r.temperature > threshold) ||
+        this.rules.isNoteworthy(r.container_id, t);
+      return !this.reportByException.decide(r, t, noteworthy);
+    });
+    const result = outbox.capture(readings, [], held);
+    this.noteEvictions(result);
+    result.readings.forEach((r, i) => {
+      if (held[i])
+        this.held.push({
+          containerId: r.container_id,
+          seq: r.seq,
+          t: Date.parse(r.measurement_time),
+        });
+    });
+    const alerts = [...this.rules.evaluate(result.readings), ...this.rules.advanceTo(now)];
+    if (alerts.length > 0) this.captureAlerts(outbox, alerts);
+    if (this.held.length > 0) this.resolveHeld(outbox, alerts, now);
     this.events.emit("captured", result.readings);
     this.publisher?.kick();
+  }
+
+  private noteEvictions(result: { evictedTelemetry: number; evictedAlerts: number }): void {
+    if (result.evictedTelemetry === 0 && result.evictedAlerts === 0) return;
+    this.metrics.increment("evicted", result.evictedTelemetry, { lane: "telemetry" });
+    this.metrics.increment("evicted", result.evictedAlerts, { lane: "alert" });
+    this.deps.logger.warn(
+      { evictedTelemetry: result.evictedTelemetry, evictedAlerts: result.evictedAlerts },
+      "outbox over its disk budget: oldest readings evicted",
+    );
+  }
+
+  private captureAlerts(outbox: Outbox, alerts: readonly AlertRecord[]): void {
+    this.noteEvictions(
+      outbox.capture(
+        [],
+        alerts.map((alert) => ({ containerId: alert.container_id, payload: alert })),
+      ),
+    );
+    for (const alert of alerts) {
+      this.metrics.increment("alerts", 1, { type: alert.alert_type, state: alert.state });
+      const level =
+        alert.state === "cleared" ? "info" : alert.severity === "critical" ? "error" : "warn";
+      this.deps.logger[level](
+        { alert },
+        `${alert.alert_type} ${alert.state} on ${alert.container_id}`,
+      );
+    }
+    this.events.emit("alert", alerts);
+  }
+
+  private resolveHeld(outbox: Outbox, alerts: readonly AlertRecord[], now: number): void {
+    const overWindows = new Set(
+      alerts.flatMap((a) =>
+        a.alert_type === "temperature_window"
+          ? [`${a.container_id}:${Date.parse(a.window_start)}`]
+          : [],
+      ),
+    );
+    const promote = new Map<string, number[]>();
+    const drop = new Map<string, number[]>();
+    const waiting: typeof this.held = [];
+    for (const h of this.held) {
+      if (!this.rules.isWindowClosed(h.containerId, h.t, now)) {
+        waiting.push(h);
+        continue;
+      }
+      const target = overWindows.has(`${h.containerId}:${this.rules.windowStart(h.t)}`)
+        ? promote
+        : drop;
+      target.set(h.containerId, [...(target.get(h.containerId) ?? []), h.seq]);
+    }
+    this.held = waiting;
+    for (const [containerId, seqs] of promote) outbox.promoteHeld(containerId, seqs);
+    for (const [containerId, seqs] of drop) {
+      outbox.dropHeld(containerId, seqs);
+      this.metrics.increment("dropped_by_exception", seqs.length, { container: containerId });
+    }
   }
 
   private sampledContainers(logger: Logger): SampledContainer[] {
@@ -163,4 +279,12 @@ export class Agent {
       };
     });
   }
+}
+
+function reportByExceptionConfigs(config: AgentConfig) {
+  return new Map(
+    config.containers.flatMap((c) =>
+      c.reportByException ? [[c.id, c.reportByException] as const] : [],
+    ),
+  );
 }

@@ -1,5 +1,6 @@
 import type { EventEmitter } from "node:events";
 import type { TopicKind } from "./publisher/topics.js";
+import type { AlertRecord } from "./rules/alerts.js";
 import type { ReeferReading } from "./record.js";
 
 export type ConnectionState = "connecting" | "connected" | "disconnected" | "stopped";
@@ -10,6 +11,7 @@ export interface AgentEventMap {
   published: [readings: number, kind: TopicKind];
   connection: [state: ConnectionState, detail?: string];
   deadLettered: [rows: number, reason: string];
+  alert: [alerts: readonly AlertRecord[]];
 }
 
 export type AgentEvents = EventEmitter<AgentEventMap>;

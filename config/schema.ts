@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { driverConfigSchema } from "../drivers/registry.js";
+import { reportByExceptionSchema, rulesSchema } from "./rules-schema.js";
 import { parseSize } from "./size.js";
 
 /**
@@ -180,6 +181,7 @@ const containerSchema = z.strictObject({
     .min(100)
     .optional()
     .describe("Overrides sampling.intervalMs for this container."),
+  reportByException: reportByExceptionSchema.optional(),
   driver: driverConfigSchema,
 });
 
@@ -217,6 +219,7 @@ export const configSchema = z
       .array(containerSchema)
       .min(1)
       .describe("The reefers this gateway reads, one driver each."),
+    rules: rulesSchema,
     log: logSchema,
   })
   .superRefine(checkConsistency);
@@ -263,6 +266,15 @@ function checkConsistency(config: z.output<z.ZodObject>, ctx: z.RefinementCtx): 
       });
     }
   });
+  for (const product of Object.keys(c.rules.temperature.products)) {
+    if (!products.has(product)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["rules", "temperature", "products", product],
+        message: `unknown product "${product}"; known: ${[...products].join(", ")}`,
+      });
+    }
+  }
   const url = new URL(c.mqtt.url);
   if (url.protocol === "mqtt:" && !isLoopbackHost(url.hostname) && !c.mqtt.allowInsecure) {
     ctx.addIssue({

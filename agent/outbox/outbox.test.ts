@@ -184,3 +184,40 @@ describe("disk budget", () => {
     expect(stats.bytes).toBeLessThanOrEqual(300);
   });
 });
+
+describe("held readings (report by exception)", () => {
+  it("keeps held rows out of the lanes until promoted, and counts the dropped ones", () => {
+    const box = outbox();
+    box.beginSession();
+    box.capture(
+      [makeReading("C1"), makeReading("C1"), makeReading("C1"), makeReading("C1")],
+      [],
+      [false, true, true, true],
+    );
+    expect(box.stats()).toMatchObject({ telemetry: 1, held: 3 });
+    expect(box.takeLive(10).map((r) => r.seq)).toEqual([1]);
+    box.promoteHeld("C1", [2, 3]);
+    expect(box.takeLive(10).map((r) => r.seq)).toEqual([2, 3]);
+    box.dropHeld("C1", [4]);
+    expect(box.stats()).toMatchObject({ telemetry: 3, held: 0, droppedByException: 1 });
+  });
+
+  it("publishes held rows left over by a previous process", () => {
+    let box = outbox();
+    box.capture([makeReading("C1"), makeReading("C1")], [], [true, true]);
+    box.close();
+    box = outbox();
+    expect(box.stats()).toMatchObject({ telemetry: 2, held: 0 });
+  });
+
+  it("evicts held rows before publishable telemetry", () => {
+    const probe = outbox({ path: join(temp.dir, "probe.db") });
+    probe.capture([makeReading("C1")]);
+    const rowCost = probe.stats().bytes;
+    const box = outbox({ maxBytes: rowCost * 3 });
+    box.capture([makeReading("C1"), makeReading("C1")], [], [false, false]);
+    box.capture([makeReading("C1")], [], [true]);
+    box.capture([makeReading("C1")], [], [false]);
+    expect(box.stats()).toMatchObject({ telemetry: 3, held: 0, evictedTelemetry: 1 });
+  });
+});

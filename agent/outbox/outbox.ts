@@ -2,7 +2,12 @@ import type Database from "better-sqlite3";
 import type { ReeferReading, UnsequencedReading } from "../record.js";
 import { openDatabase, type Durability } from "./database.js";
 
-export const LANE = { alert: 0, telemetry: 1 } as const;
+/**
+ * alert: alert records, sent first. telemetry: readings to publish. held: readings report by
+ * exception did not publish at once; the agent promotes them to telemetry or drops them (counted)
+ * when their window closes, and a restart promotes any left over.
+ */
+export const LANE = { alert: 0, telemetry: 1, held: 2 } as const;
 export type Lane = (typeof LANE)[keyof typeof LANE];
 
 /**
@@ -15,7 +20,7 @@ export const ROW_OVERHEAD_BYTES = 64;
 /** An alert to capture: any JSON object about one container. */
 export interface AlertDraft {
   readonly containerId: string;
-  readonly payload: Readonly<Record<string, unknown>>;
+  readonly payload: object;
 }
 
 /** A captured row, as handed to the publisher. */
@@ -32,10 +37,12 @@ export interface OutboxRow {
 export interface OutboxStats {
   readonly alerts: number;
   readonly telemetry: number;
+  readonly held: number;
   readonly bytes: number;
   readonly evictedTelemetry: number;
   readonly evictedAlerts: number;
   readonly deadLettered: number;
+  readonly droppedByException: number;
 }
 
 export interface OutboxOptions {
@@ -82,7 +89,7 @@ export class Outbox {
   private lastInsertedId = 0;
   /** Last seq per container, as committed; read from `sequences` on first use. */
   private readonly seqCache = new Map<string, number>();
-  private rows = { alert: 0, telemetry: 0 };
+  private rows = { alert: 0, telemetry: 0, held: 0 };
   private bytes = 0;
   private session = { boundary: 0, alertCursor: 0, liveCursor: 0 };
   private backfillCursors = new Map<string, number>();
@@ -123,10 +130,19 @@ export class Outbox {
         "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
       ),
       counter: db.prepare<[string], { value: number }>("SELECT value FROM counters WHERE name = ?"),
+      promoteHeld: db.prepare<[string, number], { id: number; bytes: number }>(
+        "UPDATE outbox SET lane = 1 WHERE lane = 2 AND container_id = ? AND seq = ? RETURNING id, bytes",
+      ),
+      dropHeld: db.prepare<[string, number], { bytes: number }>(
+        "DELETE FROM outbox WHERE lane = 2 AND container_id = ? AND seq = ? RETURNING bytes",
+      ),
+      promoteAllHeld: db.prepare("UPDATE outbox SET lane = 1 WHERE lane = 2"),
       totals: db.prepare<[], { lane: number; n: number; bytes: number }>(
         "SELECT lane, COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS bytes FROM outbox GROUP BY lane",
       ),
     };
+    // Held readings whose fate died with the last process are published: more, never less.
+    this.statements.promoteAllHeld.run();
     this.recount();
     this.lastInsertedId = this.statements.maxId.get()?.id ?? 0;
   }
@@ -140,16 +156,18 @@ export class Outbox {
   capture(
     readings: readonly UnsequencedReading[],
     alerts: readonly AlertDraft[] = [],
+    held?: readonly boolean[],
   ): CaptureResult {
     return this.atomically(() => {
       const capturedAt = this.options.now();
       const sequenced: ReeferReading[] = [];
-      for (const reading of readings) {
+      for (const [i, reading] of readings.entries()) {
         const seq = this.lastSeq(reading.container_id) + 1;
         this.statements.saveSeq.run(reading.container_id, seq);
         this.seqCache.set(reading.container_id, seq);
         const record: ReeferReading = { ...reading, seq };
-        this.insert(LANE.telemetry, reading.container_id, seq, capturedAt, JSON.stringify(record));
+        const lane = held?.[i] === true ? LANE.held : LANE.telemetry;
+        this.insert(lane, reading.container_id, seq, capturedAt, JSON.stringify(record));
         sequenced.push(record);
       }
       for (const alert of alerts) {
@@ -261,6 +279,41 @@ export class Outbox {
     }
   }
 
+  /** Held readings that turned out to matter (their window had readings over the threshold). */
+  promoteHeld(containerId: string, seqs: readonly number[]): void {
+    if (seqs.length === 0) return;
+    this.atomically(() => {
+      for (const seq of seqs) {
+        const row = this.statements.promoteHeld.get(containerId, seq);
+        if (!row) continue; // evicted meanwhile
+        this.forget(LANE.held, row.bytes);
+        this.remember(LANE.telemetry, row.bytes);
+        // Make the row visible to the lane it now belongs to.
+        if (row.id > this.session.boundary) {
+          this.session.liveCursor = Math.min(this.session.liveCursor, row.id - 1);
+        } else {
+          const cursor = this.backfillCursors.get(containerId) ?? Number.MAX_SAFE_INTEGER;
+          this.backfillCursors.set(containerId, Math.min(cursor, row.id - 1));
+        }
+      }
+    });
+  }
+
+  /** Held readings report by exception decided not to publish: deleted, and counted. */
+  dropHeld(containerId: string, seqs: readonly number[]): void {
+    if (seqs.length === 0) return;
+    this.atomically(() => {
+      let dropped = 0;
+      for (const seq of seqs) {
+        const row = this.statements.dropHeld.get(containerId, seq);
+        if (!row) continue;
+        this.forget(LANE.held, row.bytes);
+        dropped++;
+      }
+      this.statements.bumpCounter.run("dropped_by_exception", dropped);
+    });
+  }
+
   /** Refused for good (not authorized, too large): moved to `dead_letter` with the reason. */
   reject(ids: readonly number[], reason: string): void {
     if (ids.length === 0) return;
@@ -305,10 +358,12 @@ export class Outbox {
     return {
       alerts: this.rows.alert,
       telemetry: this.rows.telemetry,
+      held: this.rows.held,
       bytes: this.bytes,
       evictedTelemetry: counter("evicted_telemetry"),
       evictedAlerts: counter("evicted_alert"),
       deadLettered: counter("dead_lettered"),
+      droppedByException: counter("dropped_by_exception"),
     };
   }
 
@@ -353,14 +408,21 @@ export class Outbox {
     payload: string,
   ): void {
     const bytes = Buffer.byteLength(payload);
-    const { lastInsertRowid } = this.statements.insert.run(lane, containerId, seq, at, bytes, payload);
+    const { lastInsertRowid } = this.statements.insert.run(
+      lane,
+      containerId,
+      seq,
+      at,
+      bytes,
+      payload,
+    );
     this.lastInsertedId = Number(lastInsertRowid);
     this.remember(lane, bytes);
   }
 
   /** Evicts oldest telemetry, then oldest alerts, until the outbox fits its budget. */
   private enforceBudget(): { evictedTelemetry: number; evictedAlerts: number } {
-    const evictedTelemetry = this.evict(LANE.telemetry);
+    const evictedTelemetry = this.evict(LANE.held) + this.evict(LANE.telemetry);
     const evictedAlerts = this.evict(LANE.alert);
     if (evictedTelemetry > 0)
       this.statements.bumpCounter.run("evicted_telemetry", evictedTelemetry);
@@ -424,23 +486,27 @@ export class Outbox {
   }
 
   private recount(): void {
-    this.rows = { alert: 0, telemetry: 0 };
+    this.rows = { alert: 0, telemetry: 0, held: 0 };
     this.bytes = 0;
     for (const total of this.statements.totals.all()) {
-      this.rows[total.lane === LANE.alert ? "alert" : "telemetry"] += total.n;
+      this.rows[laneName(total.lane as Lane)] += total.n;
       this.bytes += total.bytes + total.n * ROW_OVERHEAD_BYTES;
     }
   }
 
   private remember(lane: Lane, bytes: number): void {
-    this.rows[lane === LANE.alert ? "alert" : "telemetry"]++;
+    this.rows[laneName(lane)]++;
     this.bytes += bytes + ROW_OVERHEAD_BYTES;
   }
 
   private forget(lane: Lane, bytes: number): void {
-    this.rows[lane === LANE.alert ? "alert" : "telemetry"]--;
+    this.rows[laneName(lane)]--;
     this.bytes -= bytes + ROW_OVERHEAD_BYTES;
   }
+}
+
+function laneName(lane: Lane): "alert" | "telemetry" | "held" {
+  return lane === LANE.alert ? "alert" : lane === LANE.held ? "held" : "telemetry";
 }
 
 function lastId(rows: readonly { id: number }[], fallback: number): number {

@@ -81,8 +81,9 @@ export class ReeferModel {
     const scenario = this.params.scenario;
     const powered = !(faulty && scenario === "power-off");
     const fansRunning = powered && this.defrostSecondsLeft <= 0;
-    const co2 = faulty && scenario === "co2-sensor" ? 12 + this.gauss(0.4) : 3 + this.gauss(0.3);
-    const o2 = faulty && scenario === "o2-sensor" ? 11 + this.gauss(0.4) : 20.5 + this.gauss(0.15);
+    // The faults sit clearly past the original simulator's 12 % limits, as a failed sensor or scrubber would.
+    const co2 = faulty && scenario === "co2-sensor" ? 12.8 + this.gauss(0.25) : 3 + this.gauss(0.3);
+    const o2 = faulty && scenario === "o2-sensor" ? 11 + this.gauss(0.25) : 20.5 + this.gauss(0.15);
     const doorOpen = this.doorOpenSinceSample;
     this.doorOpenSinceSample = 0;
     return {

@@ -1,0 +1,69 @@
+/**
+ * Alert records (schema reefer.alert.v1), published on dt/reefer/{gateway}/{container}/alert.
+ * Two kinds: the windowed rule's report, which mirrors the cloud's SQL reading for reading, and
+ * the stateful alerts (raise, then clear) that an operator acts on.
+ */
+export const ALERT_SCHEMA = "reefer.alert.v1";
+
+export type AlertType =
+  | "temperature_window"
+  | "temperature_excursion"
+  | "power_off"
+  | "fans_stopped"
+  | "oxygen_low"
+  | "carbon_dioxide_high"
+  | "sensor_fault";
+
+export type Severity = "critical" | "warning" | "info";
+
+interface AlertBase {
+  schema: typeof ALERT_SCHEMA;
+  /** Stable across re-sends, for consumers to drop duplicates. */
+  alert_id: string;
+  alert_type: AlertType;
+  severity: Severity;
+  container_id: string;
+  gateway_id: string;
+  product_id: string;
+  /** First and last seq of the readings the alert covers. */
+  first_seq: number;
+  last_seq: number;
+}
+
+/** The seed's rule at the edge: a window in which readings were over the threshold. */
+export interface WindowAlert extends AlertBase {
+  alert_type: "temperature_window";
+  state: "closed";
+  window_start: string;
+  window_end: string;
+  readings_over: number;
+  max_temperature: number;
+  threshold: number;
+}
+
+/** A condition that held long enough to raise, and later its clearing. */
+export interface StateAlert extends AlertBase {
+  alert_type: Exclude<AlertType, "temperature_window">;
+  state: "raised" | "cleared";
+  /** measurement_time of the reading that raised or cleared it. */
+  alert_time: string;
+  /** measurement_time of the first reading of the condition. */
+  since: string;
+  /** The reading's value that decided, and the limit it was judged against. */
+  value: number | boolean | null;
+  limit: number | null;
+  /** The field a sensor_fault is about. */
+  field?: string;
+}
+
+export type AlertRecord = WindowAlert | StateAlert;
+
+export const SEVERITY: Readonly<Record<AlertType, Severity>> = {
+  temperature_window: "warning",
+  temperature_excursion: "critical",
+  power_off: "critical",
+  fans_stopped: "warning",
+  oxygen_low: "warning",
+  carbon_dioxide_high: "warning",
+  sensor_fault: "warning",
+};

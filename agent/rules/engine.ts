@@ -1,0 +1,352 @@
+import type { RulesConfig } from "../../config/rules-schema.js";
+import type { Product } from "../products.js";
+import type { ReeferReading } from "../record.js";
+import { ALERT_SCHEMA, SEVERITY, type AlertRecord, type StateAlert } from "./alerts.js";
+import { Condition, type RaisePolicy, type Transition, type Verdict } from "./condition.js";
+import { TumblingWindows, type WindowTally } from "./windows.js";
+
+type StateType = StateAlert["alert_type"];
+
+interface ContainerRules {
+  readonly productId: string;
+  threshold: number;
+  readonly windows: TumblingWindows;
+  readonly conditions: Map<string, Condition>;
+  lastDefrostAt: number;
+  lastDoorAt: number;
+}
+
+export interface RuleEngineOptions {
+  readonly gatewayId: string;
+  readonly rules: RulesConfig;
+  /** Each container's product, for its threshold and setpoint. */
+  readonly containers: ReadonlyMap<string, Product>;
+}
+
+/**
+ * The edge rules for all containers of a gateway: the seed's windowed rule, and the stateful
+ * alerts (temperature excursion with hysteresis and defrost/door suppression, power off, fans
+ * stopped, O2 low, CO2 high, sensor faults). It judges each reading once, in event time, and
+ * returns the alert records to capture; it does no I/O.
+ */
+export class RuleEngine {
+  private rules: RulesConfig;
+  private readonly state = new Map<string, ContainerRules>();
+
+  constructor(private readonly options: RuleEngineOptions) {
+    this.rules = options.rules;
+    for (const [id, product] of options.containers) {
+      this.state.set(id, {
+        productId: product.id,
+        threshold: thresholdFor(options.rules, product),
+        windows: new TumblingWindows(
+          options.rules.window.seconds * 1000,
+          options.rules.window.allowedLatenessSeconds * 1000,
+        ),
+        conditions: new Map(),
+        lastDefrostAt: Number.NEGATIVE_INFINITY,
+        lastDoorAt: Number.NEGATIVE_INFINITY,
+      });
+    }
+  }
+
+  /**
+   * New rules (a reloaded config). Thresholds and policies apply from the next reading; open
+   * windows and raised alerts carry on. A changed window length or lateness applies to the
+   * windows opened from now on; those open keep their bounds.
+   */
+  update(rules: RulesConfig): void {
+    this.rules = rules;
+    for (const [id, container] of this.state) {
+      const product = this.options.containers.get(id);
+      if (product) container.threshold = thresholdFor(rules, product);
+    }
+  }
+
+  /** The threshold in force for a container, °C. */
+  thresholdOf(containerId: string): number | undefined {
+    return this.state.get(containerId)?.threshold;
+  }
+
+  /** Whether the container has a raised alert, or a window with readings over the threshold at `t`. */
+  isNoteworthy(containerId: string, t: number): boolean {
+    const container = this.state.get(containerId);
+    if (!container) return false;
+    if (container.windows.hasOverAt(t)) return true;
+    for (const condition of container.conditions.values()) if (condition.raised) return true;
+    return false;
+  }
+
+  /** Start of the window holding event time `t`. */
+  windowStart(t: number): number {
+    const windowMs = this.rules.window.seconds * 1000;
+    return Math.floor(t / windowMs) * windowMs;
+  }
+
+  /**
+   * Whether the window holding event time `t` of a container is closed: by the container's
+   * watermark, or on the wall clock `now` as `advanceTo` closes it.
+   */
+  isWindowClosed(containerId: string, t: number, now: number): boolean {
+    const container = this.state.get(containerId);
+    if (!container) return true;
+    const end = this.windowStart(t) + this.rules.window.seconds * 1000;
+    return (
+      end <=
+      Math.max(container.windows.watermark, now - this.rules.window.allowedLatenessSeconds * 1000)
+    );
+  }
+
+  /** Readings that arrived after their window closed, all containers. */
+  get lateReadings(): number {
+    let late = 0;
+    for (const container of this.state.values()) late += container.windows.late;
+    return late;
+  }
+
+  /** Judges readings in arrival order; returns the alerts they raise, clear or close. */
+  evaluate(readings: readonly ReeferReading[]): AlertRecord[] {
+    const alerts: AlertRecord[] = [];
+    for (const reading of readings) {
+      const container = this.state.get(reading.container_id);
+      if (container) this.judge(container, reading, alerts);
+    }
+    return alerts;
+  }
+
+  /** Closes windows whose end is past on the wall clock (containers that went quiet). */
+  advanceTo(now: number): AlertRecord[] {
+    const alerts: AlertRecord[] = [];
+    for (const [id, container] of this.state) {
+      for (const tally of container.windows.advanceTo(now))
+        alerts.push(this.windowAlert(id, container, tally));
+    }
+    return alerts;
+  }
+
+  /** Closes every open window (shutdown, end of a replay). */
+  flush(): AlertRecord[] {
+    const alerts: AlertRecord[] = [];
+    for (const [id, container] of this.state) {
+      for (const tally of container.windows.flush())
+        alerts.push(this.windowAlert(id, container, tally));
+    }
+    return alerts;
+  }
+
+  private judge(container: ContainerRules, r: ReeferReading, alerts: AlertRecord[]): void {
+    const t = Date.parse(r.measurement_time);
+    for (const tally of container.windows.add(t, r.temperature, r.seq, container.threshold)) {
+      alerts.push(this.windowAlert(r.container_id, container, tally));
+    }
+    const rules = this.rules;
+    if (r.defrost_cycle === true) container.lastDefrostAt = t;
+    if (r.time_door_open !== null && r.time_door_open > 0) container.lastDoorAt = t;
+
+    const temperature = rules.temperature;
+    const suppressed =
+      r.defrost_cycle === true ||
+      t - container.lastDefrostAt < temperature.graceAfterDefrostSeconds * 1000 ||
+      t - container.lastDoorAt < temperature.graceAfterDoorSeconds * 1000;
+    const limit = container.threshold;
+    this.track(
+      container,
+      r,
+      t,
+      alerts,
+      "temperature_excursion",
+      r.temperature,
+      limit,
+      {
+        afterReadings: temperature.raiseAfterReadings,
+        afterMs:
+          temperature.raiseAfterSeconds === undefined ? null : temperature.raiseAfterSeconds * 1000,
+      },
+      (v) => {
+        if (v === null) return "unknown";
+        if (v > limit) return suppressed ? "suppressed" : "on";
+        return v < limit - temperature.clearBand ? "off" : "hold";
+      },
+    );
+
+    if (rules.power.enabled) {
+      this.track(
+        container,
+        r,
+        t,
+        alerts,
+        "power_off",
+        r.kilowatts,
+        0,
+        timePolicy(rules.power.graceSeconds),
+        (kw) => (kw === null ? "unknown" : kw === 0 ? "on" : "off"),
+      );
+    }
+    if (rules.fans.enabled) {
+      const fans = [r.fan_1, r.fan_2, r.fan_3];
+      const known = fans.filter((f): f is boolean => f !== null);
+      const stopped = known.some((f) => !f);
+      // Fans rest during defrost, and without power the power alert says it all.
+      const excused = r.defrost_cycle === true || r.kilowatts === 0;
+      this.track(
+        container,
+        r,
+        t,
+        alerts,
+        "fans_stopped",
+        !stopped,
+        null,
+        timePolicy(rules.fans.graceSeconds),
+        () => (known.length === 0 ? "unknown" : excused ? "hold" : stopped ? "on" : "off"),
+      );
+    }
+    const atmosphere = rules.atmosphere;
+    if (atmosphere.enabled) {
+      const policy = timePolicy(atmosphere.graceSeconds);
+      this.track(
+        container,
+        r,
+        t,
+        alerts,
+        "oxygen_low",
+        r.oxygen_level,
+        atmosphere.minOxygen,
+        policy,
+        (o2) =>
+          o2 === null
+            ? "unknown"
+            : o2 < atmosphere.minOxygen
+              ? "on"
+              : o2 >= atmosphere.minOxygen + atmosphere.band
+                ? "off"
+                : "hold",
+      );
+      this.track(
+        container,
+        r,
+        t,
+        alerts,
+        "carbon_dioxide_high",
+        r.carbon_dioxide_level,
+        atmosphere.maxCarbonDioxide,
+        policy,
+        (co2) =>
+          co2 === null
+            ? "unknown"
+            : co2 > atmosphere.maxCarbonDioxide
+              ? "on"
+              : co2 <= atmosphere.maxCarbonDioxide - atmosphere.band
+                ? "off"
+                : "hold",
+      );
+    }
+    const fault = rules.sensorFault;
+    if (fault.enabled) {
+      const policy = timePolicy(fault.afterSeconds);
+      for (const field of fault.fields) {
+        const value = r[field];
+        this.track(
+          container,
+          r,
+          t,
+          alerts,
+          "sensor_fault",
+          value,
+          null,
+          policy,
+          () => (value === null ? "on" : "off"),
+          field,
+        );
+      }
+    }
+  }
+
+  private track<V extends number | boolean | null>(
+    container: ContainerRules,
+    r: ReeferReading,
+    t: number,
+    alerts: AlertRecord[],
+    type: StateType,
+    value: V,
+    limit: number | null,
+    policy: RaisePolicy,
+    judge: (value: V) => Verdict,
+    field?: string,
+  ): void {
+    const key = field === undefined ? type : `${type}:${field}`;
+    let condition = container.conditions.get(key);
+    if (!condition) {
+      condition = new Condition();
+      container.conditions.set(key, condition);
+    }
+    const transition = condition.step(judge(value), t, r.seq, policy);
+    if (transition)
+      alerts.push(this.stateAlert(container, r, type, transition, value, limit, field));
+  }
+
+  private stateAlert(
+    container: ContainerRules,
+    r: ReeferReading,
+    type: StateType,
+    transition: Transition,
+    value: number | boolean | null,
+    limit: number | null,
+    field: string | undefined,
+  ): StateAlert {
+    return {
+      schema: ALERT_SCHEMA,
+      alert_id: `${r.container_id}:${type}${field === undefined ? "" : `:${field}`}:${transition.firstSeq}:${transition.kind}`,
+      alert_type: type,
+      severity: SEVERITY[type],
+      state: transition.kind,
+      container_id: r.container_id,
+      gateway_id: this.options.gatewayId,
+      product_id: container.productId,
+      first_seq: transition.firstSeq,
+      last_seq: r.seq,
+      alert_time: r.measurement_time,
+      since: new Date(transition.since).toISOString(),
+      value,
+      limit,
+      ...(field !== undefined && { field }),
+    };
+  }
+
+  private windowAlert(
+    containerId: string,
+    container: ContainerRules,
+    tally: WindowTally,
+  ): AlertRecord {
+    return {
+      schema: ALERT_SCHEMA,
+      alert_id: `${containerId}:temperature_window:${tally.start}`,
+      alert_type: "temperature_window",
+      severity: SEVERITY.temperature_window,
+      state: "closed",
+      container_id: containerId,
+      gateway_id: this.options.gatewayId,
+      product_id: container.productId,
+      first_seq: tally.firstSeq,
+      last_seq: tally.lastSeq,
+      window_start: new Date(tally.start).toISOString(),
+      window_end: new Date(tally.end).toISOString(),
+      readings_over: tally.readingsOver,
+      max_temperature: tally.maxTemperature,
+      threshold: tally.threshold,
+    };
+  }
+}
+
+/** Explicit per-product threshold, else setpoint + tolerance when configured, else the default. */
+export function thresholdFor(rules: RulesConfig, product: Product): number {
+  const explicit = rules.temperature.products[product.id];
+  if (explicit !== undefined) return explicit;
+  if (rules.temperature.tolerance !== undefined)
+    return product.targetTemperature + rules.temperature.tolerance;
+  return rules.temperature.threshold;
+}
+
+function timePolicy(seconds: number): RaisePolicy {
+  // Time alone decides; a grace of 0 raises on the first reading.
+  return { afterReadings: seconds === 0 ? 1 : Number.POSITIVE_INFINITY, afterMs: seconds * 1000 };
+}
