@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { rulesSchema } from "../../config/rules-schema.js";
 import { makeReading } from "../../test/support/readings.js";
-import { BUILTIN_PRODUCTS } from "../products.js";
+import { BUILTIN_PRODUCTS, type Product } from "../products.js";
 import type { ReeferReading } from "../record.js";
 import type { WindowAlert } from "./alerts.js";
 import { RuleEngine } from "./engine.js";
@@ -11,6 +11,7 @@ import { RuleEngine } from "./engine.js";
 const MINUTE = 60_000;
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 const LATENESS_S = 10;
+const CARROTS = BUILTIN_PRODUCTS[0] as Product;
 
 /**
  * The seed's cloud rule, written correctly (DESIGN.md), as SQLite runs it: per container and
@@ -57,9 +58,7 @@ function edge(arrivals: readonly ReeferReading[]): Row[] {
   const engine = new RuleEngine({
     gatewayId: "gw",
     rules: rulesSchema.parse({ window: { seconds: 60, allowedLatenessSeconds: LATENESS_S } }),
-    containers: new Map(
-      ["A", "B", "C"].map((id) => [id, BUILTIN_PRODUCTS[0] ?? BUILTIN_PRODUCTS[1]!]),
-    ),
+    containers: new Map(["A", "B", "C"].map((id) => [id, CARROTS])),
   });
   const alerts = [...engine.evaluate(arrivals), ...engine.flush()];
   expect(engine.lateReadings).toBe(0);
@@ -154,7 +153,7 @@ describe("the edge's windowed rule agrees with the cloud's SQL", () => {
     const engine = new RuleEngine({
       gatewayId: "gw",
       rules: rulesSchema.parse({}),
-      containers: new Map([["A", BUILTIN_PRODUCTS[0]!]]),
+      containers: new Map([["A", CARROTS]]),
     });
     const alerts = engine.evaluate([
       { ...makeReading("A", T0 + 5_000, { temperature: 20 }), seq: 1 },
