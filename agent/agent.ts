@@ -80,7 +80,6 @@ export class Agent {
   reloadRules(config: AgentConfig): void {
     this.rules.update(config.rules);
     this.reportByException.update(reportByExceptionConfigs(config));
-    this.deps.logger.info("rules reloaded");
   }
 
   /**

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfigFile } from "../config/load.js";
 import { Agent } from "./agent.js";
+import { ConfigReloader } from "./config-reloader.js";
 import { createLogger } from "./logger.js";
 import { loadTlsMaterial, TlsFileError } from "./publisher/tls.js";
 
@@ -14,7 +15,8 @@ export const EXIT_CONFIG = 78;
 const USAGE = `reefer-edge: edge gateway agent for refrigerated containers
 
 Usage:
-  reefer-edge run --config FILE        run the agent (SIGTERM/SIGINT stop it gracefully)
+  reefer-edge run --config FILE        run the agent (SIGTERM/SIGINT stop it gracefully; SIGHUP
+                                       or a changed file reloads the rules)
   reefer-edge validate --config FILE   check a config; prints every problem, exits non-zero on any
   reefer-edge demo [--duration S] [--interval MS] [--data DIR]
                                        simulated reefers, an embedded broker, a live view
@@ -82,15 +84,25 @@ async function run(args: string[]): Promise<number> {
     return 2;
   }
   let agent: Agent;
+  let reloader: ConfigReloader;
   try {
     const config = loadConfigFile(file, process.env);
     const logger = createLogger(config.log);
     agent = new Agent(config, { logger });
     agent.start();
+    reloader = new ConfigReloader({
+      file,
+      env: process.env,
+      initial: config,
+      logger: logger.child({ component: "config" }),
+      apply: (next) => agent.reloadRules(next),
+    });
+    reloader.start();
   } catch (error) {
     return reportStartupError(error);
   }
   await untilSignal();
+  reloader.stop();
   await agent.stop();
   return 0;
 }

@@ -107,6 +107,29 @@ containers:
     ]);
   });
 
+  it("refuses bad rules with the path and reason", () => {
+    const text = `${MINIMAL}rules:
+  window: { seconds: -60 }
+  temperature: { threshold: "hot", products: { P09: 8 } }
+  atmosphere: { minOxygen: 40 }
+`;
+    const found = problems(text);
+    for (const pattern of [
+      /^rules\.window\.seconds: Too small: expected number to be >=1/,
+      /^rules\.temperature\.threshold: Invalid input: expected number, received string/,
+      /^rules\.atmosphere\.minOxygen: Too big/,
+    ]) {
+      expect(
+        found.some((p) => pattern.test(p)),
+        `${pattern} in\n${found.join("\n")}`,
+      ).toBe(true);
+    }
+    const unknownProduct = `${MINIMAL}rules: { temperature: { products: { P09: 8 } } }\n`;
+    expect(problems(unknownProduct)).toEqual([
+      'rules.temperature.products.P09: unknown product "P09"; known: P01, P02, P03, P04, P05',
+    ]);
+  });
+
   it("allows plaintext to loopback, and elsewhere only when explicitly allowed", () => {
     const plain = (url: string, extra = "") =>
       MINIMAL.replace('{ url: "mqtts://broker.example:8883" }', `{ url: "${url}"${extra} }`);

@@ -11,7 +11,9 @@ const windowSchema = z
       .min(1)
       .max(86_400)
       .default(60)
-      .describe("Tumbling window length in event time (measurement_time), aligned to the epoch like Flink's TUMBLE."),
+      .describe(
+        "Tumbling window length in event time (measurement_time), aligned to the epoch like Flink's TUMBLE.",
+      ),
     allowedLatenessSeconds: z
       .int()
       .min(0)
@@ -37,16 +39,22 @@ const temperatureSchema = z
       .positive()
       .max(40)
       .optional()
-      .describe("When set, each product's threshold is its setpoint + tolerance instead of `threshold`."),
+      .describe(
+        "When set, each product's threshold is its setpoint + tolerance instead of `threshold`.",
+      ),
     products: z
       .record(z.string(), z.number().min(-60).max(80))
       .default({})
-      .describe("Explicit thresholds by product id (P02: 14); they win over `threshold` and `tolerance`."),
+      .describe(
+        "Explicit thresholds by product id (P02: 14); they win over `threshold` and `tolerance`.",
+      ),
     raiseAfterReadings: z
       .int()
       .min(1)
       .default(3)
-      .describe("Hysteresis: raise an excursion after this many consecutive readings over the threshold..."),
+      .describe(
+        "Hysteresis: raise an excursion after this many consecutive readings over the threshold...",
+      ),
     raiseAfterSeconds: z
       .int()
       .min(0)
@@ -62,7 +70,9 @@ const temperatureSchema = z
       .int()
       .min(0)
       .default(900)
-      .describe("No excursion is raised during a defrost cycle and this long after: defrost warms the return air."),
+      .describe(
+        "No excursion is raised during a defrost cycle and this long after: defrost warms the return air.",
+      ),
     graceAfterDoorSeconds: z
       .int()
       .min(0)
@@ -73,7 +83,11 @@ const temperatureSchema = z
   .describe("Temperature: the windowed rule's threshold and the excursion alert.");
 
 const graceSeconds = (seconds: number, what: string) =>
-  z.int().min(0).default(seconds).describe(`How long ${what} must last before the alert is raised.`);
+  z
+    .int()
+    .min(0)
+    .default(seconds)
+    .describe(`How long ${what} must last before the alert is raised.`);
 
 export const rulesSchema = z
   .strictObject({
@@ -96,7 +110,12 @@ export const rulesSchema = z
     atmosphere: z
       .strictObject({
         enabled: z.boolean().default(true),
-        minOxygen: z.number().min(0).max(25).default(12).describe("%; below is an alert (original simulator: 12)."),
+        minOxygen: z
+          .number()
+          .min(0)
+          .max(25)
+          .default(12)
+          .describe("%; below is an alert (original simulator: 12)."),
         maxCarbonDioxide: z
           .number()
           .min(0)
@@ -121,18 +140,23 @@ export const rulesSchema = z
       .describe("Sensor fault: a field that reads null for a while."),
   })
   .prefault({})
-  .describe("Edge rules: evaluated on every reading, so alerts exist while offline. Reloaded on SIGHUP or file change.");
+  .describe(
+    "Edge rules: evaluated on every reading, so alerts exist while offline. Reloaded on SIGHUP or file change.",
+  );
 
 export type RulesConfig = z.output<typeof rulesSchema>;
 
-/** Fields whose change report-by-exception compares against a deadband, with defaults. */
+/**
+ * Fields whose change report-by-exception compares against a deadband, with defaults set above
+ * ordinary sensor noise (a probe's ±0.1 °C, a CO2 cell's ±0.3 %), so noise alone is not news.
+ */
 export const DEFAULT_DEADBANDS = {
-  temperature: 0.3,
-  ambient_temperature: 1,
-  humidity_level: 3,
-  kilowatts: 1,
-  oxygen_level: 0.5,
-  carbon_dioxide_level: 0.5,
+  temperature: 0.5,
+  ambient_temperature: 2,
+  humidity_level: 5,
+  kilowatts: 1.5,
+  oxygen_level: 1,
+  carbon_dioxide_level: 1,
 } as const;
 
 export const reportByExceptionSchema = z

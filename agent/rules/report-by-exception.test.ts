@@ -14,10 +14,10 @@ describe("report by exception", () => {
   it("publishes the first reading, then only changes beyond a deadband", () => {
     const r = rbe();
     expect(r.decide(at(0, { temperature: 6.0 }), T0, false)).toBe(true);
-    expect(r.decide(at(60, { temperature: 6.2 }), T0 + 60_000, false)).toBe(false); // within 0.3
-    expect(r.decide(at(120, { temperature: 6.29 }), T0 + 120_000, false)).toBe(false); // vs the last published 6.0
-    expect(r.decide(at(180, { temperature: 6.4 }), T0 + 180_000, false)).toBe(true);
-    expect(r.decide(at(240, { temperature: 6.5 }), T0 + 240_000, false)).toBe(false);
+    expect(r.decide(at(60, { temperature: 6.3 }), T0 + 60_000, false)).toBe(false); // within 0.5
+    expect(r.decide(at(120, { temperature: 6.49 }), T0 + 120_000, false)).toBe(false); // vs the last published 6.0
+    expect(r.decide(at(180, { temperature: 6.6 }), T0 + 180_000, false)).toBe(true);
+    expect(r.decide(at(240, { temperature: 6.8 }), T0 + 240_000, false)).toBe(false);
   });
 
   it("publishes any boolean change and any change between null and a value", () => {

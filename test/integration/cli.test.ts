@@ -144,4 +144,45 @@ describe.skipIf(mosquitto.skip)("reefer-edge run against Mosquitto with mTLS", (
     expect(await again.exited).toBe(0);
     expect(monitor.duplicates).toBe(0);
   });
+
+  it("reloads its rules on SIGHUP, refuses a bad file and keeps running", async () => {
+    const dataDir = join(temp.dir, "reload-data");
+    const base = mtlsConfig(broker.url, dataDir);
+    const file = writeConfig("reload.yaml", base);
+    const agent = startCli(["run", "--config", file]);
+    try {
+      await agent.waitForOutput(/connected to the broker/);
+      expect(monitor.readings.length).toBeGreaterThan(0);
+      const alertsBefore = monitor.topics.filter((t) => t.endsWith("/alert")).length;
+
+      // Every reading is now over the threshold: excursion alerts must follow.
+      writeFileSync(
+        file,
+        `${base}rules: { temperature: { threshold: -50, raiseAfterReadings: 1 } }\n`,
+      );
+      agent.child.kill("SIGHUP");
+      await agent.waitForOutput(/"msg":"config reloaded"/);
+      await monitor.waitFor(
+        () => monitor.topics.filter((t) => t.endsWith("/alert")).length > alertsBefore,
+        "an alert under the reloaded threshold",
+      );
+
+      writeFileSync(file, `${base}rules: { temperature: { threshold: hot } }\n`);
+      agent.child.kill("SIGHUP");
+      await agent.waitForOutput(
+        /config reload refused, the running rules stay: .*rules\.temperature\.threshold/,
+      );
+
+      writeFileSync(
+        file,
+        base.replace("reconnect: { maxDelayMs: 2000 }", "reconnect: { maxDelayMs: 3000 }"),
+      );
+      agent.child.kill("SIGHUP");
+      await agent.waitForOutput(/config changes outside the rules take a restart/);
+      expect(agent.child.exitCode).toBeNull();
+    } finally {
+      agent.child.kill("SIGTERM");
+    }
+    expect(await agent.exited).toBe(0);
+  });
 });

@@ -33,7 +33,9 @@ export class MosquittoBroker {
       "require_certificate true",
       "use_identity_as_username true",
       `acl_file ${acl}`,
-      "persistence false",
+      // Persistent sessions survive a graceful restart, so the test's monitor misses nothing.
+      "persistence true",
+      `persistence_location ${dir}/`,
       `log_dest file ${join(dir, "mosquitto.log")}`,
       "log_type error",
       "log_type warning",
@@ -66,14 +68,18 @@ export class MosquittoBroker {
     child.removeAllListeners("exit");
   }
 
-  /** Stops the broker (SIGKILL: a broker that vanishes, not one that says goodbye). */
-  async pause(): Promise<void> {
+  /**
+   * Stops the broker. `hard` (default): SIGKILL, a broker that vanishes; its sessions are lost.
+   * Otherwise SIGTERM: it closes its connections and saves the sessions (the monitor's
+   * subscription and what was queued for it) for `resume`.
+   */
+  async pause(options: { hard?: boolean } = {}): Promise<void> {
     const child = this.process;
     this.process = null;
     if (!child || child.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       child.once("exit", () => resolve());
-      child.kill("SIGKILL");
+      child.kill(options.hard === false ? "SIGTERM" : "SIGKILL");
     });
   }
 
