@@ -135,8 +135,9 @@ async function demo(args: string[]): Promise<number> {
   const agent = new Agent(config, { logger });
   const tty = process.stdout.isTTY;
   process.stdout.write(
-    `reefer-edge demo: ${config.containers.length} simulated reefers (C03's compressor fails after ` +
-      `10 model minutes, C04's CO2 sensor reads high), broker ${broker.url}, outbox ${config.buffer.path}\n`,
+    `reefer-edge demo: ${config.containers.length} simulated reefers at 60× speed (C03's compressor ` +
+      `fails after 10 model minutes, C04's CO2 sensor reads high), edge rules on 10 s windows, ` +
+      `broker ${broker.url}, outbox ${config.buffer.path}\n`,
   );
   agent.start();
   const view = startLiveView(agent, (text) => process.stdout.write(text), tty);
@@ -144,12 +145,10 @@ async function demo(args: string[]): Promise<number> {
   view.stop();
   await agent.stop();
   await broker.close();
-  const status = agent.status();
+  const metrics = agent.metrics;
   process.stdout.write(
-    `demo stopped: ${status.metrics.readings_captured ?? 0} readings captured, ` +
-      `${Object.entries(status.metrics)
-        .filter(([k]) => k.startsWith("published"))
-        .reduce((sum, [, v]) => sum + v, 0)} published\n`,
+    `demo stopped: ${metrics.get("readings_captured")} readings captured, ` +
+      `${metrics.total("published")} published, ${metrics.total("alerts")} alerts\n`,
   );
   if (values.data === undefined) rmSync(dataDir, { recursive: true, force: true });
   return 0;

@@ -35,7 +35,14 @@ export function demoConfig(brokerUrl: string, dataDir: string, intervalMs = 1000
         },
         { id: "C04", product: "P04", driver: { ...sim, scenario: "co2-sensor", seed: 4 } },
       ],
-      log: { level: "warn", pretty: "auto" },
+      // Demo-sized rules: 10-second windows and short graces, so alerts show within seconds.
+      rules: {
+        window: { seconds: 10, allowedLatenessSeconds: 2 },
+        power: { graceSeconds: 10 },
+        fans: { graceSeconds: 10 },
+        atmosphere: { graceSeconds: 10 },
+      },
+      log: { level: "silent", pretty: "auto" },
     },
     "embedded demo config",
   );

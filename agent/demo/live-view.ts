@@ -1,12 +1,10 @@
 import type { Agent } from "../agent.js";
 import type { ReeferReading } from "../record.js";
+import type { AlertRecord } from "../rules/alerts.js";
 
 export interface LiveView {
   stop(): void;
 }
-
-/** Readings above this are flagged in the view, as the seed's cloud rule does. */
-const SEED_THRESHOLD_C = 18;
 
 /**
  * A terminal view of the agent: each container's last reading, what was published and what waits
@@ -15,7 +13,11 @@ const SEED_THRESHOLD_C = 18;
  */
 export function startLiveView(agent: Agent, write: (text: string) => void, tty: boolean): LiveView {
   const last = new Map<string, ReeferReading>();
+  /** Raised alerts by container, by type (a key per sensor for sensor faults). */
+  const raised = new Map<string, Map<string, AlertRecord>>();
+  const recent: string[] = [];
   let published = 0;
+  let alertsRaised = 0;
   let connection = "connecting";
   const onCaptured = (readings: readonly ReeferReading[]) => {
     for (const r of readings) last.set(r.container_id, r);
@@ -26,16 +28,32 @@ export function startLiveView(agent: Agent, write: (text: string) => void, tty: 
   const onConnection = (state: string) => {
     connection = state;
   };
+  const onAlert = (alerts: readonly AlertRecord[]) => {
+    for (const alert of alerts) {
+      if (alert.state !== "cleared") alertsRaised++;
+      const key =
+        alert.alert_type === "sensor_fault"
+          ? `${alert.alert_type}:${alert.field ?? ""}`
+          : alert.alert_type;
+      const open = raised.get(alert.container_id) ?? new Map<string, AlertRecord>();
+      if (alert.state === "raised") open.set(key, alert);
+      if (alert.state === "cleared") open.delete(key);
+      raised.set(alert.container_id, open);
+      recent.unshift(describeAlert(alert));
+      recent.length = Math.min(recent.length, 5);
+    }
+  };
   agent.events.on("captured", onCaptured);
   agent.events.on("published", onPublished);
   agent.events.on("connection", onConnection);
+  agent.events.on("alert", onAlert);
 
   const render = () => {
     const status = agent.status();
     const lines = [
       `reefer-edge demo   broker: ${connection}   published: ${published}   ` +
         `buffered: ${status.outbox.telemetry}   in flight: ${status.inflight}   ` +
-        `alerts queued: ${status.outbox.alerts}   dead letters: ${status.outbox.deadLettered}`,
+        `alerts: ${alertsRaised} (${status.outbox.alerts} queued)   dead letters: ${status.outbox.deadLettered}`,
     ];
     if (tty) {
       lines.push(
@@ -61,10 +79,15 @@ export function startLiveView(agent: Agent, write: (text: string) => void, tty: 
               .padStart(4),
             fmt(r.time_door_open).padStart(6),
             (r.defrost_cycle ? "yes" : "no").padStart(7),
-            " " + describe(r),
+            " " + state(raised.get(r.container_id)),
           ].join("  "),
         );
       }
+      lines.push(
+        "",
+        "Latest alerts (edge rules, published on dt/reefer/<gateway>/<container>/alert):",
+      );
+      lines.push(...(recent.length === 0 ? ["  none yet"] : recent.map((a) => `  ${a}`)));
       lines.push("", "Ctrl-C stops the demo gracefully.");
       write("\x1b[H\x1b[2J" + lines.join("\n") + "\n");
     } else {
@@ -79,6 +102,7 @@ export function startLiveView(agent: Agent, write: (text: string) => void, tty: 
       agent.events.off("captured", onCaptured);
       agent.events.off("published", onPublished);
       agent.events.off("connection", onConnection);
+      agent.events.off("alert", onAlert);
     },
   };
 }
@@ -87,15 +111,15 @@ function fmt(value: number | null): string {
   return value === null ? "—" : value.toFixed(1);
 }
 
-function describe(r: ReeferReading): string {
-  const problems: string[] = [];
-  if (r.temperature !== null && r.temperature > SEED_THRESHOLD_C)
-    problems.push(`TEMP > ${SEED_THRESHOLD_C}`);
-  if (r.kilowatts === 0) problems.push("POWER OFF");
-  if (r.oxygen_level !== null && r.oxygen_level < 12) problems.push("O2 LOW");
-  if (r.carbon_dioxide_level !== null && r.carbon_dioxide_level > 12) problems.push("CO2 HIGH");
-  if (r.fan_1 === false || r.fan_2 === false || r.fan_3 === false) {
-    if (!r.defrost_cycle && r.kilowatts !== 0) problems.push("FAN");
+function state(open: Map<string, AlertRecord> | undefined): string {
+  if (!open || open.size === 0) return "ok";
+  return [...open.values()].map((a) => a.alert_type.toUpperCase()).join(", ");
+}
+
+function describeAlert(alert: AlertRecord): string {
+  if (alert.alert_type === "temperature_window") {
+    return `${alert.window_start.slice(11, 19)} ${alert.container_id} ${alert.readings_over} readings over ${alert.threshold} °C in the window, max ${alert.max_temperature} °C`;
   }
-  return problems.length === 0 ? "ok" : problems.join(", ");
+  const value = alert.value === null ? "null" : String(alert.value);
+  return `${alert.alert_time.slice(11, 19)} ${alert.container_id} ${alert.alert_type} ${alert.state} (${alert.field ?? "value"} ${value}${alert.limit === null ? "" : `, limit ${alert.limit}`})`;
 }

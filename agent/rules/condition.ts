@@ -33,6 +33,11 @@ export class Condition {
     return this.raisedSince !== null;
   }
 
+  /** Neither pending nor raised: only an `on` verdict can change anything. */
+  get idle(): boolean {
+    return this.pendingSince === null && this.raisedSince === null;
+  }
+
   step(verdict: Verdict, t: number, seq: number, policy: RaisePolicy): Transition | null {
     switch (verdict) {
       case "on":

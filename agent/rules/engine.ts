@@ -3,6 +3,7 @@ import type { Product } from "../products.js";
 import type { ReeferReading } from "../record.js";
 import { ALERT_SCHEMA, SEVERITY, type AlertRecord, type StateAlert } from "./alerts.js";
 import { Condition, type RaisePolicy, type Transition, type Verdict } from "./condition.js";
+import { eventTime } from "./event-time.js";
 import { TumblingWindows, type WindowTally } from "./windows.js";
 
 type StateType = StateAlert["alert_type"];
@@ -11,7 +12,14 @@ interface ContainerRules {
   readonly productId: string;
   threshold: number;
   readonly windows: TumblingWindows;
-  readonly conditions: Map<string, Condition>;
+  // One slot per alert, made once: the hot path does no lookups and no allocation.
+  readonly excursion: Condition;
+  readonly power: Condition;
+  readonly fans: Condition;
+  readonly oxygen: Condition;
+  readonly carbonDioxide: Condition;
+  /** Sensor-fault conditions by field, created on first use (the field list may be reloaded). */
+  readonly faults: Map<string, Condition>;
   lastDefrostAt: number;
   lastDoorAt: number;
 }
@@ -31,10 +39,12 @@ export interface RuleEngineOptions {
  */
 export class RuleEngine {
   private rules: RulesConfig;
+  private policies: Policies;
   private readonly state = new Map<string, ContainerRules>();
 
   constructor(private readonly options: RuleEngineOptions) {
     this.rules = options.rules;
+    this.policies = policiesOf(options.rules);
     for (const [id, product] of options.containers) {
       this.state.set(id, {
         productId: product.id,
@@ -43,7 +53,12 @@ export class RuleEngine {
           options.rules.window.seconds * 1000,
           options.rules.window.allowedLatenessSeconds * 1000,
         ),
-        conditions: new Map(),
+        excursion: new Condition(),
+        power: new Condition(),
+        fans: new Condition(),
+        oxygen: new Condition(),
+        carbonDioxide: new Condition(),
+        faults: new Map(),
         lastDefrostAt: Number.NEGATIVE_INFINITY,
         lastDoorAt: Number.NEGATIVE_INFINITY,
       });
@@ -57,6 +72,7 @@ export class RuleEngine {
    */
   update(rules: RulesConfig): void {
     this.rules = rules;
+    this.policies = policiesOf(rules);
     for (const [id, container] of this.state) {
       const product = this.options.containers.get(id);
       if (product) container.threshold = thresholdFor(rules, product);
@@ -73,7 +89,16 @@ export class RuleEngine {
     const container = this.state.get(containerId);
     if (!container) return false;
     if (container.windows.hasOverAt(t)) return true;
-    for (const condition of container.conditions.values()) if (condition.raised) return true;
+    if (
+      container.excursion.raised ||
+      container.power.raised ||
+      container.fans.raised ||
+      container.oxygen.raised ||
+      container.carbonDioxide.raised
+    ) {
+      return true;
+    }
+    for (const condition of container.faults.values()) if (condition.raised) return true;
     return false;
   }
 
@@ -135,117 +160,136 @@ export class RuleEngine {
   }
 
   private judge(container: ContainerRules, r: ReeferReading, alerts: AlertRecord[]): void {
-    const t = Date.parse(r.measurement_time);
-    for (const tally of container.windows.add(t, r.temperature, r.seq, container.threshold)) {
-      alerts.push(this.windowAlert(r.container_id, container, tally));
-    }
+    const t = eventTime(r.measurement_time);
+    const closed = container.windows.add(t, r.temperature, r.seq, container.threshold);
+    for (const tally of closed) alerts.push(this.windowAlert(r.container_id, container, tally));
     const rules = this.rules;
     if (r.defrost_cycle === true) container.lastDefrostAt = t;
     if (r.time_door_open !== null && r.time_door_open > 0) container.lastDoorAt = t;
 
+    // Temperature excursion: hysteresis, suppressed while defrost or an open door explains it.
     const temperature = rules.temperature;
-    const suppressed =
-      r.defrost_cycle === true ||
-      t - container.lastDefrostAt < temperature.graceAfterDefrostSeconds * 1000 ||
-      t - container.lastDoorAt < temperature.graceAfterDoorSeconds * 1000;
     const limit = container.threshold;
-    this.track(
+    const v = r.temperature;
+    let verdict: Verdict;
+    if (v === null) verdict = "unknown";
+    else if (v > limit) {
+      const explained =
+        r.defrost_cycle === true ||
+        t - container.lastDefrostAt < temperature.graceAfterDefrostSeconds * 1000 ||
+        t - container.lastDoorAt < temperature.graceAfterDoorSeconds * 1000;
+      verdict = explained ? "suppressed" : "on";
+    } else verdict = v < limit - temperature.clearBand ? "off" : "hold";
+    const policies = this.policies;
+    this.step(
+      container.excursion,
+      verdict,
       container,
       r,
       t,
       alerts,
       "temperature_excursion",
-      r.temperature,
+      v,
       limit,
-      {
-        afterReadings: temperature.raiseAfterReadings,
-        afterMs:
-          temperature.raiseAfterSeconds === undefined ? null : temperature.raiseAfterSeconds * 1000,
-      },
-      (v) => {
-        if (v === null) return "unknown";
-        if (v > limit) return suppressed ? "suppressed" : "on";
-        return v < limit - temperature.clearBand ? "off" : "hold";
-      },
+      policies.excursion,
     );
 
     if (rules.power.enabled) {
-      this.track(
+      const kw = r.kilowatts;
+      const powerVerdict: Verdict = kw === null ? "unknown" : kw === 0 ? "on" : "off";
+      this.step(
+        container.power,
+        powerVerdict,
         container,
         r,
         t,
         alerts,
         "power_off",
-        r.kilowatts,
+        kw,
         0,
-        timePolicy(rules.power.graceSeconds),
-        (kw) => (kw === null ? "unknown" : kw === 0 ? "on" : "off"),
+        policies.power,
       );
     }
     if (rules.fans.enabled) {
-      const fans = [r.fan_1, r.fan_2, r.fan_3];
-      const known = fans.filter((f): f is boolean => f !== null);
-      const stopped = known.some((f) => !f);
+      const known =
+        (r.fan_1 !== null ? 1 : 0) + (r.fan_2 !== null ? 1 : 0) + (r.fan_3 !== null ? 1 : 0);
+      const stopped = r.fan_1 === false || r.fan_2 === false || r.fan_3 === false;
       // Fans rest during defrost, and without power the power alert says it all.
       const excused = r.defrost_cycle === true || r.kilowatts === 0;
-      this.track(
+      const fanVerdict: Verdict =
+        known === 0 ? "unknown" : excused ? "hold" : stopped ? "on" : "off";
+      this.step(
+        container.fans,
+        fanVerdict,
         container,
         r,
         t,
         alerts,
         "fans_stopped",
-        !stopped,
+        stopped,
         null,
-        timePolicy(rules.fans.graceSeconds),
-        () => (known.length === 0 ? "unknown" : excused ? "hold" : stopped ? "on" : "off"),
+        policies.fans,
       );
     }
     const atmosphere = rules.atmosphere;
     if (atmosphere.enabled) {
-      const policy = timePolicy(atmosphere.graceSeconds);
-      this.track(
+      const policy = policies.atmosphere;
+      const o2 = r.oxygen_level;
+      const o2Verdict: Verdict =
+        o2 === null
+          ? "unknown"
+          : o2 < atmosphere.minOxygen
+            ? "on"
+            : o2 >= atmosphere.minOxygen + atmosphere.band
+              ? "off"
+              : "hold";
+      this.step(
+        container.oxygen,
+        o2Verdict,
         container,
         r,
         t,
         alerts,
         "oxygen_low",
-        r.oxygen_level,
+        o2,
         atmosphere.minOxygen,
         policy,
-        (o2) =>
-          o2 === null
-            ? "unknown"
-            : o2 < atmosphere.minOxygen
-              ? "on"
-              : o2 >= atmosphere.minOxygen + atmosphere.band
-                ? "off"
-                : "hold",
       );
-      this.track(
+      const co2 = r.carbon_dioxide_level;
+      const co2Verdict: Verdict =
+        co2 === null
+          ? "unknown"
+          : co2 > atmosphere.maxCarbonDioxide
+            ? "on"
+            : co2 <= atmosphere.maxCarbonDioxide - atmosphere.band
+              ? "off"
+              : "hold";
+      this.step(
+        container.carbonDioxide,
+        co2Verdict,
         container,
         r,
         t,
         alerts,
         "carbon_dioxide_high",
-        r.carbon_dioxide_level,
+        co2,
         atmosphere.maxCarbonDioxide,
         policy,
-        (co2) =>
-          co2 === null
-            ? "unknown"
-            : co2 > atmosphere.maxCarbonDioxide
-              ? "on"
-              : co2 <= atmosphere.maxCarbonDioxide - atmosphere.band
-                ? "off"
-                : "hold",
       );
     }
     const fault = rules.sensorFault;
     if (fault.enabled) {
-      const policy = timePolicy(fault.afterSeconds);
+      const policy = policies.sensorFault;
       for (const field of fault.fields) {
+        let condition = container.faults.get(field);
+        if (!condition) {
+          condition = new Condition();
+          container.faults.set(field, condition);
+        }
         const value = r[field];
-        this.track(
+        this.step(
+          condition,
+          value === null ? "on" : "off",
           container,
           r,
           t,
@@ -254,32 +298,28 @@ export class RuleEngine {
           value,
           null,
           policy,
-          () => (value === null ? "on" : "off"),
           field,
         );
       }
     }
   }
 
-  private track<V extends number | boolean | null>(
+  private step(
+    condition: Condition,
+    verdict: Verdict,
     container: ContainerRules,
     r: ReeferReading,
     t: number,
     alerts: AlertRecord[],
     type: StateType,
-    value: V,
+    value: number | boolean | null,
     limit: number | null,
     policy: RaisePolicy,
-    judge: (value: V) => Verdict,
     field?: string,
   ): void {
-    const key = field === undefined ? type : `${type}:${field}`;
-    let condition = container.conditions.get(key);
-    if (!condition) {
-      condition = new Condition();
-      container.conditions.set(key, condition);
-    }
-    const transition = condition.step(judge(value), t, r.seq, policy);
+    // The common case, nothing happening, costs one check.
+    if (verdict !== "on" && condition.idle) return;
+    const transition = condition.step(verdict, t, r.seq, policy);
     if (transition)
       alerts.push(this.stateAlert(container, r, type, transition, value, limit, field));
   }
@@ -346,7 +386,33 @@ export function thresholdFor(rules: RulesConfig, product: Product): number {
   return rules.temperature.threshold;
 }
 
+interface Policies {
+  readonly excursion: RaisePolicy;
+  readonly power: RaisePolicy;
+  readonly fans: RaisePolicy;
+  readonly atmosphere: RaisePolicy;
+  readonly sensorFault: RaisePolicy;
+}
+
+function policiesOf(rules: RulesConfig): Policies {
+  const t = rules.temperature;
+  return {
+    excursion: {
+      afterReadings: t.raiseAfterReadings,
+      afterMs: t.raiseAfterSeconds === undefined ? null : t.raiseAfterSeconds * 1000,
+    },
+    power: timePolicy(rules.power.graceSeconds),
+    fans: timePolicy(rules.fans.graceSeconds),
+    atmosphere: timePolicy(rules.atmosphere.graceSeconds),
+    sensorFault: timePolicy(rules.sensorFault.afterSeconds),
+  };
+}
+
 function timePolicy(seconds: number): RaisePolicy {
   // Time alone decides; a grace of 0 raises on the first reading.
-  return { afterReadings: seconds === 0 ? 1 : Number.POSITIVE_INFINITY, afterMs: seconds * 1000 };
+  return seconds === 0
+    ? RAISE_AT_ONCE
+    : { afterReadings: Number.POSITIVE_INFINITY, afterMs: seconds * 1000 };
 }
+
+const RAISE_AT_ONCE: RaisePolicy = { afterReadings: 1, afterMs: 0 };

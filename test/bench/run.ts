@@ -9,6 +9,7 @@ import { benchDrain } from "./drain.js";
 import { benchIngest } from "./ingest.js";
 import { formatResults, type BenchResult } from "./report.js";
 import { benchOutageRss, benchRss } from "./rss.js";
+import { benchReportByException, benchRules } from "./rules.js";
 
 /**
  * `npm run bench`: every figure next to a baseline measured in the same run on the same machine,
@@ -27,6 +28,9 @@ try {
   const ingest = benchIngest(temp.dir, quick ? 500 : 2000, 4);
   results.push(ingest);
   say(formatResults([ingest]));
+  const rules = [benchRules(1000, quick ? 200 : 1000), benchReportByException()];
+  results.push(...rules);
+  say(formatResults(rules));
 
   const mosquitto = findTool("mosquitto");
   if (!mosquitto)
