@@ -22,6 +22,8 @@ interface ContainerRules {
   readonly faults: Map<string, Condition>;
   lastDefrostAt: number;
   lastDoorAt: number;
+  /** Every condition idle (nothing pending, nothing raised): the fast path applies. */
+  quiet: boolean;
 }
 
 export interface RuleEngineOptions {
@@ -61,6 +63,7 @@ export class RuleEngine {
         faults: new Map(),
         lastDefrostAt: Number.NEGATIVE_INFINITY,
         lastDoorAt: Number.NEGATIVE_INFINITY,
+        quiet: true,
       });
     }
   }
@@ -166,6 +169,10 @@ export class RuleEngine {
     const rules = this.rules;
     if (r.defrost_cycle === true) container.lastDefrostAt = t;
     if (r.time_door_open !== null && r.time_door_open > 0) container.lastDoorAt = t;
+
+    // Fast path: with every condition idle only an `on` verdict changes anything, and a reading
+    // on which no rule is `on` is the common case at sea.
+    if (container.quiet && !this.anyOn(container, r)) return;
 
     // Temperature excursion: hysteresis, suppressed while defrost or an open door explains it.
     const temperature = rules.temperature;
@@ -302,6 +309,40 @@ export class RuleEngine {
         );
       }
     }
+    container.quiet = this.isQuiet(container);
+  }
+
+  /** Whether any rule could judge this reading `on` (a superset: suppression is not checked). */
+  private anyOn(container: ContainerRules, r: ReeferReading): boolean {
+    const rules = this.rules;
+    if (r.temperature !== null && r.temperature > container.threshold) return true;
+    if (rules.power.enabled && r.kilowatts === 0) return true;
+    if (rules.fans.enabled && (r.fan_1 === false || r.fan_2 === false || r.fan_3 === false))
+      return true;
+    const atmosphere = rules.atmosphere;
+    if (atmosphere.enabled) {
+      if (r.oxygen_level !== null && r.oxygen_level < atmosphere.minOxygen) return true;
+      if (r.carbon_dioxide_level !== null && r.carbon_dioxide_level > atmosphere.maxCarbonDioxide)
+        return true;
+    }
+    if (rules.sensorFault.enabled) {
+      for (const field of rules.sensorFault.fields) if (r[field] === null) return true;
+    }
+    return false;
+  }
+
+  private isQuiet(container: ContainerRules): boolean {
+    if (
+      !container.excursion.idle ||
+      !container.power.idle ||
+      !container.fans.idle ||
+      !container.oxygen.idle ||
+      !container.carbonDioxide.idle
+    ) {
+      return false;
+    }
+    for (const condition of container.faults.values()) if (!condition.idle) return false;
+    return true;
   }
 
   private step(

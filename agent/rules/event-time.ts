@@ -13,15 +13,25 @@ export function eventTime(iso: string): number {
   ) {
     return Date.parse(iso);
   }
-  const n = (at: number, len: number) => {
-    let value = 0;
-    for (let i = at; i < at + len; i++) {
-      const digit = iso.charCodeAt(i) - 48;
-      if (digit < 0 || digit > 9) return Number.NaN;
-      value = value * 10 + digit;
-    }
-    return value;
-  };
-  const ms = Date.UTC(n(0, 4), n(5, 2) - 1, n(8, 2), n(11, 2), n(14, 2), n(17, 2), n(20, 3));
+  const ms = Date.UTC(
+    digits(iso, 0, 4),
+    digits(iso, 5, 2) - 1,
+    digits(iso, 8, 2),
+    digits(iso, 11, 2),
+    digits(iso, 14, 2),
+    digits(iso, 17, 2),
+    digits(iso, 20, 3),
+  );
   return Number.isNaN(ms) ? Date.parse(iso) : ms;
+}
+
+/** The decimal number in `len` characters at `at`; NaN if one is not a digit. */
+function digits(text: string, at: number, len: number): number {
+  let value = 0;
+  for (let i = at; i < at + len; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return Number.NaN;
+    value = value * 10 + digit;
+  }
+  return value;
 }

@@ -1,3 +1,6 @@
+/** Shared and frozen: most readings close no window, and allocate nothing for it. */
+const NONE: readonly WindowTally[] = Object.freeze([]);
+
 /** One window's tally of readings over the threshold. */
 export interface WindowTally {
   readonly start: number;
@@ -39,11 +42,16 @@ export class TumblingWindows {
    * Adds a reading at event time `t`. Returns the windows this closed that had readings over
    * the threshold (oldest first), usually none.
    */
-  add(t: number, temperature: number | null, seq: number, threshold: number): WindowTally[] {
+  add(
+    t: number,
+    temperature: number | null,
+    seq: number,
+    threshold: number,
+  ): readonly WindowTally[] {
     const start = Math.floor(t / this.windowMs) * this.windowMs;
     if (start + this.windowMs <= this.watermark) {
       this.late++;
-      return [];
+      return NONE;
     }
     if (temperature !== null && temperature > threshold) {
       const tally = this.open.get(start);
@@ -69,19 +77,19 @@ export class TumblingWindows {
       this.newest = t;
       return this.close(this.watermark);
     }
-    return [];
+    return NONE;
   }
 
   /**
    * Closes windows on the wall clock too, so a container that stopped reporting (a dead
    * sensor) still gets its last window's alert: windows ending at or before `now - lateness`.
    */
-  advanceTo(now: number): WindowTally[] {
+  advanceTo(now: number): readonly WindowTally[] {
     return this.close(now - this.latenessMs);
   }
 
   /** Closes every open window (at shutdown, or at the end of a replay). */
-  flush(): WindowTally[] {
+  flush(): readonly WindowTally[] {
     return this.close(Number.POSITIVE_INFINITY);
   }
 
@@ -90,8 +98,8 @@ export class TumblingWindows {
     return this.open.has(Math.floor(t / this.windowMs) * this.windowMs);
   }
 
-  private close(until: number): WindowTally[] {
-    if (this.open.size === 0) return [];
+  private close(until: number): readonly WindowTally[] {
+    if (this.open.size === 0) return NONE;
     const closed: WindowTally[] = [];
     for (const [start, tally] of this.open) {
       if (tally.end <= until) {
