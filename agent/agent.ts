@@ -6,7 +6,7 @@ import { createDriver } from "../drivers/registry.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { AgentEventMap, AgentEvents } from "./events.js";
 import { Metrics } from "./metrics.js";
-import { Outbox, type OutboxStats } from "./outbox/outbox.js";
+import { DiskFullError, Outbox, type CaptureResult, type OutboxStats } from "./outbox/outbox.js";
 import { productCatalogue } from "./products.js";
 import { Publisher } from "./publisher/publisher.js";
 import { loadTlsMaterial } from "./publisher/tls.js";
@@ -93,6 +93,13 @@ export class Agent {
     for (const warning of tls.warnings) logger.warn(warning);
     const outbox = new Outbox({ ...config.buffer, now: () => clock.now() });
     this.outbox = outbox;
+    if (outbox.recovery) {
+      this.metrics.increment("outbox_recoveries");
+      logger.error(
+        { movedTo: outbox.recovery.movedTo, reason: outbox.recovery.reason },
+        "outbox database was corrupt: moved aside for forensics and started afresh; its unsent readings are in the moved file",
+      );
+    }
     this.publisher = new Publisher({
       gatewayId: config.gateway.id,
       mqtt: config.mqtt,
@@ -152,6 +159,7 @@ export class Agent {
       telemetry: 0,
       held: 0,
       droppedByException: 0,
+      diskFullEvents: 0,
       bytes: 0,
       evictedTelemetry: 0,
       evictedAlerts: 0,
@@ -183,7 +191,26 @@ export class Agent {
         this.rules.isNoteworthy(r.container_id, t);
       return !this.reportByException.decide(r, t, noteworthy);
     });
-    const result = outbox.capture(readings, [], held);
+    let result: CaptureResult;
+    try {
+      result = outbox.capture(readings, [], held);
+    } catch (error) {
+      if (!(error instanceof DiskFullError)) throw error;
+      // Nothing was captured of this tick; it is counted, and the next tick tries again.
+      this.metrics.increment("readings_dropped", error.readings, { reason: "disk_full" });
+      this.deps.logger.error(
+        { readings: error.readings },
+        "disk full even after evicting: this tick's readings are lost",
+      );
+      return;
+    }
+    if (result.diskFull) {
+      this.metrics.increment("disk_full_events");
+      this.deps.logger.error(
+        { evicted: result.evictedTelemetry },
+        "disk full: evicted the oldest telemetry to keep capturing",
+      );
+    }
     this.noteEvictions(result);
     result.readings.forEach((r, i) => {
       if (held[i])

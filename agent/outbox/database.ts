@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { CLOCK_FLOOR_MS } from "../clock.js";
 import { dirname } from "node:path";
 
 export type Durability = "full" | "normal";
@@ -45,17 +46,72 @@ const MIGRATIONS: readonly string[] = [
     value INTEGER NOT NULL
   ) STRICT;
   `,
+  `
+  -- Facts about this database file; seq_base: where sequences start (see openOutboxDatabase).
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
+
+/** A database file that could not be used and was moved aside. */
+export interface Recovery {
+  readonly movedTo: string;
+  readonly reason: string;
+}
+
+/** SQLite's answers for a file that is not a database or is damaged. */
+const CORRUPT_CODES = new Set([
+  "SQLITE_CORRUPT",
+  "SQLITE_NOTADB",
+  "SQLITE_CORRUPT_INDEX",
+  "SQLITE_CORRUPT_VTAB",
+]);
+
+/**
+ * Opens the outbox database. A file SQLite calls corrupt or not a database (power loss on a bad
+ * SD card, a truncated copy) is moved aside with its WAL, named `<path>.corrupt-<time>` and kept
+ * for forensics, and a fresh database is started, so the agent keeps capturing instead of
+ * crash-looping. The fresh database starts each container's seq at the wall clock in ms (never
+ * below the build's clock floor): above any seq the lost file held, since sampling never
+ * produces more than one reading a millisecond, so (container_id, seq) stays unique downstream.
+ */
+export function openOutboxDatabase(
+  path: string,
+  durability: Durability,
+  now: number,
+): { db: Database.Database; recovery: Recovery | null } {
+  try {
+    return { db: openDatabase(path, durability), recovery: null };
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (path === ":memory:" || typeof code !== "string" || !CORRUPT_CODES.has(code)) throw error;
+    const movedTo = `${path}.corrupt-${new Date(now).toISOString().replace(/[:.]/g, "-")}`;
+    renameSync(path, movedTo);
+    for (const suffix of ["-wal", "-shm"]) {
+      if (existsSync(path + suffix)) renameSync(path + suffix, movedTo + suffix);
+    }
+    const db = openDatabase(path, durability);
+    db.prepare("INSERT INTO meta (key, value) VALUES ('seq_base', ?)").run(
+      Math.max(now, CLOCK_FLOOR_MS),
+    );
+    return { db, recovery: { movedTo, reason: `${code}: ${(error as Error).message}` } };
+  }
+}
 
 /**
  * Opens (creating if needed) the outbox database in WAL mode with the configured durability:
  * `full` fsyncs the WAL on every commit, so a committed reading survives power loss; `normal`
  * survives a process crash but may lose the last commits on power loss.
  */
-export function openDatabase(path: string, durability: Durability): Database.Database {
+function openDatabase(path: string, durability: Durability): Database.Database {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   try {
+    // Must precede the first table: lets a full disk get space back by shrinking the file
+    // (incremental_vacuum) after rows are evicted. A no-op on an existing database.
+    db.pragma("auto_vacuum = INCREMENTAL");
     db.pragma("journal_mode = WAL");
     db.pragma(`synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
     // Another process (an operator's sqlite3 shell) may hold a lock briefly.
@@ -63,7 +119,15 @@ export function openDatabase(path: string, durability: Durability): Database.Dat
     // better-sqlite3 builds with a 16 MB page cache; the outbox appends at one end and reads
     // the oldest rows at the other, so 4 MB serves it and keeps a Pi's memory flat.
     db.pragma("cache_size = -4000");
+    // A bounded WAL: checkpoint every 1 MB and truncate it back to 1 MB, so it never takes a
+    // small disk's last megabytes (the default lets it reach 4 MB and keeps that size).
+    db.pragma("wal_autocheckpoint = 256");
+    db.pragma(`journal_size_limit = ${1024 * 1024}`);
     migrate(db);
+    // A damaged page may only show when read: check the structure once at start.
+    const check = db.pragma("quick_check", { simple: true });
+    if (check !== "ok")
+      throw Object.assign(new Error(`quick_check: ${String(check)}`), { code: "SQLITE_CORRUPT" });
     return db;
   } catch (error) {
     db.close();

@@ -1,3 +1,11 @@
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeReading } from "../../test/support/readings.js";
@@ -219,5 +227,34 @@ describe("held readings (report by exception)", () => {
     box.capture([makeReading("C1")], [], [true]);
     box.capture([makeReading("C1")], [], [false]);
     expect(box.stats()).toMatchObject({ telemetry: 3, held: 0, evictedTelemetry: 1 });
+  });
+});
+
+describe("a corrupt database at start", () => {
+  it("is moved aside with its contents kept, and a fresh outbox carries on with higher seqs", () => {
+    mkdirSync(join(temp.dir, "data"), { recursive: true });
+    writeFileSync(path, Buffer.alloc(8192, "this is not a sqlite database "));
+    const box = outbox({ now: () => Date.UTC(2026, 10, 25, 12) });
+    expect(box.recovery?.movedTo).toBe(`${path}.corrupt-2026-11-25T12-00-00-000Z`);
+    expect(box.recovery?.reason).toMatch(/^SQLITE_NOTADB/);
+    expect(
+      readFileSync(box.recovery?.movedTo ?? "")
+        .subarray(0, 11)
+        .toString(),
+    ).toBe("this is not");
+    const [first] = box.capture([makeReading("C1")]).readings;
+    expect(first?.seq).toBe(Date.UTC(2026, 10, 25, 12) + 1);
+  });
+
+  it("catches a truncated file too", () => {
+    const box = outbox();
+    box.capture(Array.from({ length: 2000 }, () => makeReading("C1")));
+    box.close();
+    const size = statSync(path).size;
+    truncateSync(path, Math.floor(size / 2));
+    const reopened = outbox({ now: () => Date.UTC(2027, 0, 1) });
+    expect(reopened.recovery).not.toBeNull();
+    expect(existsSync(reopened.recovery?.movedTo ?? "")).toBe(true);
+    expect(reopened.stats().telemetry).toBe(0);
   });
 });

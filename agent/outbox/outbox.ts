@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import type { ReeferReading, UnsequencedReading } from "../record.js";
-import { openDatabase, type Durability } from "./database.js";
+import { openOutboxDatabase, type Durability, type Recovery } from "./database.js";
+import { SpaceReserve } from "./space-reserve.js";
 
 /**
  * alert: alert records, sent first. telemetry: readings to publish. held: readings report by
@@ -43,6 +44,8 @@ export interface OutboxStats {
   readonly evictedAlerts: number;
   readonly deadLettered: number;
   readonly droppedByException: number;
+  /** Times the disk was found full while capturing. */
+  readonly diskFullEvents: number;
 }
 
 export interface OutboxOptions {
@@ -68,6 +71,8 @@ export interface CaptureResult {
   readonly readings: readonly ReeferReading[];
   readonly evictedTelemetry: number;
   readonly evictedAlerts: number;
+  /** The disk was full and room was made by evicting (counted in evictedTelemetry). */
+  readonly diskFull?: boolean;
 }
 
 /**
@@ -94,9 +99,24 @@ export class Outbox {
   private session = { boundary: 0, alertCursor: 0, liveCursor: 0 };
   private backfillCursors = new Map<string, number>();
 
+  /** Set when the database file was corrupt at start and a fresh one replaced it. */
+  readonly recovery: Recovery | null;
+  private readonly reserve: SpaceReserve;
+  private readonly seqBase: number;
+
   constructor(private readonly options: OutboxOptions) {
-    this.db = openDatabase(options.path, options.durability);
+    const opened = openOutboxDatabase(options.path, options.durability, options.now());
+    this.db = opened.db;
+    this.recovery = opened.recovery;
+    this.reserve = new SpaceReserve(
+      `${options.path}.reserve`,
+      options.path === ":memory:" ? 0 : RESERVE_BYTES,
+    );
+    this.reserve.take();
     const db = this.db;
+    this.seqBase =
+      db.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'seq_base'").get()
+        ?.value ?? 0;
     this.statements = {
       lastSeq: db.prepare<[string], { last_seq: number }>(
         "SELECT last_seq FROM sequences WHERE container_id = ?",
@@ -157,6 +177,32 @@ export class Outbox {
     readings: readonly UnsequencedReading[],
     alerts: readonly AlertDraft[] = [],
     held?: readonly boolean[],
+  ): CaptureResult {
+    try {
+      const result = this.captureOnce(readings, alerts, held);
+      this.restoreReserve();
+      return result;
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+      this.makeRoom();
+      try {
+        const result = this.captureOnce(readings, alerts, held);
+        return {
+          ...result,
+          evictedTelemetry: result.evictedTelemetry + this.lastDiskFullEvictions,
+          diskFull: true,
+        };
+      } catch (again) {
+        if (isDiskFull(again)) throw new DiskFullError(readings.length, alerts.length);
+        throw again;
+      }
+    }
+  }
+
+  private captureOnce(
+    readings: readonly UnsequencedReading[],
+    alerts: readonly AlertDraft[],
+    held: readonly boolean[] | undefined,
   ): CaptureResult {
     return this.atomically(() => {
       const capturedAt = this.options.now();
@@ -364,6 +410,7 @@ export class Outbox {
       evictedAlerts: counter("evicted_alert"),
       deadLettered: counter("dead_lettered"),
       droppedByException: counter("dropped_by_exception"),
+      diskFullEvents: counter("disk_full"),
     };
   }
 
@@ -374,6 +421,7 @@ export class Outbox {
 
   close(): void {
     if (this.db.open) this.db.close();
+    this.reserve.release();
   }
 
   /**
@@ -394,7 +442,7 @@ export class Outbox {
   private lastSeq(containerId: string): number {
     let seq = this.seqCache.get(containerId);
     if (seq === undefined) {
-      seq = this.statements.lastSeq.get(containerId)?.last_seq ?? 0;
+      seq = this.statements.lastSeq.get(containerId)?.last_seq ?? this.seqBase;
       this.seqCache.set(containerId, seq);
     }
     return seq;
@@ -422,21 +470,98 @@ export class Outbox {
 
   /** Evicts oldest telemetry, then oldest alerts, until the outbox fits its budget. */
   private enforceBudget(): { evictedTelemetry: number; evictedAlerts: number } {
-    const evictedTelemetry = this.evict(LANE.held) + this.evict(LANE.telemetry);
-    const evictedAlerts = this.evict(LANE.alert);
+    const budget = this.budget;
+    const evictedTelemetry = this.evict(LANE.held, budget) + this.evict(LANE.telemetry, budget);
+    // Alerts yield only to the configured budget, never to the caution after a full disk.
+    const evictedAlerts = this.evict(LANE.alert, this.options.maxBytes);
     if (evictedTelemetry > 0)
       this.statements.bumpCounter.run("evicted_telemetry", evictedTelemetry);
     if (evictedAlerts > 0) this.statements.bumpCounter.run("evicted_alert", evictedAlerts);
     return { evictedTelemetry, evictedAlerts };
   }
 
-  private evict(lane: Lane): number {
+  /**
+   * The disk is full: give the WAL's space back to the file system, evict the oldest telemetry
+   * (a tenth of it, at least 100 rows), and hold the budget below what fitted for a minute, so
+   * the outbox settles under what the disk can hold. Counted as evictions, like the budget's.
+   */
+  private makeRoom(): void {
+    // Give back the reserve first: on a full disk even a delete needs space in the WAL, and a
+    // checkpoint may need to grow the file.
+    this.reserve.release();
+    try {
+      this.db.pragma("wal_checkpoint(TRUNCATE)");
+    } catch {
+      // Best effort: eviction below may still fit in the space the reserve gave back.
+    }
+    this.diskFullSince = this.options.now();
+    this.budgetCap = Math.floor(this.bytes * 0.9);
+    // Small transactions, each followed by a checkpoint: a large delete would itself need more
+    // WAL than a full disk can give.
+    const target = Math.max(100, Math.floor((this.rows.telemetry + this.rows.held) / 10));
     let evicted = 0;
-    while (this.bytes > this.options.maxBytes) {
+    while (evicted < target) {
+      let chunk = 0;
+      try {
+        chunk = this.atomically(() => {
+          let n = 0;
+          for (const lane of [LANE.held, LANE.telemetry]) {
+            for (const victim of this.statements.oldestOfLane.all(
+              lane,
+              Math.min(50, target - evicted) - n,
+            )) {
+              this.statements.deleteReturning.get(victim.id);
+              this.inflight.delete(victim.id);
+              this.forget(lane, victim.bytes);
+              n++;
+            }
+          }
+          this.statements.bumpCounter.run("evicted_telemetry", n);
+          return n;
+        });
+        this.db.pragma("wal_checkpoint(TRUNCATE)");
+        // Hand the freed pages back to the file system: deleting rows alone does not shrink the file.
+        this.db.pragma("incremental_vacuum");
+        this.db.pragma("wal_checkpoint(TRUNCATE)");
+      } catch {
+        break; // no room even for that: the capture retry will say so
+      }
+      if (chunk === 0) break;
+      evicted += chunk;
+    }
+    try {
+      this.statements.bumpCounter.run("disk_full", 1);
+    } catch {
+      // counted in metrics by the caller anyway
+    }
+    this.lastDiskFullEvictions = evicted;
+  }
+
+  /** Re-takes the reserve once there is room again (tried after each capture while it is out). */
+  private restoreReserve(): void {
+    if (this.reserve.held || this.options.now() - this.diskFullSince < DISK_FULL_HOLD_MS) return;
+    this.reserve.take();
+  }
+
+  /** Rows evicted by the last disk-full recovery, for the caller's log. */
+  lastDiskFullEvictions = 0;
+  private diskFullSince = Number.NEGATIVE_INFINITY;
+  private budgetCap = Number.POSITIVE_INFINITY;
+
+  /** The budget in force: the configured one, or lower for a minute after the disk was full. */
+  private get budget(): number {
+    if (this.options.now() - this.diskFullSince > DISK_FULL_HOLD_MS)
+      this.budgetCap = Number.POSITIVE_INFINITY;
+    return Math.min(this.options.maxBytes, this.budgetCap);
+  }
+
+  private evict(lane: Lane, budget: number): number {
+    let evicted = 0;
+    while (this.bytes > budget) {
       const victims = this.statements.oldestOfLane.all(lane, 256);
       if (victims.length === 0) break;
       for (const victim of victims) {
-        if (this.bytes <= this.options.maxBytes) break;
+        if (this.bytes <= budget) break;
         this.statements.deleteReturning.get(victim.id);
         this.inflight.delete(victim.id);
         this.forget(lane, victim.bytes);
@@ -503,6 +628,27 @@ export class Outbox {
     this.rows[laneName(lane)]--;
     this.bytes -= bytes + ROW_OVERHEAD_BYTES;
   }
+}
+
+/** Space kept beside the database and given back when the disk is full. */
+const RESERVE_BYTES = 512 * 1024;
+
+/** How long the budget stays below what fitted after the disk was full. */
+const DISK_FULL_HOLD_MS = 60_000;
+
+/** A tick that could not be captured because the disk stayed full after making room. */
+export class DiskFullError extends Error {
+  constructor(
+    readonly readings: number,
+    readonly alerts: number,
+  ) {
+    super(`disk full: ${readings} readings and ${alerts} alerts could not be captured`);
+    this.name = "DiskFullError";
+  }
+}
+
+function isDiskFull(error: unknown): boolean {
+  return (error as { code?: unknown }).code === "SQLITE_FULL";
 }
 
 function laneName(lane: Lane): "alert" | "telemetry" | "held" {

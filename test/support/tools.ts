@@ -39,3 +39,11 @@ export function requireTool(name: string, install: string): { path: string | nul
   );
   return { path: null, skip: true };
 }
+
+/** Root, for tests that mount a tmpfs. In CI (run as root) its absence is a failure. */
+export function requireRoot(what: string): { skip: boolean } {
+  if (process.getuid?.() === 0) return { skip: false };
+  if (process.env.CI) throw new Error(`${what} needs root, and CI runs as root: it does not here`);
+  console.warn(`SKIPPED: ${what} needs root (it mounts a small tmpfs)`);
+  return { skip: true };
+}
