@@ -104,6 +104,10 @@ export class Agent {
       gatewayId: config.gateway.id,
       mqtt: config.mqtt,
       envelopeBytes: config.publish.envelopeBytes,
+      limits: {
+        messagesPerSecond: config.publish.maxMessagesPerSecond,
+        bytesPerSecond: config.publish.maxBytesPerSecond,
+      },
       tls,
       outbox,
       clock,

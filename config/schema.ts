@@ -138,9 +138,20 @@ const publishSchema = z
       .describe(
         "Largest backfill message. IoT Core meters in 5 KB steps and refuses over 128 KB; the default is 20 steps.",
       ),
+    maxMessagesPerSecond: z
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(100)
+      .describe(
+        "Publishes per second on the connection: IoT Core allows 100; set lower to share a link.",
+      ),
+    maxBytesPerSecond: byteSize
+      .prefault("512KiB")
+      .describe("Bytes per second on the connection: IoT Core allows 512 KiB."),
   })
   .prefault({})
-  .describe("How readings are sent.");
+  .describe("How readings are sent: backfill envelopes and the connection's rate limits.");
 
 const samplingSchema = z
   .strictObject({

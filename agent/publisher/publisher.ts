@@ -7,6 +7,7 @@ import type { AgentEvents } from "../events.js";
 import type { Metrics } from "../metrics.js";
 import type { Outbox, OutboxRow } from "../outbox/outbox.js";
 import { describeConnectionError, isPermanentPublishError, publishErrorReason } from "./errors.js";
+import { RateLimiter, type RateLimits } from "./rate-limiter.js";
 import { ReconnectPolicy } from "./reconnect-policy.js";
 import type { TlsMaterial } from "./tls.js";
 import { backfillEnvelope, ENVELOPE_OVERHEAD_BYTES, topicFor, type TopicKind } from "./topics.js";
@@ -16,11 +17,14 @@ const MAX_ENVELOPE_READINGS = 1000;
 /** Acknowledged rows are deleted in batches: at this many, or after ACK_FLUSH_MS. */
 const ACK_FLUSH_ROWS = 500;
 const ACK_FLUSH_MS = 20;
+/** How often a drain reports its progress. */
+const PROGRESS_INTERVAL_MS = 30_000;
 
 export interface PublisherOptions {
   readonly gatewayId: string;
   readonly mqtt: AgentConfig["mqtt"];
   readonly envelopeBytes: number;
+  readonly limits: RateLimits;
   readonly tls: TlsMaterial;
   readonly outbox: Outbox;
   readonly clock: Clock;
@@ -63,8 +67,12 @@ export class Publisher {
   private pumping = false;
   private drained: (() => void) | null = null;
   private readonly reconnect: ReconnectPolicy;
+  private readonly limiter: RateLimiter;
+  private progressTimer: NodeJS.Timeout | null = null;
+  private publishedSinceProgress = 0;
 
   constructor(private readonly options: PublisherOptions) {
+    this.limiter = new RateLimiter(options.limits, options.clock);
     this.reconnect = new ReconnectPolicy({
       ...options.mqtt.reconnect,
       clock: options.clock,
@@ -102,6 +110,7 @@ export class Publisher {
     for (const timer of [this.reconnectTimer, this.retryTimer]) {
       if (timer) clearTimeout(timer);
     }
+    if (this.progressTimer) clearInterval(this.progressTimer);
     if (this.connected && this.inflight.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, drainMs);
@@ -179,6 +188,11 @@ export class Publisher {
       "connected to the broker",
     );
     this.options.events.emit("connection", "connected");
+    this.publishedSinceProgress = 0;
+    this.progressTimer = setInterval(() => {
+      this.reportProgress();
+    }, PROGRESS_INTERVAL_MS);
+    this.progressTimer.unref();
     this.pump();
   }
 
@@ -201,6 +215,7 @@ export class Publisher {
     if (generation !== this.generation) return;
     const wasConnected = this.connected;
     this.connected = false;
+    if (this.progressTimer) clearInterval(this.progressTimer);
     this.flushAcks();
     // Whatever was in flight on this connection is pending again at the next session.
     this.inflight.clear();
@@ -236,12 +251,12 @@ export class Publisher {
         const room = config.maxInflight - this.inflight.size;
         const alerts = outbox.takeAlerts(room);
         if (alerts.length > 0) {
-          for (const row of alerts) this.send("alert", row.containerId, row.payload, [row]);
+          if (!this.sendEach("alert", alerts)) break;
           continue;
         }
         const live = outbox.takeLive(room);
         if (live.length > 0) {
-          for (const row of live) this.send("telemetry", row.containerId, row.payload, [row]);
+          if (!this.sendEach("telemetry", live)) break;
           continue;
         }
         // One comma between readings: count a byte a row on top of the payloads.
@@ -252,19 +267,38 @@ export class Publisher {
         );
         const first = batch[0];
         if (!first) break;
-        this.send(
-          "backfill",
-          first.containerId,
-          backfillEnvelope(batch.map((r) => r.payload)),
-          batch,
-        );
+        const envelope = backfillEnvelope(batch.map((r) => r.payload));
+        if (!this.admit(envelope, batch)) break;
+        this.send("backfill", first.containerId, envelope, batch);
       }
     } catch (error) {
       this.options.logger.error({ err: error }, "could not read the outbox; retrying in a second");
-      this.retryLater();
+      this.retryLater(1000);
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** Sends rows one a message while the rate limits allow; false when the limiter said wait. */
+  private sendEach(kind: "alert" | "telemetry", rows: readonly OutboxRow[]): boolean {
+    for (const [i, row] of rows.entries()) {
+      if (!this.admit(row.payload, rows.slice(i))) return false;
+      this.send(kind, row.containerId, row.payload, [row]);
+    }
+    return true;
+  }
+
+  /**
+   * Asks the rate limiter for one message. When it says wait, the rows not sent go back to the
+   * outbox (taken again, in order, when the pump resumes) and the pump sleeps that long.
+   */
+  private admit(payload: string, unsent: readonly OutboxRow[]): boolean {
+    const wait = this.limiter.take(Buffer.byteLength(payload));
+    if (wait === 0) return true;
+    this.options.outbox.release(unsent);
+    this.options.metrics.increment("rate_limited");
+    this.retryLater(wait);
+    return false;
   }
 
   private send(
@@ -307,6 +341,7 @@ export class Publisher {
       this.acked.push(...ids);
       this.scheduleAckFlush();
       metrics.increment("published", message.rows.length, { kind: message.kind });
+      this.publishedSinceProgress += message.rows.length;
       this.options.events.emit("published", message.rows.length, message.kind);
     } else if (isPermanentPublishError(error)) {
       const reason = publishErrorReason(error);
@@ -320,11 +355,29 @@ export class Publisher {
       outbox.release(message.rows);
       metrics.increment("publish_errors");
       logger.warn({ err: error, kind: message.kind }, "publish failed; will retry");
-      this.retryLater();
+      this.retryLater(1000);
       return;
     }
     if (this.inflight.size === 0) this.drained?.();
     this.pump();
+  }
+
+  /** While a backlog drains: a log line with what is left, the rate and the time to go. */
+  private reportProgress(): void {
+    const { telemetry, alerts } = this.options.outbox.stats();
+    const rate = this.publishedSinceProgress / (PROGRESS_INTERVAL_MS / 1000);
+    this.publishedSinceProgress = 0;
+    this.options.metrics.set("drain_rate_per_second", rate);
+    if (telemetry + alerts < 100 || rate === 0) return; // live running, nothing to drain
+    this.options.logger.info(
+      {
+        backlog: telemetry,
+        alerts,
+        ratePerSecond: Math.round(rate),
+        etaSeconds: Math.round(telemetry / rate),
+      },
+      "draining the backlog",
+    );
   }
 
   private deadLettered(rows: number, reason: string): void {
@@ -363,11 +416,11 @@ export class Publisher {
     }
   }
 
-  private retryLater(): void {
+  private retryLater(ms: number): void {
     if (this.retryTimer) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.pump();
-    }, 1000);
+    }, ms);
   }
 }
