@@ -3,7 +3,9 @@ import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { readTimeoutMs, type AgentConfig } from "../config/schema.js";
 import { createDriver } from "../drivers/registry.js";
+import { existsSync } from "node:fs";
 import { systemClock, type Clock } from "./clock.js";
+import { ClockGuard, type ClockObservation } from "./clock-guard.js";
 import type { AgentEventMap, AgentEvents } from "./events.js";
 import { Metrics } from "./metrics.js";
 import { DiskFullError, Outbox, type CaptureResult, type OutboxStats } from "./outbox/outbox.js";
@@ -116,15 +118,28 @@ export class Agent {
       events: this.events,
       random: this.deps.random ?? Math.random,
     });
+    const guard = new ClockGuard(
+      clock,
+      config.clock.trust === "timesyncd" ? () => existsSync(config.clock.timesyncdFlag) : undefined,
+    );
     this.sampler = new Sampler({
+      observeClock: () => {
+        const observation = guard.observe();
+        if (guard.steppedWhileTrusted) {
+          logger.warn(
+            "the wall clock stepped while trusted: readings just before the step carry the old time",
+          );
+        }
+        return observation;
+      },
       gatewayId: config.gateway.id,
       bootId: this.bootId,
       containers: this.sampledContainers(logger),
       clock,
       logger: logger.child({ component: "sampler" }),
       metrics: this.metrics,
-      onTick: (readings) => {
-        this.capture(readings);
+      onTick: (readings, observation) => {
+        this.capture(readings, observation);
       },
     });
     const stats = outbox.stats();
@@ -182,9 +197,18 @@ export class Agent {
    * (and close windows due on the wall clock); their alerts commit; held readings whose window
    * closed are published if it mattered, else dropped and counted.
    */
-  private capture(readings: UnsequencedReading[]): void {
+  private capture(readings: UnsequencedReading[], observation: ClockObservation): void {
     const outbox = this.outbox;
     if (!outbox) return;
+    for (const { epoch, deltaMs } of observation.corrections) {
+      const corrected = outbox.correctClock(epoch, deltaMs);
+      this.metrics.increment("clock_corrected", corrected);
+      this.deps.logger.warn(
+        { epoch, deltaMs, corrected },
+        "the wall clock is now trusted: corrected the times of readings captured before that are still in the outbox",
+      );
+    }
+    if (readings.length === 0) return;
     const now = this.clock.now();
     const held = readings.map((r) => {
       if (!this.reportByException.applies(r.container_id)) return false;
@@ -197,7 +221,7 @@ export class Agent {
     });
     let result: CaptureResult;
     try {
-      result = outbox.capture(readings, [], held);
+      result = outbox.capture(readings, [], held, observation.epoch);
     } catch (error) {
       if (!(error instanceof DiskFullError)) throw error;
       // Nothing was captured of this tick; it is counted, and the next tick tries again.

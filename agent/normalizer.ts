@@ -1,5 +1,6 @@
 import { isClockPlausible, type Clock } from "./clock.js";
 import {
+  type ClockState,
   BOOLEAN_FIELDS,
   NUMERIC_FIELDS,
   type Measurement,
@@ -48,6 +49,7 @@ export function normalize(
   measurement: Measurement,
   identity: ReadingIdentity,
   clock: Clock,
+  clockState?: ClockState,
 ): { reading: UnsequencedReading; faults: SensorFault[] } {
   const faults: SensorFault[] = [];
   const now = clock.now();
@@ -85,7 +87,7 @@ export function normalize(
       ...booleans,
       gateway_id: identity.gatewayId,
       boot_id: identity.bootId,
-      clock: isClockPlausible(now) ? "synced" : "unsynced",
+      clock: clockState ?? (isClockPlausible(now) ? "synced" : "unsynced"),
     },
     faults,
   };

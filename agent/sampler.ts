@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Driver } from "../drivers/driver.js";
-import type { Clock } from "./clock.js";
+import { isClockPlausible, type Clock } from "./clock.js";
+import type { ClockObservation } from "./clock-guard.js";
 import type { Metrics } from "./metrics.js";
 import { normalize } from "./normalizer.js";
 import type { UnsequencedReading } from "./record.js";
@@ -22,7 +23,9 @@ export interface SamplerOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** Called once per tick with that tick's readings, to commit them together. */
-  readonly onTick: (readings: UnsequencedReading[]) => void;
+  readonly onTick: (readings: UnsequencedReading[], clock: ClockObservation) => void;
+  /** Judges the wall clock once per tick; without it, a plausible time is trusted. */
+  readonly observeClock?: () => ClockObservation;
 }
 
 class ReadTimeout extends Error {
@@ -107,11 +110,16 @@ export class Sampler {
   }
 
   private async tick(group: ContainerState[]): Promise<void> {
-    const results = await Promise.all(group.map((state) => this.readOne(state)));
+    const clock = this.options.observeClock?.() ?? {
+      state: isClockPlausible(this.options.clock.now()) ? "synced" : "unsynced",
+      epoch: null,
+      corrections: [],
+    };
+    const results = await Promise.all(group.map((state) => this.readOne(state, clock)));
     const readings = results.filter((r): r is UnsequencedReading => r !== null);
-    if (readings.length === 0) return;
+    if (readings.length === 0 && clock.corrections.length === 0) return;
     try {
-      this.options.onTick(readings);
+      this.options.onTick(readings, clock);
       this.options.metrics.increment("readings_captured", readings.length);
     } catch (error) {
       this.options.metrics.increment("capture_errors");
@@ -122,7 +130,10 @@ export class Sampler {
     }
   }
 
-  private async readOne(state: ContainerState): Promise<UnsequencedReading | null> {
+  private async readOne(
+    state: ContainerState,
+    observed: ClockObservation,
+  ): Promise<UnsequencedReading | null> {
     const { container } = state;
     const { logger, metrics, clock } = this.options;
     const labels = { container: container.id };
@@ -156,6 +167,7 @@ export class Sampler {
           productId: container.productId,
         },
         clock,
+        observed.state,
       );
       for (const fault of faults) {
         metrics.increment("sensor_faults", 1, { ...labels, field: fault.field });

@@ -231,6 +231,21 @@ export const configSchema = z
       .min(1)
       .describe("The reefers this gateway reads, one driver each."),
     rules: rulesSchema,
+    clock: z
+      .strictObject({
+        trust: z
+          .enum(["plausible", "timesyncd"])
+          .default("plausible")
+          .describe(
+            'When the wall clock is trusted: "plausible", any time after this build\'s floor; "timesyncd", only once systemd-timesyncd says it synchronized (its flag file exists), which also catches a stale fake-hwclock time. Readings captured before are stamped clock: unsynced and corrected in the outbox once it is trusted.',
+          ),
+        timesyncdFlag: z
+          .string()
+          .default("/run/systemd/timesync/synchronized")
+          .describe("The file systemd-timesyncd creates once the clock is synchronized."),
+      })
+      .prefault({})
+      .describe("Clock integrity: a Raspberry Pi has no real-time clock."),
     log: logSchema,
   })
   .superRefine(checkConsistency);

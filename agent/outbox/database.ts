@@ -53,6 +53,11 @@ const MIGRATIONS: readonly string[] = [
     value INTEGER NOT NULL
   ) STRICT;
   `,
+  `
+  -- Readings captured while the wall clock was not trusted: the ClockGuard epoch of this process.
+  ALTER TABLE outbox ADD COLUMN clock_epoch INTEGER;
+  CREATE INDEX outbox_by_clock_epoch ON outbox (clock_epoch) WHERE clock_epoch IS NOT NULL;
+  `,
 ];
 
 /** A database file that could not be used and was moved aside. */

@@ -105,7 +105,7 @@ export class Outbox {
   private readonly seqBase: number;
 
   constructor(private readonly options: OutboxOptions) {
-    const opened = openOutboxDatabase(options.path, options.durability, options.now());
+    const opened = openOutboxDatabase(options.path, options.durability, Math.floor(options.now()));
     this.db = opened.db;
     this.recovery = opened.recovery;
     this.reserve = new SpaceReserve(
@@ -125,7 +125,13 @@ export class Outbox {
         "INSERT INTO sequences (container_id, last_seq) VALUES (?, ?) ON CONFLICT (container_id) DO UPDATE SET last_seq = excluded.last_seq",
       ),
       insert: db.prepare(
-        "INSERT INTO outbox (lane, container_id, seq, captured_at, bytes, payload) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO outbox (lane, container_id, seq, captured_at, bytes, payload, clock_epoch) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ),
+      epochRows: db.prepare<[number], { id: number; lane: number; bytes: number; payload: string }>(
+        "SELECT id, lane, bytes, payload FROM outbox WHERE clock_epoch = ?",
+      ),
+      rewrite: db.prepare(
+        "UPDATE outbox SET payload = ?, bytes = ?, clock_epoch = NULL WHERE id = ?",
       ),
       oldestOfLane: db.prepare<[number, number], { id: number; bytes: number }>(
         "SELECT id, bytes FROM outbox WHERE lane = ? ORDER BY id LIMIT ?",
@@ -163,6 +169,9 @@ export class Outbox {
     };
     // Held readings whose fate died with the last process are published: more, never less.
     this.statements.promoteAllHeld.run();
+    // Clock epochs belong to one process (the monotonic clock restarts): readings of an earlier
+    // process that never saw a synchronized clock cannot be corrected and stay "unsynced".
+    db.prepare("UPDATE outbox SET clock_epoch = NULL WHERE clock_epoch IS NOT NULL").run();
     this.recount();
     this.lastInsertedId = this.statements.maxId.get()?.id ?? 0;
   }
@@ -177,16 +186,17 @@ export class Outbox {
     readings: readonly UnsequencedReading[],
     alerts: readonly AlertDraft[] = [],
     held?: readonly boolean[],
+    clockEpoch: number | null = null,
   ): CaptureResult {
     try {
-      const result = this.captureOnce(readings, alerts, held);
+      const result = this.captureOnce(readings, alerts, held, clockEpoch);
       this.restoreReserve();
       return result;
     } catch (error) {
       if (!isDiskFull(error)) throw error;
       this.makeRoom();
       try {
-        const result = this.captureOnce(readings, alerts, held);
+        const result = this.captureOnce(readings, alerts, held, clockEpoch);
         return {
           ...result,
           evictedTelemetry: result.evictedTelemetry + this.lastDiskFullEvictions,
@@ -203,9 +213,10 @@ export class Outbox {
     readings: readonly UnsequencedReading[],
     alerts: readonly AlertDraft[],
     held: readonly boolean[] | undefined,
+    clockEpoch: number | null,
   ): CaptureResult {
     return this.atomically(() => {
-      const capturedAt = this.options.now();
+      const capturedAt = Math.floor(this.options.now());
       const sequenced: ReeferReading[] = [];
       for (const [i, reading] of readings.entries()) {
         const seq = this.lastSeq(reading.container_id) + 1;
@@ -213,11 +224,25 @@ export class Outbox {
         this.seqCache.set(reading.container_id, seq);
         const record: ReeferReading = { ...reading, seq };
         const lane = held?.[i] === true ? LANE.held : LANE.telemetry;
-        this.insert(lane, reading.container_id, seq, capturedAt, JSON.stringify(record));
+        this.insert(
+          lane,
+          reading.container_id,
+          seq,
+          capturedAt,
+          JSON.stringify(record),
+          clockEpoch,
+        );
         sequenced.push(record);
       }
       for (const alert of alerts) {
-        this.insert(LANE.alert, alert.containerId, null, capturedAt, JSON.stringify(alert.payload));
+        this.insert(
+          LANE.alert,
+          alert.containerId,
+          null,
+          capturedAt,
+          JSON.stringify(alert.payload),
+          null,
+        );
       }
       const evicted = this.enforceBudget();
       return { readings: sequenced, ...evicted };
@@ -360,10 +385,34 @@ export class Outbox {
     });
   }
 
+  /**
+   * The clock became trustworthy: readings of `epoch` still here get their measurement_time moved
+   * by `deltaMs` and are marked "synced". Returns how many were corrected.
+   */
+  correctClock(epoch: number, deltaMs: number): number {
+    return this.atomically(() => {
+      let corrected = 0;
+      for (const row of this.statements.epochRows.all(epoch)) {
+        const reading = JSON.parse(row.payload) as ReeferReading;
+        reading.measurement_time = new Date(
+          Date.parse(reading.measurement_time) + deltaMs,
+        ).toISOString();
+        reading.clock = "synced";
+        const payload = JSON.stringify(reading);
+        const bytes = Buffer.byteLength(payload);
+        this.statements.rewrite.run(payload, bytes, row.id);
+        this.forget(row.lane as Lane, row.bytes);
+        this.remember(row.lane as Lane, bytes);
+        corrected++;
+      }
+      return corrected;
+    });
+  }
+
   /** Refused for good (not authorized, too large): moved to `dead_letter` with the reason. */
   reject(ids: readonly number[], reason: string): void {
     if (ids.length === 0) return;
-    const failedAt = this.options.now();
+    const failedAt = Math.floor(this.options.now());
     this.atomically(() => {
       let moved = 0;
       for (const id of ids) {
@@ -454,6 +503,7 @@ export class Outbox {
     seq: number | null,
     at: number,
     payload: string,
+    clockEpoch: number | null,
   ): void {
     const bytes = Buffer.byteLength(payload);
     const { lastInsertRowid } = this.statements.insert.run(
@@ -463,6 +513,7 @@ export class Outbox {
       at,
       bytes,
       payload,
+      clockEpoch,
     );
     this.lastInsertedId = Number(lastInsertRowid);
     this.remember(lane, bytes);

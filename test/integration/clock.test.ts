@@ -1,0 +1,89 @@
+import { mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Agent } from "../../agent/agent.js";
+import type { Clock } from "../../agent/clock.js";
+import { testConfig } from "../support/agent-config.js";
+import { captureLogs } from "../support/logs.js";
+import { Monitor } from "../support/monitor.js";
+import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
+import { makePki, type TestPki } from "../support/pki.js";
+import { makeTempDir } from "../support/tmp.js";
+import { requireTool } from "../support/tools.js";
+
+const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
+
+describe.skipIf(mosquitto.skip)("a gateway that boots with its clock in 1970", () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  let pki: TestPki;
+  let broker: MosquittoBroker;
+  let monitor: Monitor;
+  beforeAll(async () => {
+    temp = makeTempDir();
+    pki = makePki(temp.dir, ["gw-0001", MONITOR]);
+    broker = await MosquittoBroker.start(mosquitto.path ?? "", temp.dir, pki);
+    monitor = await Monitor.connect(broker.url, pki.caCert, pki.client(MONITOR));
+  });
+  afterAll(async () => {
+    await monitor.close();
+    await broker.stop();
+    temp.cleanup();
+  });
+
+  it(
+    "stamps its readings unsynced, then corrects those still buffered once NTP sets the clock",
+    { timeout: 60_000 },
+    async () => {
+      // Wall time = monotonic time + an offset that starts at the epoch, as on a Pi without RTC.
+      let offset = -performance.now();
+      const clock: Clock = {
+        now: () => performance.now() + offset,
+        monotonic: () => performance.now(),
+      };
+      await broker.pause({ hard: false }); // no link until the clock is fixed: readings stay buffered
+      const config = testConfig({
+        url: broker.url,
+        dir: mkdtempSync(join(temp.dir, "agent-")),
+        gatewayId: "gw-0001",
+        ca: pki.caCert,
+        identity: pki.client("gw-0001"),
+        containers: 2,
+        intervalMs: 200,
+      });
+      const logs = captureLogs("info");
+      const agent = new Agent(config, { logger: logs.logger, clock });
+      agent.start();
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        const beforeSync = agent.metrics.get("readings_captured");
+        expect(beforeSync, logs.text().slice(0, 3000)).toBeGreaterThan(10);
+        const trueNow = Date.now();
+        offset = trueNow - performance.now(); // NTP steps the clock
+        await broker.resume();
+        await monitor.waitFor(
+          () => monitor.seqs("C01").size > beforeSync / 2 + 5,
+          "readings after the sync",
+        );
+        await monitor.waitFor(() => agent.status().outbox.telemetry < 5, "the drain");
+      } finally {
+        await agent.stop(1000);
+      }
+      const mine = monitor.readings
+        .filter((r) => r.reading.boot_id === agent.bootId)
+        .map((r) => r.reading);
+      expect(mine.length).toBeGreaterThan(20);
+      // Nothing arrives stamped 1970: the buffered readings were moved to their true time.
+      for (const r of mine) {
+        expect(Date.parse(r.measurement_time)).toBeGreaterThan(Date.UTC(2026, 0, 1));
+        expect(r.clock).toBe("synced");
+      }
+      const first = mine.filter((r) => r.container_id === "C01").sort((a, b) => a.seq - b.seq)[0];
+      // The first reading was taken about 2 s before the sync, at the start of the test.
+      expect(
+        Math.abs(Date.parse(first?.measurement_time ?? "") - (Date.now() - 2000)),
+      ).toBeLessThan(30_000);
+      expect(agent.metrics.get("clock_corrected")).toBeGreaterThan(10);
+      expect(logs.lines.some((l) => l.msg.includes("the wall clock is now trusted"))).toBe(true);
+    },
+  );
+});
