@@ -111,9 +111,10 @@ export async function benchOutageRss(
   );
   await sleep(10_000);
   await broker.pause();
-  // SQLite's page cache and V8's heap fill during the first seconds of capturing into a growing
-  // outbox; flat means flat after that warm-up.
-  const warmUp = Math.min(30, Math.floor(outageSeconds / 3));
+  // V8 sizes its committed heap and SQLite fills its page cache during the first minute or so of
+  // capturing into a growing outbox (measured: the heap after each mark-compact stays at ~20 MB);
+  // flat means flat after that warm-up.
+  const warmUp = Math.min(90, Math.floor(outageSeconds / 3));
   await sleep(warmUp * 1000);
   const start = rssMiB(agent.pid ?? 0);
   const samples: number[] = [];
