@@ -1,0 +1,82 @@
+import { createServer, Socket, type AddressInfo, type Server } from "node:net";
+
+export type LinkFault =
+  | { kind: "none" }
+  | { kind: "latency"; ms: number }
+  | { kind: "bandwidth"; bytesPerSecond: number }
+  /** Forward nothing and close nothing: a half-open link at sea. */
+  | { kind: "blackhole" };
+
+/**
+ * A TCP proxy on 127.0.0.1 between the agent and the broker that injects link faults, since this
+ * kernel has no netem. TLS passes through untouched. `reset()` destroys every connection at once.
+ */
+export class FaultProxy {
+  private fault: LinkFault = { kind: "none" };
+  private readonly sockets = new Set<Socket>();
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetPort: number): Promise<FaultProxy> {
+    let proxy: FaultProxy | undefined;
+    const server = createServer((client) => {
+      const upstream = new Socket();
+      upstream.connect(targetPort, "127.0.0.1");
+      proxy?.pipe(client, upstream);
+      proxy?.pipe(upstream, client);
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on("error", close).on("close", close);
+      upstream.on("error", close).on("close", close);
+      proxy?.sockets.add(client).add(upstream);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    proxy = new FaultProxy(server, (server.address() as AddressInfo).port);
+    return proxy;
+  }
+
+  set(fault: LinkFault): void {
+    this.fault = fault;
+  }
+
+  /** Connection resets: every open connection is destroyed. */
+  reset(): void {
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+  }
+
+  async close(): Promise<void> {
+    this.reset();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private pipe(from: Socket, to: Socket): void {
+    let budgetAt = Date.now();
+    let budget = 0;
+    from.on("data", (chunk: Buffer) => {
+      const fault = this.fault;
+      if (fault.kind === "blackhole") return; // swallowed: the sender sees no error, no answer
+      let delay = fault.kind === "latency" ? fault.ms : 0;
+      if (fault.kind === "bandwidth") {
+        // A leaky bucket: each chunk leaves when the bytes before it have drained at the rate.
+        const now = Date.now();
+        budgetAt = Math.max(budgetAt, now) + (chunk.length / fault.bytesPerSecond) * 1000;
+        budget = budgetAt - now;
+        delay = budget;
+      }
+      if (delay <= 0) {
+        to.write(chunk);
+        return;
+      }
+      from.pause();
+      setTimeout(() => {
+        if (!to.destroyed) to.write(chunk);
+        from.resume();
+      }, delay);
+    });
+  }
+}
