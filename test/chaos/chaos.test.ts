@@ -20,7 +20,7 @@ function seeded(seed: number): () => number {
  * scenario nothing captured may be missing, duplicates stay within the in-flight window and
  * integrity_check is ok. Prints a table; REEFER_EDGE_WRITE_RELIABILITY=1 writes RELIABILITY.md.
  */
-describe.skipIf(mosquitto.skip).sequential("chaos", () => {
+describe.skipIf(mosquitto.skip)("chaos", () => {
   let rig: ChaosRig;
   const rows: ScenarioFigures[] = [];
   beforeAll(async () => {

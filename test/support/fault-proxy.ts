@@ -20,8 +20,10 @@ export class FaultProxy {
   ) {}
 
   static async start(targetPort: number): Promise<FaultProxy> {
-    let proxy: FaultProxy | undefined;
+    // The server's handler needs the proxy, which needs the server's port: a holder breaks the cycle.
+    const holder: { proxy?: FaultProxy } = {};
     const server = createServer((client) => {
+      const proxy = holder.proxy;
       const upstream = new Socket();
       upstream.connect(targetPort, "127.0.0.1");
       proxy?.pipe(client, upstream);
@@ -35,7 +37,8 @@ export class FaultProxy {
       proxy?.sockets.add(client).add(upstream);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    proxy = new FaultProxy(server, (server.address() as AddressInfo).port);
+    const proxy = new FaultProxy(server, (server.address() as AddressInfo).port);
+    holder.proxy = proxy;
     return proxy;
   }
 
