@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { IClientOptions, MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import { IOT_CORE_MAX_MESSAGE_BYTES, type AgentConfig } from "../../config/schema.js";
 import type { Clock } from "../clock.js";
@@ -7,6 +7,7 @@ import type { AgentEvents } from "../events.js";
 import type { Metrics } from "../metrics.js";
 import type { Outbox, OutboxRow } from "../outbox/outbox.js";
 import { describeConnectionError, isPermanentPublishError, publishErrorReason } from "./errors.js";
+import { connect } from "./mqtt-connect.js";
 import { RateLimiter, type RateLimits } from "./rate-limiter.js";
 import { ReconnectPolicy } from "./reconnect-policy.js";
 import type { TlsMaterial } from "./tls.js";
@@ -160,7 +161,7 @@ export class Publisher {
       { url: config.url, clientId: gatewayId, attempt: this.reconnect.failures },
       "connecting",
     );
-    const client = mqtt.connect(config.url, clientOptions);
+    const client = connect(config.url, clientOptions);
     this.client = client;
     client.on("connect", () => {
       this.onConnect(generation);
