@@ -5,6 +5,7 @@ import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
 import { makePki } from "../support/pki.js";
 import { makeTempDir } from "../support/tmp.js";
 import { findTool } from "../support/tools.js";
+import { benchBackfill } from "./backfill.js";
 import { benchDrain } from "./drain.js";
 import { benchIngest } from "./ingest.js";
 import { formatResults, type BenchResult } from "./report.js";
@@ -51,6 +52,9 @@ try {
     const outage = await benchOutageRss(temp.dir, broker, pki, quick ? 30 : 300);
     results.push(outage);
     say(formatResults([outage]));
+    const backfill = await benchBackfill(temp.dir, quick ? 20_000 : 259_200, broker, pki);
+    results.push(backfill);
+    say(formatResults([backfill]));
   } finally {
     await broker.stop();
   }

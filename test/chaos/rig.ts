@@ -14,6 +14,8 @@ export const SCENARIO_GATEWAYS = [
   "gw-link",
   "gw-steal",
   "gw-corrupt",
+  "gw-disk",
+  "gw-clock",
 ] as const;
 export type ScenarioGateway = (typeof SCENARIO_GATEWAYS)[number];
 
@@ -24,6 +26,8 @@ export interface ScenarioFigures {
   readonly captured: number;
   readonly received: number;
   readonly lost: number;
+  /** Readings evicted under the lane policy (disk budget or full disk): counted, by design. */
+  readonly evicted: number;
   readonly duplicates: number;
   readonly drainSeconds: number;
   readonly integrity: string;
@@ -64,14 +68,24 @@ export class ChaosRig {
   }
 
   dbPath(gateway: ScenarioGateway): string {
-    return join(this.temp.dir, gateway, "outbox.db");
+    return join(this.dataDir(gateway), "outbox.db");
+  }
+
+  /** Where a scenario's outbox lives; the disk-full scenario mounts a tmpfs there. */
+  dataDir(gateway: ScenarioGateway): string {
+    return join(this.temp.dir, gateway);
   }
 
   /** Writes the agent config of a scenario: simulated reefers sampling every 100 ms. */
   config(
     gateway: ScenarioGateway,
-    options: { viaProxy?: boolean; keepaliveSeconds?: number } = {},
+    options: { viaProxy?: boolean; keepaliveSeconds?: number; extraContainers?: number } = {},
   ): string {
+    const extra = Array.from(
+      { length: options.extraContainers ?? 0 },
+      (_, i) =>
+        `  - { id: X${String(i).padStart(2, "0")}, product: P02, driver: { type: simulated, seed: ${i + 10} } }`,
+    ).join("\n");
     const { cert, key } = this.pki.client(gateway);
     const url = options.viaProxy ? `mqtts://127.0.0.1:${this.proxy.port}` : this.broker.url;
     const file = join(this.temp.dir, `${gateway}.yaml`);
@@ -92,14 +106,15 @@ sampling: { intervalMs: 100 }
 containers:
   - { id: C01, product: P01, driver: { type: simulated, seed: 1 } }
   - { id: C02, product: P05, driver: { type: simulated, seed: 2, scenario: temperature-rising, timeScale: 600 } }
+${extra}
 log: { level: info }
 `,
     );
     return file;
   }
 
-  startAgent(file: string): RunningCli {
-    return startCli(["run", "--config", file]);
+  startAgent(file: string, env: NodeJS.ProcessEnv = {}): RunningCli {
+    return startCli(["run", "--config", file], env);
   }
 
   /**
@@ -144,6 +159,12 @@ log: { level: info }
         .map((r) => r.k),
     );
     const integrity = String(db.pragma("integrity_check", { simple: true }));
+    const evicted =
+      db
+        .prepare<[], { value: number }>(
+          "SELECT value FROM counters WHERE name = 'evicted_telemetry'",
+        )
+        .get()?.value ?? 0;
     db.close();
     // After a replaced database, what counts is what the new one assigned (seq above its base).
     const mine = this.monitor.readings.filter(
@@ -166,6 +187,7 @@ log: { level: info }
       captured,
       received: distinct.size,
       lost,
+      evicted,
       duplicates: mine.length - distinct.size,
       drainSeconds,
       integrity,
@@ -176,11 +198,11 @@ log: { level: info }
 
 export function formatTable(rows: readonly ScenarioFigures[]): string {
   return [
-    "| scenario | iterations | captured | received | lost | duplicates | time to drain | integrity | notes |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| scenario | iterations | captured | received | lost | evicted (counted) | duplicates | time to drain | integrity | notes |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows.map(
       (r) =>
-        `| ${r.scenario} | ${r.iterations} | ${r.captured} | ${r.received} | ${r.lost} | ${r.duplicates} | ${r.drainSeconds.toFixed(1)} s | ${r.integrity} | ${r.note} |`,
+        `| ${r.scenario} | ${r.iterations} | ${r.captured} | ${r.received} | ${r.lost - r.evicted} | ${r.evicted} | ${r.duplicates} | ${r.drainSeconds.toFixed(1)} s | ${r.integrity} | ${r.note} |`,
     ),
   ].join("\n");
 }

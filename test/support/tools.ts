@@ -47,3 +47,22 @@ export function requireRoot(what: string): { skip: boolean } {
   console.warn(`SKIPPED: ${what} needs root (it mounts a small tmpfs)`);
   return { skip: true };
 }
+
+/** libfaketime's preload library (Debian package faketime), for tests that fake the wall clock. */
+export function findLibfaketime(): string | null {
+  for (const dir of [
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib/arm-linux-gnueabihf",
+    "/usr/lib",
+  ]) {
+    const candidate = join(dir, "faketime", "libfaketime.so.1");
+    try {
+      accessSync(candidate, constants.R_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
