@@ -4,26 +4,19 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findLibfaketime, requireRoot, requireTool } from "../support/tools.js";
+import { requireFaketime, requireRoot, requireTool } from "../support/tools.js";
 import { ChaosRig, formatTable, type ScenarioFigures } from "./rig.js";
 
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 const root = requireRoot("the disk-full chaos scenario");
-const faketime = requireFaketime();
-
-function requireFaketime(): { path: string | null; skip: boolean } {
-  const path = findLibfaketime();
-  if (path) return { path, skip: false };
-  if (process.env.CI)
-    throw new Error(
-      "libfaketime is required in CI; .ci/run should have run: apt-get install -y faketime",
-    );
-  console.warn(
-    "SKIPPED: the 1970-clock chaos scenario needs libfaketime (apt-get install faketime)",
-  );
-  return { path: null, skip: true };
-}
+const faketime = requireFaketime("the 1970-clock chaos scenario");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Soak mode: REEFER_EDGE_CHAOS_SOAK=N repeats and lengthens every fault N times (npm run
+ * chaos:soak runs N = 10, about half an hour). CI runs N = 1, about 3 minutes.
+ */
+const SOAK = Math.max(1, Number(process.env.REEFER_EDGE_CHAOS_SOAK ?? "1") || 1);
+const budget = (ms: number) => ms * SOAK + 60_000;
 /** Seeded, so every run injects the same faults at the same moments. */
 function seeded(seed: number): () => number {
   let state = seed;
@@ -58,10 +51,10 @@ describe.skipIf(mosquitto.skip)("chaos", () => {
     expect(figures.captured).toBeGreaterThan(0);
   }
 
-  it("broker outages of 30 s, twice", { timeout: 180_000 }, async () => {
+  it(`broker outages of 30 s, ${2 * SOAK} times`, { timeout: budget(120_000) }, async () => {
     const agent = rig.startAgent(rig.config("gw-outage"));
     await agent.waitForOutput(/connected to the broker/);
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 2 * SOAK; i++) {
       await sleep(3000);
       await rig.broker.pause({ hard: false });
       await sleep(30_000);
@@ -78,28 +71,32 @@ describe.skipIf(mosquitto.skip)("chaos", () => {
     );
   });
 
-  it("kill -9 of the agent at 20 random moments", { timeout: 180_000 }, async () => {
-    const file = rig.config("gw-kill");
-    const random = seeded(7);
-    for (let kill = 0; kill < 20; kill++) {
-      const agent = rig.startAgent(file);
-      await sleep(300 + random() * 1200);
-      agent.child.kill("SIGKILL");
-      expect(await agent.exited).toBe("SIGKILL");
-    }
-    check(
-      await rig.settle(
-        "gw-kill",
-        "kill -9",
-        20,
-        "SIGKILL at seeded random moments, restarted each time",
-      ),
-    );
-  });
+  it(
+    `kill -9 of the agent at ${20 * SOAK} random moments`,
+    { timeout: budget(120_000) },
+    async () => {
+      const file = rig.config("gw-kill");
+      const random = seeded(7);
+      for (let kill = 0; kill < 20 * SOAK; kill++) {
+        const agent = rig.startAgent(file);
+        await sleep(300 + random() * 1200);
+        agent.child.kill("SIGKILL");
+        expect(await agent.exited).toBe("SIGKILL");
+      }
+      check(
+        await rig.settle(
+          "gw-kill",
+          "kill -9",
+          20,
+          "SIGKILL at seeded random moments, restarted each time",
+        ),
+      );
+    },
+  );
 
   it(
     "a bad link: latency, a bandwidth cap, resets, and a blackhole that keep-alive must notice",
-    { timeout: 180_000 },
+    { timeout: budget(120_000) },
     async () => {
       const agent = rig.startAgent(rig.config("gw-link", { viaProxy: true, keepaliveSeconds: 5 }));
       await agent.waitForOutput(/connected to the broker/);
@@ -134,7 +131,7 @@ describe.skipIf(mosquitto.skip)("chaos", () => {
 
   it(
     "a second client steals the client id for 20 s: no storm, at most one CONNECT a second",
-    { timeout: 180_000 },
+    { timeout: budget(120_000) },
     async () => {
       const agent = rig.startAgent(rig.config("gw-steal"));
       await agent.waitForOutput(/connected to the broker/);

@@ -5,13 +5,14 @@ import { testConfig, type TestConfigOptions } from "../support/agent-config.js";
 import { captureLogs } from "../support/logs.js";
 import { Monitor } from "../support/monitor.js";
 import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
-import { makePki, type TestPki } from "../support/pki.js";
+import { issueExpired, makePki, type TestPki } from "../support/pki.js";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir } from "../support/tmp.js";
-import { requireTool } from "../support/tools.js";
+import { requireFaketime, requireTool } from "../support/tools.js";
 
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
+const faketime = requireFaketime("the expired-certificate test");
 const CONTRACT_FIELDS = [
   "container_id",
   "measurement_time",
@@ -114,4 +115,24 @@ describe.skipIf(mosquitto.skip)("agent against Mosquitto with mutual TLS", () =>
     expect(monitor.readings.some((r) => r.reading.gateway_id === "gw-0002")).toBe(false);
     expect(agent.status().connected).toBe(true); // the connection itself is fine
   });
+
+  it.skipIf(faketime.skip)(
+    "is refused with a clear error when its certificate has expired, and retries slowly",
+    async () => {
+      const expired = issueExpired(temp.dir, "gw-0001-expired", faketime.path ?? "");
+      const { agent, logs } = startAgent("gw-0001", { identity: expired });
+      await monitor.waitFor(
+        () => logs.lines.some((l) => l.msg.includes("certificate has expired")),
+        "the expired-certificate error",
+      );
+      expect(
+        logs.lines.some((l) => l.msg.includes("expired on Jan  2") || /expired on/.test(l.msg)),
+      ).toBe(true);
+      expect(agent.status().connected).toBe(false);
+      // A refused certificate is retried near the backoff ceiling (2 s in this test's config), not in a loop.
+      await monitor.waitFor(() => agent.metrics.get("reconnect_delay_ms") > 0, "a scheduled retry");
+      expect(agent.metrics.get("reconnect_delay_ms")).toBeGreaterThanOrEqual(1000);
+      expect(agent.metrics.get("connect_attempts")).toBeLessThanOrEqual(2);
+    },
+  );
 });

@@ -16,11 +16,21 @@ export interface TestPki {
   readonly untrusted: Identity;
 }
 
-function openssl(dir: string, args: string[]): void {
-  execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+function openssl(dir: string, args: string[], env?: NodeJS.ProcessEnv): void {
+  execFileSync("openssl", args, {
+    cwd: dir,
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, ...env },
+  });
 }
 
-function issue(dir: string, name: string, ca: string, extensions?: string): Identity {
+function issue(
+  dir: string,
+  name: string,
+  ca: string,
+  extensions?: string,
+  env?: NodeJS.ProcessEnv,
+): Identity {
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const cert = join(dir, `${name}.pem`);
@@ -52,7 +62,7 @@ function issue(dir: string, name: string, ca: string, extensions?: string): Iden
     writeFileSync(ext, extensions);
     args.push("-extfile", ext);
   }
-  openssl(dir, args);
+  openssl(dir, args, env);
   chmodSync(key, 0o600);
   return { cert, key };
 }
@@ -77,6 +87,17 @@ function makeCa(dir: string, name: string): void {
  * A CA, a server certificate for 127.0.0.1/localhost and per-gateway client certificates, made
  * with openssl in `dir`, as AWS IoT Core would issue them (one certificate a thing).
  */
+/**
+ * A client certificate of the trusted CA that expired on 2025-01-02: issued under libfaketime
+ * (`libfaketime` is its preload library) on 2025-01-01, valid for a day.
+ */
+export function issueExpired(dir: string, name: string, libfaketime: string): Identity {
+  return issue(dir, name, "test-ca", undefined, {
+    LD_PRELOAD: libfaketime,
+    FAKETIME: "@2025-01-01 00:00:00",
+  });
+}
+
 export function makePki(dir: string, clients: readonly string[]): TestPki {
   makeCa(dir, "test-ca");
   makeCa(dir, "rogue-ca");

@@ -66,3 +66,15 @@ export function findLibfaketime(): string | null {
   }
   return null;
 }
+
+/** libfaketime for a test: in CI its absence is a failure, elsewhere the test is skipped with the reason. */
+export function requireFaketime(what: string): { path: string | null; skip: boolean } {
+  const path = findLibfaketime();
+  if (path) return { path, skip: false };
+  if (process.env.CI)
+    throw new Error(
+      `${what} needs libfaketime in CI; .ci/run should have run: apt-get install -y faketime`,
+    );
+  console.warn(`SKIPPED: ${what} needs libfaketime (apt-get install faketime)`);
+  return { path: null, skip: true };
+}
