@@ -48,12 +48,26 @@ export function startLiveView(agent: Agent, write: (text: string) => void, tty: 
   agent.events.on("connection", onConnection);
   agent.events.on("alert", onAlert);
 
+  /** Published counts of the last renders, for the drain rate. */
+  const history: { at: number; published: number }[] = [];
   const render = () => {
     const status = agent.status();
+    const now = Date.now();
+    history.push({ at: now, published });
+    while (history.length > 10) history.shift();
+    const oldest = history[0];
+    const rate =
+      oldest && now > oldest.at ? ((published - oldest.published) * 1000) / (now - oldest.at) : 0;
+    const backlog = status.outbox.telemetry;
+    // A drain after an outage: how fast it goes and when it will be done.
+    const drain =
+      connection === "connected" && backlog > 100 && rate > 0
+        ? `   draining: ${Math.round(rate)}/s, done in ~${Math.ceil(backlog / rate)} s`
+        : "";
     const lines = [
       `reefer-edge demo   broker: ${connection}   published: ${published}   ` +
-        `buffered: ${status.outbox.telemetry}   in flight: ${status.inflight}   ` +
-        `alerts: ${alertsRaised} (${status.outbox.alerts} queued)   dead letters: ${status.outbox.deadLettered}`,
+        `buffered: ${backlog}   in flight: ${status.inflight}   ` +
+        `alerts: ${alertsRaised} (${status.outbox.alerts} queued)   dead letters: ${status.outbox.deadLettered}${drain}`,
     ];
     if (tty) {
       lines.push(
