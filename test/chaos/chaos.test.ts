@@ -45,7 +45,11 @@ describe.skipIf(mosquitto.skip)("chaos", () => {
   function check(figures: ScenarioFigures): void {
     rows.push(figures);
     // Evictions under the lane policy are the only way a captured reading may go, and are counted.
-    expect(figures.lost - figures.evicted, `${figures.scenario}: readings lost uncounted`).toBe(0);
+    // (A row evicted while in flight may still arrive: the count is an upper bound.)
+    expect(
+      figures.lost,
+      `${figures.scenario}: readings lost beyond the counted evictions`,
+    ).toBeLessThanOrEqual(figures.evicted);
     expect(figures.integrity).toBe("ok");
     expect(figures.duplicates).toBeLessThanOrEqual(100 * figures.iterations); // the in-flight window
     expect(figures.captured).toBeGreaterThan(0);
@@ -278,9 +282,10 @@ Figures printed by the chaos suite (\`test/chaos/\`, part of \`npm test\`), from
 ${new Date().toISOString().slice(0, 10)}, node ${process.version}, on a 2-core CI machine.
 Each scenario runs the real agent process (\`reefer-edge run\`) on two simulated reefers sampling
 every 100 ms, against Mosquitto with mutual TLS, with a subscriber recording every
-(container_id, seq). "lost" counts the seqs the outbox assigned that neither arrived nor remain in
-the outbox; "duplicates" are re-sends of at-least-once delivery (bounded by the 100 messages in
-flight). Regenerate with \`REEFER_EDGE_WRITE_RELIABILITY=1 npx vitest run test/chaos\`.
+(container_id, seq). "lost uncounted" is the seqs the outbox assigned that neither arrived nor
+remain in the outbox, beyond the evictions it counted (a full disk evicts the oldest telemetry by
+design; a row evicted while in flight may still arrive, so the count is an upper bound);
+"duplicates" are re-sends of at-least-once delivery (bounded by the 100 messages in flight). Regenerate with \`REEFER_EDGE_WRITE_RELIABILITY=1 npx vitest run test/chaos\`.
 
 `;
   writeFileSync(file, `${head}${table}\n`);

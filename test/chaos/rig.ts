@@ -198,11 +198,11 @@ log: { level: info }
 
 export function formatTable(rows: readonly ScenarioFigures[]): string {
   return [
-    "| scenario | iterations | captured | received | lost | evicted (counted) | duplicates | time to drain | integrity | notes |",
+    "| scenario | iterations | captured | received | lost uncounted | evicted (counted) | duplicates | time to drain | integrity | notes |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows.map(
       (r) =>
-        `| ${r.scenario} | ${r.iterations} | ${r.captured} | ${r.received} | ${r.lost - r.evicted} | ${r.evicted} | ${r.duplicates} | ${r.drainSeconds.toFixed(1)} s | ${r.integrity} | ${r.note} |`,
+        `| ${r.scenario} | ${r.iterations} | ${r.captured} | ${r.received} | ${Math.max(0, r.lost - r.evicted)} | ${r.evicted} | ${r.duplicates} | ${r.drainSeconds.toFixed(1)} s | ${r.integrity} | ${r.note} |`,
     ),
   ].join("\n");
 }
