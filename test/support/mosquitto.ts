@@ -33,9 +33,12 @@ export class MosquittoBroker {
       "require_certificate true",
       "use_identity_as_username true",
       `acl_file ${acl}`,
-      // Persistent sessions survive a graceful restart, so the test's monitor misses nothing.
+      // Persistent sessions, saved every second: the test's monitor keeps its subscription and
+      // its queued messages even across a SIGKILL of the broker, so it misses nothing even when
+      // the agent reconnects and drains before the monitor is back.
       "persistence true",
       `persistence_location ${dir}/`,
+      "autosave_interval 1",
       `log_dest file ${join(dir, "mosquitto.log")}`,
       "log_type error",
       "log_type warning",
