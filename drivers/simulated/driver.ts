@@ -10,6 +10,7 @@ import { ReeferModel } from "./model.js";
  */
 class SimulatedDriver implements Driver {
   private readonly model: ReeferModel;
+  private readonly timeScale: number;
   private lastReadMonotonic: number | null = null;
 
   constructor(
@@ -23,8 +24,6 @@ class SimulatedDriver implements Driver {
     });
     this.timeScale = config.timeScale;
   }
-
-  private readonly timeScale: number;
 
   open(): Promise<void> {
     return Promise.resolve();

@@ -1,36 +1,18 @@
 import Database from "better-sqlite3";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Agent } from "../../agent/agent.js";
 import { testConfig } from "../support/agent-config.js";
 import { captureLogs } from "../support/logs.js";
-import { Monitor } from "../support/monitor.js";
-import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
-import { makePki, type TestPki } from "../support/pki.js";
-import { makeTempDir } from "../support/tmp.js";
+import { useMosquitto } from "../support/broker-fixture.js";
 import { requireTool } from "../support/tools.js";
 
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 const OUTAGE_MS = 30_000;
 
 describe.skipIf(mosquitto.skip)("a 30 s broker outage while sampling fast", () => {
-  let temp: ReturnType<typeof makeTempDir>;
-  let pki: TestPki;
-  let broker: MosquittoBroker;
-  let monitor: Monitor;
-
-  beforeAll(async () => {
-    temp = makeTempDir();
-    pki = makePki(temp.dir, ["gw-0001", MONITOR]);
-    broker = await MosquittoBroker.start(mosquitto.path ?? "", temp.dir, pki);
-    monitor = await Monitor.connect(broker.url, pki.caCert, pki.client(MONITOR));
-  });
-  afterAll(async () => {
-    await monitor.close();
-    await broker.stop();
-    temp.cleanup();
-  });
+  const env = useMosquitto(mosquitto.path ?? "", ["gw-0001"]);
 
   it(
     "loses no reading: every seq of every container arrives afterwards",
@@ -38,34 +20,34 @@ describe.skipIf(mosquitto.skip)("a 30 s broker outage while sampling fast", () =
     async () => {
       const logs = captureLogs("info");
       const config = testConfig({
-        url: broker.url,
-        dir: mkdtempSync(join(temp.dir, "agent-")),
+        url: env.broker.url,
+        dir: mkdtempSync(join(env.temp.dir, "agent-")),
         gatewayId: "gw-0001",
-        ca: pki.caCert,
-        identity: pki.client("gw-0001"),
+        ca: env.pki.caCert,
+        identity: env.pki.client("gw-0001"),
         containers: 3,
         intervalMs: 100,
       });
       const agent = new Agent(config, { logger: logs.logger });
       agent.start();
       const containers = ["C01", "C02", "C03"];
-      await monitor.waitFor(
-        () => containers.every((c) => monitor.seqs(c).size >= 10),
+      await env.monitor.waitFor(
+        () => containers.every((c) => env.monitor.seqs(c).size >= 10),
         "live readings",
       );
 
-      await broker.pause();
+      await env.broker.pause();
       const capturedBefore = agent.metrics.get("readings_captured");
       await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
       const duringOutage = agent.metrics.get("readings_captured") - capturedBefore;
       expect(agent.status().connected).toBe(false);
       expect(agent.status().outbox.telemetry).toBeGreaterThan(200);
-      await broker.resume();
+      await env.broker.resume();
 
       // Let it run a little on the restored link, then stop sampling and drain.
-      await monitor.waitFor(() => agent.status().connected, "reconnection", 15_000);
+      await env.monitor.waitFor(() => agent.status().connected, "reconnection", 15_000);
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      await monitor.waitFor(
+      await env.monitor.waitFor(
         () => agent.status().outbox.telemetry < 50,
         "the backlog to drain",
         60_000,
@@ -92,23 +74,23 @@ describe.skipIf(mosquitto.skip)("a 30 s broker outage while sampling fast", () =
       const missing: string[] = [];
       let received = 0;
       for (const container of containers) {
-        const seqs = monitor.seqs(container);
+        const seqs = env.monitor.seqs(container);
         received += seqs.size;
         for (let seq = 1; seq <= (lastSeq.get(container) ?? 0); seq++) {
           if (!seqs.has(seq) && !buffered.has(`${container}#${seq}`))
             missing.push(`${container}#${seq}`);
         }
       }
-      const backfilled = monitor.topics.filter((t) => t.endsWith("/backfill")).length;
+      const backfilled = env.monitor.topics.filter((t) => t.endsWith("/backfill")).length;
       console.log(
         `outage ${OUTAGE_MS / 1000} s: ${duringOutage} readings captured during it, ${received} received, ` +
-          `${missing.length} missing, ${monitor.duplicates} duplicates, ${backfilled} backfill envelopes`,
+          `${missing.length} missing, ${env.monitor.duplicates} duplicates, ${backfilled} backfill envelopes`,
       );
       expect(missing).toEqual([]);
       expect(duringOutage).toBeGreaterThan(200);
       expect(backfilled).toBeGreaterThan(0);
       // At-least-once: duplicates come only from messages in flight when the link dropped.
-      expect(monitor.duplicates).toBeLessThanOrEqual(config.mqtt.maxInflight);
+      expect(env.monitor.duplicates).toBeLessThanOrEqual(config.mqtt.maxInflight);
       expect(received + buffered.size).toBe(agent.metrics.get("readings_captured"));
     },
   );

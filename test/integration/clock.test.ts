@@ -1,34 +1,17 @@
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Agent } from "../../agent/agent.js";
 import type { Clock } from "../../agent/clock.js";
 import { testConfig } from "../support/agent-config.js";
 import { captureLogs } from "../support/logs.js";
-import { Monitor } from "../support/monitor.js";
-import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
-import { makePki, type TestPki } from "../support/pki.js";
-import { makeTempDir } from "../support/tmp.js";
+import { useMosquitto } from "../support/broker-fixture.js";
 import { requireTool } from "../support/tools.js";
 
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 
 describe.skipIf(mosquitto.skip)("a gateway that boots with its clock in 1970", () => {
-  let temp: ReturnType<typeof makeTempDir>;
-  let pki: TestPki;
-  let broker: MosquittoBroker;
-  let monitor: Monitor;
-  beforeAll(async () => {
-    temp = makeTempDir();
-    pki = makePki(temp.dir, ["gw-0001", MONITOR]);
-    broker = await MosquittoBroker.start(mosquitto.path ?? "", temp.dir, pki);
-    monitor = await Monitor.connect(broker.url, pki.caCert, pki.client(MONITOR));
-  });
-  afterAll(async () => {
-    await monitor.close();
-    await broker.stop();
-    temp.cleanup();
-  });
+  const env = useMosquitto(mosquitto.path ?? "", ["gw-0001"]);
 
   it(
     "stamps its readings unsynced, then corrects those still buffered once NTP sets the clock",
@@ -40,13 +23,13 @@ describe.skipIf(mosquitto.skip)("a gateway that boots with its clock in 1970", (
         now: () => performance.now() + offset,
         monotonic: () => performance.now(),
       };
-      await broker.pause({ hard: false }); // no link until the clock is fixed: readings stay buffered
+      await env.broker.pause({ hard: false }); // no link until the clock is fixed: readings stay buffered
       const config = testConfig({
-        url: broker.url,
-        dir: mkdtempSync(join(temp.dir, "agent-")),
+        url: env.broker.url,
+        dir: mkdtempSync(join(env.temp.dir, "agent-")),
         gatewayId: "gw-0001",
-        ca: pki.caCert,
-        identity: pki.client("gw-0001"),
+        ca: env.pki.caCert,
+        identity: env.pki.client("gw-0001"),
         containers: 2,
         intervalMs: 200,
       });
@@ -59,16 +42,16 @@ describe.skipIf(mosquitto.skip)("a gateway that boots with its clock in 1970", (
         expect(beforeSync, logs.text().slice(0, 3000)).toBeGreaterThan(10);
         const trueNow = Date.now();
         offset = trueNow - performance.now(); // NTP steps the clock
-        await broker.resume();
-        await monitor.waitFor(
-          () => monitor.seqs("C01").size > beforeSync / 2 + 5,
+        await env.broker.resume();
+        await env.monitor.waitFor(
+          () => env.monitor.seqs("C01").size > beforeSync / 2 + 5,
           "readings after the sync",
         );
-        await monitor.waitFor(() => agent.status().outbox.telemetry < 5, "the drain");
+        await env.monitor.waitFor(() => agent.status().outbox.telemetry < 5, "the drain");
       } finally {
         await agent.stop(1000);
       }
-      const mine = monitor.readings
+      const mine = env.monitor.readings
         .filter((r) => r.reading.boot_id === agent.bootId)
         .map((r) => r.reading);
       expect(mine.length).toBeGreaterThan(20);

@@ -1,50 +1,32 @@
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Agent } from "../../agent/agent.js";
 import { validateConfig } from "../../config/load.js";
 import { captureLogs } from "../support/logs.js";
-import { Monitor } from "../support/monitor.js";
-import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
-import { makePki, type TestPki } from "../support/pki.js";
-import { makeTempDir } from "../support/tmp.js";
+import { useMosquitto } from "../support/broker-fixture.js";
 import { requireTool } from "../support/tools.js";
 
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 
 describe.skipIf(mosquitto.skip)("edge rules end to end, against Mosquitto", () => {
-  let temp: ReturnType<typeof makeTempDir>;
-  let pki: TestPki;
-  let broker: MosquittoBroker;
-  let monitor: Monitor;
-
-  beforeAll(async () => {
-    temp = makeTempDir();
-    pki = makePki(temp.dir, ["gw-0001", "gw-0003", MONITOR]);
-    broker = await MosquittoBroker.start(mosquitto.path ?? "", temp.dir, pki);
-    monitor = await Monitor.connect(broker.url, pki.caCert, pki.client(MONITOR));
-  });
-  afterAll(async () => {
-    await monitor.close();
-    await broker.stop();
-    temp.cleanup();
-  });
+  const env = useMosquitto(mosquitto.path ?? "", ["gw-0001", "gw-0003"]);
 
   function agentFor(gatewayId: string, containers: unknown[], rules: unknown = {}) {
-    const { cert, key } = pki.client(gatewayId);
+    const { cert, key } = env.pki.client(gatewayId);
     const config = validateConfig(
       {
         version: 1,
         gateway: { id: gatewayId },
         mqtt: {
-          url: broker.url,
-          ca: pki.caCert,
+          url: env.broker.url,
+          ca: env.pki.caCert,
           cert,
           key,
           keepaliveSeconds: 5,
           reconnect: { initialDelayMs: 200, maxDelayMs: 1000, stableAfterMs: 5000 },
         },
-        buffer: { path: join(mkdtempSync(join(temp.dir, "agent-")), "outbox.db") },
+        buffer: { path: join(mkdtempSync(join(env.temp.dir, "agent-")), "outbox.db") },
         sampling: { intervalMs: 100 },
         containers,
         rules,
@@ -58,7 +40,7 @@ describe.skipIf(mosquitto.skip)("edge rules end to end, against Mosquitto", () =
     "publishes the alerts raised offline before the backlog when the link returns",
     { timeout: 60_000 },
     async () => {
-      await broker.pause({ hard: false });
+      await env.broker.pause({ hard: false });
       const agent = agentFor(
         "gw-0001",
         [
@@ -73,18 +55,20 @@ describe.skipIf(mosquitto.skip)("edge rules end to end, against Mosquitto", () =
       );
       agent.start();
       try {
-        await monitor.waitFor(
+        await env.monitor.waitFor(
           () => agent.status().outbox.alerts >= 3 && agent.status().outbox.telemetry > 50,
           "alerts and a backlog captured while offline",
         );
         const queuedAlerts = agent.status().outbox.alerts;
-        const seen = monitor.topics.length;
-        await broker.resume();
-        await monitor.waitFor(
+        const seen = env.monitor.topics.length;
+        await env.broker.resume();
+        await env.monitor.waitFor(
           () => agent.status().outbox.telemetry < 10 && agent.status().connected,
           "the drain",
         );
-        const after = monitor.topics.slice(seen).filter((t) => t.startsWith("dt/reefer/gw-0001/"));
+        const after = env.monitor.topics
+          .slice(seen)
+          .filter((t) => t.startsWith("dt/reefer/gw-0001/"));
         const firstBackfill = after.findIndex((t) => t.endsWith("/backfill"));
         const alertsBefore = after
           .slice(0, firstBackfill)
@@ -127,7 +111,7 @@ describe.skipIf(mosquitto.skip)("edge rules end to end, against Mosquitto", () =
       await agent.stop(2000);
 
       const received = (id: string) =>
-        monitor.readings.filter(
+        env.monitor.readings.filter(
           (r) => r.reading.gateway_id === "gw-0003" && r.reading.container_id === id,
         );
       const stable = received("STABLE").length;

@@ -1,14 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { Agent } from "../../agent/agent.js";
 import { NUMERIC_FIELDS, BOOLEAN_FIELDS } from "../../agent/record.js";
 import { testConfig, type TestConfigOptions } from "../support/agent-config.js";
 import { captureLogs } from "../support/logs.js";
-import { Monitor } from "../support/monitor.js";
-import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
-import { issueExpired, makePki, type TestPki } from "../support/pki.js";
+import { issueExpired } from "../support/pki.js";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import { makeTempDir } from "../support/tmp.js";
+import { useMosquitto } from "../support/broker-fixture.js";
 import { requireFaketime, requireTool } from "../support/tools.js";
 
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
@@ -26,35 +24,21 @@ const CONTRACT_FIELDS = [
 ].sort();
 
 describe.skipIf(mosquitto.skip)("agent against Mosquitto with mutual TLS", () => {
-  let temp: ReturnType<typeof makeTempDir>;
-  let pki: TestPki;
-  let broker: MosquittoBroker;
-  let monitor: Monitor;
+  const env = useMosquitto(mosquitto.path ?? "", ["gw-0001", "gw-0002"]);
   const agents: Agent[] = [];
 
-  beforeAll(async () => {
-    temp = makeTempDir();
-    pki = makePki(temp.dir, ["gw-0001", "gw-0002", MONITOR]);
-    broker = await MosquittoBroker.start(mosquitto.path ?? "", temp.dir, pki);
-    monitor = await Monitor.connect(broker.url, pki.caCert, pki.client(MONITOR));
-  });
   afterEach(async () => {
     await Promise.all(agents.splice(0).map((a) => a.stop(1000)));
-  });
-  afterAll(async () => {
-    await monitor.close();
-    await broker.stop();
-    temp.cleanup();
   });
 
   function startAgent(gatewayId: string, overrides: Partial<TestConfigOptions>) {
     const logs = captureLogs();
     const config = testConfig({
-      url: broker.url,
-      dir: mkdtempSync(join(temp.dir, "agent-")),
+      url: env.broker.url,
+      dir: mkdtempSync(join(env.temp.dir, "agent-")),
       gatewayId,
-      ca: pki.caCert,
-      identity: pki.client("gw-0001"),
+      ca: env.pki.caCert,
+      identity: env.pki.client("gw-0001"),
       ...overrides,
     });
     const agent = new Agent(config, { logger: logs.logger });
@@ -65,11 +49,11 @@ describe.skipIf(mosquitto.skip)("agent against Mosquitto with mutual TLS", () =>
 
   it("delivers readings with exactly the wire contract's fields on the gateway's topics", async () => {
     const { agent } = startAgent("gw-0001", {});
-    await monitor.waitFor(
-      () => ["C01", "C02", "C03"].every((c) => monitor.seqs(c).size >= 5),
+    await env.monitor.waitFor(
+      () => ["C01", "C02", "C03"].every((c) => env.monitor.seqs(c).size >= 5),
       "5 readings of each container",
     );
-    const mine = monitor.readings.filter((r) => r.reading.boot_id === agent.bootId);
+    const mine = env.monitor.readings.filter((r) => r.reading.boot_id === agent.bootId);
     for (const { topic, reading } of mine) {
       expect(Object.keys(reading).sort()).toEqual(CONTRACT_FIELDS);
       // Readings captured before the CONNACK are backlog, and travel as backfill.
@@ -87,8 +71,8 @@ describe.skipIf(mosquitto.skip)("agent against Mosquitto with mutual TLS", () =>
   });
 
   it("is refused with a clear error when its certificate is from an untrusted CA", async () => {
-    const { agent, logs } = startAgent("gw-0001", { identity: pki.untrusted });
-    await monitor.waitFor(
+    const { agent, logs } = startAgent("gw-0001", { identity: env.pki.untrusted });
+    await env.monitor.waitFor(
       () => logs.lines.some((l) => l.msg.includes("does not trust this gateway's certificate")),
       "the untrusted-certificate error",
     );
@@ -99,7 +83,7 @@ describe.skipIf(mosquitto.skip)("agent against Mosquitto with mutual TLS", () =>
 
   it("is refused with a clear error when it presents no certificate", async () => {
     const { agent, logs } = startAgent("gw-0001", { identity: undefined });
-    await monitor.waitFor(
+    await env.monitor.waitFor(
       () => logs.lines.some((l) => l.msg.includes("requires a client certificate")),
       "the missing-certificate error",
     );
@@ -109,19 +93,19 @@ describe.skipIf(mosquitto.skip)("agent against Mosquitto with mutual TLS", () =>
   it("moves publishes outside its ACL to the dead-letter table with the broker's reason (MQTT 5)", async () => {
     // The certificate says gw-0001, the config says gw-0002: every topic is outside its ACL.
     const { agent, logs } = startAgent("gw-0002", { intervalMs: 200, containers: 1 });
-    await monitor.waitFor(() => agent.status().outbox.deadLettered >= 3, "three dead letters");
+    await env.monitor.waitFor(() => agent.status().outbox.deadLettered >= 3, "three dead letters");
     expect(logs.lines.some((l) => /dead-letter.*Not authorized.*135/i.test(l.msg))).toBe(true);
     expect(agent.metrics.total("dead_lettered")).toBeGreaterThanOrEqual(3);
-    expect(monitor.readings.some((r) => r.reading.gateway_id === "gw-0002")).toBe(false);
+    expect(env.monitor.readings.some((r) => r.reading.gateway_id === "gw-0002")).toBe(false);
     expect(agent.status().connected).toBe(true); // the connection itself is fine
   });
 
   it.skipIf(faketime.skip)(
     "is refused with a clear error when its certificate has expired, and retries slowly",
     async () => {
-      const expired = issueExpired(temp.dir, "gw-0001-expired", faketime.path ?? "");
+      const expired = issueExpired(env.temp.dir, "gw-0001-expired", faketime.path ?? "");
       const { agent, logs } = startAgent("gw-0001", { identity: expired });
-      await monitor.waitFor(
+      await env.monitor.waitFor(
         () => logs.lines.some((l) => l.msg.includes("certificate has expired")),
         "the expired-certificate error",
       );
@@ -130,7 +114,10 @@ describe.skipIf(mosquitto.skip)("agent against Mosquitto with mutual TLS", () =>
       ).toBe(true);
       expect(agent.status().connected).toBe(false);
       // A refused certificate is retried near the backoff ceiling (2 s in this test's config), not in a loop.
-      await monitor.waitFor(() => agent.metrics.get("reconnect_delay_ms") > 0, "a scheduled retry");
+      await env.monitor.waitFor(
+        () => agent.metrics.get("reconnect_delay_ms") > 0,
+        "a scheduled retry",
+      );
       expect(agent.metrics.get("reconnect_delay_ms")).toBeGreaterThanOrEqual(1000);
       expect(agent.metrics.get("connect_attempts")).toBeLessThanOrEqual(2);
     },
