@@ -48,6 +48,8 @@ export class Agent {
   private readonly clock: Clock;
   private readonly rules: RuleEngine;
   private readonly reportByException: ReportByException;
+  /** Clock epochs already corrected, with their step, for ticks that commit late. */
+  private readonly correctedEpochs = new Map<number, number>();
   /** Readings report by exception held back, until their window closes. */
   private held: { containerId: string; seq: number; t: number }[] = [];
 
@@ -102,7 +104,15 @@ export class Agent {
         "outbox database was corrupt: moved aside for forensics and started afresh; its unsent readings are in the moved file",
       );
     }
+    const guard = new ClockGuard(
+      clock,
+      config.clock.trust === "timesyncd" ? () => existsSync(config.clock.timesyncdFlag) : undefined,
+    );
     this.publisher = new Publisher({
+      // A new connection publishes only after the clock was looked at and buffered readings fixed.
+      beforeSession: () => {
+        this.observeClock(guard);
+      },
       gatewayId: config.gateway.id,
       mqtt: config.mqtt,
       envelopeBytes: config.publish.envelopeBytes,
@@ -118,20 +128,8 @@ export class Agent {
       events: this.events,
       random: this.deps.random ?? Math.random,
     });
-    const guard = new ClockGuard(
-      clock,
-      config.clock.trust === "timesyncd" ? () => existsSync(config.clock.timesyncdFlag) : undefined,
-    );
     this.sampler = new Sampler({
-      observeClock: () => {
-        const observation = guard.observe();
-        if (guard.steppedWhileTrusted) {
-          logger.warn(
-            "the wall clock stepped while trusted: readings just before the step carry the old time",
-          );
-        }
-        return observation;
-      },
+      observeClock: () => this.observeClock(guard),
       gatewayId: config.gateway.id,
       bootId: this.bootId,
       containers: this.sampledContainers(logger),
@@ -200,13 +198,16 @@ export class Agent {
   private capture(readings: UnsequencedReading[], observation: ClockObservation): void {
     const outbox = this.outbox;
     if (!outbox) return;
-    for (const { epoch, deltaMs } of observation.corrections) {
-      const corrected = outbox.correctClock(epoch, deltaMs);
-      this.metrics.increment("clock_corrected", corrected);
-      this.deps.logger.warn(
-        { epoch, deltaMs, corrected },
-        "the wall clock is now trusted: corrected the times of readings captured before that are still in the outbox",
-      );
+    // Ticks may overlap under load: one observed before the clock became trusted can commit after
+    // its epoch was corrected. Its readings are corrected here instead of waiting in the outbox.
+    let epoch = observation.epoch;
+    const late = epoch === null ? undefined : this.correctedEpochs.get(epoch);
+    if (late !== undefined) {
+      for (const r of readings) {
+        r.measurement_time = new Date(Date.parse(r.measurement_time) + late).toISOString();
+        r.clock = "synced";
+      }
+      epoch = null;
     }
     if (readings.length === 0) return;
     const now = this.clock.now();
@@ -221,7 +222,7 @@ export class Agent {
     });
     let result: CaptureResult;
     try {
-      result = outbox.capture(readings, [], held, observation.epoch);
+      result = outbox.capture(readings, [], held, epoch);
     } catch (error) {
       if (!(error instanceof DiskFullError)) throw error;
       // Nothing was captured of this tick; it is counted, and the next tick tries again.
@@ -253,6 +254,31 @@ export class Agent {
     if (this.held.length > 0) this.resolveHeld(outbox, alerts, now);
     this.events.emit("captured", result.readings);
     this.publisher?.kick();
+  }
+
+  /**
+   * Judges the wall clock and, the moment it becomes trusted, corrects the readings of the earlier
+   * epochs still in the outbox. Called by every tick and by the publisher before a new session
+   * publishes anything, so no uncorrected reading leaves once the clock is right.
+   */
+  private observeClock(guard: ClockGuard): ClockObservation {
+    const observation = guard.observe();
+    if (guard.steppedWhileTrusted) {
+      this.deps.logger.warn(
+        "the wall clock stepped while trusted: readings just before the step carry the old time",
+      );
+    }
+    const outbox = this.outbox;
+    for (const step of observation.corrections) {
+      this.correctedEpochs.set(step.epoch, step.deltaMs);
+      const corrected = outbox ? outbox.correctClock(step.epoch, step.deltaMs) : 0;
+      this.metrics.increment("clock_corrected", corrected);
+      this.deps.logger.warn(
+        { epoch: step.epoch, deltaMs: step.deltaMs, corrected },
+        "the wall clock is now trusted: corrected the times of readings captured before that are still in the outbox",
+      );
+    }
+    return observation;
   }
 
   private noteEvictions(result: { evictedTelemetry: number; evictedAlerts: number }): void {

@@ -9,6 +9,11 @@ export interface ClockObservation {
   readonly state: ClockState;
   /** The epoch readings captured now belong to; null while the clock is trusted. */
   readonly epoch: number | null;
+  /**
+   * Wall minus monotonic time of that epoch. A reading of the epoch is stamped monotonic + offset,
+   * not the wall clock, so one read just after a step still fits its epoch's correction.
+   */
+  readonly offset: number;
   /** Set when the clock just became trustworthy: how far to move each earlier epoch's readings. */
   readonly corrections: readonly { epoch: number; deltaMs: number }[];
 }
@@ -53,7 +58,7 @@ export class ClockGuard {
       if (this.trusted || jumped || !this.pending.has(this.epoch)) this.epoch++;
       this.trusted = false;
       this.pending.set(this.epoch, offset);
-      return { state: "unsynced", epoch: this.epoch, corrections: [] };
+      return { state: "unsynced", epoch: this.epoch, offset, corrections: [] };
     }
     const corrections =
       !this.trusted || jumped
@@ -61,6 +66,6 @@ export class ClockGuard {
         : [];
     this.pending.clear();
     this.trusted = true;
-    return { state: "synced", epoch: null, corrections };
+    return { state: "synced", epoch: null, offset, corrections };
   }
 }

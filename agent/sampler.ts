@@ -113,6 +113,7 @@ export class Sampler {
     const clock = this.options.observeClock?.() ?? {
       state: isClockPlausible(this.options.clock.now()) ? "synced" : "unsynced",
       epoch: null,
+      offset: this.options.clock.now() - this.options.clock.monotonic(),
       corrections: [],
     };
     const results = await Promise.all(group.map((state) => this.readOne(state, clock)));
@@ -166,7 +167,10 @@ export class Sampler {
           containerId: container.id,
           productId: container.productId,
         },
-        clock,
+        observed.epoch === null
+          ? clock
+          : // An untrusted epoch's readings are stamped on its own offset (see ClockObservation).
+            { now: () => clock.monotonic() + observed.offset, monotonic: () => clock.monotonic() },
         observed.state,
       );
       for (const fault of faults) {

@@ -34,6 +34,8 @@ export interface PublisherOptions {
   readonly events: AgentEvents;
   /** Uniform in [0, 1), for the backoff's jitter. */
   readonly random: () => number;
+  /** Runs when a connection is up, before its session takes anything from the outbox. */
+  readonly beforeSession?: () => void;
 }
 
 interface InflightMessage {
@@ -182,6 +184,7 @@ export class Publisher {
     this.lastProblem = "";
     this.lastProblemKind = "network";
     metrics.increment("connects");
+    this.options.beforeSession?.();
     outbox.beginSession();
     const stats = outbox.stats();
     logger.info(
