@@ -1,17 +1,10 @@
-import { EventEmitter } from "node:events";
 import { join } from "node:path";
-import pino from "pino";
-import { systemClock } from "../../agent/clock.js";
-import type { AgentEventMap } from "../../agent/events.js";
-import { Metrics } from "../../agent/metrics.js";
 import { Outbox } from "../../agent/outbox/outbox.js";
-import { Publisher } from "../../agent/publisher/publisher.js";
-import { loadTlsMaterial } from "../../agent/publisher/tls.js";
-import { validateConfig } from "../../config/load.js";
 import type { MosquittoBroker } from "../support/mosquitto.js";
 import type { TestPki } from "../support/pki.js";
 import { makeReading } from "../support/readings.js";
 import type { BenchResult } from "./report.js";
+import { timedDrain } from "./timed-drain.js";
 
 const T0 = Date.UTC(2026, 9, 26);
 
@@ -37,39 +30,8 @@ export async function benchBackfill(
     batch.push(makeReading("MSKU1234565", T0 + i * 10_000));
     if (batch.length === 1000 || i === readings - 1) outbox.capture(batch.splice(0));
   }
-  const identity = pki.client("gw-0001");
-  const config = validateConfig(
-    {
-      version: 1,
-      gateway: { id: "gw-0001" },
-      mqtt: { url: broker.url, ca: pki.caCert, cert: identity.cert, key: identity.key },
-      containers: [{ id: "MSKU1234565", product: "P02", driver: { type: "simulated" } }],
-    },
-    "bench",
-  );
-  const metrics = new Metrics();
-  const publisher = new Publisher({
-    gatewayId: "gw-0001",
-    mqtt: config.mqtt,
-    envelopeBytes: config.publish.envelopeBytes,
-    limits: {
-      messagesPerSecond: config.publish.maxMessagesPerSecond,
-      bytesPerSecond: config.publish.maxBytesPerSecond,
-    },
-    tls: loadTlsMaterial(config.mqtt, Date.now()),
-    outbox,
-    clock: systemClock,
-    logger: pino({ level: "silent" }),
-    metrics,
-    events: new EventEmitter<AgentEventMap>(),
-    random: Math.random,
-  });
-  const start = process.hrtime.bigint();
-  publisher.start();
-  while (outbox.stats().telemetry > 0) await new Promise((resolve) => setTimeout(resolve, 50));
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  await publisher.stop(1000);
-  outbox.close();
+  // At the config's defaults: IoT Core's quotas.
+  const { seconds, metrics, config } = await timedDrain(outbox, broker, pki);
   const bytes = metrics.get("bytes_sent");
   const bound = bytes / config.publish.maxBytesPerSecond;
   return {

@@ -1,20 +1,13 @@
-import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import mqtt from "mqtt";
-import pino from "pino";
-import { systemClock } from "../../agent/clock.js";
-import type { AgentEventMap } from "../../agent/events.js";
-import { Metrics } from "../../agent/metrics.js";
 import { Outbox } from "../../agent/outbox/outbox.js";
-import { Publisher } from "../../agent/publisher/publisher.js";
-import { loadTlsMaterial } from "../../agent/publisher/tls.js";
 import { topicFor } from "../../agent/publisher/topics.js";
-import { validateConfig } from "../../config/load.js";
 import type { MosquittoBroker } from "../support/mosquitto.js";
 import type { Identity, TestPki } from "../support/pki.js";
 import { makeReading } from "../support/readings.js";
 import type { BenchResult } from "./report.js";
+import { timedDrain } from "./timed-drain.js";
 
 /** Fills an outbox with `count` readings of 4 containers, as after a long outage. */
 function fill(path: string, count: number): Outbox {
@@ -33,38 +26,13 @@ async function drainWithPublisher(
   envelopeBytes: number,
   broker: MosquittoBroker,
   pki: TestPki,
-  identity: Identity,
 ): Promise<number> {
   const outbox = fill(join(dir, `${name}.db`), count);
-  const config = validateConfig(
-    {
-      version: 1,
-      gateway: { id: "gw-0001" },
-      mqtt: { url: broker.url, ca: pki.caCert, cert: identity.cert, key: identity.key },
-      containers: [{ id: "C00", product: "P01", driver: { type: "simulated" } }],
-    },
-    "bench",
-  );
-  const publisher = new Publisher({
-    gatewayId: "gw-0001",
-    mqtt: config.mqtt,
+  const { seconds } = await timedDrain(outbox, broker, pki, {
     envelopeBytes,
     // Unlimited: this compares the publisher with a raw client, not with IoT Core's quotas.
     limits: { messagesPerSecond: 1_000_000, bytesPerSecond: 1 << 30 },
-    tls: loadTlsMaterial(config.mqtt, Date.now()),
-    outbox,
-    clock: systemClock,
-    logger: pino({ level: "silent" }),
-    metrics: new Metrics(),
-    events: new EventEmitter<AgentEventMap>(),
-    random: Math.random,
   });
-  const start = process.hrtime.bigint();
-  publisher.start();
-  while (outbox.stats().telemetry > 0) await new Promise((resolve) => setTimeout(resolve, 5));
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  await publisher.stop(1000);
-  outbox.close();
   return seconds;
 }
 
@@ -111,16 +79,8 @@ export async function benchDrain(
 ): Promise<BenchResult[]> {
   const identity = pki.client("gw-0001");
   const raw = await drainRaw(count, broker, pki, identity);
-  const single = await drainWithPublisher(dir, "drain-single", count, 1024, broker, pki, identity);
-  const enveloped = await drainWithPublisher(
-    dir,
-    "drain-envelope",
-    count,
-    100_000,
-    broker,
-    pki,
-    identity,
-  );
+  const single = await drainWithPublisher(dir, "drain-single", count, 1024, broker, pki);
+  const enveloped = await drainWithPublisher(dir, "drain-envelope", count, 100_000, broker, pki);
   const note =
     "baseline publishes one reading a message from memory; reefer-edge reads SQLite, caps 100 messages in flight, and deletes each acknowledged row durably";
   return [

@@ -8,6 +8,9 @@ import { makeReading } from "../support/readings.js";
 import { makeTempDir } from "../support/tmp.js";
 import { requireRoot } from "../support/tools.js";
 
+// These suites need a real peer: mosquitto, root (to mount a tmpfs) or libfaketime. Off CI a
+// missing one skips its suite and prints why; with CI=true (as .ci/run runs) it throws instead,
+// so CI never skips what it can run. See test/support/tools.ts.
 const root = requireRoot("the disk-full test");
 
 describe.skipIf(root.skip)("the outbox on a full disk (a 4 MiB tmpfs)", () => {
