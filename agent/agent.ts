@@ -17,6 +17,7 @@ import type { AlertRecord } from "./rules/alerts.js";
 import { RuleEngine } from "./rules/engine.js";
 import { ReportByException } from "./rules/report-by-exception.js";
 import { Sampler, type SampledContainer } from "./sampler.js";
+import { SharedResources } from "./shared-resources.js";
 
 /** What the agent takes from outside; everything else it builds from its config. */
 export interface AgentDependencies {
@@ -42,6 +43,7 @@ export class Agent {
   readonly events: AgentEvents = new EventEmitter<AgentEventMap>();
   readonly metrics = new Metrics();
   readonly bootId = randomUUID();
+  private readonly shared = new SharedResources();
   private outbox: Outbox | null = null;
   private sampler: Sampler | null = null;
   private publisher: Publisher | null = null;
@@ -355,6 +357,9 @@ export class Agent {
           product,
           clock: this.clock,
           logger: logger.child({ component: "driver", container: container.id }),
+          metrics: this.metrics,
+          shared: this.shared,
+          random: this.deps.random ?? Math.random,
         }),
       };
     });

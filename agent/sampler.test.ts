@@ -7,6 +7,7 @@ import { Metrics } from "./metrics.js";
 import { BUILTIN_PRODUCTS } from "./products.js";
 import type { UnsequencedReading } from "./record.js";
 import { Sampler, type SampledContainer } from "./sampler.js";
+import { driverContext } from "../test/support/driver-context.js";
 
 const clock: Clock = { now: () => Date.now(), monotonic: () => Date.now() };
 const logger = pino({ level: "silent" });
@@ -59,12 +60,10 @@ function failingDriver(): Driver {
 function simulated(id: string): Driver {
   const product = BUILTIN_PRODUCTS[0];
   if (!product) throw new Error("no products");
-  return simulatedDriver.create(simulatedDriver.configSchema.parse({ type: "simulated" }), {
-    containerId: id,
-    product,
-    clock,
-    logger,
-  });
+  return simulatedDriver.create(
+    simulatedDriver.configSchema.parse({ type: "simulated" }),
+    driverContext({ containerId: id, product, clock, logger }),
+  );
 }
 
 function container(

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
+import { prepareDrivers } from "../drivers/registry.js";
 import { configSchema, type AgentConfig } from "./schema.js";
 
 /** One thing wrong with a config, at a path such as `containers[2].driver.scenario`. */
@@ -61,7 +62,10 @@ export function parseConfigText(
   const raw: unknown = document.toJS() ?? {};
   applyEnvOverrides(raw, env, source);
   const config = validateConfig(raw, source);
-  return resolvePaths(config, dirname(resolve(source)));
+  const baseDir = dirname(resolve(source));
+  const drivers = prepareDrivers(config.containers, baseDir);
+  if (drivers.problems.length > 0) throw new ConfigError(source, drivers.problems);
+  return resolvePaths({ ...config, containers: drivers.containers }, baseDir);
 }
 
 export function validateConfig(raw: unknown, source: string): AgentConfig {

@@ -1,8 +1,10 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
 import type { Clock } from "../agent/clock.js";
+import type { Metrics } from "../agent/metrics.js";
 import type { Product } from "../agent/products.js";
 import type { Measurement } from "../agent/record.js";
+import type { SharedResources } from "../agent/shared-resources.js";
 
 /** What the agent hands a driver when it creates one. */
 export interface DriverContext {
@@ -10,6 +12,12 @@ export interface DriverContext {
   readonly product: Product;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The agent's counters: drivers count what the sampler cannot see (per-slave bus errors). */
+  readonly metrics: Metrics;
+  /** Resources drivers share (one serial port for every container on it). */
+  readonly shared: SharedResources;
+  /** Uniform in [0, 1): backoff jitter, injected for deterministic tests and fleets. */
+  readonly random: () => number;
 }
 
 /**
@@ -34,4 +42,22 @@ export interface Driver {
 export interface DriverDefinition<Schema extends z.ZodObject = z.ZodObject> {
   readonly configSchema: Schema;
   create(config: z.output<Schema>, context: DriverContext): Driver;
+  /**
+   * After the schema: resolves paths in the driver's config against the config file's folder and
+   * checks the files it names (a register profile), so `validate` and start refuse a bad one.
+   */
+  prepare?(config: z.output<Schema>, baseDir: string): Prepared<z.output<Schema>>;
+  /** Checks across containers, such as drivers sharing one bus agreeing on its settings. */
+  checkTogether?(drivers: readonly { path: string; config: z.output<Schema> }[]): DriverProblem[];
+}
+
+/** A problem with a driver's config; `path` is relative to the container's `driver` block. */
+export interface DriverProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface Prepared<Config> {
+  readonly config: Config;
+  readonly problems: DriverProblem[];
 }

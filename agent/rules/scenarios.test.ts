@@ -11,6 +11,7 @@ import type { Measurement, ReeferReading } from "../record.js";
 import { Sampler } from "../sampler.js";
 import type { AlertRecord, StateAlert } from "./alerts.js";
 import { RuleEngine } from "./engine.js";
+import { driverContext } from "../../test/support/driver-context.js";
 
 const clock: Clock = { now: () => Date.now(), monotonic: () => Date.now() };
 const logger = pino({ level: "silent" });
@@ -62,7 +63,10 @@ function simulated(scenario: Scenario, extra: Record<string, unknown> = {}): Dri
     timeScale: 60,
     ...extra,
   });
-  return simulatedDriver.create(config, { containerId: "C1", product: carrots, clock, logger });
+  return simulatedDriver.create(
+    config,
+    driverContext({ containerId: "C1", product: carrots, clock, logger }),
+  );
 }
 
 const stateAlerts = (alerts: AlertRecord[], type: StateAlert["alert_type"]) =>
