@@ -78,7 +78,10 @@ const timingFields = {
 export const modbusRtuDriverConfig = z.strictObject({
   type: z.literal("modbus-rtu"),
   port: z
-    .string()
+    .string({
+      error:
+        "required: the RS-485 adapter's serial port, e.g. /dev/serial/by-id/usb-FTDI_..._port0",
+    })
     .min(1)
     .describe(
       "Serial port of the RS-485 adapter. Use its /dev/serial/by-id/... path (see `reefer-edge ports`): /dev/ttyUSB0 numbering follows plug order and can change on a re-enumeration, the by-id path names the adapter itself.",
@@ -114,7 +117,10 @@ export const modbusRtuDriverConfig = z.strictObject({
 
 export const modbusTcpDriverConfig = z.strictObject({
   type: z.literal("modbus-tcp"),
-  host: z.string().min(1).describe("Address of the controller or RS-485-to-TCP gateway."),
+  host: z
+    .string({ error: "required: the address of the Modbus TCP device or gateway" })
+    .min(1)
+    .describe("Address of the controller or RS-485-to-TCP gateway."),
   port: z.int().min(1).max(65_535).default(502),
   connectTimeoutMs: z.int().min(100).default(5000),
   interFrameDelayMs: z

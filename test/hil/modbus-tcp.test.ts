@@ -1,0 +1,124 @@
+import { createServer, type Server, type Socket } from "node:net";
+import pino from "pino";
+import { server as modbusServer } from "jsmodbus";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Metrics } from "../../agent/metrics.js";
+import type { Measurement } from "../../agent/record.js";
+import { SharedResources } from "../../agent/shared-resources.js";
+import type { Driver } from "../../drivers/driver.js";
+import { modbusTcpDriverConfig } from "../../drivers/modbus/config.js";
+import { modbusTcpDriver } from "../../drivers/modbus/driver.js";
+import { prepareModbusConfig } from "../../drivers/modbus/validation.js";
+import { driverContext } from "../support/driver-context.js";
+import { SlaveUnit } from "./modbus-slave.js";
+
+/** A Modbus TCP device made with jsmodbus on a loopback port; stop() drops every connection. */
+class TcpSlave {
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  readonly unit = new SlaveUnit(1);
+  port = 0;
+
+  async start(port = 0): Promise<void> {
+    const server = createServer();
+    server.on("connection", (socket) => {
+      this.sockets.add(socket);
+      socket.on("close", () => this.sockets.delete(socket));
+    });
+    new modbusServer.TCP(server, {
+      holding: this.unit.holding,
+      input: this.unit.input,
+      coils: this.unit.coils,
+      discrete: this.unit.discrete,
+    });
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    const address = server.address();
+    this.port = typeof address === "object" && address ? address.port : 0;
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+const read = (driver: Driver) => driver.read(AbortSignal.timeout(5000));
+
+async function readUntil(
+  driver: Driver,
+  predicate: (m: Measurement) => boolean,
+): Promise<Measurement> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const m = await read(driver).catch(() => null);
+    if (m && predicate(m)) return m;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("condition not met");
+}
+
+describe("Modbus TCP against a jsmodbus device on loopback", () => {
+  const slave = new TcpSlave();
+  const metrics = new Metrics();
+  let driver: Driver;
+
+  beforeAll(async () => {
+    await slave.start();
+    const config = prepareModbusConfig(
+      modbusTcpDriverConfig.parse({
+        type: "modbus-tcp",
+        host: "127.0.0.1",
+        port: slave.port,
+        timeoutMs: 300,
+        reopen: { initialDelayMs: 100, maxDelayMs: 400 },
+        devices: [{ unitId: 1, profile: "reefer-controller-template" }],
+      }),
+      ".",
+    );
+    expect(config.problems).toEqual([]);
+    driver = modbusTcpDriver.create(
+      config.config,
+      driverContext({
+        containerId: "TCP1",
+        metrics,
+        shared: new SharedResources(),
+        logger: pino({ level: "silent" }),
+      }),
+    );
+    await driver.open();
+  });
+  afterAll(async () => {
+    await driver.close();
+    await slave.stop();
+  });
+
+  it("reads and decodes the whole template map", async () => {
+    slave.unit.setInputs(0, [0xf830, 0xf830, 0x0898, 0x02ee]); // -20.00, -20.00, 22.00 °C, 75.0 %
+    slave.unit.setInputs(16, [0x0000, 0x4120]); // 10.0 kW, CDAB
+    expect(await readUntil(driver, () => true)).toMatchObject({
+      temperature: -20,
+      target_temperature: -20,
+      ambient_temperature: 22,
+      humidity_level: 75,
+      kilowatts: 10,
+    });
+  });
+
+  it("reconnects after the device drops the connection and restarts", async () => {
+    const port = slave.port;
+    await slave.stop();
+    // The read under way when the connection dropped may time out instead.
+    await expect(read(driver)).rejects.toMatchObject({
+      errorClass: expect.stringMatching(/^(port_gone|timeout)$/) as unknown,
+    });
+    slave.unit.setInputs(0, [0x0064]); // 1.00 °C
+    await slave.start(port);
+    expect(await readUntil(driver, (m) => m.temperature === 1)).toMatchObject({ temperature: 1 });
+    const bus = { bus: `127.0.0.1:${port}` };
+    expect(metrics.get("modbus_port_lost", bus)).toBe(1);
+    expect(metrics.get("modbus_port_opens", bus)).toBeGreaterThanOrEqual(2);
+  });
+});
