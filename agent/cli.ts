@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfigFile } from "../config/load.js";
 import { Agent } from "./agent.js";
+import { missingPortWarning } from "../drivers/modbus/validation.js";
 import { ConfigReloader } from "./config-reloader.js";
 import { createLogger } from "./logger.js";
 import { loadTlsMaterial, TlsFileError } from "./publisher/tls.js";
@@ -20,6 +21,8 @@ Usage:
   reefer-edge validate --config FILE   check a config; prints every problem, exits non-zero on any
   reefer-edge demo [--duration S] [--interval MS] [--data DIR]
                                        simulated reefers, an embedded broker, a live view
+  reefer-edge ports                    lists serial ports (RS-485 adapters) with the stable
+                                       /dev/serial/by-id names to put in a Modbus driver's config
   reefer-edge help
 
 The config file may also be named by REEFER_EDGE_CONFIG; REEFER_EDGE__<PATH> variables override
@@ -34,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
       return validate(rest);
     case "demo":
       return demo(rest);
+    case "ports":
+      return ports();
     case "help":
     case "--help":
     case "-h":
@@ -43,6 +48,13 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}\n`);
       return 2;
   }
+}
+
+/** Lists serial ports; modbus code is loaded only for this command. */
+async function ports(): Promise<number> {
+  const { listSerialPorts, formatPortListing } = await import("../drivers/modbus/ports.js");
+  process.stdout.write(formatPortListing(await listSerialPorts()) + "\n");
+  return 0;
 }
 
 function configPath(args: string[]): string | undefined {
@@ -60,6 +72,10 @@ function validate(args: string[]): number {
     const config = loadConfigFile(file, process.env);
     const tls = loadTlsMaterial(config.mqtt, Date.now());
     for (const warning of tls.warnings) process.stdout.write(`warning: ${warning}\n`);
+    for (const container of config.containers) {
+      const warning = missingPortWarning(container.driver);
+      if (warning) process.stdout.write(`warning: ${container.id}: ${warning}\n`);
+    }
     process.stdout.write(
       `${file}: ok (${config.containers.length} containers, gateway ${config.gateway.id})\n`,
     );

@@ -161,8 +161,9 @@ const SHARED_SETTINGS = [
 ] as const;
 
 /** For `validate`: a serial port that is not there now is worth a warning, not a refusal. */
-export function missingPortWarning(config: ModbusDriverConfig): string | null {
-  if (config.type !== "modbus-rtu" || existsSync(config.port)) return null;
+export function missingPortWarning(config: { type: string; port?: unknown }): string | null {
+  if (config.type !== "modbus-rtu" || typeof config.port !== "string") return null;
+  if (existsSync(config.port)) return null;
   return `${config.port} does not exist now; the agent will keep trying to open it (is the adapter plugged in? see \`reefer-edge ports\`)`;
 }
 

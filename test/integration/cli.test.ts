@@ -79,6 +79,16 @@ describe("reefer-edge validate", () => {
   });
 });
 
+describe("reefer-edge ports", () => {
+  it("lists serial ports, or says why it cannot name them, and exits 0", async () => {
+    const { code, stdout, stderr } = await runCli(["ports"]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    // This machine may or may not have udevadm and adapters: each case has its own line.
+    expect(stdout).toMatch(/^(note: udevadm is not installed|PORT\t|no serial ports found)/m);
+  });
+});
+
 describe("reefer-edge demo", () => {
   it("starts an embedded broker, publishes simulated readings and stops by itself", async () => {
     const { code, stdout, stderr } = await runCli(["demo", "--duration", "3", "--interval", "200"]);
