@@ -6,14 +6,16 @@
 export class Metrics {
   private readonly counters = new Map<string, number>();
   private readonly gauges = new Map<string, number>();
+  /** Keys already built for a labels object a caller reuses (a hot path's cached labels). */
+  private readonly keys = new WeakMap<object, Map<string, string>>();
 
   increment(name: string, by = 1, labels?: Readonly<Record<string, string>>): void {
-    const key = metricKey(name, labels);
+    const key = this.keyOf(name, labels);
     this.counters.set(key, (this.counters.get(key) ?? 0) + by);
   }
 
   set(name: string, value: number, labels?: Readonly<Record<string, string>>): void {
-    this.gauges.set(metricKey(name, labels), value);
+    this.gauges.set(this.keyOf(name, labels), value);
   }
 
   /** The value of one counter or gauge; 0 when never touched. */
@@ -29,6 +31,21 @@ export class Metrics {
       if (key === name || key.startsWith(`${name}{`)) sum += value;
     }
     return sum;
+  }
+
+  private keyOf(name: string, labels?: Readonly<Record<string, string>>): string {
+    if (!labels) return name;
+    let byName = this.keys.get(labels);
+    if (!byName) {
+      byName = new Map();
+      this.keys.set(labels, byName);
+    }
+    let key = byName.get(name);
+    if (key === undefined) {
+      key = metricKey(name, labels);
+      byName.set(name, key);
+    }
+    return key;
   }
 
   snapshot(): Record<string, number> {

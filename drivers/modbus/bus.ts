@@ -54,6 +54,7 @@ export class ModbusBus {
   private readonly breakers = new Map<number, CircuitBreaker>();
   /** Per unit: not to be asked before this monotonic time (its late reply may still come). */
   private readonly quietUntil = new Map<number, number>();
+  private readonly unitLabels = new Map<number, Readonly<Record<string, string>>>();
   private readonly backoff: Backoff;
   private state: LineState = "closed";
   private pumping = false;
@@ -162,7 +163,7 @@ export class ModbusBus {
 
   private async serve(job: Job): Promise<void> {
     const { metrics, clock } = this.options;
-    const labels = { bus: this.options.name, unit: String(job.unit) };
+    const labels = this.labelsOf(job.unit);
     if (this.state === "closed") await this.openLine();
     else if (this.state === "opening") await this.opening;
     if (this.state !== "open") {
@@ -197,7 +198,7 @@ export class ModbusBus {
   private async attempt(
     job: Job,
     breaker: CircuitBreaker,
-    labels: Record<string, string>,
+    labels: Readonly<Record<string, string>>,
   ): Promise<void> {
     const { metrics, clock } = this.options;
     await this.silence();
@@ -259,7 +260,21 @@ export class ModbusBus {
     this.settle(job, failure);
   }
 
-  private fail(job: Job, error: ModbusRequestError, labels: Record<string, string>): void {
+  /** One labels object per unit, reused so the metrics' keys are built once. */
+  private labelsOf(unit: number): Readonly<Record<string, string>> {
+    let labels = this.unitLabels.get(unit);
+    if (!labels) {
+      labels = Object.freeze({ bus: this.options.name, unit: String(unit) });
+      this.unitLabels.set(unit, labels);
+    }
+    return labels;
+  }
+
+  private fail(
+    job: Job,
+    error: ModbusRequestError,
+    labels: Readonly<Record<string, string>>,
+  ): void {
     this.options.metrics.increment("modbus_errors", 1, { ...labels, class: error.errorClass });
     this.settle(job, error);
   }

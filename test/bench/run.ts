@@ -8,6 +8,7 @@ import { findTool } from "../support/tools.js";
 import { benchBackfill } from "./backfill.js";
 import { benchDrain } from "./drain.js";
 import { benchIngest } from "./ingest.js";
+import { benchModbus, wireModel } from "./modbus.js";
 import { formatResults, type BenchResult } from "./report.js";
 import { benchOutageRss, benchRss } from "./rss.js";
 import { benchReportByException, benchRules } from "./rules.js";
@@ -32,6 +33,13 @@ try {
   const rules = [benchRules(1000, quick ? 200 : 1000), benchReportByException()];
   results.push(...rules);
   say(formatResults(rules));
+
+  const socat = findTool("socat");
+  if (!socat) throw new Error("socat is needed for the Modbus benchmark: apt-get install socat");
+  const modbus = await benchModbus(socat, temp.dir, quick ? 1 : 3);
+  results.push(...modbus);
+  say(formatResults(modbus));
+  say("\nModbus RTU wire-time model (a real line, 8N1):\n" + wireModel());
 
   const mosquitto = findTool("mosquitto");
   if (!mosquitto)

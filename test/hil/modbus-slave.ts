@@ -1,9 +1,13 @@
 import { EventEmitter } from "node:events";
-import { ModbusRTURequest, ModbusRTUResponse, responses, server } from "jsmodbus";
+import jsmodbus from "jsmodbus";
 import { SerialPort } from "serialport";
 import type { Measurement } from "../../agent/record.js";
 import { encodeMeasurement } from "../../drivers/modbus/codec.js";
 import type { Profile } from "../../drivers/modbus/profile-schema.js";
+
+// jsmodbus is CommonJS whose names Node's ESM loader cannot see: take them off the default.
+const { ModbusRTURequest, ModbusRTUResponse, responses, server } = jsmodbus;
+type ModbusRTURequest = InstanceType<typeof ModbusRTURequest>;
 
 /** What the next replies of a unit do instead of a clean answer. */
 export type Fault =

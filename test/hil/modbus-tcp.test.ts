@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from "node:net";
 import pino from "pino";
-import { server as modbusServer } from "jsmodbus";
+import jsmodbus from "jsmodbus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Metrics } from "../../agent/metrics.js";
 import type { Measurement } from "../../agent/record.js";
@@ -25,7 +25,7 @@ class TcpSlave {
       this.sockets.add(socket);
       socket.on("close", () => this.sockets.delete(socket));
     });
-    new modbusServer.TCP(server, {
+    new jsmodbus.server.TCP(server, {
       holding: this.unit.holding,
       input: this.unit.input,
       coils: this.unit.coils,
