@@ -10,12 +10,6 @@ import { Rig, requireSocat } from "./rig.js";
 import type { SlaveUnit } from "./modbus-slave.js";
 
 const socat = requireSocat();
-const realPort = process.env.TEST_SERIAL_PORT;
-if (realPort) {
-  console.warn(
-    `SKIPPED: the pty rig suite, because TEST_SERIAL_PORT=${realPort} runs the real-adapter suite (real-adapter.test.ts) instead`,
-  );
-}
 
 const template = loadProfile("reefer-controller-template", ".");
 
@@ -42,129 +36,125 @@ async function readUntil(
   throw new Error(`condition not met; last: ${String(last)}`);
 }
 
-describe.skipIf(socat.skip || realPort)(
-  "Modbus RTU on the pty rig (socat + jsmodbus slave)",
-  () => {
-    let rig: Rig;
-    let sensor: SlaveUnit;
-    let controller: SlaveUnit;
-    let sensorDriver: Driver;
-    let controllerDriver: Driver;
+describe.skipIf(socat.skip)("Modbus RTU on the pty rig (socat + jsmodbus slave)", () => {
+  let rig: Rig;
+  let sensor: SlaveUnit;
+  let controller: SlaveUnit;
+  let sensorDriver: Driver;
+  let controllerDriver: Driver;
 
-    beforeAll(async () => {
-      rig = await Rig.start(socat.path ?? "socat");
-      sensor = rig.slave.addUnit(1);
-      controller = rig.slave.addUnit(7);
-      sensorDriver = rig.driver("SENSOR1", { devices: [{ unitId: 1, profile: "xy-md02" }] });
-      controllerDriver = rig.driver("REEFER7", {
-        devices: [{ unitId: 7, profile: "reefer-controller-template" }],
-      });
-      await sensorDriver.open();
-      await controllerDriver.open();
+  beforeAll(async () => {
+    rig = await Rig.start(socat.path ?? "socat");
+    sensor = rig.slave.addUnit(1);
+    controller = rig.slave.addUnit(7);
+    sensorDriver = rig.driver("SENSOR1", { devices: [{ unitId: 1, profile: "xy-md02" }] });
+    controllerDriver = rig.driver("REEFER7", {
+      devices: [{ unitId: 7, profile: "reefer-controller-template" }],
     });
-    afterAll(async () => {
-      await rig.stop();
-    });
+    await sensorDriver.open();
+    await controllerDriver.open();
+  });
+  afterAll(async () => {
+    await rig.stop();
+  });
 
-    it("reads the XY-MD02 with the one request of its datasheet and decodes -20.5 °C", async () => {
-      sensor.setInputs(1, [0xff33, 0x021c]);
-      const before = sensor.requests.length;
-      expect(await read(sensorDriver)).toEqual({ temperature: -20.5, humidity_level: 54 });
-      expect(sensor.requests.slice(before)).toEqual(["010400010002200b"]);
-    });
+  it("reads the XY-MD02 with the one request of its datasheet and decodes -20.5 °C", async () => {
+    sensor.setInputs(1, [0xff33, 0x021c]);
+    const before = sensor.requests.length;
+    expect(await read(sensorDriver)).toEqual({ temperature: -20.5, humidity_level: 54 });
+    expect(sensor.requests.slice(before)).toEqual(["010400010002200b"]);
+  });
 
-    it("decodes a simulated reefer served through the template profile exactly as served", async () => {
-      const model = new ReeferModel({
-        scenario: "door-open",
-        seed: 7,
-        setpoint: -18,
-        targetHumidity: 80,
-        ambientTemperature: 30,
-        scenarioOnsetSeconds: 0,
-        defrostIntervalHours: 6,
-        defrostMinutes: 20,
-        doorOpeningsPerDay: 1,
-        track: { latitude: 51.9, longitude: 4.1, headingDegrees: 90, speedKnots: 16 },
-      });
-      for (let i = 0; i < 5; i++) {
-        model.advance(600);
-        const served = model.sample();
-        controller.serve(template, served);
-        const decoded = await read(controllerDriver);
-        for (const mapping of template.registers) {
-          const want = served[mapping.field];
-          const got = decoded[mapping.field];
-          if (typeof want === "boolean") expect(got, mapping.field).toBe(want);
-          else if (typeof want === "number") {
-            // Exact up to the register's resolution (0.01 °C, a float32's 7 digits, whole seconds).
-            const resolution =
-              mapping.type === "float32" ? Math.abs(want) * 1e-6 : mapping.scale / 2;
-            expect(Math.abs((got as number) - want), mapping.field).toBeLessThanOrEqual(resolution);
-          }
+  it("decodes a simulated reefer served through the template profile exactly as served", async () => {
+    const model = new ReeferModel({
+      scenario: "door-open",
+      seed: 7,
+      setpoint: -18,
+      targetHumidity: 80,
+      ambientTemperature: 30,
+      scenarioOnsetSeconds: 0,
+      defrostIntervalHours: 6,
+      defrostMinutes: 20,
+      doorOpeningsPerDay: 1,
+      track: { latitude: 51.9, longitude: 4.1, headingDegrees: 90, speedKnots: 16 },
+    });
+    for (let i = 0; i < 5; i++) {
+      model.advance(600);
+      const served = model.sample();
+      controller.serve(template, served);
+      const decoded = await read(controllerDriver);
+      for (const mapping of template.registers) {
+        const want = served[mapping.field];
+        const got = decoded[mapping.field];
+        if (typeof want === "boolean") expect(got, mapping.field).toBe(want);
+        else if (typeof want === "number") {
+          // Exact up to the register's resolution (0.01 °C, a float32's 7 digits, whole seconds).
+          const resolution = mapping.type === "float32" ? Math.abs(want) * 1e-6 : mapping.scale / 2;
+          expect(Math.abs((got as number) - want), mapping.field).toBeLessThanOrEqual(resolution);
         }
       }
-      // Six requests per read, one per block of the map.
-      expect(new Set(controller.requests.map((r) => r.slice(2, 12))).size).toBe(6);
-    });
+    }
+    // Six requests per read, one per block of the map.
+    expect(new Set(controller.requests.map((r) => r.slice(2, 12))).size).toBe(6);
+  });
 
-    it("counts each injected fault under its class, invents no value, and goes on", async () => {
-      sensor.setInputs(1, [0x00fa, 0x01c3]);
-      const cases = [
-        { fault: { kind: "corrupt-crc" } as const, errorClass: "crc" },
-        { fault: { kind: "drop" } as const, errorClass: "timeout" },
-        { fault: { kind: "exception", code: 2 } as const, errorClass: "exception" },
-        { fault: { kind: "exception", code: 4 } as const, errorClass: "exception" },
-        { fault: { kind: "slow", ms: 250 } as const, errorClass: "timeout" },
-      ];
-      for (const { fault, errorClass } of cases) {
-        const labels = { bus: rig.link.gatewayPath, unit: "1", class: errorClass };
-        const before = rig.metrics.get("modbus_errors", labels);
-        sensor.faults.push(fault);
-        await expect(read(sensorDriver), fault.kind).rejects.toMatchObject({ errorClass });
-        expect(rig.metrics.get("modbus_errors", labels), fault.kind).toBe(before + 1);
-        // The next read is clean and exact: nothing of the fault leaks into a value.
-        expect(await read(sensorDriver), fault.kind).toEqual({
-          temperature: 25,
-          humidity_level: 45.1,
-        });
-      }
-    });
+  it("counts each injected fault under its class, invents no value, and goes on", async () => {
+    sensor.setInputs(1, [0x00fa, 0x01c3]);
+    const cases = [
+      { fault: { kind: "corrupt-crc" } as const, errorClass: "crc" },
+      { fault: { kind: "drop" } as const, errorClass: "timeout" },
+      { fault: { kind: "exception", code: 2 } as const, errorClass: "exception" },
+      { fault: { kind: "exception", code: 4 } as const, errorClass: "exception" },
+      { fault: { kind: "slow", ms: 250 } as const, errorClass: "timeout" },
+    ];
+    for (const { fault, errorClass } of cases) {
+      const labels = { bus: rig.link.gatewayPath, unit: "1", class: errorClass };
+      const before = rig.metrics.get("modbus_errors", labels);
+      sensor.faults.push(fault);
+      await expect(read(sensorDriver), fault.kind).rejects.toMatchObject({ errorClass });
+      expect(rig.metrics.get("modbus_errors", labels), fault.kind).toBe(before + 1);
+      // The next read is clean and exact: nothing of the fault leaks into a value.
+      expect(await read(sensorDriver), fault.kind).toEqual({
+        temperature: 25,
+        humidity_level: 45.1,
+      });
+    }
+  });
 
-    it("a reply too late for its request is never taken as the answer to the next one", async () => {
-      // Two blocks of the same shape (FC 04, one register): without the silence after a timeout,
-      // block A's late reply arrives while block B's request waits and is decoded as B.
-      const profile = rig.writeProfile(
-        "two-blocks",
-        [
-          "name: two-blocks",
-          "registers:",
-          "  - { field: temperature, function: input, address: 0, type: int16, scale: 0.1 }",
-          "  - { field: humidity_level, function: input, address: 10, type: uint16, scale: 0.1 }",
-        ].join("\n"),
-      );
-      const unit = rig.slave.addUnit(9);
-      const driver = rig.driver("TWO", { devices: [{ unitId: 9, profile }] });
-      await driver.open();
-      unit.setInputs(0, [0x00c8]); // 20.0 °C
-      unit.setInputs(10, [0x0320]); // 80.0 %
-      expect(await read(driver)).toEqual({ temperature: 20, humidity_level: 80 });
-      // A's reply comes after A's 150 ms timeout; B's reply is slow but within its timeout.
-      unit.faults.push({ kind: "slow", ms: 220 }, { kind: "slow", ms: 100 });
-      const measurement = await read(driver);
-      expect(measurement).toEqual({ humidity_level: 80 });
-      expect(
-        rig.metrics.get("modbus_errors", {
-          bus: rig.link.gatewayPath,
-          unit: "9",
-          class: "timeout",
-        }),
-      ).toBe(1);
-      expect(await read(driver)).toEqual({ temperature: 20, humidity_level: 80 });
-    });
-  },
-);
+  it("a reply too late for its request is never taken as the answer to the next one", async () => {
+    // Two blocks of the same shape (FC 04, one register): without the silence after a timeout,
+    // block A's late reply arrives while block B's request waits and is decoded as B.
+    const profile = rig.writeProfile(
+      "two-blocks",
+      [
+        "name: two-blocks",
+        "registers:",
+        "  - { field: temperature, function: input, address: 0, type: int16, scale: 0.1 }",
+        "  - { field: humidity_level, function: input, address: 10, type: uint16, scale: 0.1 }",
+      ].join("\n"),
+    );
+    const unit = rig.slave.addUnit(9);
+    const driver = rig.driver("TWO", { devices: [{ unitId: 9, profile }] });
+    await driver.open();
+    unit.setInputs(0, [0x00c8]); // 20.0 °C
+    unit.setInputs(10, [0x0320]); // 80.0 %
+    expect(await read(driver)).toEqual({ temperature: 20, humidity_level: 80 });
+    // A's reply comes after A's 150 ms timeout; B's reply is slow but within its timeout.
+    unit.faults.push({ kind: "slow", ms: 220 }, { kind: "slow", ms: 100 });
+    const measurement = await read(driver);
+    expect(measurement).toEqual({ humidity_level: 80 });
+    expect(
+      rig.metrics.get("modbus_errors", {
+        bus: rig.link.gatewayPath,
+        unit: "9",
+        class: "timeout",
+      }),
+    ).toBe(1);
+    expect(await read(driver)).toEqual({ temperature: 20, humidity_level: 80 });
+  });
+});
 
-describe.skipIf(socat.skip || realPort)("a shared RS-485 bus with a dead slave", () => {
+describe.skipIf(socat.skip)("a shared RS-485 bus with a dead slave", () => {
   let rig: Rig;
 
   beforeAll(async () => {
@@ -243,7 +233,7 @@ describe.skipIf(socat.skip || realPort)("a shared RS-485 bus with a dead slave",
   });
 });
 
-describe.skipIf(socat.skip || realPort)("the USB adapter unplugged and plugged back", () => {
+describe.skipIf(socat.skip)("the USB adapter unplugged and plugged back", () => {
   let rig: Rig;
 
   beforeAll(async () => {

@@ -1,0 +1,88 @@
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Metrics } from "../../agent/metrics.js";
+import { FIELD_RANGES } from "../../agent/normalizer.js";
+import type { NumericField } from "../../agent/record.js";
+import { SharedResources } from "../../agent/shared-resources.js";
+import type { Driver } from "../../drivers/driver.js";
+import { modbusRtuDriverConfig } from "../../drivers/modbus/config.js";
+import { modbusRtuDriver } from "../../drivers/modbus/driver.js";
+import { prepareModbusConfig } from "../../drivers/modbus/validation.js";
+import { driverContext } from "../support/driver-context.js";
+import { makeTempDir } from "../support/tmp.js";
+import { ModbusSlaveBus } from "./modbus-slave.js";
+import { requireSocat } from "./rig.js";
+import { SerialLink } from "./serial-link.js";
+
+/**
+ * Reading checks that hold for any device: against real hardware when TEST_SERIAL_PORT names a
+ * USB-RS485 adapter with a sensor on it (test/hil/README.md has the XY-MD02 wiring;
+ * TEST_SERIAL_UNIT (1), TEST_SERIAL_PROFILE (xy-md02), TEST_SERIAL_BAUD and TEST_SERIAL_PARITY
+ * adjust it), else against the pty rig serving an XY-MD02, so CI runs them too. Fault injection
+ * needs the rig's slave and stays in modbus-rtu.test.ts.
+ */
+const realPort = process.env.TEST_SERIAL_PORT;
+const socat = realPort ? { path: null, skip: false } : requireSocat();
+
+describe.skipIf(socat.skip)(`Modbus RTU on ${realPort ?? "the pty rig"}`, () => {
+  const metrics = new Metrics();
+  let driver: Driver;
+  let link: SerialLink | null = null;
+  let slave: ModbusSlaveBus | null = null;
+  let temp: ReturnType<typeof makeTempDir> | null = null;
+  const unit = Number(process.env.TEST_SERIAL_UNIT ?? 1);
+
+  beforeAll(async () => {
+    let port = realPort;
+    if (!port) {
+      temp = makeTempDir("reefer-edge-hil-");
+      link = new SerialLink(socat.path ?? "socat", temp.dir);
+      await link.plug();
+      slave = new ModbusSlaveBus(link.devicePath);
+      await slave.attach();
+      slave.addUnit(unit).setInputs(1, [0x00e1, 0x0253]); // 22.5 °C, 59.5 %
+      port = link.gatewayPath;
+    }
+    const parsed = modbusRtuDriverConfig.parse({
+      type: "modbus-rtu",
+      port,
+      ...(process.env.TEST_SERIAL_BAUD && { baudRate: Number(process.env.TEST_SERIAL_BAUD) }),
+      ...(process.env.TEST_SERIAL_PARITY && { parity: process.env.TEST_SERIAL_PARITY }),
+      devices: [{ unitId: unit, profile: process.env.TEST_SERIAL_PROFILE ?? "xy-md02" }],
+    });
+    const prepared = prepareModbusConfig(parsed, process.cwd());
+    expect(prepared.problems).toEqual([]);
+    driver = modbusRtuDriver.create(
+      prepared.config,
+      driverContext({
+        containerId: "REAL",
+        metrics,
+        shared: new SharedResources(),
+        logger: pino({ level: "warn" }),
+      }),
+    );
+    await driver.open();
+  });
+  afterAll(async () => {
+    await driver.close();
+    await slave?.detach();
+    await link?.unplug();
+    temp?.cleanup();
+  });
+
+  it("reads plausible values twenty times in a row, with no bus error", async () => {
+    for (let i = 0; i < 20; i++) {
+      const measurement = await driver.read(AbortSignal.timeout(5000));
+      const fields = Object.entries(measurement);
+      expect(fields.length).toBeGreaterThan(0);
+      for (const [field, value] of fields) {
+        if (typeof value !== "number") continue;
+        const [low, high] = FIELD_RANGES[field as NumericField];
+        expect(value, field).toBeGreaterThanOrEqual(low);
+        expect(value, field).toBeLessThanOrEqual(high);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(metrics.total("modbus_errors")).toBe(0);
+  }, 60_000);
+});
