@@ -231,6 +231,10 @@ export class ModbusBus {
     }
     this.lastEnd = clock.monotonic();
     metrics.increment("modbus_errors", 1, { ...labels, class: failure.errorClass });
+    if (failure.exceptionCode !== undefined) {
+      // Which exception says what to fix: 2 is a wrong address in the profile, 6 a busy slave.
+      metrics.increment("modbus_exceptions", 1, { ...labels, code: String(failure.exceptionCode) });
+    }
     if (failure.errorClass === "port_gone") {
       this.lost(failure.message);
     } else if (failure.errorClass !== "exception") {

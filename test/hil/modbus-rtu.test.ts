@@ -113,6 +113,10 @@ describe.skipIf(socat.skip)("Modbus RTU on the pty rig (socat + jsmodbus slave)"
       sensor.faults.push(fault);
       await expect(read(sensorDriver), fault.kind).rejects.toMatchObject({ errorClass });
       expect(rig.metrics.get("modbus_errors", labels), fault.kind).toBe(before + 1);
+      if (fault.kind === "exception") {
+        const code = { bus: rig.link.gatewayPath, unit: "1", code: String(fault.code) };
+        expect(rig.metrics.get("modbus_exceptions", code)).toBe(1);
+      }
       // The next read is clean and exact: nothing of the fault leaks into a value.
       expect(await read(sensorDriver), fault.kind).toEqual({
         temperature: 25,

@@ -63,6 +63,20 @@ describe("reefer-edge validate", () => {
     expect(stderr).toContain("containers[0].driver.scenario: Invalid option");
   });
 
+  it("refuses a Modbus driver with an unknown profile, naming the path and the built-ins", async () => {
+    const file = writeConfig(
+      "modbus.yaml",
+      "version: 1\ngateway: { id: gw-1 }\nmqtt: { url: 'mqtt://127.0.0.1:1883' }\ncontainers:\n  - { id: C1, product: P01, driver: { type: modbus-rtu, port: /dev/ttyUSB0, devices: [{ unitId: 1, profile: xy-md2 }] } }\n",
+    );
+    for (const command of ["validate", "run"]) {
+      const { code, stderr } = await runCli([command, "--config", file]);
+      expect(code, command).toBe(78);
+      expect(stderr, command).toContain(
+        "containers[0].driver.devices[0].profile: xy-md2: no built-in profile of that name (known: reefer-controller-template, xy-md02)",
+      );
+    }
+  });
+
   it("refuses a world-readable private key", async () => {
     const { key } = pki.client("gw-0001");
     const file = writeConfig("key.yaml", mtlsConfig("mqtts://localhost:8883", temp.dir));
