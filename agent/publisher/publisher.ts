@@ -149,6 +149,10 @@ export class Publisher {
       reconnectPeriod: 0,
       resubscribe: false,
       queueQoSZero: false,
+      // mqtt-packet otherwise pre-builds 65,536 two-byte Buffers on the first publish: 6 MiB of
+      // heap (measured in a heap snapshot of the agent) to save one tiny allocation per packet,
+      // which at IoT Core's 100 publishes/s does not matter (mqtt-packet issue #139).
+      writeCache: false,
       rejectUnauthorized: true,
       ...(tls.ca && { ca: tls.ca }),
       ...(tls.cert && { cert: tls.cert }),
