@@ -136,7 +136,18 @@ export class ModbusBus {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      for (let job = await this.next(); job; job = await this.next()) await this.serve(job);
+      for (let job = await this.next(); job; job = await this.next()) {
+        try {
+          await this.serve(job);
+        } catch (error) {
+          // A bug here must cost one request, not the bus (nor crash the agent).
+          this.options.logger.error(
+            { err: error, unit: job.unit },
+            "Modbus request failed unexpectedly",
+          );
+          this.settle(job, error instanceof Error ? error : new Error(String(error)));
+        }
+      }
     } finally {
       this.pumping = false;
     }
