@@ -6,7 +6,10 @@
 export class Metrics {
   private readonly counters = new Map<string, number>();
   private readonly gauges = new Map<string, number>();
-  /** Keys already built for a labels object a caller reuses (a hot path's cached labels). */
+  /**
+   * Keys already built for a frozen labels object: a hot path that keeps its labels frozen (the
+   * Modbus bus, per request) gets its key built once; fresh objects are not cached.
+   */
   private readonly keys = new WeakMap<object, Map<string, string>>();
 
   increment(name: string, by = 1, labels?: Readonly<Record<string, string>>): void {
@@ -35,6 +38,7 @@ export class Metrics {
 
   private keyOf(name: string, labels?: Readonly<Record<string, string>>): string {
     if (!labels) return name;
+    if (!Object.isFrozen(labels)) return metricKey(name, labels);
     let byName = this.keys.get(labels);
     if (!byName) {
       byName = new Map();

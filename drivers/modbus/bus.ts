@@ -136,7 +136,11 @@ export class ModbusBus {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      for (let job = await this.next(); job; job = await this.next()) {
+      for (
+        let job = this.take() ?? (await this.next());
+        job;
+        job = this.take() ?? (await this.next())
+      ) {
         try {
           await this.serve(job);
         } catch (error) {
@@ -155,21 +159,27 @@ export class ModbusBus {
 
   /**
    * The first queued job of a healthy slave; a failing slave's only when no healthy one waits,
-   * and not while that slave's late-reply window is open (waits for it when nothing else can go).
+   * and not while that slave's late-reply window is open.
    */
+  private take(): Job | undefined {
+    if (this.queue.length === 0) return undefined;
+    const now = this.options.clock.monotonic();
+    const ready = (job: Job) => (this.quietUntil.get(job.unit) ?? 0) <= now;
+    let index = this.queue.findIndex((job) => ready(job) && this.breaker(job.unit).failures === 0);
+    if (index < 0) index = this.queue.findIndex(ready);
+    return index >= 0 ? this.queue.splice(index, 1)[0] : undefined;
+  }
+
+  /** Waits until a queued job may go (see `take`); undefined when the queue is empty. */
   private async next(): Promise<Job | undefined> {
-    for (;;) {
-      if (this.queue.length === 0) return undefined;
+    while (this.queue.length > 0) {
       const now = this.options.clock.monotonic();
-      const ready = (job: Job) => (this.quietUntil.get(job.unit) ?? 0) <= now;
-      let index = this.queue.findIndex(
-        (job) => ready(job) && this.breaker(job.unit).failures === 0,
-      );
-      if (index < 0) index = this.queue.findIndex(ready);
-      if (index >= 0) return this.queue.splice(index, 1)[0];
       const wait = Math.min(...this.queue.map((job) => this.quietUntil.get(job.unit) ?? 0)) - now;
       await new Promise((resolve) => setTimeout(resolve, Math.max(1, wait)));
+      const job = this.take();
+      if (job) return job;
     }
+    return undefined;
   }
 
   private async serve(job: Job): Promise<void> {
@@ -212,7 +222,9 @@ export class ModbusBus {
     labels: Readonly<Record<string, string>>,
   ): Promise<void> {
     const { metrics, clock } = this.options;
-    await this.silence();
+    // The inter-frame silence since the end of the last transaction.
+    const silence = this.lastEnd + this.options.interFrameDelayMs - clock.monotonic();
+    if (silence > 0) await new Promise((resolve) => setTimeout(resolve, silence));
     if (job.options.signal.aborted) {
       if (job.probe) breaker.abandonedProbe();
       this.settle(job, abortError());
@@ -298,12 +310,6 @@ export class ModbusBus {
     job.options.signal.removeEventListener("abort", job.onAbort);
     if (outcome instanceof Error) job.reject(outcome);
     else job.resolve(outcome);
-  }
-
-  /** Waits out the inter-frame silence since the end of the last transaction. */
-  private async silence(): Promise<void> {
-    const wait = this.lastEnd + this.options.interFrameDelayMs - this.options.clock.monotonic();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   }
 
   private openLine(): Promise<void> {

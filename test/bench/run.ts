@@ -36,7 +36,7 @@ try {
 
   const socat = findTool("socat");
   if (!socat) throw new Error("socat is needed for the Modbus benchmark: apt-get install socat");
-  const modbus = await benchModbus(socat, temp.dir, quick ? 1 : 3);
+  const modbus = await benchModbus(socat, temp.dir, 1, quick ? 4 : 10);
   results.push(...modbus);
   say(formatResults(modbus));
   say("\nModbus RTU wire-time model (a real line, 8N1):\n" + wireModel());
