@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { BOOLEAN_FIELDS, NUMERIC_FIELDS } from "../../agent/record.js";
 import { decodeRequest, encodeMeasurement } from "./codec.js";
 import { loadProfile, parseProfile } from "./profile.js";
 import { planRequests, type ReadRequest } from "./request-plan.js";
@@ -60,25 +61,7 @@ describe("reefer-controller-template profile", () => {
 
   it("covers every wire-contract field", () => {
     const fields = new Set(profile.registers.map((r) => r.field));
-    expect([...fields].sort()).toEqual(
-      [
-        "temperature",
-        "target_temperature",
-        "ambient_temperature",
-        "humidity_level",
-        "kilowatts",
-        "oxygen_level",
-        "carbon_dioxide_level",
-        "nitrogen_level",
-        "time_door_open",
-        "latitude",
-        "longitude",
-        "fan_1",
-        "fan_2",
-        "fan_3",
-        "defrost_cycle",
-      ].sort(),
-    );
+    expect([...fields].sort()).toEqual([...NUMERIC_FIELDS, ...BOOLEAN_FIELDS].sort());
   });
 
   it("groups its blocks into one request each", () => {
