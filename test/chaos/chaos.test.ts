@@ -51,7 +51,7 @@ describe.skipIf(mosquitto.skip)("chaos", () => {
     // (A row evicted while in flight may still arrive: the count is an upper bound.)
     expect(
       figures.lost,
-      `${figures.scenario}: readings lost beyond the counted evictions`,
+      `${figures.scenario}: readings lost beyond the counted evictions; ${figures.diagnosis}`,
     ).toBeLessThanOrEqual(figures.evicted);
     expect(figures.integrity).toBe("ok");
     expect(figures.duplicates).toBeLessThanOrEqual(100 * figures.iterations); // the in-flight window

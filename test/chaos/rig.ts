@@ -32,6 +32,8 @@ export interface ScenarioFigures {
   readonly drainSeconds: number;
   readonly integrity: string;
   readonly note: string;
+  /** For a failure message: the seqs lost, as ranges per container, and what the broker said. */
+  readonly diagnosis: string;
 }
 
 /**
@@ -173,14 +175,28 @@ log: { level: info }
     const distinct = new Set(mine.map((r) => `${r.reading.container_id}#${r.reading.seq}`));
     let captured = 0;
     let lost = 0;
+    const ranges: string[] = [];
     for (const { container_id, last_seq } of sequences) {
       const first = base + 1; // 1, or past the wall-clock base after a corrupt database was replaced
       captured += last_seq - first + 1;
-      for (let seq = first; seq <= last_seq; seq++) {
+      let from: number | null = null;
+      for (let seq = first; seq <= last_seq + 1; seq++) {
         const key = `${container_id}#${seq}`;
-        if (!distinct.has(key) && !buffered.has(key)) lost++;
+        const missing = seq <= last_seq && !distinct.has(key) && !buffered.has(key);
+        if (missing) lost++;
+        if (missing && from === null) from = seq;
+        if (!missing && from !== null) {
+          ranges.push(`${container_id} ${from}-${seq - 1}`);
+          from = null;
+        }
       }
     }
+    const brokerSaid = this.broker
+      .log()
+      .split("\n")
+      .filter((line) => /monitor|dropp|[Ee]rror|[Ww]arning/.test(line))
+      .slice(-15)
+      .join("\n");
     return {
       scenario,
       iterations,
@@ -192,6 +208,10 @@ log: { level: info }
       drainSeconds,
       integrity,
       note,
+      diagnosis:
+        lost === 0
+          ? ""
+          : `missing seqs: ${ranges.join(", ")}; the broker's log about the monitor:\n${brokerSaid}`,
     };
   }
 }
