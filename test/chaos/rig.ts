@@ -167,6 +167,13 @@ log: { level: info }
           "SELECT value FROM counters WHERE name = 'evicted_telemetry'",
         )
         .get()?.value ?? 0;
+    const deadLetters = db
+      .prepare<[], { reason: string; n: number }>(
+        "SELECT reason, COUNT(*) AS n FROM dead_letter GROUP BY reason",
+      )
+      .all()
+      .map((r) => `${r.n} × ${r.reason}`)
+      .join("; ");
     db.close();
     // After a replaced database, what counts is what the new one assigned (seq above its base).
     const mine = this.monitor.readings.filter(
@@ -191,6 +198,11 @@ log: { level: info }
         }
       }
     }
+    const agentSaid = agent.stdout
+      .split("\n")
+      .filter((line) => /"level":(40|50|60)/.test(line))
+      .slice(-10)
+      .join("\n");
     const brokerSaid = this.broker
       .log()
       .split("\n")
@@ -211,7 +223,7 @@ log: { level: info }
       diagnosis:
         lost === 0
           ? ""
-          : `missing seqs: ${ranges.join(", ")}; the broker's log about the monitor:\n${brokerSaid}`,
+          : `missing seqs: ${ranges.join(", ")}; dead letters: ${deadLetters || "none"}; the agent's last warnings:\n${agentSaid}\nthe broker's log about the monitor:\n${brokerSaid}`,
     };
   }
 }
