@@ -12,7 +12,10 @@ import { prepareModbusConfig } from "../../drivers/modbus/validation.js";
 import { driverContext } from "../support/driver-context.js";
 import { SlaveUnit } from "./modbus-slave.js";
 
-/** A Modbus TCP device made with jsmodbus on a loopback port; stop() drops every connection. */
+/**
+ * A Modbus TCP device made with jsmodbus on a loopback port, with the unit's faults applied to
+ * its replies as they leave the socket; stop() drops every connection.
+ */
 class TcpSlave {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
@@ -24,6 +27,14 @@ class TcpSlave {
     server.on("connection", (socket) => {
       this.sockets.add(socket);
       socket.on("close", () => this.sockets.delete(socket));
+      const write: (reply: Buffer) => boolean = socket.write.bind(socket);
+      Object.assign(socket, {
+        write: (reply: Buffer, done?: () => void) => {
+          this.reply(reply, write);
+          done?.();
+          return true;
+        },
+      });
     });
     new jsmodbus.server.TCP(server, {
       holding: this.unit.holding,
@@ -35,6 +46,33 @@ class TcpSlave {
     const address = server.address();
     this.port = typeof address === "object" && address ? address.port : 0;
     this.server = server;
+  }
+
+  /** A reply is MBAP (transaction, protocol, length, unit: 7 bytes) + PDU (function, data). */
+  private reply(reply: Buffer, write: (reply: Buffer) => boolean): void {
+    const fault = this.unit.faults.shift();
+    if (!fault) {
+      write(reply);
+      return;
+    }
+    switch (fault.kind) {
+      case "drop":
+        return;
+      case "slow":
+        setTimeout(() => write(reply), fault.ms);
+        return;
+      case "exception": {
+        // Same transaction id and unit; PDU: the function code with the high bit, the code.
+        const exception = Buffer.from(reply.subarray(0, 9));
+        exception.writeUInt16BE(3, 4);
+        exception[7] = (reply[7] ?? 0) | 0x80;
+        exception[8] = fault.code;
+        write(exception);
+        return;
+      }
+      case "corrupt-crc":
+        throw new Error("Modbus TCP has no CRC");
+    }
   }
 
   async stop(): Promise<void> {
@@ -105,6 +143,37 @@ describe("Modbus TCP against a jsmodbus device on loopback", () => {
       humidity_level: 75,
       kilowatts: 10,
     });
+  });
+
+  it("counts an exception and a dropped reply under their classes, and reads on", async () => {
+    const bus = { bus: `127.0.0.1:${slave.port}`, unit: "1" };
+    slave.unit.faults.push({ kind: "exception", code: 2 });
+    const partial = await read(driver);
+    // The first request of the map (its discrete input) failed; the other blocks were read.
+    expect(partial.defrost_cycle).toBeUndefined();
+    expect(partial.temperature).toBe(-20);
+    expect(metrics.get("modbus_exceptions", { ...bus, code: "2" })).toBe(1);
+    const timeouts = metrics.get("modbus_errors", { ...bus, class: "timeout" });
+    slave.unit.faults.push({ kind: "drop" }, { kind: "drop" }); // the first try and its retry
+    await read(driver);
+    expect(metrics.get("modbus_errors", { ...bus, class: "timeout" })).toBe(timeouts + 2);
+    expect(await read(driver)).toMatchObject({ temperature: -20, humidity_level: 75 });
+  });
+
+  it("drops a reply that comes after its timeout by its transaction id, with no quiet window", async () => {
+    const clean = await read(driver);
+    // Each block of the map in turn answers late: no other block may take that answer.
+    for (let block = 0; block < 6; block++) {
+      for (let i = 0; i < block; i++) slave.unit.faults.push({ kind: "slow", ms: 0 });
+      slave.unit.faults.push({ kind: "slow", ms: 450 }, { kind: "slow", ms: 450 });
+      const partial = await read(driver);
+      for (const [field, value] of Object.entries(partial)) {
+        expect(value, `block ${block}: ${field}`).toEqual(clean[field as keyof Measurement]);
+      }
+      slave.unit.faults.length = 0;
+      await new Promise((r) => setTimeout(r, 500)); // let the late replies arrive, then go
+    }
+    expect(await read(driver)).toEqual(clean);
   });
 
   it("reconnects after the device drops the connection and restarts", async () => {
