@@ -7,9 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireFaketime, requireRoot, requireTool } from "../support/tools.js";
 import { ChaosRig, formatTable, type ScenarioFigures } from "./rig.js";
 
-// These suites need a real peer: mosquitto, root (to mount a tmpfs) or libfaketime. Off CI a
-// missing one skips its suite and prints why; with CI=true (as .ci/run runs) it throws instead,
-// so CI never skips what it can run. See test/support/tools.ts.
+// Needs real peers; a missing one skips with the reason printed, and fails under CI (tools.ts).
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 const root = requireRoot("the disk-full chaos scenario");
 const faketime = requireFaketime("the 1970-clock chaos scenario");

@@ -11,6 +11,7 @@ import { ModbusSlaveBus } from "./modbus-slave.js";
 import { requireSocat } from "./rig.js";
 import { SerialLink } from "./serial-link.js";
 
+// Needs real peers; a missing one skips with the reason printed, and fails under CI (tools.ts).
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 const socat = requireSocat();
 

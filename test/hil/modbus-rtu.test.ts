@@ -9,6 +9,7 @@ import type { Driver } from "../../drivers/driver.js";
 import { Rig, requireSocat } from "./rig.js";
 import type { SlaveUnit } from "./modbus-slave.js";
 
+// Needs real peers; a missing one skips with the reason printed, and fails under CI (tools.ts).
 const socat = requireSocat();
 
 const template = loadProfile("reefer-controller-template", ".");

@@ -22,6 +22,7 @@ import { SerialLink } from "./serial-link.js";
  * needs the rig's slave and stays in modbus-rtu.test.ts.
  */
 const realPort = process.env.TEST_SERIAL_PORT;
+// On the rig it needs socat: missing, it skips with the reason printed, and fails under CI.
 const socat = realPort ? { path: null, skip: false } : requireSocat();
 
 describe.skipIf(socat.skip)(`Modbus RTU on ${realPort ?? "the pty rig"}`, () => {

@@ -8,9 +8,7 @@ import { captureLogs } from "../support/logs.js";
 import { useMosquitto } from "../support/broker-fixture.js";
 import { requireTool } from "../support/tools.js";
 
-// These suites need a real peer: mosquitto, root (to mount a tmpfs) or libfaketime. Off CI a
-// missing one skips its suite and prints why; with CI=true (as .ci/run runs) it throws instead,
-// so CI never skips what it can run. See test/support/tools.ts.
+// Needs real peers; a missing one skips with the reason printed, and fails under CI (tools.ts).
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 
 describe.skipIf(mosquitto.skip)("a gateway that boots with its clock in 1970", () => {

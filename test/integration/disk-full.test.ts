@@ -8,9 +8,7 @@ import { makeReading } from "../support/readings.js";
 import { makeTempDir } from "../support/tmp.js";
 import { requireRoot } from "../support/tools.js";
 
-// These suites need a real peer: mosquitto, root (to mount a tmpfs) or libfaketime. Off CI a
-// missing one skips its suite and prints why; with CI=true (as .ci/run runs) it throws instead,
-// so CI never skips what it can run. See test/support/tools.ts.
+// Needs real peers; a missing one skips with the reason printed, and fails under CI (tools.ts).
 const root = requireRoot("the disk-full test");
 
 describe.skipIf(root.skip)("the outbox on a full disk (a 4 MiB tmpfs)", () => {

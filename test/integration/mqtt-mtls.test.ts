@@ -9,9 +9,7 @@ import { join } from "node:path";
 import { useMosquitto } from "../support/broker-fixture.js";
 import { requireFaketime, requireTool } from "../support/tools.js";
 
-// These suites need a real peer: mosquitto, root (to mount a tmpfs) or libfaketime. Off CI a
-// missing one skips its suite and prints why; with CI=true (as .ci/run runs) it throws instead,
-// so CI never skips what it can run. See test/support/tools.ts.
+// Needs real peers; a missing one skips with the reason printed, and fails under CI (tools.ts).
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 const faketime = requireFaketime("the expired-certificate test");
 const CONTRACT_FIELDS = [

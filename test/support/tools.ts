@@ -1,6 +1,12 @@
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 
+/** Under CI (CI set, and not "0" or "false"), a missing tool or privilege fails the run. */
+export function inCi(): boolean {
+  const value = (process.env.CI ?? "").toLowerCase();
+  return value !== "" && value !== "0" && value !== "false";
+}
+
 /** Where a command lives, looking in PATH and the sbin folders Debian puts daemons in. */
 export function findTool(name: string): string | null {
   const dirs = [
@@ -29,7 +35,7 @@ export function findTool(name: string): string | null {
 export function requireTool(name: string, install: string): { path: string | null; skip: boolean } {
   const path = findTool(name);
   if (path) return { path, skip: false };
-  if (process.env.CI) {
+  if (inCi()) {
     throw new Error(
       `${name} is required in CI but was not found; .ci/run should have run: ${install}`,
     );
@@ -43,7 +49,7 @@ export function requireTool(name: string, install: string): { path: string | nul
 /** Root, for tests that mount a tmpfs. In CI (run as root) its absence is a failure. */
 export function requireRoot(what: string): { skip: boolean } {
   if (process.getuid?.() === 0) return { skip: false };
-  if (process.env.CI) throw new Error(`${what} needs root, and CI runs as root: it does not here`);
+  if (inCi()) throw new Error(`${what} needs root, and CI runs as root: it does not here`);
   console.warn(`SKIPPED: ${what} needs root (it mounts a small tmpfs)`);
   return { skip: true };
 }
@@ -71,7 +77,7 @@ export function findLibfaketime(): string | null {
 export function requireFaketime(what: string): { path: string | null; skip: boolean } {
   const path = findLibfaketime();
   if (path) return { path, skip: false };
-  if (process.env.CI)
+  if (inCi())
     throw new Error(
       `${what} needs libfaketime in CI; .ci/run should have run: apt-get install -y faketime`,
     );
