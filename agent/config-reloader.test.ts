@@ -1,4 +1,4 @@
-import { utimesSync, writeFileSync } from "node:fs";
+import { renameSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfigFile } from "../config/load.js";
@@ -48,5 +48,12 @@ describe("ConfigReloader", () => {
       true,
     );
     expect(lines.some((l) => l.msg.includes("take a restart"))).toBe(false);
+
+    // As editors and config management do: a new file renamed over the old one.
+    writeFileSync(`${file}.new`, `${BASE}rules: { temperature: { threshold: 14 } }\n`);
+    renameSync(`${file}.new`, file);
+    const again = Date.now() + 5000;
+    while (applied.length < 2 && Date.now() < again) await new Promise((r) => setTimeout(r, 20));
+    expect(applied[1]?.rules.temperature.threshold).toBe(14);
   });
 });

@@ -1,4 +1,4 @@
-import { unwatchFile, watchFile, type Stats } from "node:fs";
+import { statSync } from "node:fs";
 import type { Logger } from "pino";
 import { loadConfigFile } from "../config/load.js";
 import type { AgentConfig } from "../config/schema.js";
@@ -28,15 +28,17 @@ export interface ConfigReloaderOptions {
  * is refused with its problems logged, and the running rules stay. Changes elsewhere (broker,
  * containers, buffer) are named in a warning: they take a restart.
  *
- * The file is polled (fs.watchFile) rather than watched with inotify: editors and config
- * management replace the file by renaming, which an inotify watch on the old inode misses.
+ * The file is polled rather than watched with inotify: editors and config management replace
+ * the file by renaming, which an inotify watch on the old inode misses. Not with fs.watchFile:
+ * its first stat is asynchronous, so a change made just after start became its baseline and was
+ * never seen (a test caught it under load). The baseline here is taken synchronously at start.
  */
 export class ConfigReloader {
   private current: AgentConfig;
   private readonly onSignal = () => this.reload("SIGHUP");
-  private readonly onChange = (now: Stats, before: Stats) => {
-    if (now.mtimeMs !== before.mtimeMs) this.reload("file changed");
-  };
+  private timer: NodeJS.Timeout | null = null;
+  /** The file as last seen: mtime, inode and size (a rename-replace changes the inode). */
+  private seen: string | null = null;
 
   constructor(private readonly options: ConfigReloaderOptions) {
     this.current = options.initial;
@@ -44,16 +46,30 @@ export class ConfigReloader {
 
   start(): void {
     process.on("SIGHUP", this.onSignal);
-    watchFile(
-      this.options.file,
-      { interval: this.options.pollMs ?? 2000, persistent: false },
-      this.onChange,
-    );
+    this.seen = this.fingerprint();
+    this.timer = setInterval(() => {
+      const now = this.fingerprint();
+      // Missing for a moment (mid-replace): wait until it is back rather than refuse it.
+      if (now === null || now === this.seen) return;
+      this.seen = now;
+      this.reload("file changed");
+    }, this.options.pollMs ?? 2000);
+    this.timer.unref();
   }
 
   stop(): void {
     process.off("SIGHUP", this.onSignal);
-    unwatchFile(this.options.file, this.onChange);
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private fingerprint(): string | null {
+    try {
+      const stats = statSync(this.options.file);
+      return `${stats.mtimeMs}:${stats.ino}:${stats.size}`;
+    } catch {
+      return null;
+    }
   }
 
   reload(reason: string): void {
