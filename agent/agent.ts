@@ -48,6 +48,7 @@ export class Agent {
   private sampler: Sampler | null = null;
   private publisher: Publisher | null = null;
   private readonly clock: Clock;
+  private readonly random: () => number;
   private readonly rules: RuleEngine;
   private readonly reportByException: ReportByException;
   /** Clock epochs already corrected, with their step, for ticks that commit late. */
@@ -60,6 +61,7 @@ export class Agent {
     private readonly deps: AgentDependencies,
   ) {
     this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? Math.random;
     const products = productCatalogue(config.products);
     this.rules = new RuleEngine({
       gatewayId: config.gateway.id,
@@ -128,7 +130,7 @@ export class Agent {
       logger: logger.child({ component: "publisher" }),
       metrics: this.metrics,
       events: this.events,
-      random: this.deps.random ?? Math.random,
+      random: this.random,
     });
     this.sampler = new Sampler({
       observeClock: () => this.observeClock(guard),
@@ -359,7 +361,7 @@ export class Agent {
           logger: logger.child({ component: "driver", container: container.id }),
           metrics: this.metrics,
           shared: this.shared,
-          random: this.deps.random ?? Math.random,
+          random: this.random,
         }),
       };
     });

@@ -62,6 +62,7 @@ export class ModbusBus {
   private reopenTimer: NodeJS.Timeout | null = null;
   private opening: Promise<void> | null = null;
   private closed = false;
+  private everOpened = false;
 
   constructor(private readonly options: BusOptions) {
     this.backoff = new Backoff({ ...options.reopen, random: options.random });
@@ -75,11 +76,7 @@ export class ModbusBus {
     if (this.state === "closed" && !this.closed) void this.openLine();
   }
 
-  get isOpen(): boolean {
-    return this.state === "open";
-  }
-
-  breaker(unit: number): CircuitBreaker {
+  private breaker(unit: number): CircuitBreaker {
     let breaker = this.breakers.get(unit);
     if (!breaker) {
       breaker = new CircuitBreaker(this.options.breaker);
@@ -329,9 +326,8 @@ export class ModbusBus {
         await this.options.transport.close();
         return;
       }
-      const reopened =
-        this.backoff.failures > 0 ||
-        this.options.metrics.get("modbus_port_lost", { bus: this.options.name }) > 0;
+      const reopened = this.everOpened;
+      this.everOpened = true;
       this.state = "open";
       this.backoff.reset();
       this.options.metrics.increment("modbus_port_opens", 1, { bus: this.options.name });

@@ -1,5 +1,11 @@
 import type { Measurement, MeasurementField } from "../../agent/record.js";
-import { isBitFunction, wordsOf, type Profile, type RegisterMapping } from "./profile-schema.js";
+import {
+  isBitFunction,
+  isBooleanField,
+  wordsOf,
+  type Profile,
+  type RegisterMapping,
+} from "./profile-schema.js";
 import type { ReadRequest } from "./request-plan.js";
 
 /** A register whose raw contents matched one of its profile's fault values. */
@@ -66,7 +72,7 @@ function decodeValue(mapping: RegisterMapping, raw: number): number | boolean | 
     case "bit":
       return (((raw >> (mapping.bit ?? 0)) & 1) === 1) !== mapping.invert;
     case "uint16":
-      if (isBooleanMapping(mapping)) return (raw !== 0) !== mapping.invert;
+      if (isBooleanField(mapping.field)) return (raw !== 0) !== mapping.invert;
       return scaled(mapping, raw);
     case "int16":
       return scaled(mapping, raw >= 0x8000 ? raw - 0x10000 : raw);
@@ -86,12 +92,6 @@ function decodeValue(mapping: RegisterMapping, raw: number): number | boolean | 
     case "bool":
       throw new Error("bool is decoded from bits");
   }
-}
-
-const BOOLEAN_FIELDS = new Set(["fan_1", "fan_2", "fan_3", "defrost_cycle"]);
-
-function isBooleanMapping(mapping: RegisterMapping): boolean {
-  return BOOLEAN_FIELDS.has(mapping.field);
 }
 
 /**

@@ -136,7 +136,6 @@ export const modbusTcpDriverConfig = z.strictObject({
 export type ModbusRtuDriverConfig = z.output<typeof modbusRtuDriverConfig>;
 export type ModbusTcpDriverConfig = z.output<typeof modbusTcpDriverConfig>;
 export type ModbusDriverConfig = ModbusRtuDriverConfig | ModbusTcpDriverConfig;
-export type ModbusDevice = z.output<typeof deviceSchema>;
 
 /** The Modbus spec's inter-frame silence, 3.5 characters; 1.75 ms fixed above 19200 baud. */
 export function defaultInterFrameDelayMs(

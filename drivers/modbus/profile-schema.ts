@@ -108,6 +108,11 @@ export type Profile = z.output<typeof profileSchema>;
 
 const BOOLEAN_FIELD_SET = new Set<string>(BOOLEAN_FIELDS);
 
+/** fan_1..3 and defrost_cycle: filled by a bit, a bool, or a uint16 that is non-zero. */
+export function isBooleanField(field: string): boolean {
+  return BOOLEAN_FIELD_SET.has(field);
+}
+
 export function wordsOf(type: RegisterType): number {
   return type === "int32" || type === "uint32" || type === "float32" ? 2 : 1;
 }
@@ -127,7 +132,7 @@ function mappingProblems(r: RegisterMapping): string[] {
   }
   if (r.type === "bit" && r.bit === undefined) problems.push("type bit needs `bit` (0-15)");
   if (r.type !== "bit" && r.bit !== undefined) problems.push("`bit` is only for type bit");
-  const isBoolean = BOOLEAN_FIELD_SET.has(r.field);
+  const isBoolean = isBooleanField(r.field);
   if (!isBoolean && (r.type === "bit" || r.type === "bool")) {
     problems.push(`${r.field} is a number: a ${r.type} cannot fill it`);
   }
@@ -192,5 +197,3 @@ function overlapProblems(
 export function hex(address: number): string {
   return `0x${address.toString(16).toUpperCase().padStart(4, "0")}`;
 }
-
-export { registerSchema, FIELDS as PROFILE_FIELDS };

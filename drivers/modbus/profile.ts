@@ -10,6 +10,11 @@ const BUILTIN_DIR = fileURLToPath(new URL("./profiles/", import.meta.url));
 /** A built-in profile is named by its file's name; anything else is a path to a YAML file. */
 const BUILTIN_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
+/** A reference to a built-in profile (a bare name), not a path. */
+export function isBuiltinProfile(reference: string): boolean {
+  return BUILTIN_NAME.test(reference);
+}
+
 export function builtinProfiles(): string[] {
   return readdirSync(BUILTIN_DIR)
     .filter((f) => f.endsWith(".yaml"))
@@ -30,7 +35,7 @@ export class ProfileError extends Error {
 
 /** Where a profile reference points: a built-in's file, or a path resolved against `baseDir`. */
 export function profileFile(reference: string, baseDir: string): string {
-  if (BUILTIN_NAME.test(reference)) return resolve(BUILTIN_DIR, `${reference}.yaml`);
+  if (isBuiltinProfile(reference)) return resolve(BUILTIN_DIR, `${reference}.yaml`);
   return isAbsolute(reference) ? reference : resolve(baseDir, reference);
 }
 
@@ -41,7 +46,7 @@ export function loadProfile(reference: string, baseDir: string): Profile {
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    if (BUILTIN_NAME.test(reference)) {
+    if (isBuiltinProfile(reference)) {
       throw new ProfileError(reference, [
         `no built-in profile of that name (known: ${builtinProfiles().join(", ")}); a profile file is given by a path such as ./profiles/${reference}.yaml`,
       ]);

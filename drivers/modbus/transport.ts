@@ -68,10 +68,9 @@ abstract class ClientTransport implements ModbusTransport {
     this.client = client;
     let lastError = "closed";
     client.on("error", (error: unknown) => {
-      lastError =
-        error instanceof Error || (error as { message?: string }).message
-          ? String((error as { message?: string }).message)
-          : String(error);
+      // modbus-serial's SerialPortError is a plain object with a message, not an Error.
+      const message = (error as { message?: unknown } | null)?.message;
+      lastError = typeof message === "string" ? message : String(error);
     });
     client.on("close", () => {
       if (this.client !== client) return;

@@ -2,11 +2,9 @@ import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import type { DriverProblem, Prepared } from "../driver.js";
 import { busKey, type ModbusDriverConfig } from "./config.js";
-import { loadProfile, ProfileError } from "./profile.js";
+import { isBuiltinProfile, loadProfile, ProfileError } from "./profile.js";
 import type { Profile } from "./profile-schema.js";
 import type { SerialLine } from "./transport.js";
-
-const BUILTIN_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
 /**
  * Resolves profile paths against the config file's folder, loads every profile (a missing or
@@ -22,7 +20,7 @@ export function prepareModbusConfig<C extends ModbusDriverConfig>(
   const profiles: (Profile | null)[] = [];
   const devices = config.devices.map((device, index) => {
     const profile =
-      BUILTIN_NAME.test(device.profile) || isAbsolute(device.profile)
+      isBuiltinProfile(device.profile) || isAbsolute(device.profile)
         ? device.profile
         : resolve(baseDir, device.profile);
     try {
@@ -68,15 +66,11 @@ export function prepareModbusConfig<C extends ModbusDriverConfig>(
         });
       }
     });
-    const line = profiles[0]?.line ?? {};
     return {
       config: {
         ...config,
         devices,
-        baudRate: config.baudRate ?? line.baudRate ?? 9600,
-        parity: config.parity ?? line.parity ?? "none",
-        dataBits: config.dataBits ?? line.dataBits ?? 8,
-        stopBits: config.stopBits ?? line.stopBits ?? 1,
+        ...lineSettings(config, profiles[0]?.line ?? {}),
         port: isAbsolute(config.port) ? config.port : resolve(baseDir, config.port),
       },
       problems,
@@ -85,26 +79,30 @@ export function prepareModbusConfig<C extends ModbusDriverConfig>(
   return { config: { ...config, devices }, problems };
 }
 
-/** The line settings of an RTU driver, taking unset ones from its first device's profile. */
-export function serialLineOf(config: ModbusDriverConfig & { type: "modbus-rtu" }): SerialLine {
-  let line: Profile["line"] = {};
-  const first = config.devices[0];
-  if (
-    first &&
-    (config.baudRate === undefined ||
-      config.parity === undefined ||
-      config.dataBits === undefined ||
-      config.stopBits === undefined)
-  ) {
-    line = loadProfile(first.profile, process.cwd()).line;
-  }
+/** Each line setting: the config's, else the profile's, else 9600 8N1. */
+function lineSettings(
+  config: Partial<Omit<SerialLine, "path">>,
+  line: Profile["line"],
+): Omit<SerialLine, "path"> {
   return {
-    path: config.port,
     baudRate: config.baudRate ?? line.baudRate ?? 9600,
     parity: config.parity ?? line.parity ?? "none",
     dataBits: config.dataBits ?? line.dataBits ?? 8,
     stopBits: config.stopBits ?? line.stopBits ?? 1,
   };
+}
+
+/**
+ * The line of an RTU driver. A loaded config has every setting filled by prepare; one built in
+ * code may leave some to its first device's profile.
+ */
+export function serialLineOf(config: ModbusDriverConfig & { type: "modbus-rtu" }): SerialLine {
+  const first = config.devices[0];
+  const complete = [config.baudRate, config.parity, config.dataBits, config.stopBits].every(
+    (v) => v !== undefined,
+  );
+  const line = complete || !first ? {} : loadProfile(first.profile, process.cwd()).line;
+  return { path: config.port, ...lineSettings(config, line) };
 }
 
 /**

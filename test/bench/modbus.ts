@@ -1,17 +1,11 @@
 import { createRequire } from "node:module";
-import pino from "pino";
-import { Metrics } from "../../agent/metrics.js";
-import { SharedResources } from "../../agent/shared-resources.js";
-import { modbusRtuDriverConfig } from "../../drivers/modbus/config.js";
-import { modbusRtuDriver } from "../../drivers/modbus/driver.js";
 import { loadProfile } from "../../drivers/modbus/profile.js";
 import { planRequests, type ReadRequest } from "../../drivers/modbus/request-plan.js";
-import { prepareModbusConfig } from "../../drivers/modbus/validation.js";
 import type { ModbusRTU } from "modbus-serial/ModbusRTU.js";
 import { ModbusSlaveBus } from "../hil/modbus-slave.js";
 import { SerialLink } from "../hil/serial-link.js";
-import { driverContext } from "../support/driver-context.js";
 import type { BenchResult } from "./report.js";
+import { modbusDriver } from "../hil/modbus-driver.js";
 
 const require = createRequire(import.meta.url);
 
@@ -34,20 +28,15 @@ export async function benchModbus(
   slave.addUnit(1).setInputs(1, [0xff33, 0x021c]);
   try {
     const ours = async (interFrameDelayMs?: number) => {
-      const parsed = modbusRtuDriverConfig.parse({
-        type: "modbus-rtu",
-        port: link.gatewayPath,
-        retries: 0,
-        ...(interFrameDelayMs === undefined ? {} : { interFrameDelayMs }),
-        devices: [{ unitId: 1, profile: "xy-md02" }],
-      });
-      const driver = modbusRtuDriver.create(
-        prepareModbusConfig(parsed, dir).config,
-        driverContext({
-          metrics: new Metrics(),
-          shared: new SharedResources(),
-          logger: pino({ level: "silent" }),
-        }),
+      const driver = modbusDriver(
+        {
+          type: "modbus-rtu",
+          port: link.gatewayPath,
+          retries: 0,
+          ...(interFrameDelayMs === undefined ? {} : { interFrameDelayMs }),
+          devices: [{ unitId: 1, profile: "xy-md02" }],
+        },
+        dir,
       );
       await driver.open();
       const signal = new AbortController().signal;

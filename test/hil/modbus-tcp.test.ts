@@ -1,16 +1,11 @@
 import { createServer, type Server, type Socket } from "node:net";
-import pino from "pino";
 import jsmodbus from "jsmodbus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Metrics } from "../../agent/metrics.js";
 import type { Measurement } from "../../agent/record.js";
-import { SharedResources } from "../../agent/shared-resources.js";
 import type { Driver } from "../../drivers/driver.js";
-import { modbusTcpDriverConfig } from "../../drivers/modbus/config.js";
-import { modbusTcpDriver } from "../../drivers/modbus/driver.js";
-import { prepareModbusConfig } from "../../drivers/modbus/validation.js";
-import { driverContext } from "../support/driver-context.js";
 import { SlaveUnit } from "./modbus-slave.js";
+import { modbusDriver } from "./modbus-driver.js";
 
 /**
  * A Modbus TCP device made with jsmodbus on a loopback port, with the unit's faults applied to
@@ -105,26 +100,17 @@ describe("Modbus TCP against a jsmodbus device on loopback", () => {
 
   beforeAll(async () => {
     await slave.start();
-    const config = prepareModbusConfig(
-      modbusTcpDriverConfig.parse({
+    driver = modbusDriver(
+      {
         type: "modbus-tcp",
         host: "127.0.0.1",
         port: slave.port,
         timeoutMs: 300,
         reopen: { initialDelayMs: 100, maxDelayMs: 400 },
         devices: [{ unitId: 1, profile: "reefer-controller-template" }],
-      }),
+      },
       ".",
-    );
-    expect(config.problems).toEqual([]);
-    driver = modbusTcpDriver.create(
-      config.config,
-      driverContext({
-        containerId: "TCP1",
-        metrics,
-        shared: new SharedResources(),
-        logger: pino({ level: "silent" }),
-      }),
+      { containerId: "TCP1", metrics },
     );
     await driver.open();
   });

@@ -3,16 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Metrics } from "../../agent/metrics.js";
 import { FIELD_RANGES } from "../../agent/normalizer.js";
 import type { NumericField } from "../../agent/record.js";
-import { SharedResources } from "../../agent/shared-resources.js";
 import type { Driver } from "../../drivers/driver.js";
-import { modbusRtuDriverConfig } from "../../drivers/modbus/config.js";
-import { modbusRtuDriver } from "../../drivers/modbus/driver.js";
-import { prepareModbusConfig } from "../../drivers/modbus/validation.js";
-import { driverContext } from "../support/driver-context.js";
 import { makeTempDir } from "../support/tmp.js";
 import { ModbusSlaveBus } from "./modbus-slave.js";
 import { requireSocat } from "./rig.js";
 import { SerialLink } from "./serial-link.js";
+import { modbusDriver } from "./modbus-driver.js";
 
 /**
  * Reading checks that hold for any device: against real hardware when TEST_SERIAL_PORT names a
@@ -44,23 +40,16 @@ describe.skipIf(socat.skip)(`Modbus RTU on ${realPort ?? "the pty rig"}`, () => 
       slave.addUnit(unit).setInputs(1, [0x00e1, 0x0253]); // 22.5 °C, 59.5 %
       port = link.gatewayPath;
     }
-    const parsed = modbusRtuDriverConfig.parse({
-      type: "modbus-rtu",
-      port,
-      ...(process.env.TEST_SERIAL_BAUD && { baudRate: Number(process.env.TEST_SERIAL_BAUD) }),
-      ...(process.env.TEST_SERIAL_PARITY && { parity: process.env.TEST_SERIAL_PARITY }),
-      devices: [{ unitId: unit, profile: process.env.TEST_SERIAL_PROFILE ?? "xy-md02" }],
-    });
-    const prepared = prepareModbusConfig(parsed, process.cwd());
-    expect(prepared.problems).toEqual([]);
-    driver = modbusRtuDriver.create(
-      prepared.config,
-      driverContext({
-        containerId: "REAL",
-        metrics,
-        shared: new SharedResources(),
-        logger: pino({ level: "warn" }),
-      }),
+    driver = modbusDriver(
+      {
+        type: "modbus-rtu",
+        port,
+        ...(process.env.TEST_SERIAL_BAUD && { baudRate: Number(process.env.TEST_SERIAL_BAUD) }),
+        ...(process.env.TEST_SERIAL_PARITY && { parity: process.env.TEST_SERIAL_PARITY }),
+        devices: [{ unitId: unit, profile: process.env.TEST_SERIAL_PROFILE ?? "xy-md02" }],
+      },
+      process.cwd(),
+      { containerId: "REAL", metrics, logger: pino({ level: "warn" }) },
     );
     await driver.open();
   });

@@ -4,12 +4,10 @@ import pino from "pino";
 import { Metrics } from "../../agent/metrics.js";
 import { SharedResources } from "../../agent/shared-resources.js";
 import type { Driver } from "../../drivers/driver.js";
-import { modbusRtuDriverConfig, type ModbusRtuDriverConfig } from "../../drivers/modbus/config.js";
-import { modbusRtuDriver } from "../../drivers/modbus/driver.js";
-import { prepareModbusConfig } from "../../drivers/modbus/validation.js";
-import { driverContext } from "../support/driver-context.js";
+import type { ModbusRtuDriverConfig } from "../../drivers/modbus/config.js";
 import { makeTempDir } from "../support/tmp.js";
 import { requireTool } from "../support/tools.js";
+import { modbusDriver } from "./modbus-driver.js";
 import { ModbusSlaveBus } from "./modbus-slave.js";
 import { SerialLink } from "./serial-link.js";
 
@@ -43,24 +41,22 @@ export class Rig {
     containerId: string,
     config: Partial<ModbusRtuDriverConfig> & { devices: unknown[] },
   ): Driver {
-    const parsed = modbusRtuDriverConfig.parse({
-      type: "modbus-rtu",
-      port: this.link.gatewayPath,
-      timeoutMs: 150,
-      retries: 0,
-      reopen: { initialDelayMs: 100, maxDelayMs: 500 },
-      ...config,
-    });
-    const prepared = prepareModbusConfig(parsed, this.temp.dir);
-    if (prepared.problems.length > 0) throw new Error(JSON.stringify(prepared.problems));
-    const driver = modbusRtuDriver.create(
-      prepared.config,
-      driverContext({
+    const driver = modbusDriver(
+      {
+        type: "modbus-rtu",
+        port: this.link.gatewayPath,
+        timeoutMs: 150,
+        retries: 0,
+        reopen: { initialDelayMs: 100, maxDelayMs: 500 },
+        ...config,
+      },
+      this.temp.dir,
+      {
         containerId,
         metrics: this.metrics,
         shared: this.shared,
         logger: pino({ level: process.env.HIL_LOG ?? "silent" }),
-      }),
+      },
     );
     this.drivers.push(driver);
     return driver;
