@@ -9,6 +9,7 @@ import { missingPortWarning } from "../drivers/modbus/validation.js";
 import { ConfigReloader } from "./config-reloader.js";
 import { createLogger } from "./logger.js";
 import { loadTlsMaterial, TlsFileError } from "./publisher/tls.js";
+import { EXIT_OUTBOX_LOCKED, OutboxLock, OutboxLockedError } from "./outbox/outbox-lock.js";
 
 /** sysexits EX_CONFIG: systemd's RestartPreventExitStatus stops a restart loop on a bad config. */
 export const EXIT_CONFIG = 78;
@@ -26,7 +27,10 @@ Usage:
   reefer-edge help
 
 The config file may also be named by REEFER_EDGE_CONFIG; REEFER_EDGE__<PATH> variables override
-its values (REEFER_EDGE__MQTT__URL=mqtts://... sets mqtt.url).`;
+its values (REEFER_EDGE__MQTT__URL=mqtts://... sets mqtt.url).
+
+Exit codes: 0 after a graceful stop, 2 usage error, 75 the outbox is in use by another agent,
+78 a config or TLS file that cannot be used.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command = "help", ...rest] = argv;
@@ -76,6 +80,13 @@ function validate(args: string[]): number {
       const warning = missingPortWarning(container.driver);
       if (warning) process.stdout.write(`warning: ${container.id}: ${warning}\n`);
     }
+    const held = outboxHolder(config.buffer.path);
+    if (held) {
+      // Usable, but `run` refuses while that agent lives; reloading its rules needs no second run.
+      process.stdout.write(
+        `warning: ${held.message}; \`run\` with this config exits ${EXIT_OUTBOX_LOCKED} while it runs\n`,
+      );
+    }
     process.stdout.write(
       `${file}: ok (${config.containers.length} containers, gateway ${config.gateway.id})\n`,
     );
@@ -85,10 +96,26 @@ function validate(args: string[]): number {
   }
 }
 
+/** Another agent holding the outbox, if one does (the lock is taken and given back at once). */
+function outboxHolder(path: string): OutboxLockedError | null {
+  if (path === ":memory:") return null;
+  try {
+    OutboxLock.acquire(path).release();
+    return null;
+  } catch (error) {
+    if (error instanceof OutboxLockedError) return error;
+    throw error;
+  }
+}
+
 function reportStartupError(error: unknown): number {
   if (error instanceof ConfigError || error instanceof TlsFileError) {
     process.stderr.write(`${error.message}\n`);
     return EXIT_CONFIG;
+  }
+  if (error instanceof OutboxLockedError) {
+    process.stderr.write(`${error.message}\n`);
+    return EXIT_OUTBOX_LOCKED;
   }
   throw error;
 }
@@ -101,6 +128,9 @@ async function run(args: string[]): Promise<number> {
   }
   let agent: Agent;
   let reloader: ConfigReloader;
+  // Listening before the start: a SIGTERM during startup (systemd stopping a slow start) must
+  // still stop the agent gracefully rather than kill it.
+  const stopRequested = untilSignal();
   try {
     const config = loadConfigFile(file, process.env);
     const logger = createLogger(config.log);
@@ -117,7 +147,7 @@ async function run(args: string[]): Promise<number> {
   } catch (error) {
     return reportStartupError(error);
   }
-  await untilSignal();
+  await stopRequested;
   reloader.stop();
   await agent.stop();
   return 0;
@@ -149,13 +179,18 @@ async function demo(args: string[]): Promise<number> {
   const config = demoConfig(broker.url, dataDir, interval);
   const logger = createLogger(config.log);
   const agent = new Agent(config, { logger });
+  try {
+    agent.start();
+  } catch (error) {
+    await broker.close();
+    return reportStartupError(error);
+  }
   const tty = process.stdout.isTTY;
   process.stdout.write(
     `reefer-edge demo: ${config.containers.length} simulated reefers at 60× speed (C03's compressor ` +
       `fails after 10 model minutes, C04's CO2 sensor reads high), edge rules on 10 s windows, ` +
       `broker ${broker.url}, outbox ${config.buffer.path}\n`,
   );
-  agent.start();
   const view = startLiveView(agent, (text) => process.stdout.write(text), tty);
   await untilSignal(duration);
   view.stop();

@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import type { ReeferReading, UnsequencedReading } from "../record.js";
 import { openOutboxDatabase, type Durability, type Recovery } from "./database.js";
+import { OutboxLock } from "./outbox-lock.js";
 import { SpaceReserve } from "./space-reserve.js";
 
 /**
@@ -103,9 +104,19 @@ export class Outbox {
   readonly recovery: Recovery | null;
   private readonly reserve: SpaceReserve;
   private readonly seqBase: number;
+  private readonly lock: OutboxLock | null;
 
   constructor(private readonly options: OutboxOptions) {
-    const opened = openOutboxDatabase(options.path, options.durability, Math.floor(options.now()));
+    // The lock comes first: a second agent must not even look at (or move aside) a live outbox.
+    this.lock =
+      options.path === ":memory:" ? null : OutboxLock.acquire(options.path, options.now());
+    let opened: ReturnType<typeof openOutboxDatabase>;
+    try {
+      opened = openOutboxDatabase(options.path, options.durability, Math.floor(options.now()));
+    } catch (error) {
+      this.lock?.release();
+      throw error;
+    }
     this.db = opened.db;
     this.recovery = opened.recovery;
     this.reserve = new SpaceReserve(
@@ -471,6 +482,7 @@ export class Outbox {
   close(): void {
     if (this.db.open) this.db.close();
     this.reserve.release();
+    this.lock?.release();
   }
 
   /**

@@ -1,0 +1,104 @@
+import Database from "better-sqlite3";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { dirname } from "node:path";
+
+/** sysexits EX_TEMPFAIL: the outbox is busy now; trying later (once the holder stopped) works. */
+export const EXIT_OUTBOX_LOCKED = 75;
+
+/** Another live process holds the outbox. */
+export class OutboxLockedError extends Error {
+  constructor(
+    readonly path: string,
+    /** What the holder wrote about itself ("pid 1234 on gw-0001 since ..."), if it could be read. */
+    readonly holder: string,
+  ) {
+    super(
+      `outbox ${path} is in use by another reefer-edge agent (${holder}): one agent per outbox, ` +
+        `so that sequence numbers are never reused. Stop that agent first, or give this one its ` +
+        `own buffer.path`,
+    );
+    this.name = "OutboxLockedError";
+  }
+}
+
+/**
+ * One agent per outbox: two processes on one database would each keep their own last seq and
+ * publish two readings under one (container_id, seq), which downstream deduplication then drops.
+ *
+ * The lock is SQLite's own exclusive locking on a small database beside the outbox
+ * (`<path>.lock`): a POSIX lock that the kernel releases when the process dies, so a kill -9
+ * never leaves a stale lock, and that SQLite also enforces between connections of one process
+ * (a fleet simulator running many agents). Node has no flock(2); SQLite's lock needs no further
+ * native module. A separate file, because exclusive locking on the outbox itself would shut out
+ * the operator's `sqlite3` shell and the tests that read a running agent's outbox.
+ *
+ * Who holds it is written to `<path>.owner` (the lock database cannot be read while held).
+ */
+export class OutboxLock {
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly ownerFile: string,
+  ) {}
+
+  /** Takes the lock, or throws OutboxLockedError at once (no waiting) naming the holder. */
+  static acquire(outboxPath: string, now: number = Date.now()): OutboxLock {
+    mkdirSync(dirname(outboxPath), { recursive: true });
+    const lockFile = `${outboxPath}.lock`;
+    const ownerFile = `${outboxPath}.owner`;
+    const db = openLockDatabase(lockFile);
+    try {
+      db.pragma("locking_mode = EXCLUSIVE");
+      // The first write takes the EXCLUSIVE lock, and in this mode it is kept until close.
+      db.exec("CREATE TABLE IF NOT EXISTS holder (pid INTEGER, since TEXT)");
+      db.prepare("INSERT INTO holder (pid, since) VALUES (?, ?)").run(
+        process.pid,
+        new Date(now).toISOString(),
+      );
+    } catch (error) {
+      db.close();
+      if (isBusy(error)) throw new OutboxLockedError(outboxPath, readOwner(ownerFile));
+      throw error;
+    }
+    writeFileSync(
+      ownerFile,
+      `pid ${process.pid} on ${hostname()} since ${new Date(now).toISOString()}\n`,
+    );
+    return new OutboxLock(db, ownerFile);
+  }
+
+  /** Releases the lock (also released by the kernel if the process dies). */
+  release(): void {
+    if (!this.db.open) return;
+    rmSync(this.ownerFile, { force: true });
+    this.db.close();
+  }
+}
+
+function openLockDatabase(file: string): Database.Database {
+  // timeout 0: a held lock answers SQLITE_BUSY at once instead of after better-sqlite3's 5 s.
+  const db = new Database(file, { timeout: 0 });
+  try {
+    db.pragma("quick_check");
+    return db;
+  } catch (error) {
+    db.close();
+    if (isBusy(error)) return new Database(file, { timeout: 0 }); // held: acquire says so
+    // The lock file holds no data: a damaged one is replaced.
+    rmSync(file, { force: true });
+    return new Database(file, { timeout: 0 });
+  }
+}
+
+function readOwner(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim() || "holder unknown";
+  } catch {
+    return "holder unknown";
+  }
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === "SQLITE_BUSY" || code === "SQLITE_LOCKED";
+}
