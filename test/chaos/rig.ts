@@ -223,7 +223,7 @@ log: { level: info }
       diagnosis:
         lost === 0
           ? ""
-          : `missing seqs: ${ranges.join(", ")}; dead letters: ${deadLetters || "none"}; the agent's last warnings:\n${agentSaid}\nthe broker's log about the monitor:\n${brokerSaid}`,
+          : `missing seqs: ${ranges.join(", ")}; dead letters: ${deadLetters || "none"}; the monitor's connection dropped ${this.monitor.disconnects} times; the agent's last warnings:\n${agentSaid}\nthe broker's log about the monitor:\n${brokerSaid}`,
     };
   }
 }

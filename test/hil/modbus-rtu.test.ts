@@ -181,11 +181,13 @@ describe.skipIf(socat.skip)("a shared RS-485 bus with a dead slave", () => {
     const containers = [1, 2, 3].map((id) => ({
       id: `C${id}`,
       productId: "P01",
-      intervalMs: 400,
-      timeoutMs: 300,
+      // The read timeout leaves room behind the dead slave's 150 ms for a loaded machine: what
+      // must hold is that each live slave answers every tick, not how fast.
+      intervalMs: 600,
+      timeoutMs: 550,
       driver: rig.driver(`C${id}`, {
         devices: [{ unitId: id, profile: "xy-md02" }],
-        breaker: { failuresToOpen: 2, probeAfterMs: 1500, maxProbeAfterMs: 1500 },
+        breaker: { failuresToOpen: 2, probeAfterMs: 2000, maxProbeAfterMs: 2000 },
       }),
     }));
     const ticks: { container_id: string; temperature: number | null }[][] = [];
@@ -199,12 +201,12 @@ describe.skipIf(socat.skip)("a shared RS-485 bus with a dead slave", () => {
       onTick: (readings) => ticks.push(readings),
     });
     sampler.start();
-    await new Promise((r) => setTimeout(r, 6000));
+    await new Promise((r) => setTimeout(r, 9000));
     await sampler.stop();
 
     const of = (id: string) => ticks.flatMap((t) => t.filter((r) => r.container_id === id));
     // Every tick carried both live slaves' readings, with the values they serve.
-    expect(ticks.length).toBeGreaterThanOrEqual(10);
+    expect(ticks.length).toBeGreaterThanOrEqual(8);
     expect(of("C1")).toHaveLength(ticks.length);
     expect(of("C3")).toHaveLength(ticks.length);
     expect(of("C1").every((r) => r.temperature === 10)).toBe(true);
@@ -217,7 +219,7 @@ describe.skipIf(socat.skip)("a shared RS-485 bus with a dead slave", () => {
     expect(rig.metrics.get("modbus_circuit_opens", unit2)).toBeGreaterThanOrEqual(1);
     expect(rig.metrics.get("modbus_skipped", unit2)).toBeGreaterThan(0);
     const sentToDead = dead.requests.length;
-    // 2 failures open it; over 6 s a probe every 1.5 s: far fewer requests than ticks.
+    // 2 failures open it; over 9 s a probe every 2 s: far fewer requests than ticks.
     expect(sentToDead).toBeGreaterThanOrEqual(3);
     expect(sentToDead).toBeLessThan(ticks.length / 2);
     expect(rig.metrics.get("modbus_circuit_open", unit2)).toBe(1);

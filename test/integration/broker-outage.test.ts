@@ -21,7 +21,7 @@ describe.skipIf(mosquitto.skip)("a 30 s broker outage while sampling fast", () =
     async () => {
       const logs = captureLogs("info");
       const config = testConfig({
-        url: env.broker.url,
+        url: env.agentUrl,
         dir: mkdtempSync(join(env.temp.dir, "agent-")),
         gatewayId: "gw-0001",
         ca: env.pki.caCert,
@@ -37,17 +37,17 @@ describe.skipIf(mosquitto.skip)("a 30 s broker outage while sampling fast", () =
         "live readings",
       );
 
-      // A stop with SIGTERM: the agent loses its connection all the same, and the broker keeps the
-      // monitor's session, so the observer cannot miss what the agent sends the moment it is back.
-      // (With SIGKILL the monitor's restored session proved unreliable under CI load: it missed
-      // readings the broker had acknowledged to the agent.)
-      await env.broker.pause({ hard: false });
+      // The broker becomes unreachable to the agent: its connection is cut and new ones refused,
+      // at a proxy, while the monitor stays connected to the broker itself. (Restarting the broker
+      // under the monitor made the observer miss, under CI load, readings the broker had
+      // acknowledged to the agent: a loss that was not the agent's.)
+      await env.proxy.down();
       const capturedBefore = agent.metrics.get("readings_captured");
       await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
       const duringOutage = agent.metrics.get("readings_captured") - capturedBefore;
       expect(agent.status().connected).toBe(false);
       expect(agent.status().outbox.telemetry).toBeGreaterThan(200);
-      await env.broker.resume();
+      await env.proxy.up();
 
       // Let it run a little on the restored link, then stop sampling and drain.
       await env.monitor.waitFor(() => agent.status().connected, "reconnection", 15_000);

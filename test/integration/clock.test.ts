@@ -24,9 +24,9 @@ describe.skipIf(mosquitto.skip)("a gateway that boots with its clock in 1970", (
         now: () => performance.now() + offset,
         monotonic: () => performance.now(),
       };
-      await env.broker.pause({ hard: false }); // no link until the clock is fixed: readings stay buffered
+      await env.proxy.down(); // no link until the clock is fixed: readings stay buffered
       const config = testConfig({
-        url: env.broker.url,
+        url: env.agentUrl,
         dir: mkdtempSync(join(env.temp.dir, "agent-")),
         gatewayId: "gw-0001",
         ca: env.pki.caCert,
@@ -43,7 +43,7 @@ describe.skipIf(mosquitto.skip)("a gateway that boots with its clock in 1970", (
         expect(beforeSync, logs.text().slice(0, 3000)).toBeGreaterThan(10);
         const trueNow = Date.now();
         offset = trueNow - performance.now(); // NTP steps the clock
-        await env.broker.resume();
+        await env.proxy.up();
         await env.monitor.waitFor(
           () => env.monitor.seqs("C01").size > beforeSync / 2 + 5,
           "readings after the sync",

@@ -20,7 +20,7 @@ describe.skipIf(mosquitto.skip)("edge rules end to end, against Mosquitto", () =
         version: 1,
         gateway: { id: gatewayId },
         mqtt: {
-          url: env.broker.url,
+          url: env.agentUrl,
           ca: env.pki.caCert,
           cert,
           key,
@@ -41,7 +41,7 @@ describe.skipIf(mosquitto.skip)("edge rules end to end, against Mosquitto", () =
     "publishes the alerts raised offline before the backlog when the link returns",
     { timeout: 60_000 },
     async () => {
-      await env.broker.pause({ hard: false });
+      await env.proxy.down();
       const agent = agentFor(
         "gw-0001",
         [
@@ -62,7 +62,7 @@ describe.skipIf(mosquitto.skip)("edge rules end to end, against Mosquitto", () =
         );
         const queuedAlerts = agent.status().outbox.alerts;
         const seen = env.monitor.topics.length;
-        await env.broker.resume();
+        await env.proxy.up();
         await env.monitor.waitFor(
           () => agent.status().outbox.telemetry < 10 && agent.status().connected,
           "the drain",

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll } from "vitest";
+import { FaultProxy } from "./fault-proxy.js";
 import { Monitor } from "./monitor.js";
 import { MONITOR, MosquittoBroker } from "./mosquitto.js";
 import { makePki, type TestPki } from "./pki.js";
@@ -9,11 +10,20 @@ export interface BrokerFixture {
   pki: TestPki;
   broker: MosquittoBroker;
   monitor: Monitor;
+  /**
+   * A fault proxy in front of the broker. Agents that must lose their link (an outage) connect
+   * through it (`agentUrl`) and the test calls `proxy.down()` / `proxy.up()`; the monitor keeps
+   * its own connection to the broker, so an outage never makes the observer miss anything.
+   */
+  proxy: FaultProxy;
+  /** The broker's URL through the proxy. */
+  agentUrl: string;
 }
 
 /**
  * For a describe block: before its tests, a temp folder, a PKI with a certificate for each of
- * `clients` and for the monitor, a Mosquitto with mTLS and the monitoring subscriber; after them,
+ * `clients` and for the monitor, a Mosquitto with mTLS, a fault proxy in front of it and the
+ * monitoring subscriber; after them,
  * all stopped and removed. The fields are set once the block's beforeAll ran.
  */
 export function useMosquitto(binary: string, clients: readonly string[]): BrokerFixture {
@@ -22,6 +32,8 @@ export function useMosquitto(binary: string, clients: readonly string[]): Broker
     fixture.temp = makeTempDir();
     fixture.pki = makePki(fixture.temp.dir, [...clients, MONITOR]);
     fixture.broker = await MosquittoBroker.start(binary, fixture.temp.dir, fixture.pki);
+    fixture.proxy = await FaultProxy.start(fixture.broker.port);
+    fixture.agentUrl = `mqtts://127.0.0.1:${fixture.proxy.port}`;
     fixture.monitor = await Monitor.connect(
       fixture.broker.url,
       fixture.pki.caCert,
@@ -29,6 +41,7 @@ export function useMosquitto(binary: string, clients: readonly string[]): Broker
     );
   });
   afterAll(async () => {
+    await fixture.proxy.close();
     await fixture.monitor.close();
     await fixture.broker.stop();
     fixture.temp.cleanup();

@@ -52,6 +52,28 @@ export class FaultProxy {
     this.sockets.clear();
   }
 
+  /**
+   * The broker unreachable, as a stopped broker is to the agent: every connection is cut and new
+   * ones are refused until `up`. The broker itself and the test's monitor, which connects to it
+   * directly, carry on: an outage then never crosses the observer's own session.
+   */
+  async down(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.reset();
+    await closed;
+  }
+
+  /** Accepts connections again on the same port. */
+  async up(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.port, "127.0.0.1", () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+  }
+
   async close(): Promise<void> {
     this.reset();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -13,8 +13,16 @@ export class Monitor {
   readonly topics: string[] = [];
   private readonly seen = new Map<string, Set<number>>();
   duplicates = 0;
+  /**
+   * Times the monitor's own connection dropped. A loss seen while this is 0 cannot be the
+   * observer's: the broker delivers every QoS 1 message to a connected subscriber.
+   */
+  disconnects = 0;
 
   private constructor(private readonly client: MqttClient) {
+    client.on("close", () => {
+      this.disconnects++;
+    });
     client.on("message", (topic, payload) => {
       this.topics.push(topic);
       const body = JSON.parse(payload.toString()) as unknown;
