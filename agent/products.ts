@@ -1,6 +1,6 @@
 /**
  * The product catalogue: what a container carries decides its setpoint, and so what counts as
- * an excursion. The built-ins are the original reefer simulator's products (DESIGN.md); config
+ * an excursion. The built-ins are the original reefer simulator's products (docs/wire-contract.md); config
  * may add products or override these.
  */
 export interface Product {

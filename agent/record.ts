@@ -1,5 +1,5 @@
 /**
- * Wire contract v1 (DESIGN.md): one flat snake_case JSON object per reading, read by the cloud's
+ * Wire contract v1 (docs/wire-contract.md): one flat snake_case JSON object per reading, read by the cloud's
  * streaming SQL and the data lake without a transform. Change it only with a new schema version.
  */
 

@@ -77,7 +77,7 @@ export interface CaptureResult {
 }
 
 /**
- * The durable outbox (DESIGN.md, "What the outbox promises"). A reading is captured once its
+ * The durable outbox (docs/wire-contract.md, "What the outbox promises"). A reading is captured once its
  * transaction commits. Rows leave only when the broker acknowledged them (`accept`), when they
  * are refused for good (`reject`, into `dead_letter`), or when the disk budget evicts them
  * (oldest telemetry first, alerts last), and every such exit is counted durably.

@@ -1,4 +1,4 @@
-/** Topic kinds of DESIGN.md; AWS IoT rules select on them. */
+/** Topic kinds of the wire contract (docs/wire-contract.md); AWS IoT rules select on them. */
 export type TopicKind = "telemetry" | "backfill" | "alert";
 
 export function topicFor(gatewayId: string, containerId: string, kind: TopicKind): string {

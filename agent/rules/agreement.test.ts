@@ -14,7 +14,7 @@ const LATENESS_S = 10;
 const CARROTS = BUILTIN_PRODUCTS[0] as Product;
 
 /**
- * The seed's cloud rule, written correctly (DESIGN.md), as SQLite runs it: per container and
+ * The seed's cloud rule, written correctly (deploy/aws/analytics/faulty-reefers.sql), as SQLite runs it: per container and
  * minute, the readings strictly over 18 °C. The reference is this query, not a second copy of
  * the edge code.
  */
