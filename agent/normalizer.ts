@@ -42,17 +42,18 @@ export interface ReadingIdentity {
 
 /**
  * Turns what a driver read into a wire-contract record: every field present (null when unread
- * or implausible), the measurement time from the injected clock at millisecond precision, and
- * the clock flag.
+ * or implausible), the measurement time from the injected clock at millisecond precision (also
+ * returned as `t`, epoch ms), and the clock flag.
  */
 export function normalize(
   measurement: Measurement,
   identity: ReadingIdentity,
   clock: Clock,
   clockState?: ClockState,
-): { reading: UnsequencedReading; faults: SensorFault[] } {
+): { reading: UnsequencedReading; t: number; faults: SensorFault[] } {
   const faults: SensorFault[] = [];
-  const now = clock.now();
+  // Whole milliseconds, as measurement_time carries them, so `t` equals its parse exactly.
+  const now = Math.trunc(clock.now());
   const numbers = {} as Record<NumericField, number | null>;
   for (const field of NUMERIC_FIELDS) {
     const value = measurement[field];
@@ -89,6 +90,8 @@ export function normalize(
       boot_id: identity.bootId,
       clock: clockState ?? (isClockPlausible(now) ? "synced" : "unsynced"),
     },
+    // The measurement time in epoch ms as well: the rules judge on it without parsing the ISO text.
+    t: now,
     faults,
   };
 }

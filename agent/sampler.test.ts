@@ -1,6 +1,8 @@
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Driver } from "../drivers/driver.js";
+import { DeviceReadError } from "../drivers/read-error.js";
+import type { ReadFailure } from "./tick.js";
 import { simulatedDriver } from "../drivers/simulated/driver.js";
 import type { Clock } from "./clock.js";
 import { Metrics } from "./metrics.js";
@@ -76,6 +78,7 @@ function container(
 }
 
 let ticks: UnsequencedReading[][];
+let failures: ReadFailure[][];
 let metrics: Metrics;
 let sampler: Sampler | null;
 
@@ -87,7 +90,10 @@ function start(containers: SampledContainer[]): Sampler {
     clock,
     logger,
     metrics,
-    onTick: (readings) => ticks.push(readings),
+    onTick: (tick) => {
+      ticks.push(tick.samples.map((s) => s.reading));
+      failures.push([...tick.failures]);
+    },
   });
   sampler.start();
   return sampler;
@@ -96,6 +102,7 @@ function start(containers: SampledContainer[]): Sampler {
 beforeEach(() => {
   vi.useFakeTimers({ now: START });
   ticks = [];
+  failures = [];
   metrics = new Metrics();
   sampler = null;
 });
@@ -165,10 +172,30 @@ describe("Sampler", () => {
     expect(metrics.get("ticks_skipped")).toBeGreaterThan(50);
   });
 
-  it("captures nothing for a tick where no container could be read", async () => {
-    start([container("bad", failingDriver())]);
+  it("hands over a tick where no container could be read: no reading, each failure and its class", async () => {
+    start([container("bad", failingDriver()), container("slow", hangingDriver())]);
     await vi.advanceTimersByTimeAsync(1500);
-    expect(ticks).toEqual([]);
+    expect(ticks).toEqual([[], []]);
+    expect(failures[0]).toEqual([
+      { containerId: "bad", errorClass: "error", devices: [] },
+      { containerId: "slow", errorClass: "timeout", devices: [] },
+    ]);
+  });
+
+  it("passes on the class and devices a driver names in a DeviceReadError", async () => {
+    const named: Driver = {
+      open: () => Promise.resolve(),
+      read: () =>
+        Promise.reject(
+          new DeviceReadError("crc", ["/dev/ttyUSB0 unit 3"], "answer with a bad CRC"),
+        ),
+      close: () => Promise.resolve(),
+    };
+    start([container("M", named)]);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(failures[0]).toEqual([
+      { containerId: "M", errorClass: "crc", devices: ["/dev/ttyUSB0 unit 3"] },
+    ]);
   });
 
   it("replaces an out-of-range value with null and counts the sensor fault", async () => {

@@ -1,10 +1,11 @@
 import type { Logger } from "pino";
 import type { Driver } from "../drivers/driver.js";
+import { describeReadFailure } from "../drivers/read-error.js";
 import { isClockPlausible, type Clock } from "./clock.js";
 import type { ClockObservation } from "./clock-guard.js";
 import type { Metrics } from "./metrics.js";
 import { normalize } from "./normalizer.js";
-import type { UnsequencedReading } from "./record.js";
+import type { ReadFailure, Sample, Tick } from "./tick.js";
 
 /** One container as the sampler sees it. */
 export interface SampledContainer {
@@ -22,10 +23,10 @@ export interface SamplerOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** Called once per tick with that tick's readings, to commit them together. */
-  readonly onTick: (readings: UnsequencedReading[], clock: ClockObservation) => void;
+  /** Called once per tick with what it read and what failed, to commit them together. */
+  readonly onTick: (tick: Tick) => void;
   /** Judges the wall clock once per tick; without it, a plausible time is trusted. */
-  readonly observeClock?: () => ClockObservation;
+  readonly clockCorrection?: { observe(): ClockObservation };
 }
 
 class ReadTimeout extends Error {
@@ -110,22 +111,24 @@ export class Sampler {
   }
 
   private async tick(group: ContainerState[]): Promise<void> {
-    const clock = this.options.observeClock?.() ?? {
+    const clock = this.options.clockCorrection?.observe() ?? {
       state: isClockPlausible(this.options.clock.now()) ? "synced" : "unsynced",
       epoch: null,
       offset: this.options.clock.now() - this.options.clock.monotonic(),
       corrections: [],
     };
-    const results = await Promise.all(group.map((state) => this.readOne(state, clock)));
-    const readings = results.filter((r): r is UnsequencedReading => r !== null);
-    if (readings.length === 0 && clock.corrections.length === 0) return;
+    const failures: ReadFailure[] = [];
+    const results = await Promise.all(group.map((state) => this.readOne(state, clock, failures)));
+    const samples = results.filter((r): r is Sample => r !== null);
+    // Every tick is handed over, even one that read nothing: silence is news (device_unreachable),
+    // and windows close on the wall clock.
     try {
-      this.options.onTick(readings, clock);
-      this.options.metrics.increment("readings_captured", readings.length);
+      this.options.onTick({ samples, failures, clock });
+      this.options.metrics.increment("readings_captured", samples.length);
     } catch (error) {
       this.options.metrics.increment("capture_errors");
       this.options.logger.error(
-        { err: error, readings: readings.length },
+        { err: error, readings: samples.length },
         "could not capture a tick's readings",
       );
     }
@@ -134,7 +137,8 @@ export class Sampler {
   private async readOne(
     state: ContainerState,
     observed: ClockObservation,
-  ): Promise<UnsequencedReading | null> {
+    failures: ReadFailure[],
+  ): Promise<Sample | null> {
     const { container } = state;
     const { logger, metrics, clock } = this.options;
     const labels = { container: container.id };
@@ -159,7 +163,7 @@ export class Sampler {
     );
     try {
       const measurement = await Promise.race([attempt, timeout]);
-      const { reading, faults } = normalize(
+      const { reading, t, faults } = normalize(
         measurement,
         {
           gatewayId: this.options.gatewayId,
@@ -184,10 +188,14 @@ export class Sampler {
         );
       }
       state.consecutiveFailures = 0;
-      return reading;
+      return { reading, t };
     } catch (error) {
-      const kind = error instanceof ReadTimeout ? "read_timeouts" : "read_errors";
-      metrics.increment(kind, 1, labels);
+      const timedOut = error instanceof ReadTimeout;
+      metrics.increment(timedOut ? "read_timeouts" : "read_errors", 1, labels);
+      failures.push({
+        containerId: container.id,
+        ...(timedOut ? { errorClass: "timeout", devices: [] } : describeReadFailure(error)),
+      });
       state.consecutiveFailures++;
       // Log the first failure and then every 100th, so a dead sensor does not flood the log.
       if (state.consecutiveFailures === 1 || state.consecutiveFailures % 100 === 0) {

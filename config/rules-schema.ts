@@ -138,6 +138,22 @@ export const rulesSchema = z
       })
       .prefault({})
       .describe("Sensor fault: a field that reads null for a while."),
+    deviceUnreachable: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        afterSeconds: z
+          .number()
+          .positive()
+          .max(86_400)
+          .optional()
+          .describe(
+            "Seconds without a good read before the alert is raised; default: the longer of three sampling intervals and 30 s.",
+          ),
+      })
+      .prefault({})
+      .describe(
+        "Device unreachable (critical): the container's controller or sensors stopped answering (timeouts, CRC errors, the port gone). Clears on the first good read.",
+      ),
   })
   .prefault({})
   .describe(

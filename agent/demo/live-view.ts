@@ -134,6 +134,9 @@ function describeAlert(alert: AlertRecord): string {
   if (alert.alert_type === "temperature_window") {
     return `${alert.window_start.slice(11, 19)} ${alert.container_id} ${alert.readings_over} readings over ${alert.threshold} °C in the window, max ${alert.max_temperature} °C`;
   }
+  if (alert.alert_type === "device_unreachable") {
+    return `${alert.alert_time.slice(11, 19)} ${alert.container_id} device_unreachable ${alert.state} (${alert.error_class}${alert.devices.length > 0 ? `: ${alert.devices.join(", ")}` : ""})`;
+  }
   const value = alert.value === null ? "null" : String(alert.value);
   return `${alert.alert_time.slice(11, 19)} ${alert.container_id} ${alert.alert_type} ${alert.state} (${alert.field ?? "value"} ${value}${alert.limit === null ? "" : `, limit ${alert.limit}`})`;
 }

@@ -204,10 +204,33 @@ describe("held readings (report by exception)", () => {
     );
     expect(box.stats()).toMatchObject({ telemetry: 1, held: 3 });
     expect(box.takeLive(10).map((r) => r.seq)).toEqual([1]);
-    box.promoteHeld("C1", [2, 3]);
+    box.commit({ promote: new Map([["C1", [2, 3]]]) });
     expect(box.takeLive(10).map((r) => r.seq)).toEqual([2, 3]);
-    box.dropHeld("C1", [4]);
+    box.commit({ drop: new Map([["C1", [4]]]) });
     expect(box.stats()).toMatchObject({ telemetry: 3, held: 0, droppedByException: 1 });
+  });
+
+  it("commits a tick's readings, its alerts and the fate of earlier held readings together", () => {
+    const box = outbox();
+    box.capture([makeReading("C1"), makeReading("C1")], [], [true, true]);
+    const readings = box.nextSeqs([makeReading("C1")]);
+    expect(readings[0]?.seq).toBe(3);
+    box.commit({
+      readings,
+      held: [true],
+      alerts: [{ containerId: "C1", payload: { alert_type: "temperature_window" } }],
+      promote: new Map([["C1", [1, 3]]]),
+      drop: new Map([["C1", [2]]]),
+    });
+    expect(box.stats()).toMatchObject({
+      telemetry: 2,
+      held: 0,
+      alerts: 1,
+      droppedByException: 1,
+    });
+    // A sequence given out by nextSeqs is stored only by the commit that carries it.
+    box.nextSeqs([makeReading("C1")]);
+    expect(box.nextSeqs([makeReading("C1")])[0]?.seq).toBe(4);
   });
 
   it("publishes held rows left over by a previous process", () => {

@@ -12,7 +12,8 @@ export type AlertType =
   | "fans_stopped"
   | "oxygen_low"
   | "carbon_dioxide_high"
-  | "sensor_fault";
+  | "sensor_fault"
+  | "device_unreachable";
 
 export type Severity = "critical" | "warning" | "info";
 
@@ -43,7 +44,7 @@ export interface WindowAlert extends AlertBase {
 
 /** A condition that held long enough to raise, and later its clearing. */
 export interface StateAlert extends AlertBase {
-  alert_type: Exclude<AlertType, "temperature_window">;
+  alert_type: Exclude<AlertType, "temperature_window" | "device_unreachable">;
   state: "raised" | "cleared";
   /** measurement_time of the reading that raised or cleared it. */
   alert_time: string;
@@ -56,7 +57,23 @@ export interface StateAlert extends AlertBase {
   field?: string;
 }
 
-export type AlertRecord = WindowAlert | StateAlert;
+/**
+ * The container's device(s) stopped answering: raised after a while without a good read, cleared
+ * by the first good one. first_seq and last_seq are the last reading captured before the silence.
+ */
+export interface DeviceAlert extends AlertBase {
+  alert_type: "device_unreachable";
+  state: "raised" | "cleared";
+  alert_time: string;
+  /** When the last good read was (or the agent started, if none since). */
+  since: string;
+  /** What could not be read, as the driver names it ("/dev/ttyUSB0 unit 3"); may be empty. */
+  devices: string[];
+  /** How the last failed read failed: timeout, crc, framing, exception, port_gone or error. */
+  error_class: string;
+}
+
+export type AlertRecord = WindowAlert | StateAlert | DeviceAlert;
 
 export const SEVERITY: Readonly<Record<AlertType, Severity>> = {
   temperature_window: "warning",
@@ -66,4 +83,5 @@ export const SEVERITY: Readonly<Record<AlertType, Severity>> = {
   oxygen_low: "warning",
   carbon_dioxide_high: "warning",
   sensor_fault: "warning",
+  device_unreachable: "critical",
 };

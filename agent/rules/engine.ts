@@ -1,27 +1,22 @@
 import type { RulesConfig } from "../../config/rules-schema.js";
 import type { Product } from "../products.js";
 import type { ReeferReading } from "../record.js";
-import { ALERT_SCHEMA, SEVERITY, type AlertRecord, type StateAlert } from "./alerts.js";
-import { Condition, type RaisePolicy, type Transition, type Verdict } from "./condition.js";
+import { stateAlert, windowAlert, type AlertSubject } from "./alert-records.js";
+import type { AlertRecord } from "./alerts.js";
+import { Condition, type Verdict } from "./condition.js";
 import { eventTime } from "./event-time.js";
-import { TumblingWindows, type WindowTally } from "./windows.js";
+import { policiesOf, STATE_RULES, type ContainerFacts, type Policies } from "./state-rules.js";
+import { TumblingWindows } from "./windows.js";
 
-type StateType = StateAlert["alert_type"];
-
-interface ContainerRules {
-  readonly productId: string;
+interface ContainerRules extends ContainerFacts, AlertSubject {
   threshold: number;
-  readonly windows: TumblingWindows;
-  // One slot per alert, made once: the hot path does no lookups and no allocation.
-  readonly excursion: Condition;
-  readonly power: Condition;
-  readonly fans: Condition;
-  readonly oxygen: Condition;
-  readonly carbonDioxide: Condition;
-  /** Sensor-fault conditions by field, created on first use (the field list may be reloaded). */
-  readonly faults: Map<string, Condition>;
   lastDefrostAt: number;
   lastDoorAt: number;
+  readonly windows: TumblingWindows;
+  /** One condition per entry of STATE_RULES, made once: the hot path allocates nothing. */
+  readonly conditions: readonly Condition[];
+  /** Sensor-fault conditions by field, created on first use (the field list may be reloaded). */
+  readonly faults: Map<string, Condition>;
   /** Every condition idle (nothing pending, nothing raised): the fast path applies. */
   quiet: boolean;
 }
@@ -34,32 +29,34 @@ export interface RuleEngineOptions {
 }
 
 /**
- * The edge rules for all containers of a gateway: the seed's windowed rule, and the stateful
- * alerts (temperature excursion with hysteresis and defrost/door suppression, power off, fans
- * stopped, O2 low, CO2 high, sensor faults). It judges each reading once, in event time, and
- * returns the alert records to capture; it does no I/O.
+ * The edge rules for all containers of a gateway: the seed rule's tumbling windows, and the
+ * stateful alerts of STATE_RULES plus sensor faults. It judges each reading once, in event time,
+ * and returns the alert records to capture; it does no I/O.
  */
 export class RuleEngine {
   private rules: RulesConfig;
   private policies: Policies;
+  /** Per entry of STATE_RULES: enabled by the config in force. */
+  private enabled: boolean[];
+  /** Scratch space for one reading's verdicts (null: the rule is off). */
+  private readonly verdicts: (Verdict | null)[] = STATE_RULES.map(() => null);
   private readonly state = new Map<string, ContainerRules>();
 
   constructor(private readonly options: RuleEngineOptions) {
     this.rules = options.rules;
     this.policies = policiesOf(options.rules);
+    this.enabled = STATE_RULES.map((rule) => rule.enabled(options.rules));
     for (const [id, product] of options.containers) {
       this.state.set(id, {
+        gatewayId: options.gatewayId,
+        containerId: id,
         productId: product.id,
         threshold: thresholdFor(options.rules, product),
         windows: new TumblingWindows(
           options.rules.window.seconds * 1000,
           options.rules.window.allowedLatenessSeconds * 1000,
         ),
-        excursion: new Condition(),
-        power: new Condition(),
-        fans: new Condition(),
-        oxygen: new Condition(),
-        carbonDioxide: new Condition(),
+        conditions: STATE_RULES.map(() => new Condition()),
         faults: new Map(),
         lastDefrostAt: Number.NEGATIVE_INFINITY,
         lastDoorAt: Number.NEGATIVE_INFINITY,
@@ -76,6 +73,7 @@ export class RuleEngine {
   update(rules: RulesConfig): void {
     this.rules = rules;
     this.policies = policiesOf(rules);
+    this.enabled = STATE_RULES.map((rule) => rule.enabled(rules));
     for (const [id, container] of this.state) {
       const product = this.options.containers.get(id);
       if (product) container.threshold = thresholdFor(rules, product);
@@ -92,15 +90,7 @@ export class RuleEngine {
     const container = this.state.get(containerId);
     if (!container) return false;
     if (container.windows.hasOverAt(t)) return true;
-    if (
-      container.excursion.raised ||
-      container.power.raised ||
-      container.fans.raised ||
-      container.oxygen.raised ||
-      container.carbonDioxide.raised
-    ) {
-      return true;
-    }
+    for (const condition of container.conditions) if (condition.raised) return true;
     for (const condition of container.faults.values()) if (condition.raised) return true;
     return false;
   }
@@ -132,12 +122,18 @@ export class RuleEngine {
     return late;
   }
 
-  /** Judges readings in arrival order; returns the alerts they raise, clear or close. */
-  evaluate(readings: readonly ReeferReading[]): AlertRecord[] {
+  /**
+   * Judges readings in arrival order; returns the alerts they raise, clear or close. `times` are
+   * the readings' event times in epoch ms, as the normalizer made them; without them each
+   * measurement_time is parsed.
+   */
+  evaluate(readings: readonly ReeferReading[], times?: readonly number[]): AlertRecord[] {
     const alerts: AlertRecord[] = [];
-    for (const reading of readings) {
+    for (let i = 0; i < readings.length; i++) {
+      const reading = readings[i] as ReeferReading;
       const container = this.state.get(reading.container_id);
-      if (container) this.judge(container, reading, alerts);
+      if (container)
+        this.judge(container, reading, times?.[i] ?? eventTime(reading.measurement_time), alerts);
     }
     return alerts;
   }
@@ -145,9 +141,9 @@ export class RuleEngine {
   /** Closes windows whose end is past on the wall clock (containers that went quiet). */
   advanceTo(now: number): AlertRecord[] {
     const alerts: AlertRecord[] = [];
-    for (const [id, container] of this.state) {
+    for (const container of this.state.values()) {
       for (const tally of container.windows.advanceTo(now))
-        alerts.push(this.windowAlert(id, container, tally));
+        alerts.push(windowAlert(container, tally));
     }
     return alerts;
   }
@@ -155,138 +151,56 @@ export class RuleEngine {
   /** Closes every open window (shutdown, end of a replay). */
   flush(): AlertRecord[] {
     const alerts: AlertRecord[] = [];
-    for (const [id, container] of this.state) {
-      for (const tally of container.windows.flush())
-        alerts.push(this.windowAlert(id, container, tally));
+    for (const container of this.state.values()) {
+      for (const tally of container.windows.flush()) alerts.push(windowAlert(container, tally));
     }
     return alerts;
   }
 
-  private judge(container: ContainerRules, r: ReeferReading, alerts: AlertRecord[]): void {
-    const t = eventTime(r.measurement_time);
-    const closed = container.windows.add(t, r.temperature, r.seq, container.threshold);
-    for (const tally of closed) alerts.push(this.windowAlert(r.container_id, container, tally));
-    const rules = this.rules;
+  private judge(container: ContainerRules, r: ReeferReading, t: number, alerts: AlertRecord[]) {
+    for (const tally of container.windows.add(t, r.temperature, r.seq, container.threshold))
+      alerts.push(windowAlert(container, tally));
     if (r.defrost_cycle === true) container.lastDefrostAt = t;
     if (r.time_door_open !== null && r.time_door_open > 0) container.lastDoorAt = t;
 
-    // Fast path: with every condition idle only an `on` verdict changes anything, and a reading
-    // on which no rule is `on` is the common case at sea.
-    if (container.quiet && !this.anyOn(container, r)) return;
-
-    // Temperature excursion: hysteresis, suppressed while defrost or an open door explains it.
-    const temperature = rules.temperature;
-    const limit = container.threshold;
-    const v = r.temperature;
-    let verdict: Verdict;
-    if (v === null) verdict = "unknown";
-    else if (v > limit) {
-      const explained =
-        r.defrost_cycle === true ||
-        t - container.lastDefrostAt < temperature.graceAfterDefrostSeconds * 1000 ||
-        t - container.lastDoorAt < temperature.graceAfterDoorSeconds * 1000;
-      verdict = explained ? "suppressed" : "on";
-    } else verdict = v < limit - temperature.clearBand ? "off" : "hold";
-    const policies = this.policies;
-    this.step(
-      container.excursion,
-      verdict,
-      container,
-      r,
-      t,
-      alerts,
-      "temperature_excursion",
-      v,
-      limit,
-      policies.excursion,
-    );
-
-    if (rules.power.enabled) {
-      const kw = r.kilowatts;
-      const powerVerdict: Verdict = kw === null ? "unknown" : kw === 0 ? "on" : "off";
-      this.step(
-        container.power,
-        powerVerdict,
-        container,
-        r,
-        t,
-        alerts,
-        "power_off",
-        kw,
-        0,
-        policies.power,
-      );
-    }
-    if (rules.fans.enabled) {
-      const known =
-        (r.fan_1 !== null ? 1 : 0) + (r.fan_2 !== null ? 1 : 0) + (r.fan_3 !== null ? 1 : 0);
-      const stopped = r.fan_1 === false || r.fan_2 === false || r.fan_3 === false;
-      // Fans rest during defrost, and without power the power alert says it all.
-      const excused = r.defrost_cycle === true || r.kilowatts === 0;
-      const fanVerdict: Verdict =
-        known === 0 ? "unknown" : excused ? "hold" : stopped ? "on" : "off";
-      this.step(
-        container.fans,
-        fanVerdict,
-        container,
-        r,
-        t,
-        alerts,
-        "fans_stopped",
-        stopped,
-        null,
-        policies.fans,
-      );
-    }
-    const atmosphere = rules.atmosphere;
-    if (atmosphere.enabled) {
-      const policy = policies.atmosphere;
-      const o2 = r.oxygen_level;
-      const o2Verdict: Verdict =
-        o2 === null
-          ? "unknown"
-          : o2 < atmosphere.minOxygen
-            ? "on"
-            : o2 >= atmosphere.minOxygen + atmosphere.band
-              ? "off"
-              : "hold";
-      this.step(
-        container.oxygen,
-        o2Verdict,
-        container,
-        r,
-        t,
-        alerts,
-        "oxygen_low",
-        o2,
-        atmosphere.minOxygen,
-        policy,
-      );
-      const co2 = r.carbon_dioxide_level;
-      const co2Verdict: Verdict =
-        co2 === null
-          ? "unknown"
-          : co2 > atmosphere.maxCarbonDioxide
-            ? "on"
-            : co2 <= atmosphere.maxCarbonDioxide - atmosphere.band
-              ? "off"
-              : "hold";
-      this.step(
-        container.carbonDioxide,
-        co2Verdict,
-        container,
-        r,
-        t,
-        alerts,
-        "carbon_dioxide_high",
-        co2,
-        atmosphere.maxCarbonDioxide,
-        policy,
-      );
+    const { rules, verdicts, enabled } = this;
+    let anyOn = false;
+    for (let i = 0; i < STATE_RULES.length; i++) {
+      const verdict = enabled[i]
+        ? (STATE_RULES[i] as (typeof STATE_RULES)[0]).verdict(r, t, container, rules)
+        : null;
+      verdicts[i] = verdict;
+      if (verdict === "on") anyOn = true;
     }
     const fault = rules.sensorFault;
+    if (fault.enabled && !anyOn) {
+      for (const field of fault.fields) if (r[field] === null) anyOn = true;
+    }
+    // Fast path: with every condition idle only an `on` verdict changes anything, and a reading
+    // on which no rule is `on` is the common case at sea.
+    if (container.quiet && !anyOn) return;
+
+    for (let i = 0; i < STATE_RULES.length; i++) {
+      const verdict = verdicts[i];
+      const condition = container.conditions[i];
+      // The common case, nothing happening, costs one check.
+      if (verdict === null || verdict === undefined || !condition) continue;
+      if (verdict !== "on" && condition.idle) continue;
+      const rule = STATE_RULES[i] as (typeof STATE_RULES)[0];
+      const transition = condition.step(verdict, t, r.seq, rule.policy(this.policies));
+      if (transition)
+        alerts.push(
+          stateAlert(
+            container,
+            rule.type,
+            transition,
+            r,
+            rule.value(r),
+            rule.limit(container, rules),
+          ),
+        );
+    }
     if (fault.enabled) {
-      const policy = policies.sensorFault;
       for (const field of fault.fields) {
         let condition = container.faults.get(field);
         if (!condition) {
@@ -294,128 +208,25 @@ export class RuleEngine {
           container.faults.set(field, condition);
         }
         const value = r[field];
-        this.step(
-          condition,
+        if (value !== null && condition.idle) continue;
+        const transition = condition.step(
           value === null ? "on" : "off",
-          container,
-          r,
           t,
-          alerts,
-          "sensor_fault",
-          value,
-          null,
-          policy,
-          field,
+          r.seq,
+          this.policies.sensorFault,
         );
+        if (transition)
+          alerts.push(stateAlert(container, "sensor_fault", transition, r, value, null, field));
       }
     }
-    container.quiet = this.isQuiet(container);
+    container.quiet = isQuiet(container);
   }
+}
 
-  /** Whether any rule could judge this reading `on` (a superset: suppression is not checked). */
-  private anyOn(container: ContainerRules, r: ReeferReading): boolean {
-    const rules = this.rules;
-    if (r.temperature !== null && r.temperature > container.threshold) return true;
-    if (rules.power.enabled && r.kilowatts === 0) return true;
-    if (rules.fans.enabled && (r.fan_1 === false || r.fan_2 === false || r.fan_3 === false))
-      return true;
-    const atmosphere = rules.atmosphere;
-    if (atmosphere.enabled) {
-      if (r.oxygen_level !== null && r.oxygen_level < atmosphere.minOxygen) return true;
-      if (r.carbon_dioxide_level !== null && r.carbon_dioxide_level > atmosphere.maxCarbonDioxide)
-        return true;
-    }
-    if (rules.sensorFault.enabled) {
-      for (const field of rules.sensorFault.fields) if (r[field] === null) return true;
-    }
-    return false;
-  }
-
-  private isQuiet(container: ContainerRules): boolean {
-    if (
-      !container.excursion.idle ||
-      !container.power.idle ||
-      !container.fans.idle ||
-      !container.oxygen.idle ||
-      !container.carbonDioxide.idle
-    ) {
-      return false;
-    }
-    for (const condition of container.faults.values()) if (!condition.idle) return false;
-    return true;
-  }
-
-  private step(
-    condition: Condition,
-    verdict: Verdict,
-    container: ContainerRules,
-    r: ReeferReading,
-    t: number,
-    alerts: AlertRecord[],
-    type: StateType,
-    value: number | boolean | null,
-    limit: number | null,
-    policy: RaisePolicy,
-    field?: string,
-  ): void {
-    // The common case, nothing happening, costs one check.
-    if (verdict !== "on" && condition.idle) return;
-    const transition = condition.step(verdict, t, r.seq, policy);
-    if (transition)
-      alerts.push(this.stateAlert(container, r, type, transition, value, limit, field));
-  }
-
-  private stateAlert(
-    container: ContainerRules,
-    r: ReeferReading,
-    type: StateType,
-    transition: Transition,
-    value: number | boolean | null,
-    limit: number | null,
-    field: string | undefined,
-  ): StateAlert {
-    return {
-      schema: ALERT_SCHEMA,
-      alert_id: `${r.container_id}:${type}${field === undefined ? "" : `:${field}`}:${transition.firstSeq}:${transition.kind}`,
-      alert_type: type,
-      severity: SEVERITY[type],
-      state: transition.kind,
-      container_id: r.container_id,
-      gateway_id: this.options.gatewayId,
-      product_id: container.productId,
-      first_seq: transition.firstSeq,
-      last_seq: r.seq,
-      alert_time: r.measurement_time,
-      since: new Date(transition.since).toISOString(),
-      value,
-      limit,
-      ...(field !== undefined && { field }),
-    };
-  }
-
-  private windowAlert(
-    containerId: string,
-    container: ContainerRules,
-    tally: WindowTally,
-  ): AlertRecord {
-    return {
-      schema: ALERT_SCHEMA,
-      alert_id: `${containerId}:temperature_window:${tally.start}`,
-      alert_type: "temperature_window",
-      severity: SEVERITY.temperature_window,
-      state: "closed",
-      container_id: containerId,
-      gateway_id: this.options.gatewayId,
-      product_id: container.productId,
-      first_seq: tally.firstSeq,
-      last_seq: tally.lastSeq,
-      window_start: new Date(tally.start).toISOString(),
-      window_end: new Date(tally.end).toISOString(),
-      readings_over: tally.readingsOver,
-      max_temperature: tally.maxTemperature,
-      threshold: tally.threshold,
-    };
-  }
+function isQuiet(container: ContainerRules): boolean {
+  for (const condition of container.conditions) if (!condition.idle) return false;
+  for (const condition of container.faults.values()) if (!condition.idle) return false;
+  return true;
 }
 
 /** Explicit per-product threshold, else setpoint + tolerance when configured, else the default. */
@@ -426,34 +237,3 @@ export function thresholdFor(rules: RulesConfig, product: Product): number {
     return product.targetTemperature + rules.temperature.tolerance;
   return rules.temperature.threshold;
 }
-
-interface Policies {
-  readonly excursion: RaisePolicy;
-  readonly power: RaisePolicy;
-  readonly fans: RaisePolicy;
-  readonly atmosphere: RaisePolicy;
-  readonly sensorFault: RaisePolicy;
-}
-
-function policiesOf(rules: RulesConfig): Policies {
-  const t = rules.temperature;
-  return {
-    excursion: {
-      afterReadings: t.raiseAfterReadings,
-      afterMs: t.raiseAfterSeconds === undefined ? null : t.raiseAfterSeconds * 1000,
-    },
-    power: timePolicy(rules.power.graceSeconds),
-    fans: timePolicy(rules.fans.graceSeconds),
-    atmosphere: timePolicy(rules.atmosphere.graceSeconds),
-    sensorFault: timePolicy(rules.sensorFault.afterSeconds),
-  };
-}
-
-function timePolicy(seconds: number): RaisePolicy {
-  // Time alone decides; a grace of 0 raises on the first reading.
-  return seconds === 0
-    ? RAISE_AT_ONCE
-    : { afterReadings: Number.POSITIVE_INFINITY, afterMs: seconds * 1000 };
-}
-
-const RAISE_AT_ONCE: RaisePolicy = { afterReadings: 1, afterMs: 0 };

@@ -42,9 +42,14 @@ async function run(
     logger,
     metrics: new Metrics(),
     onTick: (tick) => {
-      const sequenced = tick.map((r) => ({ ...r, seq: ++seq }));
+      const sequenced = tick.samples.map((s) => ({ ...s.reading, seq: ++seq }));
       readings.push(...sequenced);
-      alerts.push(...engine.evaluate(sequenced));
+      alerts.push(
+        ...engine.evaluate(
+          sequenced,
+          tick.samples.map((s) => s.t),
+        ),
+      );
     },
   });
   sampler.start();

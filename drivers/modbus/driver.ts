@@ -10,7 +10,8 @@ import {
   modbusTcpDriverConfig,
   type ModbusDriverConfig,
 } from "./config.js";
-import { ModbusRequestError } from "./errors.js";
+import { DeviceReadError } from "../read-error.js";
+import { classify, ModbusRequestError } from "./errors.js";
 import { loadProfile } from "./profile.js";
 import { planRequests, type ReadRequest } from "./request-plan.js";
 import { RtuTransport, TcpTransport } from "./transport.js";
@@ -61,7 +62,9 @@ class ModbusDriver implements Driver {
     const measurement: Measurement = {};
     let answered = 0;
     let firstError: Error | null = null;
+    const silent: string[] = [];
     for (const device of this.devices) {
+      let deviceAnswered = false;
       for (const request of device.requests) {
         if (signal.aborted)
           throw signal.reason instanceof Error ? signal.reason : new Error("read aborted");
@@ -75,6 +78,7 @@ class ModbusDriver implements Driver {
           Object.assign(measurement, decoded.measurement);
           this.noteSentinels(device.unitId, decoded.faults);
           answered++;
+          deviceAnswered = true;
         } catch (error) {
           firstError ??= error as Error;
           // The device is unreachable: its other requests would fail the same way.
@@ -87,9 +91,23 @@ class ModbusDriver implements Driver {
           if ((error as Error).name === "AbortError") throw error;
         }
       }
+      if (!deviceAnswered) silent.push(`${this.busName} unit ${device.unitId}`);
     }
-    if (answered === 0) throw firstError ?? new Error("no request answered");
+    if (answered === 0) {
+      const cause = classify(firstError ?? new Error("no request answered"));
+      // The class of the first failure names it (crc, timeout...), as the HIL tests check.
+      throw Object.assign(
+        new DeviceReadError(cause.errorClass, silent, cause.message, { cause }),
+        cause.exceptionCode === undefined ? {} : { exceptionCode: cause.exceptionCode },
+      );
+    }
     return measurement;
+  }
+
+  /** The port or host the devices are on, as the alert names them. */
+  private get busName(): string {
+    const { config } = this;
+    return config.type === "modbus-rtu" ? config.port : `${config.host}:${config.port}`;
   }
 
   async close(): Promise<void> {

@@ -48,7 +48,7 @@ export async function timedDrain(
       bytesPerSecond: config.publish.maxBytesPerSecond,
     },
     tls: loadTlsMaterial(config.mqtt, Date.now()),
-    outbox,
+    queue: outbox,
     clock: systemClock,
     logger: pino({ level: "silent" }),
     metrics,

@@ -198,7 +198,7 @@ describe.skipIf(socat.skip)("a shared RS-485 bus with a dead slave", () => {
       clock: systemClock,
       logger: pino({ level: "silent" }),
       metrics: rig.metrics,
-      onTick: (readings) => ticks.push(readings),
+      onTick: (tick) => ticks.push(tick.samples.map((s) => s.reading)),
     });
     sampler.start();
     await new Promise((r) => setTimeout(r, 9000));

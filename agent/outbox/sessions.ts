@@ -1,0 +1,194 @@
+import { LANE, type Lane, type OutboxRow } from "./publish-queue.js";
+import type { RowRecord } from "./statements.js";
+import type { OutboxStore } from "./store.js";
+
+/**
+ * Publishing sessions over the outbox (the PublishQueue's take / accept / reject / release).
+ * Lanes: alerts first, then live telemetry, then backfill, which is the telemetry captured
+ * before the current connection began. Taken rows stay stored until accepted or rejected.
+ */
+export class PublishSessions {
+  private readonly inflight = new Set<number>();
+  private session = { boundary: 0, alertCursor: 0, liveCursor: 0 };
+  private backfillCursors = new Map<string, number>();
+
+  constructor(
+    private readonly store: OutboxStore,
+    private readonly now: () => number,
+  ) {}
+
+  beginSession(): void {
+    this.inflight.clear();
+    const boundary = this.store.statements.maxId.get()?.id ?? 0;
+    this.session = { boundary, alertCursor: 0, liveCursor: boundary };
+    this.backfillCursors = new Map(
+      this.store.statements.backlogContainers.all(boundary).map((r) => [r.container_id, 0]),
+    );
+  }
+
+  takeAlerts(limit: number): OutboxRow[] {
+    if (this.store.tally.rows.alert === 0) return []; // the common case, without a query
+    const { laneAfter } = this.store.statements;
+    const rows = this.scan(
+      (after, n) => laneAfter.all(LANE.alert, after, Number.MAX_SAFE_INTEGER, n),
+      this.session.alertCursor,
+      limit,
+    );
+    this.session.alertCursor = lastId(rows, this.session.alertCursor);
+    return this.markTaken(rows);
+  }
+
+  takeLive(limit: number): OutboxRow[] {
+    if (this.session.liveCursor >= this.store.lastInsertedId) return []; // nothing new
+    const { laneAfter } = this.store.statements;
+    const rows = this.scan(
+      (after, n) => laneAfter.all(LANE.telemetry, after, Number.MAX_SAFE_INTEGER, n),
+      this.session.liveCursor,
+      limit,
+    );
+    this.session.liveCursor = lastId(rows, this.session.liveCursor);
+    return this.markTaken(rows);
+  }
+
+  takeBackfill(maxBytes: number, maxRows: number, perRowBytes = 0): OutboxRow[] {
+    const { containerAfter } = this.store.statements;
+    for (const containerId of [...this.backfillCursors.keys()]) {
+      const cursor = this.backfillCursors.get(containerId) ?? 0;
+      const batch: RowRecord[] = [];
+      let size = 0;
+      let after = cursor;
+      // Read in pages sized by how many more rows seem to fit, so a small envelope reads few rows.
+      let pageRows = 8;
+      fill: while (batch.length < maxRows) {
+        const want = Math.min(pageRows, maxRows - batch.length);
+        const page = this.scan(
+          (from, n) => containerAfter.all(containerId, from, this.session.boundary, n),
+          after,
+          want,
+        );
+        for (const row of page) {
+          if (batch.length > 0 && size + row.bytes + perRowBytes > maxBytes) break fill;
+          batch.push(row);
+          size += row.bytes + perRowBytes;
+        }
+        if (page.length < want) break; // the container's backlog ends here
+        after = lastId(page, after);
+        const perRow = size / batch.length;
+        pageRows = Math.max(8, Math.ceil(((maxBytes - size) / perRow) * 1.1));
+      }
+      // Round robin: this container goes to the back of the queue.
+      this.backfillCursors.delete(containerId);
+      if (batch.length === 0) continue; // drained (or all in flight): drop it
+      this.backfillCursors.set(containerId, lastId(batch, cursor));
+      return this.markTaken(batch);
+    }
+    return [];
+  }
+
+  /**
+   * The broker acknowledged these rows: they leave the outbox. The delete commits without its own
+   * fsync: losing it to a power cut means the rows are sent again (a duplicate, which consumers
+   * drop by container_id and seq), never that a reading is lost. The next capture's synchronous
+   * commit makes it durable anyway. This keeps a drain from being one fsync per PUBACK.
+   */
+  accept(ids: readonly number[], relaxSync: boolean): void {
+    if (ids.length === 0) return;
+    const db = this.store.db;
+    if (relaxSync) db.pragma("synchronous = NORMAL");
+    try {
+      this.store.atomically(() => {
+        for (const id of ids) {
+          this.inflight.delete(id);
+          this.store.delete(id);
+        }
+      });
+    } finally {
+      if (relaxSync) db.pragma("synchronous = FULL");
+    }
+  }
+
+  reject(ids: readonly number[], reason: string): void {
+    if (ids.length === 0) return;
+    const failedAt = Math.floor(this.now());
+    this.store.atomically(() => {
+      let moved = 0;
+      for (const id of ids) {
+        this.inflight.delete(id);
+        this.store.statements.deadLetter.run(reason, failedAt, id);
+        if (this.store.delete(id)) moved++;
+      }
+      this.store.count("dead_lettered", moved);
+    });
+  }
+
+  release(rows: readonly OutboxRow[]): void {
+    for (const row of rows) {
+      this.inflight.delete(row.id);
+      this.reveal(row.id, row.lane, row.containerId);
+    }
+  }
+
+  /** A row gone from the outbox another way (evicted): no longer in flight. */
+  forget(id: number): void {
+    this.inflight.delete(id);
+  }
+
+  /** Moves the cursor of the row's lane back over it, so it is taken again (or for the first time). */
+  reveal(id: number, lane: Lane, containerId: string): void {
+    if (lane === LANE.alert) {
+      this.session.alertCursor = Math.min(this.session.alertCursor, id - 1);
+    } else if (id > this.session.boundary) {
+      this.session.liveCursor = Math.min(this.session.liveCursor, id - 1);
+    } else {
+      const cursor = this.backfillCursors.get(containerId) ?? Number.MAX_SAFE_INTEGER;
+      this.backfillCursors.set(containerId, Math.min(cursor, id - 1));
+    }
+  }
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /**
+   * Reads rows after `cursor`, skipping those in flight, until `limit` rows or the end. Rows
+   * taken in this session are behind their cursor already; only a release moves a cursor back
+   * over rows still in flight, so skipping is rare and pages stay the size asked for.
+   */
+  private scan(
+    read: (after: number, limit: number) => RowRecord[],
+    cursor: number,
+    limit: number,
+  ): RowRecord[] {
+    const out: RowRecord[] = [];
+    let after = cursor;
+    while (out.length < limit) {
+      const requested = limit - out.length;
+      const page = read(after, requested);
+      for (const row of page) {
+        if (!this.inflight.has(row.id)) out.push(row);
+      }
+      if (page.length < requested) break; // reached the end
+      after = page[page.length - 1]?.id ?? after;
+    }
+    return out;
+  }
+
+  private markTaken(rows: readonly RowRecord[]): OutboxRow[] {
+    return rows.map((row) => {
+      this.inflight.add(row.id);
+      return {
+        id: row.id,
+        lane: row.lane as Lane,
+        containerId: row.container_id,
+        seq: row.seq,
+        capturedAt: row.captured_at,
+        bytes: row.bytes,
+        payload: row.payload,
+      };
+    });
+  }
+}
+
+function lastId(rows: readonly { id: number }[], fallback: number): number {
+  return rows.length === 0 ? fallback : Math.max(fallback, rows[rows.length - 1]?.id ?? fallback);
+}

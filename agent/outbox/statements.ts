@@ -1,0 +1,70 @@
+import type Database from "better-sqlite3";
+
+/** An outbox row as SQLite returns it. */
+export interface RowRecord {
+  id: number;
+  lane: number;
+  container_id: string;
+  seq: number | null;
+  captured_at: number;
+  bytes: number;
+  payload: string;
+}
+
+/** Every statement the outbox runs, prepared once per database. */
+export function prepareStatements(db: Database.Database) {
+  return {
+    lastSeq: db.prepare<[string], { last_seq: number }>(
+      "SELECT last_seq FROM sequences WHERE container_id = ?",
+    ),
+    saveSeq: db.prepare(
+      "INSERT INTO sequences (container_id, last_seq) VALUES (?, ?) ON CONFLICT (container_id) DO UPDATE SET last_seq = excluded.last_seq",
+    ),
+    seqBase: db.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'seq_base'"),
+    insert: db.prepare(
+      "INSERT INTO outbox (lane, container_id, seq, captured_at, bytes, payload, clock_epoch) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ),
+    epochRows: db.prepare<[number], { id: number; lane: number; bytes: number; payload: string }>(
+      "SELECT id, lane, bytes, payload FROM outbox WHERE clock_epoch = ?",
+    ),
+    rewrite: db.prepare(
+      "UPDATE outbox SET payload = ?, bytes = ?, clock_epoch = NULL WHERE id = ?",
+    ),
+    forgetEpochs: db.prepare("UPDATE outbox SET clock_epoch = NULL WHERE clock_epoch IS NOT NULL"),
+    oldestOfLane: db.prepare<[number, number], { id: number; bytes: number }>(
+      "SELECT id, bytes FROM outbox WHERE lane = ? ORDER BY id LIMIT ?",
+    ),
+    deleteReturning: db.prepare<[number], { lane: number; bytes: number }>(
+      "DELETE FROM outbox WHERE id = ? RETURNING lane, bytes",
+    ),
+    laneAfter: db.prepare<[number, number, number, number], RowRecord>(
+      "SELECT * FROM outbox WHERE lane = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?",
+    ),
+    containerAfter: db.prepare<[string, number, number, number], RowRecord>(
+      "SELECT * FROM outbox WHERE lane = 1 AND container_id = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?",
+    ),
+    backlogContainers: db.prepare<[number], { container_id: string }>(
+      "SELECT DISTINCT container_id FROM outbox WHERE lane = 1 AND id <= ? ORDER BY container_id",
+    ),
+    maxId: db.prepare<[], { id: number | null }>("SELECT MAX(id) AS id FROM outbox"),
+    deadLetter: db.prepare(
+      "INSERT INTO dead_letter (lane, container_id, seq, captured_at, payload, reason, failed_at) SELECT lane, container_id, seq, captured_at, payload, ?, ? FROM outbox WHERE id = ?",
+    ),
+    bumpCounter: db.prepare(
+      "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+    ),
+    counter: db.prepare<[string], { value: number }>("SELECT value FROM counters WHERE name = ?"),
+    promoteHeld: db.prepare<[string, number], { id: number; bytes: number }>(
+      "UPDATE outbox SET lane = 1 WHERE lane = 2 AND container_id = ? AND seq = ? RETURNING id, bytes",
+    ),
+    dropHeld: db.prepare<[string, number], { bytes: number }>(
+      "DELETE FROM outbox WHERE lane = 2 AND container_id = ? AND seq = ? RETURNING bytes",
+    ),
+    promoteAllHeld: db.prepare("UPDATE outbox SET lane = 1 WHERE lane = 2"),
+    totals: db.prepare<[], { lane: number; n: number; bytes: number }>(
+      "SELECT lane, COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS bytes FROM outbox GROUP BY lane",
+    ),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;

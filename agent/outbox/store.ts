@@ -1,0 +1,85 @@
+import type Database from "better-sqlite3";
+import type { Lane } from "./publish-queue.js";
+import { prepareStatements, type Statements } from "./statements.js";
+import { OutboxTally } from "./tally.js";
+
+/**
+ * The outbox database with its statements and in-memory tally: the one place rows are inserted
+ * and deleted, so the tally follows every change. The outbox's parts (sequences, budget, publish
+ * sessions) share it.
+ */
+export class OutboxStore {
+  readonly statements: Statements;
+  readonly tally = new OutboxTally();
+  /** The highest row id inserted (AUTOINCREMENT: never reused, even after a rollback). */
+  lastInsertedId = 0;
+  private readonly rollbackHooks: (() => void)[] = [];
+
+  constructor(readonly db: Database.Database) {
+    this.statements = prepareStatements(db);
+    this.recount();
+    this.lastInsertedId = this.statements.maxId.get()?.id ?? 0;
+  }
+
+  /** Runs after a rolled-back transaction, to drop caches that may be ahead of the database. */
+  onRollback(hook: () => void): void {
+    this.rollbackHooks.push(hook);
+  }
+
+  /**
+   * Runs `work` in one transaction. The tally follows each statement, so when the transaction
+   * rolls back it is recounted from the database.
+   */
+  atomically<T>(work: () => T): T {
+    try {
+      return this.db.transaction(work)();
+    } catch (error) {
+      for (const hook of this.rollbackHooks) hook();
+      if (this.db.open) this.recount();
+      throw error;
+    }
+  }
+
+  insert(
+    lane: Lane,
+    containerId: string,
+    seq: number | null,
+    at: number,
+    payload: string,
+    clockEpoch: number | null,
+  ): number {
+    const bytes = Buffer.byteLength(payload);
+    const { lastInsertRowid } = this.statements.insert.run(
+      lane,
+      containerId,
+      seq,
+      at,
+      bytes,
+      payload,
+      clockEpoch,
+    );
+    this.lastInsertedId = Number(lastInsertRowid);
+    this.tally.remember(lane, bytes);
+    return this.lastInsertedId;
+  }
+
+  /** Deletes a row; false when it was gone already. */
+  delete(id: number): boolean {
+    const gone = this.statements.deleteReturning.get(id);
+    if (gone) this.tally.forget(gone.lane as Lane, gone.bytes);
+    return gone !== undefined;
+  }
+
+  /** Adds to a durable counter (evictions, dead letters); inside the caller's transaction. */
+  count(name: string, n: number): void {
+    if (n > 0) this.statements.bumpCounter.run(name, n);
+  }
+
+  counter(name: string): number {
+    return this.statements.counter.get(name)?.value ?? 0;
+  }
+
+  recount(): void {
+    this.tally.recount(this.statements.totals.all());
+  }
+}
