@@ -10,6 +10,11 @@ interface Watched {
   raisedSeq: number | null;
   /** What failed when it was raised, for the clearing record. */
   raisedBy: ReadFailure | null;
+  /**
+   * The failure to report since the last good read: the latest one that says why (a circuit
+   * breaker that opened only says that the device failed before).
+   */
+  cause: ReadFailure | null;
 }
 
 /** When the watch looks: the wall clock for the record, the monotonic one for durations. */
@@ -76,16 +81,18 @@ export class DeviceWatch {
       }
       w.lastGoodMono = at.mono;
       w.lastGoodWall = at.wall;
+      w.cause = null;
     }
     for (const failure of failures) {
       const after = this.afterMs.get(failure.containerId);
       if (after === undefined) continue;
       const w = this.watch(failure.containerId, at);
+      if (failure.errorClass !== "circuit_open" || !w.cause) w.cause = failure;
       if (w.raisedSeq !== null || at.mono - w.lastGoodMono < after) continue;
       const seq = lastSeq(failure.containerId);
       w.raisedSeq = seq;
-      w.raisedBy = failure;
-      alerts.push(this.record(failure.containerId, "raised", w, at, seq, seq, failure));
+      w.raisedBy = w.cause;
+      alerts.push(this.record(failure.containerId, "raised", w, at, seq, seq, w.cause));
     }
     return alerts;
   }
@@ -93,7 +100,13 @@ export class DeviceWatch {
   private watch(containerId: string, at: WatchTime): Watched {
     let w = this.watched.get(containerId);
     if (!w) {
-      w = { lastGoodMono: at.mono, lastGoodWall: at.wall, raisedSeq: null, raisedBy: null };
+      w = {
+        lastGoodMono: at.mono,
+        lastGoodWall: at.wall,
+        raisedSeq: null,
+        raisedBy: null,
+        cause: null,
+      };
       this.watched.set(containerId, w);
     }
     return w;

@@ -36,6 +36,11 @@ export class Rig {
     return rig;
   }
 
+  /** The rig's own temporary folder (removed by `stop`). */
+  get folder(): string {
+    return this.temp.dir;
+  }
+
   /** A driver on the rig's line, configured as a user would (the config then goes through prepare). */
   driver(
     containerId: string,

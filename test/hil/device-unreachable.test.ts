@@ -1,0 +1,129 @@
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Agent } from "../../agent/agent.js";
+import type { AlertRecord, DeviceAlert } from "../../agent/rules/alerts.js";
+import { validateConfig } from "../../config/load.js";
+import { captureLogs } from "../support/logs.js";
+import { freePort } from "../support/ports.js";
+import { Rig, requireSocat } from "./rig.js";
+import type { Fault } from "./modbus-slave.js";
+
+const socat = requireSocat();
+const AFTER_SECONDS = 1.5;
+const INTERVAL_MS = 300;
+
+/**
+ * A controller that stops answering raises a critical device_unreachable alert: the real agent
+ * (sampler, capture stage, outbox) reads a jsmodbus slave over the pty line. No broker: the
+ * alerts are captured all the same, which is the point at sea.
+ */
+describe.skipIf(socat.skip)("device_unreachable on the RS-485 rig", () => {
+  let rig: Rig;
+  let agent: Agent;
+  const alerts: AlertRecord[] = [];
+  let readings = 0;
+
+  beforeAll(async () => {
+    rig = await Rig.start(socat.path ?? "socat");
+    rig.slave.addUnit(7).setInputs(1, [55, 480]);
+    const dir = rig.folder;
+    const config = validateConfig(
+      {
+        version: 1,
+        gateway: { id: "gw-hil" },
+        // Nothing listens there: the agent captures and keeps everything in its outbox.
+        mqtt: { url: `mqtt://127.0.0.1:${await freePort()}` },
+        buffer: { path: join(dir, "outbox.db") },
+        sampling: { intervalMs: INTERVAL_MS },
+        rules: { deviceUnreachable: { afterSeconds: AFTER_SECONDS } },
+        containers: [
+          {
+            id: "DEVICE7",
+            product: "P01",
+            driver: {
+              type: "modbus-rtu",
+              port: rig.link.gatewayPath,
+              timeoutMs: 100,
+              retries: 0,
+              breaker: { failuresToOpen: 3, probeAfterMs: 300, maxProbeAfterMs: 300 },
+              devices: [{ unitId: 7, profile: "xy-md02" }],
+            },
+          },
+        ],
+      },
+      "hil test",
+    );
+    agent = new Agent(config, { logger: captureLogs("fatal").logger });
+    agent.events.on("alert", (batch) => alerts.push(...batch));
+    agent.events.on("captured", (batch) => (readings += batch.length));
+    agent.start();
+  });
+  afterAll(async () => {
+    await agent.stop(100);
+    await rig.stop();
+  });
+
+  const unreachable = () =>
+    alerts.filter((a): a is DeviceAlert => a.alert_type === "device_unreachable");
+  const until = async (what: string, done: () => boolean, timeoutMs = 20_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+
+  it("a silent slave raises it, not before the configured time, naming the device and the class", async () => {
+    await until("readings", () => readings >= 3);
+    const unit = rig.slave.unit(7);
+    unit.dead = true;
+    const silentFrom = Date.now();
+    await until("the raise", () => unreachable().length > 0);
+    const raised = unreachable()[0];
+    expect(raised).toMatchObject({
+      state: "raised",
+      severity: "critical",
+      container_id: "DEVICE7",
+      devices: [`${rig.link.gatewayPath} unit 7`],
+      error_class: "timeout",
+    });
+    // Not before the configured time since the last good read (wall clock of the record).
+    if (!raised) throw new Error("no alert");
+    expect(Date.parse(raised.alert_time) - Date.parse(raised.since)).toBeGreaterThanOrEqual(
+      AFTER_SECONDS * 1000,
+    );
+    // The raise came in the silence, not from an earlier hiccup.
+    expect(Date.parse(raised.alert_time)).toBeGreaterThanOrEqual(silentFrom - INTERVAL_MS);
+    expect(agent.metrics.get("alerts", { type: "device_unreachable", state: "raised" })).toBe(1);
+  }, 30_000);
+
+  it("its return clears it on the first good read", async () => {
+    rig.slave.unit(7).dead = false;
+    await until("the clearing", () => unreachable().some((a) => a.state === "cleared"));
+    const cleared = unreachable().find((a) => a.state === "cleared");
+    expect(cleared).toMatchObject({ state: "cleared", error_class: "timeout" });
+    expect(cleared?.first_seq).toBe(unreachable()[0]?.first_seq);
+  }, 30_000);
+
+  it("a noisy line that still gets one read in three through raises nothing", async () => {
+    const before = unreachable().length;
+    const startReadings = readings;
+    const unit = rig.slave.unit(7);
+    // Two bad CRCs, then a clean answer, over and over, for well past the alert's time.
+    const pattern: Fault[] = [
+      { kind: "corrupt-crc" },
+      { kind: "corrupt-crc" },
+      { kind: "slow", ms: 0 },
+    ];
+    for (let i = 0; i < 8; i++) unit.faults.push(...pattern);
+    const noiseFrom = Date.now();
+    await until("the noisy stretch to pass", () => unit.faults.length === 0, 60_000);
+    const noisyMs = Date.now() - noiseFrom;
+    expect(noisyMs).toBeGreaterThan(AFTER_SECONDS * 1000 * 2);
+    expect(unreachable().length).toBe(before);
+    expect(readings - startReadings).toBeGreaterThanOrEqual(8);
+    expect(
+      agent.metrics.get("modbus_errors", { bus: rig.link.gatewayPath, unit: "7", class: "crc" }),
+    ).toBeGreaterThanOrEqual(16);
+  }, 90_000);
+});
