@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.js";
-import { Backoff } from "./backoff.js";
+import { Backoff } from "../backoff.js";
 
 /** AWS IoT Core accepts one CONNECT per second per client id. */
 export const MIN_CONNECT_INTERVAL_MS = 1000;

@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
 import type { Clock } from "../../agent/clock.js";
 import type { Metrics } from "../../agent/metrics.js";
-import { Backoff } from "../../agent/publisher/backoff.js";
 import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit-breaker.js";
 import { classify, ModbusRequestError } from "./errors.js";
+import { ModbusLine } from "./line.js";
 import type { ReadRequest } from "./request-plan.js";
 import type { ModbusTransport } from "./transport.js";
 
@@ -41,13 +41,11 @@ interface Job {
   readonly onAbort: () => void;
 }
 
-type LineState = "closed" | "opening" | "open" | "down";
-
 /**
  * One shared Modbus line (an RS-485 port or a TCP connection) and the slaves on it. Requests
  * from every driver on the line are serialized with the inter-frame silence; a slave that has
  * been failing yields the line to healthy ones and is cut off by its circuit breaker, so one
- * dead slave does not stall the others. A lost port is reopened with backoff, without a restart.
+ * dead slave does not stall the others. The line itself (open, lost, reopened) is ModbusLine's.
  */
 export class ModbusBus {
   private readonly queue: Job[] = [];
@@ -55,25 +53,17 @@ export class ModbusBus {
   /** Per unit: not to be asked before this monotonic time (its late reply may still come). */
   private readonly quietUntil = new Map<number, number>();
   private readonly unitLabels = new Map<number, Readonly<Record<string, string>>>();
-  private readonly backoff: Backoff;
-  private state: LineState = "closed";
+  private readonly line: ModbusLine;
   private pumping = false;
   private lastEnd = Number.NEGATIVE_INFINITY;
-  private reopenTimer: NodeJS.Timeout | null = null;
-  private opening: Promise<void> | null = null;
-  private closed = false;
-  private everOpened = false;
 
   constructor(private readonly options: BusOptions) {
-    this.backoff = new Backoff({ ...options.reopen, random: options.random });
-    options.transport.onLost((reason) => {
-      this.lost(reason);
-    });
+    this.line = new ModbusLine(options);
   }
 
   /** Opens the line if it is not open; failures are retried in the background. */
   start(): void {
-    if (this.state === "closed" && !this.closed) void this.openLine();
+    this.line.start();
   }
 
   private breaker(unit: number): CircuitBreaker {
@@ -120,13 +110,9 @@ export class ModbusBus {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    if (this.reopenTimer) clearTimeout(this.reopenTimer);
-    this.reopenTimer = null;
     for (const job of this.queue.splice(0))
       this.settle(job, new ModbusRequestError("port_gone", "bus closed"));
-    this.state = "closed";
-    await this.options.transport.close();
+    await this.line.close();
   }
 
   private async pump(): Promise<void> {
@@ -151,6 +137,10 @@ export class ModbusBus {
       }
     } finally {
       this.pumping = false;
+      // A request queued while the loop was leaving (its caller reacting to the last answer,
+      // as a driver reading several register blocks does) would otherwise wait for the next
+      // caller's pump, or its own deadline: found by the driver contract suite.
+      if (this.queue.length > 0) void this.pump();
     }
   }
 
@@ -182,9 +172,7 @@ export class ModbusBus {
   private async serve(job: Job): Promise<void> {
     const { metrics, clock } = this.options;
     const labels = this.labelsOf(job.unit);
-    if (this.state === "closed") await this.openLine();
-    else if (this.state === "opening") await this.opening;
-    if (this.state !== "open") {
+    if (!(await this.line.ready())) {
       this.fail(
         job,
         new ModbusRequestError("port_gone", `${this.options.name} is not open`),
@@ -256,7 +244,7 @@ export class ModbusBus {
       metrics.increment("modbus_exceptions", 1, { ...labels, code: String(failure.exceptionCode) });
     }
     if (failure.errorClass === "port_gone") {
-      this.lost(failure.message);
+      this.line.lost(failure.message);
     } else if (failure.errorClass !== "exception") {
       // A clean exception frame leaves the line in order; anything else may have a late tail.
       await this.options.transport.recover();
@@ -307,68 +295,6 @@ export class ModbusBus {
     job.options.signal.removeEventListener("abort", job.onAbort);
     if (outcome instanceof Error) job.reject(outcome);
     else job.resolve(outcome);
-  }
-
-  private openLine(): Promise<void> {
-    if (this.state === "opening" && this.opening) return this.opening;
-    if (this.state === "open" || this.closed) return Promise.resolve();
-    this.state = "opening";
-    this.opening = this.tryOpen().finally(() => {
-      this.opening = null;
-    });
-    return this.opening;
-  }
-
-  private async tryOpen(): Promise<void> {
-    try {
-      await this.options.transport.open();
-      if (this.closed) {
-        await this.options.transport.close();
-        return;
-      }
-      const reopened = this.everOpened;
-      this.everOpened = true;
-      this.state = "open";
-      this.backoff.reset();
-      this.options.metrics.increment("modbus_port_opens", 1, { bus: this.options.name });
-      this.options.logger.info(
-        { bus: this.options.name },
-        reopened ? "Modbus line reopened" : "Modbus line open",
-      );
-    } catch (error) {
-      this.state = "down";
-      const delay = this.backoff.next();
-      if (this.backoff.failures === 1 || this.backoff.failures % 20 === 0) {
-        this.options.logger.warn(
-          { bus: this.options.name, err: error, retryInMs: delay, attempts: this.backoff.failures },
-          "cannot open the Modbus line; retrying with backoff",
-        );
-      }
-      this.scheduleReopen(delay);
-    }
-  }
-
-  private lost(reason: string): void {
-    if (this.state !== "open" || this.closed) return;
-    this.state = "down";
-    this.options.metrics.increment("modbus_port_lost", 1, { bus: this.options.name });
-    this.options.logger.warn(
-      { bus: this.options.name, reason },
-      "Modbus line lost (unplugged?): reopening with backoff",
-    );
-    void this.options.transport.close();
-    this.scheduleReopen(this.backoff.next());
-  }
-
-  private scheduleReopen(delay: number): void {
-    if (this.reopenTimer || this.closed) return;
-    this.reopenTimer = setTimeout(() => {
-      this.reopenTimer = null;
-      if (this.state === "down") {
-        this.state = "closed";
-        void this.openLine();
-      }
-    }, delay);
   }
 }
 
