@@ -6,6 +6,7 @@ import {
   type Measurement,
   type NumericField,
   type UnsequencedReading,
+  unsequencedReading,
 } from "./record.js";
 
 /**
@@ -80,16 +81,20 @@ export function normalize(
     }
   }
   return {
-    reading: {
-      container_id: identity.containerId,
-      measurement_time: new Date(now).toISOString(),
-      product_id: identity.productId,
-      ...numbers,
-      ...booleans,
-      gateway_id: identity.gatewayId,
-      boot_id: identity.bootId,
-      clock: clockState ?? (isClockPlausible(now) ? "synced" : "unsynced"),
-    },
+    reading: unsequencedReading(
+      {
+        container_id: identity.containerId,
+        measurement_time: new Date(now).toISOString(),
+        product_id: identity.productId,
+      },
+      numbers,
+      booleans,
+      {
+        gateway_id: identity.gatewayId,
+        boot_id: identity.bootId,
+        clock: clockState ?? (isClockPlausible(now) ? "synced" : "unsynced"),
+      },
+    ),
     // The measurement time in epoch ms as well: the rules judge on it without parsing the ISO text.
     t: now,
     faults,

@@ -1,4 +1,4 @@
-import type { ReeferReading, UnsequencedReading } from "../record.js";
+import { withSeq, type ReeferReading, type UnsequencedReading } from "../record.js";
 import type { Statements } from "./statements.js";
 
 /**
@@ -24,7 +24,7 @@ export class Sequences {
     return readings.map((reading) => {
       const seq = (taken.get(reading.container_id) ?? this.last(reading.container_id)) + 1;
       taken.set(reading.container_id, seq);
-      return { ...reading, seq };
+      return withSeq(reading, seq);
     });
   }
 

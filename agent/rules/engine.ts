@@ -5,8 +5,16 @@ import { stateAlert, windowAlert, type AlertSubject } from "./alert-records.js";
 import type { AlertRecord } from "./alerts.js";
 import { Condition, type Verdict } from "./condition.js";
 import { eventTime } from "./event-time.js";
-import { policiesOf, STATE_RULES, type ContainerFacts, type Policies } from "./state-rules.js";
-import { TumblingWindows } from "./windows.js";
+import {
+  fastPathOf,
+  mayBeOn,
+  policiesOf,
+  STATE_RULES,
+  type ContainerFacts,
+  type FastPath,
+  type Policies,
+} from "./state-rules.js";
+import { TumblingWindows, type WindowTally } from "./windows.js";
 
 interface ContainerRules extends ContainerFacts, AlertSubject {
   threshold: number;
@@ -36,6 +44,7 @@ export interface RuleEngineOptions {
 export class RuleEngine {
   private rules: RulesConfig;
   private policies: Policies;
+  private fast: FastPath;
   /** Per entry of STATE_RULES: enabled by the config in force. */
   private enabled: boolean[];
   /** Scratch space for one reading's verdicts (null: the rule is off). */
@@ -45,6 +54,7 @@ export class RuleEngine {
   constructor(private readonly options: RuleEngineOptions) {
     this.rules = options.rules;
     this.policies = policiesOf(options.rules);
+    this.fast = fastPathOf(options.rules);
     this.enabled = STATE_RULES.map((rule) => rule.enabled(options.rules));
     for (const [id, product] of options.containers) {
       this.state.set(id, {
@@ -73,6 +83,7 @@ export class RuleEngine {
   update(rules: RulesConfig): void {
     this.rules = rules;
     this.policies = policiesOf(rules);
+    this.fast = fastPathOf(rules);
     this.enabled = STATE_RULES.map((rule) => rule.enabled(rules));
     for (const [id, container] of this.state) {
       const product = this.options.containers.get(id);
@@ -158,28 +169,23 @@ export class RuleEngine {
   }
 
   private judge(container: ContainerRules, r: ReeferReading, t: number, alerts: AlertRecord[]) {
-    for (const tally of container.windows.add(t, r.temperature, r.seq, container.threshold))
-      alerts.push(windowAlert(container, tally));
+    const closed = container.windows.add(t, r.temperature, r.seq, container.threshold);
+    for (let k = 0; k < closed.length; k++)
+      alerts.push(windowAlert(container, closed[k] as WindowTally));
     if (r.defrost_cycle === true) container.lastDefrostAt = t;
     if (r.time_door_open !== null && r.time_door_open > 0) container.lastDoorAt = t;
 
     const { rules, verdicts, enabled } = this;
-    let anyOn = false;
+    // Fast path: with every condition idle only an `on` verdict changes anything, and a reading
+    // on which no rule can be `on` is the common case at sea (mayBeOn is checked against the
+    // verdicts in state-rules.test.ts).
+    if (container.quiet && !mayBeOn(r, container.threshold, this.fast)) return;
     for (let i = 0; i < STATE_RULES.length; i++) {
-      const verdict = enabled[i]
+      verdicts[i] = enabled[i]
         ? (STATE_RULES[i] as (typeof STATE_RULES)[0]).verdict(r, t, container, rules)
         : null;
-      verdicts[i] = verdict;
-      if (verdict === "on") anyOn = true;
     }
     const fault = rules.sensorFault;
-    if (fault.enabled && !anyOn) {
-      for (const field of fault.fields) if (r[field] === null) anyOn = true;
-    }
-    // Fast path: with every condition idle only an `on` verdict changes anything, and a reading
-    // on which no rule is `on` is the common case at sea.
-    if (container.quiet && !anyOn) return;
-
     for (let i = 0; i < STATE_RULES.length; i++) {
       const verdict = verdicts[i];
       const condition = container.conditions[i];

@@ -1,5 +1,5 @@
 import type { RulesConfig } from "../../config/rules-schema.js";
-import type { ReeferReading } from "../record.js";
+import type { MeasurementField, ReeferReading } from "../record.js";
 import type { StateAlert } from "./alerts.js";
 import type { RaisePolicy, Verdict } from "./condition.js";
 
@@ -109,6 +109,48 @@ export const STATE_RULES: readonly StateRule[] = [
     policy: (p) => p.atmosphere,
   },
 ];
+
+/** The settings the fast path reads, flattened once per config (nested loads cost on the hot path). */
+export interface FastPath {
+  readonly power: boolean;
+  readonly fans: boolean;
+  readonly atmosphere: boolean;
+  readonly minOxygen: number;
+  readonly maxCarbonDioxide: number;
+  readonly faultFields: readonly MeasurementField[];
+}
+
+export function fastPathOf(rules: RulesConfig): FastPath {
+  return {
+    power: rules.power.enabled,
+    fans: rules.fans.enabled,
+    atmosphere: rules.atmosphere.enabled,
+    minOxygen: rules.atmosphere.minOxygen,
+    maxCarbonDioxide: rules.atmosphere.maxCarbonDioxide,
+    faultFields: rules.sensorFault.enabled ? [...rules.sensorFault.fields] : [],
+  };
+}
+
+/**
+ * Whether any enabled rule of STATE_RULES, or a sensor fault, could judge this reading `on`
+ * (a superset: suppression is not checked). The engine's fast path for quiet containers: one
+ * monomorphic call instead of every verdict, on the common reading where nothing is wrong.
+ * Hand-written for that speed; state-rules.test.ts checks it against the verdicts.
+ */
+export function mayBeOn(r: ReeferReading, threshold: number, fast: FastPath): boolean {
+  if (r.temperature !== null && r.temperature > threshold) return true;
+  if (fast.power && r.kilowatts === 0) return true;
+  if (fast.fans && (r.fan_1 === false || r.fan_2 === false || r.fan_3 === false)) return true;
+  if (fast.atmosphere) {
+    if (r.oxygen_level !== null && r.oxygen_level < fast.minOxygen) return true;
+    if (r.carbon_dioxide_level !== null && r.carbon_dioxide_level > fast.maxCarbonDioxide)
+      return true;
+  }
+  const fields = fast.faultFields;
+  for (let i = 0; i < fields.length; i++)
+    if (r[fields[i] as MeasurementField] === null) return true;
+  return false;
+}
 
 function fansStopped(r: ReeferReading): boolean {
   return r.fan_1 === false || r.fan_2 === false || r.fan_3 === false;
