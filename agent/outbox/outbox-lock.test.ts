@@ -2,30 +2,14 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { makeReading } from "../../test/support/readings.js";
-import { makeTempDir } from "../../test/support/tmp.js";
+import { useOutboxes } from "../../test/support/outbox-fixture.js";
 import { Outbox } from "./outbox.js";
 import { OutboxLock, OutboxLockedError } from "./outbox-lock.js";
 
-let temp: ReturnType<typeof makeTempDir>;
-let path: string;
-const open: Outbox[] = [];
-
-function outbox(): Outbox {
-  const box = new Outbox({ path, maxBytes: 1 << 30, durability: "normal", now: () => 1_000 });
-  open.push(box);
-  return box;
-}
-
-beforeEach(() => {
-  temp = makeTempDir();
-  path = join(temp.dir, "data", "outbox.db");
-});
-afterEach(() => {
-  for (const box of open.splice(0)) box.close();
-  temp.cleanup();
-});
+const boxes = useOutboxes({ durability: "normal" });
+const outbox = () => boxes.open();
 
 describe("one agent per outbox", () => {
   it("refuses a second outbox on the same file, naming the path and the holder's pid", () => {
@@ -39,7 +23,7 @@ describe("one agent per outbox", () => {
     }
     expect(refused).toBeInstanceOf(OutboxLockedError);
     const message = (refused as Error).message;
-    expect(message).toContain(path);
+    expect(message).toContain(boxes.path);
     expect(message).toContain(`pid ${process.pid}`);
     // The holder goes on as if nothing happened, and its sequence continues.
     expect(first.capture([makeReading("C1")]).readings[0]?.seq).toBe(2);
@@ -47,17 +31,17 @@ describe("one agent per outbox", () => {
 
   it("is free again once the holder closed", () => {
     outbox().close();
-    open.splice(0);
+    boxes.closeAll();
     const again = outbox();
     expect(again.capture([makeReading("C1")]).readings[0]?.seq).toBe(1);
   });
 
   it("never moves aside a damaged-looking database another agent holds", () => {
-    const lock = OutboxLock.acquire(path);
+    const lock = OutboxLock.acquire(boxes.path);
     try {
-      writeFileSync(path, "not a database at all, but somebody else's to deal with");
+      writeFileSync(boxes.path, "not a database at all, but somebody else's to deal with");
       expect(() => outbox()).toThrow(OutboxLockedError);
-      expect(readdirSync(join(temp.dir, "data")).filter((f) => f.includes("corrupt"))).toEqual([]);
+      expect(readdirSync(join(boxes.dir, "data")).filter((f) => f.includes("corrupt"))).toEqual([]);
     } finally {
       lock.release();
     }
@@ -68,16 +52,16 @@ describe("one agent per outbox", () => {
     const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
     const script = `
       const Database = require(${JSON.stringify(sqlite)});
-      const db = new Database(${JSON.stringify(`${path}.lock`)}, { timeout: 0 });
+      const db = new Database(${JSON.stringify(`${boxes.path}.lock`)}, { timeout: 0 });
       db.pragma("locking_mode = EXCLUSIVE");
       db.exec("CREATE TABLE IF NOT EXISTS holder (pid INTEGER, since TEXT)");
       db.prepare("INSERT INTO holder VALUES (?, ?)").run(process.pid, "now");
-      require("node:fs").writeFileSync(${JSON.stringify(`${path}.owner`)}, "pid " + process.pid + " (test holder)");
+      require("node:fs").writeFileSync(${JSON.stringify(`${boxes.path}.owner`)}, "pid " + process.pid + " (test holder)");
       process.stdout.write("held\\n");
       setInterval(() => {}, 1000);
     `;
     outbox().close(); // creates the folder and the lock database
-    open.splice(0);
+    boxes.closeAll();
     const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
     await new Promise<void>((resolve, reject) => {
       child.stdout.once("data", () => resolve());

@@ -7,35 +7,13 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { makeReading } from "../../test/support/readings.js";
-import { makeTempDir } from "../../test/support/tmp.js";
-import { LANE, Outbox, ROW_OVERHEAD_BYTES, type OutboxOptions } from "./outbox.js";
+import { useOutboxes } from "../../test/support/outbox-fixture.js";
+import { LANE, ROW_OVERHEAD_BYTES, type OutboxOptions } from "./outbox.js";
 
-let temp: ReturnType<typeof makeTempDir>;
-let path: string;
-const open: Outbox[] = [];
-
-function outbox(overrides: Partial<OutboxOptions> = {}): Outbox {
-  const box = new Outbox({
-    path,
-    maxBytes: 1 << 30,
-    durability: "full",
-    now: () => 1_000,
-    ...overrides,
-  });
-  open.push(box);
-  return box;
-}
-
-beforeEach(() => {
-  temp = makeTempDir();
-  path = join(temp.dir, "data", "outbox.db");
-});
-afterEach(() => {
-  for (const box of open.splice(0)) box.close();
-  temp.cleanup();
-});
+const boxes = useOutboxes();
+const outbox = (overrides: Partial<OutboxOptions> = {}) => boxes.open(overrides);
 
 describe("capture", () => {
   it("numbers each container's readings from 1, and goes on after a restart", () => {
@@ -160,7 +138,7 @@ describe("transactions", () => {
 
 describe("disk budget", () => {
   it("evicts the oldest telemetry first, never an alert while telemetry remains, and counts it", () => {
-    const probe = outbox({ path: join(temp.dir, "probe.db") });
+    const probe = outbox({ path: join(boxes.dir, "probe.db") });
     probe.capture([makeReading("C1")]);
     const rowCost = probe.stats().bytes;
     const box = outbox({ maxBytes: rowCost * 5 + ROW_OVERHEAD_BYTES });
@@ -242,7 +220,7 @@ describe("held readings (report by exception)", () => {
   });
 
   it("evicts held rows before publishable telemetry", () => {
-    const probe = outbox({ path: join(temp.dir, "probe.db") });
+    const probe = outbox({ path: join(boxes.dir, "probe.db") });
     probe.capture([makeReading("C1")]);
     const rowCost = probe.stats().bytes;
     const box = outbox({ maxBytes: rowCost * 3 });
@@ -255,10 +233,10 @@ describe("held readings (report by exception)", () => {
 
 describe("a corrupt database at start", () => {
   it("is moved aside with its contents kept, and a fresh outbox carries on with higher seqs", () => {
-    mkdirSync(join(temp.dir, "data"), { recursive: true });
-    writeFileSync(path, Buffer.alloc(8192, "this is not a sqlite database "));
+    mkdirSync(join(boxes.dir, "data"), { recursive: true });
+    writeFileSync(boxes.path, Buffer.alloc(8192, "this is not a sqlite database "));
     const box = outbox({ now: () => Date.UTC(2026, 10, 25, 12) });
-    expect(box.recovery?.movedTo).toBe(`${path}.corrupt-2026-11-25T12-00-00-000Z`);
+    expect(box.recovery?.movedTo).toBe(`${boxes.path}.corrupt-2026-11-25T12-00-00-000Z`);
     expect(box.recovery?.reason).toMatch(/^SQLITE_NOTADB/);
     expect(
       readFileSync(box.recovery?.movedTo ?? "")
@@ -273,8 +251,8 @@ describe("a corrupt database at start", () => {
     const box = outbox();
     box.capture(Array.from({ length: 2000 }, () => makeReading("C1")));
     box.close();
-    const size = statSync(path).size;
-    truncateSync(path, Math.floor(size / 2));
+    const size = statSync(boxes.path).size;
+    truncateSync(boxes.path, Math.floor(size / 2));
     const reopened = outbox({ now: () => Date.UTC(2027, 0, 1) });
     expect(reopened.recovery).not.toBeNull();
     expect(existsSync(reopened.recovery?.movedTo ?? "")).toBe(true);
