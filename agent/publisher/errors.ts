@@ -8,32 +8,73 @@ export interface ConnectionProblem {
   readonly message: string;
 }
 
+/**
+ * TLS alerts the broker sends about this gateway's certificate (RFC 8446 section 6.2), by name
+ * and number. Matched by meaning, not by one OpenSSL's code names: Node 20's OpenSSL 3.0 says
+ * `ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED`, Node 22's 3.x says
+ * `ERR_SSL_SSL/TLS_ALERT_CERTIFICATE_EXPIRED`, and older ones `TLSV1_`/`TLSV13_`; the message
+ * carries "alert number 45" in every version.
+ */
+const TLS_ALERTS: readonly { name: string; number: number; problem: ConnectionProblem }[] = [
+  {
+    name: "CERTIFICATE_REQUIRED",
+    number: 116,
+    problem: {
+      kind: "credentials",
+      message: "the broker requires a client certificate: set mqtt.cert and mqtt.key",
+    },
+  },
+  {
+    name: "HANDSHAKE_FAILURE",
+    number: 40,
+    problem: {
+      kind: "credentials",
+      message: "the broker refused the TLS handshake (no or unacceptable client certificate?)",
+    },
+  },
+  {
+    name: "UNKNOWN_CA",
+    number: 48,
+    problem: {
+      kind: "credentials",
+      message:
+        "the broker does not trust this gateway's certificate (unknown CA): is it registered and active?",
+    },
+  },
+  {
+    name: "BAD_CERTIFICATE",
+    number: 42,
+    problem: {
+      kind: "credentials",
+      message: "the broker rejected this gateway's certificate as bad",
+    },
+  },
+  {
+    name: "CERTIFICATE_REVOKED",
+    number: 44,
+    problem: { kind: "credentials", message: "this gateway's certificate is revoked" },
+  },
+  {
+    name: "CERTIFICATE_EXPIRED",
+    number: 45,
+    problem: {
+      kind: "credentials",
+      message: "this gateway's certificate has expired (or the gateway clock is wrong)",
+    },
+  },
+];
+
+/** The alert an OpenSSL error reports, whatever the OpenSSL version spells it. */
+function tlsAlertOf(code: unknown, message: string): ConnectionProblem | undefined {
+  const name = typeof code === "string" ? /_ALERT_([A-Z_]+)$/.exec(code)?.[1] : undefined;
+  const byName = name === undefined ? undefined : TLS_ALERTS.find((a) => a.name === name);
+  if (byName) return byName.problem;
+  const number = /alert number (\d+)/i.exec(message)?.[1];
+  return TLS_ALERTS.find((a) => String(a.number) === number)?.problem;
+}
+
+/** Node's certificate verification codes, for the broker's certificate. */
 const TLS_CODES: Record<string, ConnectionProblem> = {
-  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: {
-    kind: "credentials",
-    message: "the broker requires a client certificate: set mqtt.cert and mqtt.key",
-  },
-  ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: {
-    kind: "credentials",
-    message: "the broker refused the TLS handshake (no or unacceptable client certificate?)",
-  },
-  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: {
-    kind: "credentials",
-    message:
-      "the broker does not trust this gateway's certificate (unknown CA): is it registered and active?",
-  },
-  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: {
-    kind: "credentials",
-    message: "the broker rejected this gateway's certificate as bad",
-  },
-  ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED: {
-    kind: "credentials",
-    message: "this gateway's certificate is revoked",
-  },
-  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: {
-    kind: "credentials",
-    message: "this gateway's certificate has expired (or the gateway clock is wrong)",
-  },
   SELF_SIGNED_CERT_IN_CHAIN: {
     kind: "credentials",
     message: "cannot verify the broker's certificate: check mqtt.ca",
@@ -88,6 +129,9 @@ const CONNACK_CODES: Record<number, ConnectionProblem> = {
 
 export function describeConnectionError(error: unknown): ConnectionProblem {
   const err = error as { code?: unknown; message?: unknown };
+  const text = typeof err.message === "string" ? err.message : String(error);
+  const alert = tlsAlertOf(err.code, text);
+  if (alert) return alert;
   if (typeof err.code === "string") {
     const known = TLS_CODES[err.code];
     if (known) return known;
@@ -96,7 +140,6 @@ export function describeConnectionError(error: unknown): ConnectionProblem {
     const known = CONNACK_CODES[err.code];
     if (known) return known;
   }
-  const text = typeof err.message === "string" ? err.message : String(error);
   if (/certificate required/i.test(text)) {
     return {
       kind: "credentials",
