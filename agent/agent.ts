@@ -14,11 +14,15 @@ import { Outbox, type OutboxStats } from "./outbox/outbox.js";
 import { productCatalogue, type Product } from "./products.js";
 import { Publisher } from "./publisher/publisher.js";
 import { loadTlsMaterial } from "./publisher/tls.js";
+import { judgeHealth, type Health } from "./http/health.js";
+import { formatExposition } from "./http/exposition.js";
+import { HttpListener } from "./http/listener.js";
 import { DeviceWatch } from "./rules/device-watch.js";
 import { RuleEngine } from "./rules/engine.js";
 import { ReportByException } from "./rules/report-by-exception.js";
 import { Sampler, type SampledContainer } from "./sampler.js";
 import { SharedResources } from "./shared-resources.js";
+import { agentVersion } from "./version.js";
 
 /** What the agent takes from outside; everything else it builds from its config. */
 export interface AgentDependencies {
@@ -50,6 +54,9 @@ export class Agent {
   private sampler: Sampler | null = null;
   private publisher: Publisher | null = null;
   private capture: CaptureStage | null = null;
+  private http: HttpListener | null = null;
+  /** Wall and monotonic time of the start, for /metrics and /healthz. */
+  private startedAt = { wall: 0, mono: 0 };
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly products: ReadonlyMap<string, Product>;
@@ -106,6 +113,7 @@ export class Agent {
   start(): void {
     const { config, clock, metrics, events } = this;
     const logger = this.deps.logger;
+    this.startedAt = { wall: clock.now(), mono: clock.monotonic() };
     const tls = loadTlsMaterial(config.mqtt, clock.now());
     for (const warning of tls.warnings) logger.warn(warning);
     const outbox = new Outbox({ ...config.buffer, now: () => clock.now() });
@@ -184,8 +192,61 @@ export class Agent {
     this.sampler.start();
   }
 
+  /**
+   * Starts the HTTP listener (/metrics, /healthz) when http.listen is set; resolves with its
+   * address, or null when it is off. Rejects with HttpListenerError (a port in use, a bad token
+   * file), the agent running on.
+   */
+  async listen(): Promise<{ address: string; port: number } | null> {
+    if (this.config.http.listen === undefined) return null;
+    const http = new HttpListener(
+      this.config.http,
+      { metrics: () => this.metricsText(), health: () => this.health() },
+      this.deps.logger.child({ component: "http" }),
+    );
+    const address = await http.start();
+    this.http = http;
+    return address;
+  }
+
+  /** /healthz: samples, and delivers or buffers within its budget (see judgeHealth). */
+  health(): Health {
+    const intervals = this.config.containers.map(
+      (c) => c.intervalMs ?? this.config.sampling.intervalMs,
+    );
+    return judgeHealth({
+      running: this.sampler !== null,
+      now: this.clock.monotonic(),
+      startedAt: this.startedAt.mono,
+      lastTickAt: this.sampler?.lastTickAt ?? null,
+      maxIntervalMs: Math.max(...intervals),
+      lastCaptureFailure: this.capture?.lastFailure ?? null,
+      lastEvictionAt: this.capture?.lastEvictionAt ?? null,
+      connected: this.publisher?.isConnected ?? false,
+      backlog: this.outbox?.pending().telemetry ?? 0,
+      unreachableDevices: this.devices.raised(),
+    });
+  }
+
+  /** /metrics in the Prometheus text format. */
+  metricsText(): string {
+    return formatExposition({
+      metrics: this.metrics,
+      outbox: this.outbox?.stats() ?? null,
+      oldestCapturedAt: this.outbox?.oldestCapturedAt() ?? null,
+      connected: this.publisher?.isConnected ?? false,
+      inflightRows: this.publisher?.inflightRows ?? 0,
+      unreachableDevices: this.devices.raised().length,
+      version: agentVersion(),
+      now: this.clock.now(),
+      startedAt: this.startedAt.wall,
+    });
+  }
+
   /** Stops sampling (the tick under way commits), drains in-flight publishes, closes the outbox. */
   async stop(drainMs = 5000): Promise<void> {
+    await this.http?.stop();
+    this.http = null;
     await this.sampler?.stop();
     // Windows still open are reported as they stand: the rules' state does not outlive the process.
     this.capture?.flush();

@@ -40,10 +40,23 @@ const MAX_CARRIED_ALERTS = 1000;
  */
 export class CaptureStage {
   private carried: AlertRecord[] = [];
+  /** The last commit that failed, and the last eviction (monotonic ms), for /healthz. */
+  lastFailure: { at: number; reason: string } | null = null;
+  lastEvictionAt: number | null = null;
 
   constructor(private readonly options: CaptureStageOptions) {}
 
   capture(tick: Tick): void {
+    try {
+      this.captureTick(tick);
+    } catch (error) {
+      // The sampler counts and logs it; /healthz reports it while it lasts.
+      this.lastFailure = { at: this.options.clock.monotonic(), reason: String(error) };
+      throw error;
+    }
+  }
+
+  private captureTick(tick: Tick): void {
     const { outbox, rules, devices, clockCorrection, clock } = this.options;
     const { samples, epoch } = clockCorrection.settle(tick);
     const readings = outbox.nextSeqs(samples.map((s) => s.reading));
@@ -130,6 +143,10 @@ export class CaptureStage {
 
   private failed(readings: number, alerts: readonly AlertRecord[]): void {
     const { metrics, logger } = this.options;
+    this.lastFailure = {
+      at: this.options.clock.monotonic(),
+      reason: "the disk is full even after evicting",
+    };
     // Nothing of this tick was captured; it is counted, and the next tick tries again.
     metrics.increment("readings_dropped", readings, { reason: "disk_full" });
     this.carried = alerts.slice(-MAX_CARRIED_ALERTS);
@@ -156,6 +173,7 @@ export class CaptureStage {
       );
     }
     if (result && (result.evictedTelemetry > 0 || result.evictedAlerts > 0)) {
+      this.lastEvictionAt = this.options.clock.monotonic();
       metrics.increment("evicted", result.evictedTelemetry, { lane: "telemetry" });
       metrics.increment("evicted", result.evictedAlerts, { lane: "alert" });
       logger.warn(

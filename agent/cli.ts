@@ -7,6 +7,7 @@ import { ConfigError, loadConfigFile } from "../config/load.js";
 import { Agent } from "./agent.js";
 import { missingPortWarning } from "../drivers/modbus/validation.js";
 import { ConfigReloader } from "./config-reloader.js";
+import { HttpListenerError, readTokenFile } from "./http/listener.js";
 import { createLogger } from "./logger.js";
 import { loadTlsMaterial, TlsFileError } from "./publisher/tls.js";
 import { EXIT_OUTBOX_LOCKED, OutboxLock, OutboxLockedError } from "./outbox/outbox-lock.js";
@@ -80,6 +81,7 @@ function validate(args: string[]): number {
       const warning = missingPortWarning(container.driver);
       if (warning) process.stdout.write(`warning: ${container.id}: ${warning}\n`);
     }
+    if (config.http.tokenFile !== undefined) readTokenFile(config.http.tokenFile);
     const held = outboxHolder(config.buffer.path);
     if (held) {
       // Usable, but `run` refuses while that agent lives; reloading its rules needs no second run.
@@ -113,6 +115,10 @@ function reportStartupError(error: unknown): number {
     process.stderr.write(`${error.message}\n`);
     return EXIT_CONFIG;
   }
+  if (error instanceof HttpListenerError) {
+    process.stderr.write(`${error.message}\n`);
+    return EXIT_CONFIG;
+  }
   if (error instanceof OutboxLockedError) {
     process.stderr.write(`${error.message}\n`);
     return EXIT_OUTBOX_LOCKED;
@@ -136,6 +142,10 @@ async function run(args: string[]): Promise<number> {
     const logger = createLogger(config.log);
     agent = new Agent(config, { logger });
     agent.start();
+    await agent.listen().catch(async (error: unknown) => {
+      await agent.stop(0);
+      throw error;
+    });
     reloader = new ConfigReloader({
       file,
       env: process.env,

@@ -3,9 +3,22 @@
  * Prometheus text format (`read_errors{container="C1"}`) so an exporter can print them as they
  * are; every agent has its own instance (a fleet simulator runs thousands in one process).
  */
+/** Upper bounds of the latency histograms, seconds (a PUBACK over a satellite link takes seconds). */
+export const LATENCY_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+] as const;
+
+/** One histogram: counts per bucket of LATENCY_BUCKETS (not cumulative), their sum and count. */
+export interface HistogramState {
+  readonly counts: number[];
+  sum: number;
+  count: number;
+}
+
 export class Metrics {
   private readonly counters = new Map<string, number>();
   private readonly gauges = new Map<string, number>();
+  private readonly histograms = new Map<string, HistogramState>();
   /**
    * Keys already built for a frozen labels object: a hot path that keeps its labels frozen (the
    * Modbus bus, per request) gets its key built once; fresh objects are not cached.
@@ -19,6 +32,28 @@ export class Metrics {
 
   set(name: string, value: number, labels?: Readonly<Record<string, string>>): void {
     this.gauges.set(this.keyOf(name, labels), value);
+  }
+
+  /** Records one observation (seconds) in a latency histogram. */
+  observe(name: string, seconds: number): void {
+    let h = this.histograms.get(name);
+    if (!h) {
+      h = { counts: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 };
+      this.histograms.set(name, h);
+    }
+    const bucket = LATENCY_BUCKETS.findIndex((bound) => seconds <= bound);
+    if (bucket >= 0) h.counts[bucket] = (h.counts[bucket] ?? 0) + 1;
+    h.sum += seconds;
+    h.count++;
+  }
+
+  /** Every counter, gauge and histogram, keyed as `name` or `name{labels}`, for an exporter. */
+  entries(): {
+    counters: ReadonlyMap<string, number>;
+    gauges: ReadonlyMap<string, number>;
+    histograms: ReadonlyMap<string, HistogramState>;
+  } {
+    return { counters: this.counters, gauges: this.gauges, histograms: this.histograms };
   }
 
   /** The value of one counter or gauge; 0 when never touched. */

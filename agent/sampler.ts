@@ -55,6 +55,8 @@ export class Sampler {
   private readonly ticks = new Set<Promise<void>>();
   private readonly states: ContainerState[];
   private running = false;
+  /** Monotonic time the last tick finished; null before the first (read by /healthz). */
+  lastTickAt: number | null = null;
 
   constructor(private readonly options: SamplerOptions) {
     this.states = options.containers.map((container) => ({
@@ -125,6 +127,7 @@ export class Sampler {
     try {
       this.options.onTick({ samples, failures, clock });
       this.options.metrics.increment("readings_captured", samples.length);
+      this.lastTickAt = this.options.clock.monotonic();
     } catch (error) {
       this.options.metrics.increment("capture_errors");
       this.options.logger.error(

@@ -126,5 +126,6 @@ function resolvePaths(config: AgentConfig, base: string): AgentConfig {
       key: at(config.mqtt.key),
     },
     buffer: { ...config.buffer, path: at(config.buffer.path) ?? config.buffer.path },
+    http: { ...config.http, tokenFile: at(config.http.tokenFile) },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { httpSchema, listenAddress } from "./http-schema.js";
 import { driverConfigSchema } from "../drivers/registry.js";
 import { reportByExceptionSchema, rulesSchema } from "./rules-schema.js";
 import { parseSize } from "./size.js";
@@ -247,6 +248,7 @@ export const configSchema = z
       .prefault({})
       .describe("Clock integrity: a Raspberry Pi has no real-time clock."),
     log: logSchema,
+    http: httpSchema,
   })
   .superRefine(checkConsistency);
 
@@ -316,6 +318,19 @@ function checkConsistency(config: z.output<z.ZodObject>, ctx: z.RefinementCtx): 
         code: "custom",
         path: ["mqtt", missing[0] ?? "key"],
         message: "a client certificate needs both mqtt.cert and mqtt.key",
+      });
+    }
+  }
+  if (c.http.listen !== undefined) {
+    const { host, port } = listenAddress(c.http.listen);
+    if (port < 1 || port > 65_535) {
+      ctx.addIssue({ code: "custom", path: ["http", "listen"], message: "port must be 1-65535" });
+    }
+    if (!isLoopbackHost(host) && c.http.tokenFile === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["http", "tokenFile"],
+        message: `listening on ${host}, which is not loopback, needs a bearer token: set http.tokenFile`,
       });
     }
   }

@@ -297,6 +297,11 @@ export class Outbox implements PublishQueue {
     };
   }
 
+  /** When the oldest row still waiting was captured (wall ms); null when the outbox is empty. */
+  oldestCapturedAt(): number | null {
+    return this.store.statements.oldest.get()?.captured_at ?? null;
+  }
+
   /** Runs a read-only query on the outbox database (tools and tests). */
   query<T>(sql: string, ...params: unknown[]): T[] {
     return this.db.prepare(sql).all(...params) as T[];

@@ -47,6 +47,10 @@ export function prepareStatements(db: Database.Database) {
       "SELECT DISTINCT container_id FROM outbox WHERE lane = 1 AND id <= ? ORDER BY container_id",
     ),
     maxId: db.prepare<[], { id: number | null }>("SELECT MAX(id) AS id FROM outbox"),
+    // Ids are capture order: the first row by id is the oldest, found through the primary key.
+    oldest: db.prepare<[], { captured_at: number }>(
+      "SELECT captured_at FROM outbox ORDER BY id LIMIT 1",
+    ),
     deadLetter: db.prepare(
       "INSERT INTO dead_letter (lane, container_id, seq, captured_at, payload, reason, failed_at) SELECT lane, container_id, seq, captured_at, payload, ?, ? FROM outbox WHERE id = ?",
     ),

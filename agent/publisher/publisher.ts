@@ -40,6 +40,8 @@ export interface PublisherOptions {
 interface InflightMessage {
   readonly rows: readonly OutboxRow[];
   readonly kind: TopicKind;
+  /** Monotonic time it was handed to the connection, for the acknowledgement latency. */
+  readonly sentAt: number;
 }
 
 /**
@@ -230,7 +232,7 @@ export class Publisher {
     }
     const key = this.nextMessageKey++;
     const generation = this.generation;
-    this.inflight.set(key, { rows, kind });
+    this.inflight.set(key, { rows, kind, sentAt: this.options.clock.monotonic() });
     client.publish(topicFor(gatewayId, containerId, kind), payload, { qos: 1 }, (error) => {
       this.onPublished(generation, key, error);
     });
@@ -247,6 +249,10 @@ export class Publisher {
     const ids = message.rows.map((r) => r.id);
     if (!error) {
       this.acks.add(ids);
+      metrics.observe(
+        "publish_ack_seconds",
+        (this.options.clock.monotonic() - message.sentAt) / 1000,
+      );
       metrics.increment("published", message.rows.length, { kind: message.kind });
       this.publishedSinceProgress += message.rows.length;
       this.options.events.emit("published", message.rows.length, message.kind);

@@ -46,6 +46,11 @@ export class DeviceWatch {
     this.afterMs = afterMs;
   }
 
+  /** The containers whose alert is raised now. */
+  raised(): string[] {
+    return [...this.watched].flatMap(([id, w]) => (w.raisedSeq === null ? [] : [id]));
+  }
+
   /** Whether the container's alert is raised now. */
   isRaised(containerId: string): boolean {
     return (this.watched.get(containerId)?.raisedSeq ?? null) !== null;

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 
@@ -83,4 +84,20 @@ export function requireFaketime(what: string): { path: string | null; skip: bool
     );
   console.warn(`SKIPPED: ${what} needs libfaketime (apt-get install faketime)`);
   return { path: null, skip: true };
+}
+
+/** A Python module a test uses as a real peer (test/requirements.txt); fails in CI if missing. */
+export function requirePythonModule(module: string, what: string): { skip: boolean } {
+  const python = findTool("python3");
+  const found =
+    python !== null &&
+    spawnSync(python, ["-c", `import ${module}`], { stdio: "ignore" }).status === 0;
+  if (found) return { skip: false };
+  const install = "python3 -m pip install -r test/requirements.txt";
+  if (inCi())
+    throw new Error(
+      `${what} needs the Python module ${module} in CI; .ci/run should have run: ${install}`,
+    );
+  console.warn(`SKIPPED: ${what} needs the Python module ${module} (${install})`);
+  return { skip: true };
 }

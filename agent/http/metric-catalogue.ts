@@ -1,0 +1,113 @@
+/** How one of the agent's internal metrics is exposed in the Prometheus text format. */
+export interface MetricSpec {
+  /** The exposed name: `reefer_edge_` + base units + `_total` for counters. */
+  readonly name: string;
+  readonly type: "counter" | "gauge" | "histogram";
+  readonly help: string;
+  /** Multiplies the internal value into the exposed base unit (ms -> s: 0.001). */
+  readonly scale?: number;
+}
+
+const counter = (name: string, help: string): MetricSpec => ({
+  name: `reefer_edge_${name}_total`,
+  type: "counter",
+  help,
+});
+
+/**
+ * Every metric the agent, its drivers and its publisher keep (Metrics), by internal name. A name
+ * missing here is not exposed; metric-catalogue.test.ts fails when the code counts one that is
+ * not listed. The outbox's durable counts (evictions, dead letters, disk-full events) are
+ * exposed from the outbox itself, so they survive restarts: their in-process twins are not.
+ */
+export const METRIC_CATALOGUE: Readonly<Record<string, MetricSpec | null>> = {
+  readings_captured: counter("readings_captured", "Readings committed to the outbox."),
+  read_errors: counter("read_errors", "Reads of a container that failed, by container."),
+  read_timeouts: counter("read_timeouts", "Reads of a container that timed out, by container."),
+  read_overruns: counter(
+    "read_overruns",
+    "Ticks skipped for a container whose previous read was still running.",
+  ),
+  ticks_skipped: counter("ticks_skipped", "Sampling ticks skipped after the process stalled."),
+  sensor_faults: counter(
+    "sensor_faults",
+    "Sensor values refused (out of range, a fault value), by container and field.",
+  ),
+  capture_errors: counter("capture_errors", "Ticks whose capture failed with an error."),
+  readings_dropped: counter(
+    "readings_dropped",
+    "Readings read but not captured (the disk full even after evicting), by reason.",
+  ),
+  alerts_dropped: counter("alerts_dropped", "Alerts not captured, by reason."),
+  alerts: counter("alerts", "Alert records captured, by type and state."),
+  dropped_by_exception: counter(
+    "dropped_by_exception",
+    "Held readings report by exception dropped when their window closed, by container.",
+  ),
+  outbox_recoveries: counter(
+    "outbox_recoveries",
+    "Corrupt outbox databases moved aside at start and replaced.",
+  ),
+  clock_corrected: counter(
+    "clock_corrected_readings",
+    "Buffered readings whose time was corrected when the clock became trusted.",
+  ),
+  published: counter(
+    "published_readings",
+    "Readings and alerts acknowledged by the broker, by kind.",
+  ),
+  bytes_sent: counter("sent_bytes", "Payload bytes handed to the broker connection."),
+  publish_errors: counter("publish_errors", "Publishes that failed and will be retried."),
+  rate_limited: counter(
+    "rate_limited",
+    "Times the publisher waited for the connection's rate limits.",
+  ),
+  connect_attempts: counter("connect_attempts", "Broker connection attempts."),
+  connects: counter("connects", "Broker connections established."),
+  disconnects: counter("disconnects", "Broker connections lost (each followed by a reconnect)."),
+  connection_errors: counter("connection_errors", "Broker connection errors, by kind."),
+  modbus_requests: counter("modbus_requests", "Modbus requests sent, by bus and unit."),
+  modbus_errors: counter(
+    "modbus_errors",
+    "Modbus requests that failed, by bus, unit and class (timeout, crc, framing, exception, port_gone).",
+  ),
+  modbus_exceptions: counter(
+    "modbus_exceptions",
+    "Modbus exception replies, by bus, unit and code.",
+  ),
+  modbus_skipped: counter(
+    "modbus_skipped",
+    "Modbus polls not sent while a unit's circuit is open.",
+  ),
+  modbus_circuit_opens: counter("modbus_circuit_opens", "Times a unit's circuit breaker opened."),
+  modbus_port_opens: counter("modbus_port_opens", "Times a Modbus line was opened, by bus."),
+  modbus_port_lost: counter(
+    "modbus_port_lost",
+    "Times a Modbus line was lost (unplugged), by bus.",
+  ),
+  modbus_circuit_open: {
+    name: "reefer_edge_modbus_circuit_open",
+    type: "gauge",
+    help: "1 while a unit's circuit breaker is open (the unit is only probed), by bus and unit.",
+  },
+  reconnect_delay_ms: {
+    name: "reefer_edge_reconnect_delay_seconds",
+    type: "gauge",
+    help: "The delay before the next broker connection attempt.",
+    scale: 0.001,
+  },
+  drain_rate_per_second: {
+    name: "reefer_edge_drain_rate_readings_per_second",
+    type: "gauge",
+    help: "Readings acknowledged per second over the last progress period.",
+  },
+  publish_ack_seconds: {
+    name: "reefer_edge_publish_ack_seconds",
+    type: "histogram",
+    help: "Time from handing a message to the connection to its PUBACK.",
+  },
+  // Exposed from the outbox's durable counters instead (see exposition.ts).
+  evicted: null,
+  dead_lettered: null,
+  disk_full_events: null,
+};
