@@ -21,6 +21,10 @@ Usage:
   reefer-edge run --config FILE        run the agent (SIGTERM/SIGINT stop it gracefully; SIGHUP
                                        or a changed file reloads the rules)
   reefer-edge validate --config FILE   check a config; prints every problem, exits non-zero on any
+  reefer-edge doctor --config FILE [--json]
+                                       on site: config, certificates, clock, serial ports and a
+                                       read of each device, outbox, disk, and the way to the
+                                       broker; a verdict and a fix each; exits 0 when all pass
   reefer-edge demo [--duration S] [--interval MS] [--data DIR]
                                        simulated reefers, an embedded broker, a live view
   reefer-edge ports                    lists serial ports (RS-485 adapters) with the stable
@@ -40,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
       return run(rest);
     case "validate":
       return validate(rest);
+    case "doctor":
+      return doctor(rest);
     case "demo":
       return demo(rest);
     case "ports":
@@ -108,6 +114,23 @@ function outboxHolder(path: string): OutboxLockedError | null {
     if (error instanceof OutboxLockedError) return error;
     throw error;
   }
+}
+
+async function doctor(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: "string", short: "c" }, json: { type: "boolean", default: false } },
+  });
+  const file = values.config ?? process.env.REEFER_EDGE_CONFIG;
+  if (!file) {
+    process.stderr.write("doctor: name the config with --config FILE\n");
+    return 2;
+  }
+  // Loaded here: the checks' code is not the running agent's.
+  const { formatReport, runDoctor } = await import("./doctor/doctor.js");
+  const report = await runDoctor(file, { env: process.env, timeoutMs: 5000 });
+  process.stdout.write(values.json ? JSON.stringify(report, null, 2) + "\n" : formatReport(report));
+  return report.ok ? 0 : 1;
 }
 
 function reportStartupError(error: unknown): number {

@@ -1,11 +1,11 @@
-import { isIP } from "node:net";
-import type { IClientOptions, MqttClient } from "mqtt";
+import type { MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { AgentConfig } from "../../config/schema.js";
 import type { Clock } from "../clock.js";
 import type { AgentEvents } from "../events.js";
 import type { Metrics } from "../metrics.js";
 import { describeConnectionError } from "./errors.js";
+import { mqttClientOptions } from "./client-options.js";
 import { connect } from "./mqtt-connect.js";
 import { ReconnectPolicy } from "./reconnect-policy.js";
 import type { TlsMaterial } from "./tls.js";
@@ -90,28 +90,7 @@ export class BrokerConnection {
     const { mqtt: config, tls, gatewayId, logger, metrics, events } = this.options;
     this.reconnect.connecting();
     const generation = ++this.generationNow;
-    const url = new URL(config.url);
-    const clientOptions: IClientOptions = {
-      clientId: gatewayId,
-      protocolVersion: config.protocolVersion,
-      clean: true,
-      keepalive: config.keepaliveSeconds,
-      connectTimeout: config.connectTimeoutMs,
-      reconnectPeriod: 0,
-      resubscribe: false,
-      queueQoSZero: false,
-      // mqtt-packet otherwise pre-builds 65,536 two-byte Buffers on the first publish: 6 MiB of
-      // heap (measured in a heap snapshot of the agent) to save one tiny allocation per packet,
-      // which at IoT Core's 100 publishes/s does not matter (mqtt-packet issue #139).
-      writeCache: false,
-      rejectUnauthorized: true,
-      ...(tls.ca && { ca: tls.ca }),
-      ...(tls.cert && { cert: tls.cert }),
-      ...(tls.key && { key: tls.key }),
-      ...(config.alpn && { ALPNProtocols: ["x-amzn-mqtt-ca"] }),
-      // SNI names a host; RFC 6066 forbids an IP address there.
-      ...(url.protocol === "mqtts:" && isIP(url.hostname) === 0 && { servername: url.hostname }),
-    };
+    const clientOptions = mqttClientOptions(gatewayId, config, tls);
     events.emit("connection", "connecting");
     metrics.increment("connect_attempts");
     logger.debug(

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The unit and integration suites on Node 22 LTS, the gateways' runtime, so that what ships is
+# what was tested. The runtime comes from the npm registry (node-linux-<arch>, which carries
+# node and its headers), better-sqlite3 is rebuilt against those headers, and rebuilt back for
+# the installed node at the end so the checkout keeps working with it.
+# Usage: bash test/runtimes/node22.sh   (npm run test:node22)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+version=${NODE22_VERSION:-22.23.5}
+case "$(uname -m)" in
+  x86_64) arch=x64 ;;
+  aarch64) arch=arm64 ;;
+  *) echo "node22: no node-linux package for $(uname -m)" >&2; exit 1 ;;
+esac
+dir=$(mktemp -d)
+host_node=$(command -v node)
+host_nodedir=${npm_config_nodedir:-}
+restore() {
+  echo "node22: rebuilding better-sqlite3 for $("$host_node" --version) again"
+  PATH="$(dirname "$host_node"):$PATH" npm_config_nodedir="$host_nodedir" npm rebuild better-sqlite3 >/dev/null
+  rm -rf "$dir"
+}
+trap restore EXIT
+npm pack --silent --pack-destination "$dir" "node-linux-$arch@$version" >/dev/null
+tar -xzf "$dir"/node-linux-"$arch"-*.tgz -C "$dir"
+export PATH="$dir/package/bin:$PATH"
+export npm_config_nodedir="$dir/package"
+echo "node22: $(node --version) from node-linux-$arch@$version; rebuilding better-sqlite3 against its headers"
+npm rebuild better-sqlite3 >/dev/null
+node -e 'new (require("better-sqlite3"))(":memory:").close()'
+# The chaos suite runs once, on the installed node: its faults are the OS's, not the runtime's.
+npx vitest run --exclude 'test/chaos/**' --exclude 'node_modules/**'
