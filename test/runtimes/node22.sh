@@ -18,9 +18,8 @@ host_nodedir=${npm_config_nodedir:-}
 restore() {
   echo "node22: rebuilding better-sqlite3 for $("$host_node" --version) again"
   PATH="$(dirname "$host_node"):$PATH" npm_config_nodedir="$host_nodedir" npm rebuild better-sqlite3 >/dev/null
-  rm -rf "$dir"
 }
-trap restore EXIT
+trap 'restore; rm -rf "$dir"' EXIT
 npm pack --silent --pack-destination "$dir" "node-linux-$arch@$version" >/dev/null
 tar -xzf "$dir"/node-linux-"$arch"-*.tgz -C "$dir"
 export PATH="$dir/package/bin:$PATH"
@@ -29,4 +28,13 @@ echo "node22: $(node --version) from node-linux-$arch@$version; rebuilding bette
 npm rebuild better-sqlite3 >/dev/null
 node -e 'new (require("better-sqlite3"))(":memory:").close()'
 # The chaos suite runs once, on the installed node: its faults are the OS's, not the runtime's.
-npx vitest run --exclude 'test/chaos/**' --exclude 'node_modules/**'
+log="$dir/vitest.log"
+status=0
+npx vitest run --exclude 'test/chaos/**' --exclude 'node_modules/**' 2>&1 | tee "$log" || status=$?
+trap - EXIT
+restore
+# The summary again as the last line, where CI reads the result.
+summary=$(grep -E '^tests: ' "$log" | tail -n 1 || true)
+rm -rf "$dir"
+echo "${summary:-node22: no test summary (see above)}"
+exit "$status"
