@@ -38,7 +38,7 @@ gyp="$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js"
   cd "$out/node_modules/better-sqlite3"
   # npm's own settings in the environment (npm_config_nodedir when run under npm) would win over
   # the flags: set them to the carried runtime.
-  CC=$cc CXX=$cxx LINK=$cxx AR=${cc%gcc}ar JOBS=2 \
+  CC=$cc CXX=$cxx LINK=$cxx AR=${cc%gcc}ar JOBS=1 \
     npm_config_nodedir="$out/node" npm_config_arch="$arch" npm_config_target_arch="$arch" \
     node "$gyp" rebuild --release --arch="$arch" --nodedir="$out/node" >/dev/null
   # Only the addon is needed at run time: not the objects nor the bundled SQLite sources.
