@@ -7,6 +7,8 @@ import { Metrics } from "../metrics.js";
 import { formatExposition } from "./exposition.js";
 import { METRIC_CATALOGUE } from "./metric-catalogue.js";
 
+// Needs Prometheus's Python parser (test/requirements.txt): a missing one skips with the reason
+// printed, and fails under CI (test/support/tools.ts), where .ci/run installs it.
 const parser = requirePythonModule("prometheus_client", "the /metrics format test");
 
 /** Prometheus's own Python parser: each family's name, type and samples, as JSON. */

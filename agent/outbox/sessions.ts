@@ -28,25 +28,23 @@ export class PublishSessions {
 
   takeAlerts(limit: number): OutboxRow[] {
     if (this.store.tally.rows.alert === 0) return []; // the common case, without a query
-    const { laneAfter } = this.store.statements;
-    const rows = this.scan(
-      (after, n) => laneAfter.all(LANE.alert, after, Number.MAX_SAFE_INTEGER, n),
-      this.session.alertCursor,
-      limit,
-    );
-    this.session.alertCursor = lastId(rows, this.session.alertCursor);
-    return this.markTaken(rows);
+    return this.takeLane(LANE.alert, "alertCursor", limit);
   }
 
   takeLive(limit: number): OutboxRow[] {
     if (this.session.liveCursor >= this.store.lastInsertedId) return []; // nothing new
+    return this.takeLane(LANE.telemetry, "liveCursor", limit);
+  }
+
+  /** The next rows of a lane after its cursor, which moves past them. */
+  private takeLane(lane: Lane, cursor: "alertCursor" | "liveCursor", limit: number): OutboxRow[] {
     const { laneAfter } = this.store.statements;
     const rows = this.scan(
-      (after, n) => laneAfter.all(LANE.telemetry, after, Number.MAX_SAFE_INTEGER, n),
-      this.session.liveCursor,
+      (after, n) => laneAfter.all(lane, after, Number.MAX_SAFE_INTEGER, n),
+      this.session[cursor],
       limit,
     );
-    this.session.liveCursor = lastId(rows, this.session.liveCursor);
+    this.session[cursor] = lastId(rows, this.session[cursor]);
     return this.markTaken(rows);
   }
 

@@ -5,7 +5,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { useMosquitto } from "../support/broker-fixture.js";
 import { requireTool } from "../support/tools.js";
 
-// Debian's qemu-user-static and cross compiler; .ci/run installs them.
+// Mosquitto, Debian's qemu-user-static and cross compiler: a missing one skips with the reason
+// printed, and fails under CI (test/support/tools.ts), where .ci/run installs them.
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 const qemu = requireTool("qemu-aarch64-static", "apt-get install -y qemu-user-static");
 const cross = requireTool("aarch64-linux-gnu-g++", "apt-get install -y g++-aarch64-linux-gnu");

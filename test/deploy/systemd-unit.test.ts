@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { requireTool } from "../support/tools.js";
 
-// systemd's own analyzer; .ci/run installs Debian's systemd where it is missing.
+// systemd's own analyzer: missing, it skips with the reason printed, and fails under CI
+// (test/support/tools.ts), where .ci/run installs Debian's systemd.
 const analyze = requireTool("systemd-analyze", "apt-get install -y systemd");
 const UNIT = "deploy/systemd/reefer-edge.service";
 

@@ -8,6 +8,8 @@ import { freePort } from "../support/ports.js";
 import { Rig, requireSocat } from "./rig.js";
 import type { Fault } from "./modbus-slave.js";
 
+// Needs socat for the pty RS-485 line: a missing one skips with the reason printed, and fails
+// under CI (test/support/tools.ts), where .ci/run installs it.
 const socat = requireSocat();
 const AFTER_SECONDS = 1.5;
 const INTERVAL_MS = 300;

@@ -5,6 +5,8 @@ import { runDoctor } from "../../agent/doctor/doctor.js";
 import { freePort } from "../support/ports.js";
 import { Rig, requireSocat } from "./rig.js";
 
+// Needs socat for the pty RS-485 line: a missing one skips with the reason printed, and fails
+// under CI (test/support/tools.ts), where .ci/run installs it.
 const socat = requireSocat();
 
 describe.skipIf(socat.skip)("doctor on the RS-485 rig", () => {
