@@ -27,6 +27,10 @@ Usage:
                                        broker; a verdict and a fix each; exits 0 when all pass
   reefer-edge demo [--duration S] [--interval MS] [--data DIR]
                                        simulated reefers, an embedded broker, a live view
+  reefer-edge outbox migrate (--path DB | --config FILE)
+                                       brings an outbox's schema up to this version's (package
+                                       upgrades run it between stopping the old agent and
+                                       starting the new one)
   reefer-edge ports                    lists serial ports (RS-485 adapters) with the stable
                                        /dev/serial/by-id names to put in a Modbus driver's config
   reefer-edge help
@@ -50,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
       return demo(rest);
     case "ports":
       return ports();
+    case "outbox":
+      return outbox(rest);
     case "help":
     case "--help":
     case "-h":
@@ -66,6 +72,34 @@ async function ports(): Promise<number> {
   const { listSerialPorts, formatPortListing } = await import("../drivers/modbus/ports.js");
   process.stdout.write(formatPortListing(await listSerialPorts()) + "\n");
   return 0;
+}
+
+/** Outbox maintenance; its code is loaded only for this command. */
+async function outbox(args: string[]): Promise<number> {
+  const [action, ...rest] = args;
+  const { values } = parseArgs({
+    args: rest,
+    options: { path: { type: "string" }, config: { type: "string", short: "c" } },
+  });
+  if (action !== "migrate" || (values.path === undefined) === (values.config === undefined)) {
+    process.stderr.write("usage: reefer-edge outbox migrate (--path DB | --config FILE)\n");
+    return 2;
+  }
+  try {
+    const path = values.path ?? loadConfigFile(values.config ?? "", process.env).buffer.path;
+    const { describeMigration, migrateOutbox, OutboxMigrationError } =
+      await import("./outbox/migrate-command.js");
+    try {
+      process.stdout.write(describeMigration(migrateOutbox(path)) + "\n");
+      return 0;
+    } catch (error) {
+      if (!(error instanceof OutboxMigrationError)) throw error;
+      process.stderr.write(`${error.message}\n`);
+      return 1;
+    }
+  } catch (error) {
+    return reportStartupError(error);
+  }
 }
 
 function configPath(args: string[]): string | undefined {

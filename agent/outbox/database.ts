@@ -9,7 +9,7 @@ export type Durability = "full" | "normal";
  * Schema migrations, applied in order; `PRAGMA user_version` records how many ran. Never edit a
  * shipped migration: gateways in the field have run it. Add a new one.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE sequences (
     container_id TEXT PRIMARY KEY,
@@ -59,6 +59,9 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX outbox_by_clock_epoch ON outbox (clock_epoch) WHERE clock_epoch IS NOT NULL;
   `,
 ];
+
+/** The schema version this agent writes: how many migrations it knows. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** A database file that could not be used and was moved aside. */
 export interface Recovery {
@@ -142,9 +145,9 @@ function openDatabase(path: string, durability: Durability): Database.Database {
 
 function migrate(db: Database.Database): void {
   const applied = db.pragma("user_version", { simple: true }) as number;
-  if (applied > MIGRATIONS.length) {
+  if (applied > SCHEMA_VERSION) {
     throw new Error(
-      `outbox database schema version ${applied} is newer than this agent understands (${MIGRATIONS.length}); refusing to touch it`,
+      `outbox database schema version ${applied} is newer than this agent understands (${SCHEMA_VERSION}); refusing to touch it`,
     );
   }
   for (let version = applied; version < MIGRATIONS.length; version++) {
