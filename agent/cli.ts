@@ -138,16 +138,9 @@ function validate(args: string[]): number {
   }
 }
 
-/** Another agent holding the outbox, if one does (the lock is taken and given back at once). */
+/** Another agent holding the outbox, if one does (asked without creating a file). */
 function outboxHolder(path: string): OutboxLockedError | null {
-  if (path === ":memory:") return null;
-  try {
-    OutboxLock.acquire(path).release();
-    return null;
-  } catch (error) {
-    if (error instanceof OutboxLockedError) return error;
-    throw error;
-  }
+  return path === ":memory:" ? null : OutboxLock.holder(path);
 }
 
 async function doctor(args: string[]): Promise<number> {

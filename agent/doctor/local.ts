@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { AgentConfig } from "../../config/schema.js";
 import { isClockPlausible } from "../clock.js";
-import { OutboxLock, OutboxLockedError } from "../outbox/outbox-lock.js";
+import { OutboxLock } from "../outbox/outbox-lock.js";
 import { fail, pass, skip, warn, type Verdict } from "./verdict.js";
 
 /** The wall clock: plausible, synchronized (when trusted by timesyncd), and whether an RTC keeps it. */
@@ -112,13 +112,11 @@ export function checkOutbox(
     return { verdicts: [skip("outbox", `${path} does not exist yet`)], held: false };
   const verdicts: Verdict[] = [];
   let held = false;
-  try {
-    OutboxLock.acquire(path, now).release();
-    verdicts.push(pass("outbox lock", "no agent holds it"));
-  } catch (error) {
-    if (!(error instanceof OutboxLockedError)) throw error;
+  const holder = OutboxLock.holder(path);
+  if (holder === null) verdicts.push(pass("outbox lock", "no agent holds it"));
+  else {
     held = true;
-    verdicts.push(pass("outbox lock", `held by a running agent (${error.holder})`));
+    verdicts.push(pass("outbox lock", `held by a running agent (${holder.holder})`));
   }
   let db: Database.Database | null = null;
   try {

@@ -1,14 +1,27 @@
-import { spawn } from "node:child_process";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { makeReading } from "../../test/support/readings.js";
+import { CLI } from "../../test/support/cli.js";
 import { useOutboxes } from "../../test/support/outbox-fixture.js";
+import { requireRoot } from "../../test/support/tools.js";
 import { Outbox } from "./outbox.js";
 import { OutboxLock, OutboxLockedError } from "./outbox-lock.js";
 
 const boxes = useOutboxes({ durability: "normal" });
+/** The service's own user stands in as nobody; switching to it needs root. */
+const asService = requireRoot("running the CLI as another user");
+const NOBODY = 65534;
 const outbox = () => boxes.open();
 
 describe("one agent per outbox", () => {
@@ -84,4 +97,35 @@ describe("one agent per outbox", () => {
     expect(existsSync(":memory:.lock")).toBe(false);
     memory.close();
   });
+
+  it("tells who holds it without creating or touching a file", () => {
+    expect(OutboxLock.holder(boxes.path)).toBeNull();
+    expect(existsSync(`${boxes.path}.lock`)).toBe(false);
+    const holding = outbox();
+    expect(OutboxLock.holder(boxes.path)?.holder).toContain(`pid ${process.pid}`);
+    holding.close();
+    expect(OutboxLock.holder(boxes.path)).toBeNull();
+  });
+
+  it.skipIf(asService.skip)(
+    "replaces a lock file the service user cannot write, left by a run as root",
+    () => {
+      // What a technician's `sudo reefer-edge run` leaves behind: root's lock file, mode 0644, in
+      // the service user's folder. The service, as its own user, must still start.
+      const folder = join(boxes.dir, "service");
+      mkdirSync(folder);
+      const path = join(folder, "outbox.db");
+      new Outbox({ path, maxBytes: 1 << 20, durability: "normal", now: () => 1 }).close();
+      chmodSync(`${path}.lock`, 0o644);
+      for (const file of [boxes.dir, folder, path]) chownSync(file, NOBODY, NOBODY);
+      const migrate = spawnSync(process.execPath, [CLI, "outbox", "migrate", "--path", path], {
+        uid: NOBODY,
+        gid: NOBODY,
+        encoding: "utf8",
+      });
+      expect(migrate.stderr).toBe("");
+      expect(migrate.status).toBe(0);
+      expect(statSync(`${path}.lock`).uid).toBe(NOBODY);
+    },
+  );
 });

@@ -1,5 +1,13 @@
 import Database from "better-sqlite3";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 
@@ -67,6 +75,32 @@ export class OutboxLock {
     return new OutboxLock(db, ownerFile);
   }
 
+  /**
+   * Who holds the lock, if anyone, without taking it and without creating or changing a file:
+   * what `validate` and `doctor` ask. They often run as root (sudo on a gateway), and a lock
+   * file they created would be root's, which the service's own user could then not write.
+   */
+  static holder(outboxPath: string): OutboxLockedError | null {
+    const lockFile = `${outboxPath}.lock`;
+    if (!existsSync(lockFile)) return null;
+    let db: Database.Database;
+    try {
+      db = new Database(lockFile, { readonly: true, fileMustExist: true, timeout: 0 });
+    } catch {
+      return null; // vanished or unreadable: nobody can be holding it through this path
+    }
+    try {
+      // A reader needs a shared lock, which the holder's exclusive lock refuses at once.
+      db.prepare("SELECT count(*) FROM sqlite_master").get();
+      return null;
+    } catch (error) {
+      if (isBusy(error)) return new OutboxLockedError(outboxPath, readOwner(`${outboxPath}.owner`));
+      return null; // damaged: acquire replaces it
+    } finally {
+      db.close();
+    }
+  }
+
   /** Releases the lock (also released by the kernel if the process dies). */
   release(): void {
     if (!this.db.open) return;
@@ -76,6 +110,14 @@ export class OutboxLock {
 }
 
 function openLockDatabase(file: string): Database.Database {
+  // A lock file this user may not write (left by a `run` as root before the service's first
+  // start) is replaced when nobody holds it: the folder is the agent's, so it may unlink it.
+  if (
+    existsSync(file) &&
+    !writable(file) &&
+    OutboxLock.holder(file.slice(0, -".lock".length)) === null
+  )
+    rmSync(file, { force: true });
   // timeout 0: a held lock answers SQLITE_BUSY at once instead of after better-sqlite3's 5 s.
   const db = new Database(file, { timeout: 0 });
   try {
@@ -87,6 +129,15 @@ function openLockDatabase(file: string): Database.Database {
     // The lock file holds no data: a damaged one is replaced.
     rmSync(file, { force: true });
     return new Database(file, { timeout: 0 });
+  }
+}
+
+function writable(file: string): boolean {
+  try {
+    accessSync(file, constants.W_OK);
+    return true;
+  } catch {
+    return false;
   }
 }
 
