@@ -31,7 +31,7 @@ node -e 'new (require("better-sqlite3"))(":memory:").close()'
 # The arm64 stage carries its own Node 22 and runs once too.
 log="$dir/vitest.log"
 status=0
-npx vitest run --exclude 'test/chaos/**' --exclude 'test/deploy/arm64-stage.test.ts' \
+npx vitest run --exclude 'test/chaos/**' --exclude 'test/deploy/package-*.test.ts' \
   --exclude 'node_modules/**' 2>&1 | tee "$log" || status=$?
 trap - EXIT
 restore

@@ -1,0 +1,45 @@
+#!/bin/sh
+# What installing, upgrading and purging reefer-edge do to the system, in one place: the .deb's
+# maintainer scripts and the tarball's install.sh both call it.
+#
+#   setup.sh install   the system user and group (in dialout for the RS-485 adapters), the
+#                      config and state directories; idempotent, enables nothing
+#   setup.sh migrate   brings an existing outbox's schema up to this version's, as the service
+#                      user, while the service is stopped (an upgrade); no outbox: nothing to do
+#   setup.sh purge     removes the outbox and /etc/reefer-edge (the operator's config and
+#                      certificates); the user is kept, as Debian keeps system users
+set -eu
+user=reefer-edge
+etc=/etc/reefer-edge
+state=/var/lib/reefer-edge
+lib=$(dirname "$(dirname "$(readlink -f "$0")")")
+
+case "${1:-}" in
+  install)
+    getent group "$user" >/dev/null || groupadd --system "$user"
+    getent passwd "$user" >/dev/null ||
+      useradd --system --gid "$user" --home-dir "$state" --no-create-home \
+        --shell /usr/sbin/nologin --comment "reefer-edge gateway agent" "$user"
+    # Serial adapters (/dev/ttyUSB*, /dev/ttyAMA*) belong to dialout.
+    if getent group dialout >/dev/null; then usermod --append --groups dialout "$user"; fi
+    install -d -m 0755 "$etc"
+    # The agent reads its certificate and CA as its own user; the private key stays root's and
+    # reaches the service through systemd's LoadCredential.
+    install -d -m 0750 -o root -g "$user" "$etc/certs"
+    install -d -m 0750 -o "$user" -g "$user" "$state"
+    # The outbox is the service's: files left by a `reefer-edge run` as root would stop it (and
+    # the migration below) with "attempt to write a readonly database".
+    chown -R "$user:$user" "$state"
+    ;;
+  migrate)
+    [ -e "$state/outbox.db" ] || exit 0
+    runuser -u "$user" -- "$lib/bin/reefer-edge" outbox migrate --path "$state/outbox.db"
+    ;;
+  purge)
+    rm -rf "$state" "$etc"
+    ;;
+  *)
+    echo "usage: setup.sh install|migrate|purge" >&2
+    exit 2
+    ;;
+esac
