@@ -123,6 +123,7 @@ describe("one agent per outbox", () => {
         gid: NOBODY,
         encoding: "utf8",
       });
+      expect(migrate.error, "nobody must be able to run this node and CLI").toBeUndefined();
       expect(migrate.stderr).toBe("");
       expect(migrate.status).toBe(0);
       expect(statSync(`${path}.lock`).uid).toBe(NOBODY);

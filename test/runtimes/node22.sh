@@ -13,6 +13,8 @@ case "$(uname -m)" in
   *) echo "node22: no node-linux package for $(uname -m)" >&2; exit 1 ;;
 esac
 dir=$(mktemp -d)
+# Others may run this node: tests that drop to another user (nobody) execute it too.
+chmod 755 "$dir"
 host_node=$(command -v node)
 host_nodedir=${npm_config_nodedir:-}
 restore() {
