@@ -11,6 +11,8 @@ import type { Identity } from "./pki.js";
 export class Monitor {
   readonly readings: { topic: string; reading: ReeferReading }[] = [];
   readonly topics: string[] = [];
+  /** Alert records (reefer.alert.v1) as delivered, duplicates included. */
+  readonly alerts: { topic: string; alert: { alert_id: string } & Record<string, unknown> }[] = [];
   private readonly seen = new Map<string, Set<number>>();
   duplicates = 0;
   /**
@@ -37,6 +39,8 @@ export class Monitor {
       ) {
         throw new Error(`backfill envelope without schema on ${topic}`);
       }
+      if (topic.endsWith("/alert"))
+        this.alerts.push({ topic, alert: body as { alert_id: string } & Record<string, unknown> });
       for (const reading of readings) {
         this.readings.push({ topic, reading });
         const seqs = this.seen.get(reading.container_id) ?? new Set<number>();

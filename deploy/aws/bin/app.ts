@@ -1,0 +1,52 @@
+import { App, Tags, Validations } from "aws-cdk-lib";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { ActStack } from "../lib/act-stack.js";
+import { IngestStack } from "../lib/ingest-stack.js";
+import { LakeStack } from "../lib/lake-stack.js";
+import { StreamsStack, type StreamCapacity } from "../lib/streams-stack.js";
+
+/** CDK behaviours this app relies on (the defaults of a new project, set explicitly). */
+export const FEATURE_FLAGS = {
+  // Log delivery to the access-log bucket by bucket policy, not ACLs (ACLs are disabled).
+  "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": true,
+};
+
+/**
+ * The whole cloud path, environment-agnostic: synthesizing needs no credentials, no region
+ * lookup and no network (`npm run synth` writes cdk.out/); `npm run deploy` deploys into the
+ * account and region of the caller's AWS profile.
+ *
+ * Context: -c telemetriesShards=N (default: on-demand; see streams-stack.ts for the sizing).
+ */
+export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATURE_FLAGS })): App {
+  const shards = app.node.tryGetContext("telemetriesShards") as string | number | undefined;
+  const telemetriesCapacity: StreamCapacity =
+    shards === undefined ? { mode: "on-demand" } : { shards: Number(shards) };
+  const streams = new StreamsStack(app, "ReeferStreams", {
+    description: "reefer-edge: the telemetries and faulty-reefers Kinesis streams",
+    telemetriesCapacity,
+    faultyReefersCapacity: { shards: 1 },
+  });
+  const lake = new LakeStack(app, "ReeferLake", {
+    description: "reefer-edge: the S3 data lake, its Firehoses, Glue table and Athena queries",
+    telemetries: streams.streams.telemetries,
+  });
+  const ingest = new IngestStack(app, "ReeferIngest", {
+    description: "reefer-edge: gateway and claim policies, fleet provisioning, the IoT rules",
+    streams: streams.streams,
+    backfill: lake.backfill,
+  });
+  const act = new ActStack(app, "ReeferAct", {
+    description: "reefer-edge: the act Lambda on faulty-reefers, alerts in DynamoDB and SNS",
+    faultyReefers: streams.streams["faulty-reefers"],
+  });
+  for (const stack of [streams, lake, ingest, act]) {
+    Tags.of(stack).add("project", "reefer-edge");
+  }
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+  return app;
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop() ?? "")) {
+  buildApp().synth();
+}

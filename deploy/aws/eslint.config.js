@@ -1,0 +1,4 @@
+// @ts-check
+import { reeferEslint } from "../../eslint.shared.js";
+
+export default reeferEslint(import.meta.dirname, ["dist/", "node_modules/", "cdk.out/"]);

@@ -1,0 +1,182 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from "aws-lambda";
+import { parseAlert, PoisonRecordError, type ActAlert } from "./alert.js";
+
+export interface ActDeps {
+  readonly ddb: DynamoDBDocumentClient;
+  readonly sns: SNSClient;
+  readonly sqs: SQSClient;
+  readonly table: string;
+  readonly topicArn: string;
+  readonly poisonQueueUrl: string;
+  readonly now: () => number;
+}
+
+/**
+ * The act Lambda on faulty-reefers: one DynamoDB item and one notification per alert, however
+ * often Kinesis delivers it (at-least-once, and a partial-batch retry re-delivers what followed
+ * the failure too).
+ *
+ * - Idempotent on the alert's key: the item is created only if absent; the engineer is notified
+ *   only while the item says `notified: false`, and it is set true after SNS accepted. A crash
+ *   between the two notifies twice on the retry, never zero times.
+ * - A poison record (not JSON, not an alert) goes to the poison queue with why, and processing
+ *   goes on: retrying it would block its shard until the records expire.
+ * - A transient failure (DynamoDB, SNS) stops the batch there and reports that record
+ *   (ReportBatchItemFailures): Lambda retries from it, in order; the on-failure destination
+ *   gets the batch once the retries are spent.
+ */
+export async function act(
+  event: KinesisStreamEvent,
+  deps: ActDeps,
+): Promise<KinesisStreamBatchResponse> {
+  for (const record of event.Records) {
+    const data = Buffer.from(record.kinesis.data, "base64").toString("utf8");
+    try {
+      await actOn(parseAlert(data), deps);
+    } catch (error) {
+      if (error instanceof PoisonRecordError) {
+        try {
+          await deps.sqs.send(
+            new SendMessageCommand({
+              QueueUrl: deps.poisonQueueUrl,
+              MessageBody: JSON.stringify({
+                reason: error.message,
+                eventSourceARN: record.eventSourceARN,
+                partitionKey: record.kinesis.partitionKey,
+                sequenceNumber: record.kinesis.sequenceNumber,
+                data: record.kinesis.data,
+              }),
+            }),
+          );
+          continue;
+        } catch {
+          // The poison queue itself failed: retry this record later rather than lose it.
+        }
+      }
+      console.error(
+        JSON.stringify({
+          msg: "record failed; the batch is retried from it",
+          sequenceNumber: record.kinesis.sequenceNumber,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+      );
+      return { batchItemFailures: [{ itemIdentifier: record.kinesis.sequenceNumber }] };
+    }
+  }
+  return { batchItemFailures: [] };
+}
+
+async function actOn(alert: ActAlert, deps: ActDeps): Promise<void> {
+  const created = await createItem(alert, deps);
+  if (!created) {
+    const existing = await deps.ddb.send(
+      new GetCommand({ TableName: deps.table, Key: { alert_id: alert.key }, ConsistentRead: true }),
+    );
+    if (existing.Item?.notified === true) return; // a duplicate: done before
+  }
+  await deps.sns.send(
+    new PublishCommand({
+      TopicArn: deps.topicArn,
+      Subject: `${alert.severity}: ${alert.alertType} on ${alert.containerId}`.slice(0, 100),
+      Message: describe(alert),
+      MessageAttributes: {
+        severity: { DataType: "String", StringValue: alert.severity },
+        alert_type: { DataType: "String", StringValue: alert.alertType },
+      },
+    }),
+  );
+  await deps.ddb.send(
+    new UpdateCommand({
+      TableName: deps.table,
+      Key: { alert_id: alert.key },
+      UpdateExpression: "SET notified = :true, notified_at = :at",
+      ExpressionAttributeValues: { ":true": true, ":at": new Date(deps.now()).toISOString() },
+    }),
+  );
+}
+
+/** True when this call created the item; false when it existed (a re-delivery). */
+async function createItem(alert: ActAlert, deps: ActDeps): Promise<boolean> {
+  try {
+    await deps.ddb.send(
+      new PutCommand({
+        TableName: deps.table,
+        Item: {
+          alert_id: alert.key,
+          container_id: alert.containerId,
+          gateway_id: alert.gatewayId ?? undefined,
+          alert_type: alert.alertType,
+          severity: alert.severity,
+          state: alert.state,
+          source: alert.source,
+          record: alert.record,
+          received_at: new Date(deps.now()).toISOString(),
+          notified: false,
+        },
+        ConditionExpression: "attribute_not_exists(alert_id)",
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+function describe(alert: ActAlert): string {
+  const r = alert.record;
+  const lines = [
+    `${alert.alertType} (${alert.state}, ${alert.severity}) on container ${alert.containerId}` +
+      (alert.gatewayId ? ` via gateway ${alert.gatewayId}` : "") +
+      ` (${alert.source === "cloud" ? "the cloud's window job" : "the edge agent"})`,
+  ];
+  for (const field of [
+    "window_start",
+    "window_end",
+    "readings_over",
+    "max_temperature",
+    "alert_time",
+    "since",
+    "value",
+    "limit",
+    "field",
+    "devices",
+  ])
+    if (r[field] !== undefined && r[field] !== null)
+      lines.push(`${field}: ${JSON.stringify(r[field])}`);
+  return lines.join("\n");
+}
+
+/** Clients from the environment the stack sets; AWS_ENDPOINT_URL points them at stand-ins. */
+function depsFromEnvironment(): ActDeps {
+  const need = (name: string) => {
+    const value = process.env[name];
+    if (!value) throw new Error(`act: ${name} is not set`);
+    return value;
+  };
+  return {
+    ddb: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
+    sns: new SNSClient({}),
+    sqs: new SQSClient({}),
+    table: need("ALERTS_TABLE"),
+    topicArn: need("ALERTS_TOPIC_ARN"),
+    poisonQueueUrl: need("POISON_QUEUE_URL"),
+    now: Date.now,
+  };
+}
+
+let deps: ActDeps | undefined;
+
+export const handler = (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> =>
+  act(event, (deps ??= depsFromEnvironment()));

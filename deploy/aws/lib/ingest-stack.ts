@@ -1,0 +1,234 @@
+import { Stack, type StackProps } from "aws-cdk-lib";
+import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { CfnPolicy, CfnProvisioningTemplate, CfnTopicRule } from "aws-cdk-lib/aws-iot";
+import type { Stream } from "aws-cdk-lib/aws-kinesis";
+import type { CfnDeliveryStream } from "aws-cdk-lib/aws-kinesisfirehose";
+import type { Bucket, CfnBucket } from "aws-cdk-lib/aws-s3";
+import type { Construct } from "constructs";
+import { INGEST_RULES, SQL_VERSION, type IngestRule, type StreamName } from "./rule-table.js";
+import { acknowledge } from "./nag.js";
+import { secureBucket } from "./secure-bucket.js";
+
+export interface IngestProps extends StackProps {
+  readonly streams: Readonly<Record<StreamName, Stream>>;
+  readonly backfill: CfnDeliveryStream;
+}
+
+/** The thing name in an IoT policy: the connected client's own, whatever certificate it holds. */
+const THING = "${iot:Connection.Thing.ThingName}";
+export const GATEWAY_POLICY_NAME = "reefer-gateway";
+export const CLAIM_POLICY_NAME = "reefer-gateway-claim";
+export const PROVISIONING_TEMPLATE_NAME = "reefer-gateway";
+
+/**
+ * Where gateways come in: their IoT policy (each may act only as its own thing), the claim
+ * policy and fleet provisioning template that turn a factory claim certificate into a gateway's
+ * own, and the topic rules of the rule table, each with an error action that keeps what failed.
+ */
+export class IngestStack extends Stack {
+  readonly errors: Bucket;
+
+  constructor(scope: Construct, id: string, props: IngestProps) {
+    super(scope, id, props);
+    const arn = (resource: string) =>
+      `arn:${this.partition}:iot:${this.region}:${this.account}:${resource}`;
+
+    new CfnPolicy(this, "GatewayPolicy", {
+      policyName: GATEWAY_POLICY_NAME,
+      policyDocument: {
+        Version: "2012-10-17",
+        Statement: [
+          {
+            // Only as its own thing, and only with a certificate attached to that thing.
+            Effect: "Allow",
+            Action: "iot:Connect",
+            Resource: arn(`client/${THING}`),
+            Condition: { Bool: { "iot:Connection.Thing.IsAttached": "true" } },
+          },
+          {
+            Effect: "Allow",
+            Action: "iot:Publish",
+            Resource: [
+              arn(`topic/dt/reefer/${THING}/*`),
+              arn(`topic/$aws/things/${THING}/shadow/*`),
+            ],
+          },
+          {
+            Effect: "Allow",
+            Action: "iot:Subscribe",
+            Resource: [
+              arn(`topicfilter/cmd/reefer/${THING}/*`),
+              arn(`topicfilter/$aws/things/${THING}/shadow/*`),
+            ],
+          },
+          {
+            Effect: "Allow",
+            Action: "iot:Receive",
+            Resource: [
+              arn(`topic/cmd/reefer/${THING}/*`),
+              arn(`topic/$aws/things/${THING}/shadow/*`),
+            ],
+          },
+        ],
+      },
+    });
+
+    // The claim certificate (the same on every gateway of a batch) may do nothing but ask for
+    // its own certificate and register itself with the template.
+    const provisioning = [
+      "$aws/certificates/create-from-csr/json",
+      `$aws/provisioning-templates/${PROVISIONING_TEMPLATE_NAME}/provision/json`,
+    ];
+    new CfnPolicy(this, "ClaimPolicy", {
+      policyName: CLAIM_POLICY_NAME,
+      policyDocument: {
+        Version: "2012-10-17",
+        Statement: [
+          { Effect: "Allow", Action: "iot:Connect", Resource: arn("client/claim-*") },
+          {
+            Effect: "Allow",
+            Action: "iot:Publish",
+            Resource: provisioning.map((topic) => arn(`topic/${topic}`)),
+          },
+          {
+            Effect: "Allow",
+            Action: ["iot:Subscribe"],
+            Resource: provisioning.flatMap((t) => [
+              arn(`topicfilter/${t}/accepted`),
+              arn(`topicfilter/${t}/rejected`),
+            ]),
+          },
+          {
+            Effect: "Allow",
+            Action: ["iot:Receive"],
+            Resource: provisioning.flatMap((t) => [
+              arn(`topic/${t}/accepted`),
+              arn(`topic/${t}/rejected`),
+            ]),
+          },
+        ],
+      },
+    });
+
+    const provisioningRole = new Role(this, "ProvisioningRole", {
+      assumedBy: new ServicePrincipal("iot.amazonaws.com"),
+      description: "Fleet provisioning: register a gateway's thing and certificate",
+      managedPolicies: [
+        ManagedPolicy.fromAwsManagedPolicyName("service-role/AWSIoTThingsRegistration"),
+      ],
+    });
+    acknowledge(provisioningRole, {
+      "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSIoTThingsRegistration]":
+        "The role policy AWS documents for fleet provisioning; AWS keeps it in step with what " +
+        "the provisioning service calls",
+    });
+    new CfnProvisioningTemplate(this, "ProvisioningTemplate", {
+      templateName: PROVISIONING_TEMPLATE_NAME,
+      description: "A gateway: thing gw-<serial>, its certificate, the gateway policy",
+      enabled: true,
+      provisioningRoleArn: provisioningRole.roleArn,
+      templateBody: JSON.stringify(provisioningTemplate()),
+    });
+
+    this.errors = secureBucket(this, "RuleErrors", { logs: secureBucket(this, "AccessLogs") });
+    const role = new Role(this, "RulesRole", {
+      assumedBy: new ServicePrincipal("iot.amazonaws.com"),
+      description: "IoT rules: put into the streams and the backfill Firehose, keep failures",
+    });
+    for (const rule of INGEST_RULES) {
+      const target = rule.target;
+      if (target.kind === "kinesis") props.streams[target.stream].grantWrite(role);
+    }
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ["firehose:PutRecord", "firehose:PutRecordBatch"],
+        resources: [props.backfill.attrArn],
+      }),
+    );
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ["s3:PutObject"],
+        resources: [this.errors.arnForObjects("rule-errors/*")],
+      }),
+    );
+    acknowledge(role, {
+      [`IAM5[Resource::<${this.getLogicalId(this.errors.node.defaultChild as CfnBucket)}.Arn>/rule-errors/*]`]:
+        "The error action writes one object a failed message, named by rule, topic and time",
+    });
+
+    for (const rule of INGEST_RULES) {
+      new CfnTopicRule(this, ruleId(rule), {
+        ruleName: rule.name,
+        topicRulePayload: {
+          description: rule.description,
+          sql: rule.sql,
+          awsIotSqlVersion: SQL_VERSION,
+          ruleDisabled: false,
+          actions: [action(rule, role.roleArn, props)],
+          errorAction: {
+            s3: {
+              bucketName: this.errors.bucketName,
+              // What failed, whole, under its rule and topic, for a replay.
+              key: `rule-errors/${rule.name}/\${topic()}/\${timestamp()}-\${newuuid()}.json`,
+              roleArn: role.roleArn,
+            },
+          },
+        },
+      });
+    }
+  }
+}
+
+function ruleId(rule: IngestRule): string {
+  return rule.name.replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase());
+}
+
+function action(
+  rule: IngestRule,
+  roleArn: string,
+  props: IngestProps,
+): CfnTopicRule.ActionProperty {
+  const target = rule.target;
+  if (target.kind === "kinesis") {
+    return {
+      kinesis: {
+        streamName: props.streams[target.stream].streamName,
+        partitionKey: target.partitionKey,
+        roleArn,
+      },
+    };
+  }
+  return {
+    firehose: {
+      deliveryStreamName: props.backfill.ref,
+      batchMode: target.batchMode,
+      separator: target.separator,
+      roleArn,
+    },
+  };
+}
+
+/** The fleet provisioning template: thing gw-<SerialNumber>, its certificate, the policy. */
+export function provisioningTemplate(): Record<string, unknown> {
+  return {
+    Parameters: {
+      SerialNumber: { Type: "String" },
+      "AWS::IoT::Certificate::Id": { Type: "String" },
+    },
+    Resources: {
+      thing: {
+        Type: "AWS::IoT::Thing",
+        Properties: {
+          ThingName: { "Fn::Join": ["", ["gw-", { Ref: "SerialNumber" }]] },
+          AttributePayload: { serial: { Ref: "SerialNumber" } },
+        },
+        OverrideSettings: { AttributePayload: "MERGE" },
+      },
+      certificate: {
+        Type: "AWS::IoT::Certificate",
+        Properties: { CertificateId: { Ref: "AWS::IoT::Certificate::Id" }, Status: "ACTIVE" },
+      },
+      policy: { Type: "AWS::IoT::Policy", Properties: { PolicyName: GATEWAY_POLICY_NAME } },
+    },
+  };
+}

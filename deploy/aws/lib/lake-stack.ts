@@ -1,0 +1,226 @@
+import { Stack, type StackProps } from "aws-cdk-lib";
+import { CfnNamedQuery, CfnWorkGroup } from "aws-cdk-lib/aws-athena";
+import { CfnDatabase, CfnTable } from "aws-cdk-lib/aws-glue";
+import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import type { Stream } from "aws-cdk-lib/aws-kinesis";
+import { CfnDeliveryStream } from "aws-cdk-lib/aws-kinesisfirehose";
+import type { Bucket, CfnBucket } from "aws-cdk-lib/aws-s3";
+import type { Construct } from "constructs";
+import { READING_COLUMNS } from "./lake-columns.js";
+import { acknowledge } from "./nag.js";
+import { COLDER_WITH_AGE, secureBucket } from "./secure-bucket.js";
+
+export interface LakeProps extends StackProps {
+  readonly telemetries: Stream;
+}
+
+/** Where readings land in the bucket: one folder a day of event time (measurement_time). */
+export const READINGS_PREFIX = "readings/";
+export const DATABASE_NAME = "reefer_lake";
+export const TABLE_NAME = "readings";
+
+/**
+ * The data lake: every reading, live (Firehose reading `telemetries`) and backfilled (a direct
+ * Firehose the backfill rule writes to), as newline-delimited JSON in S3, one partition a day of
+ * the reading's own time, so a backlog delivered days late lands beside its day's live readings.
+ * A Glue table over it and an Athena workgroup with the queries operators ask first.
+ */
+export class LakeStack extends Stack {
+  readonly bucket: Bucket;
+  readonly backfill: CfnDeliveryStream;
+
+  constructor(scope: Construct, id: string, props: LakeProps) {
+    super(scope, id, props);
+    const logs = secureBucket(this, "AccessLogs");
+    this.bucket = secureBucket(this, "Lake", { logs, lifecycleRules: [COLDER_WITH_AGE] });
+
+    const role = new Role(this, "FirehoseRole", {
+      assumedBy: new ServicePrincipal("firehose.amazonaws.com"),
+      description: "Firehose: read telemetries, write the lake",
+    });
+    // What Firehose's S3 destination needs, and no more (grantReadWrite would add deletes).
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ["s3:PutObject", "s3:AbortMultipartUpload"],
+        resources: [
+          this.bucket.arnForObjects(`${READINGS_PREFIX}*`),
+          this.bucket.arnForObjects("errors/*"),
+        ],
+      }),
+    );
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+        resources: [this.bucket.bucketArn],
+      }),
+    );
+    props.telemetries.grantRead(role);
+    acknowledge(role, {
+      [`IAM5[Resource::<${this.getLogicalId(this.bucket.node.defaultChild as CfnBucket)}.Arn>/${READINGS_PREFIX}*]`]:
+        "Firehose writes objects under readings/, named by date and its own ids",
+      [`IAM5[Resource::<${this.getLogicalId(this.bucket.node.defaultChild as CfnBucket)}.Arn>/errors/*]`]:
+        "Firehose writes the records it could not deliver under errors/",
+    });
+
+    const destination = (name: string, appendNewline: boolean) => ({
+      bucketArn: this.bucket.bucketArn,
+      roleArn: role.roleArn,
+      prefix: `${READINGS_PREFIX}date=!{partitionKeyFromQuery:date}/source=${name}/`,
+      errorOutputPrefix: `errors/${name}/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/`,
+      // Dynamic partitioning needs buffers of at least 64 MB; five minutes bounds the delay.
+      bufferingHints: { intervalInSeconds: 300, sizeInMBs: 64 },
+      compressionFormat: "GZIP",
+      dynamicPartitioningConfiguration: { enabled: true, retryOptions: { durationInSeconds: 300 } },
+      processingConfiguration: {
+        enabled: true,
+        processors: [
+          {
+            type: "MetadataExtraction",
+            parameters: [
+              // "2026-11-25T12:00:00.123Z" -> "2026-11-25"
+              {
+                parameterName: "MetadataExtractionQuery",
+                parameterValue: "{date: .measurement_time[0:10]}",
+              },
+              { parameterName: "JsonParsingEngine", parameterValue: "JQ-1.6" },
+            ],
+          },
+          ...(appendNewline
+            ? [
+                {
+                  type: "AppendDelimiterToRecord",
+                  parameters: [{ parameterName: "Delimiter", parameterValue: "\\n" }],
+                },
+              ]
+            : []),
+        ],
+      },
+    });
+
+    const live = new CfnDeliveryStream(this, "LiveToLake", {
+      deliveryStreamName: "reefer-live-to-lake",
+      deliveryStreamType: "KinesisStreamAsSource",
+      kinesisStreamSourceConfiguration: {
+        kinesisStreamArn: props.telemetries.streamArn,
+        roleArn: role.roleArn,
+      },
+      // Kinesis records carry no delimiter; the backfill rule's records end in one already.
+      extendedS3DestinationConfiguration: destination("live", true),
+    });
+    live.node.addDependency(role);
+    acknowledge(live, {
+      KDF1:
+        "A delivery stream whose source is a Kinesis stream cannot have its own server-side " +
+        "encryption: the source stream is encrypted (KMS) and the bucket is (SSE-S3)",
+    });
+    this.backfill = new CfnDeliveryStream(this, "BackfillToLake", {
+      deliveryStreamName: "reefer-backfill-to-lake",
+      deliveryStreamType: "DirectPut",
+      deliveryStreamEncryptionConfigurationInput: { keyType: "AWS_OWNED_CMK" },
+      extendedS3DestinationConfiguration: destination("backfill", false),
+    });
+    this.backfill.node.addDependency(role);
+
+    const database = new CfnDatabase(this, "Database", {
+      catalogId: this.account,
+      databaseInput: { name: DATABASE_NAME, description: "reefer-edge: every reading captured" },
+    });
+    const location = `s3://${this.bucket.bucketName}/${READINGS_PREFIX}`;
+    const table = new CfnTable(this, "Readings", {
+      catalogId: this.account,
+      databaseName: DATABASE_NAME,
+      tableInput: {
+        name: TABLE_NAME,
+        description: "Readings (wire contract v1), live and backfilled; duplicates possible",
+        tableType: "EXTERNAL_TABLE",
+        partitionKeys: [
+          { name: "date", type: "string" },
+          { name: "source", type: "string" },
+        ],
+        parameters: {
+          classification: "json",
+          // Partition projection: no crawler, no MSCK REPAIR; a new day is queryable at once.
+          "projection.enabled": "true",
+          "projection.date.type": "date",
+          "projection.date.format": "yyyy-MM-dd",
+          "projection.date.range": "2026-01-01,NOW",
+          "projection.date.interval": "1",
+          "projection.date.interval.unit": "DAYS",
+          "projection.source.type": "enum",
+          "projection.source.values": "live,backfill",
+          "storage.location.template": `${location}date=\${date}/source=\${source}/`,
+        },
+        storageDescriptor: {
+          location,
+          columns: READING_COLUMNS.map((c) => ({ name: c.name, type: c.type })),
+          inputFormat: "org.apache.hadoop.mapred.TextInputFormat",
+          outputFormat: "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+          serdeInfo: {
+            serializationLibrary: "org.openx.data.jsonserde.JsonSerDe",
+            parameters: { "ignore.malformed.json": "true" },
+          },
+        },
+      },
+    });
+    table.node.addDependency(database);
+
+    const workgroup = new CfnWorkGroup(this, "WorkGroup", {
+      name: "reefer-lake",
+      description: "Queries over the reefer lake",
+      workGroupConfiguration: {
+        enforceWorkGroupConfiguration: true,
+        publishCloudWatchMetricsEnabled: true,
+        bytesScannedCutoffPerQuery: 10 * 1024 ** 3,
+        resultConfiguration: {
+          outputLocation: `s3://${this.bucket.bucketName}/athena-results/`,
+          encryptionConfiguration: { encryptionOption: "SSE_S3" },
+        },
+      },
+    });
+    for (const [id, query] of Object.entries(SAVED_QUERIES)) {
+      new CfnNamedQuery(this, id, {
+        database: DATABASE_NAME,
+        workGroup: workgroup.name,
+        name: query.name,
+        description: query.description,
+        queryString: query.sql,
+      }).node.addDependency(workgroup);
+    }
+  }
+}
+
+/** Deduplicated readings: at-least-once delivery means a reading may land twice. */
+const DEDUPLICATED = `WITH ranked AS (
+  SELECT r.*, row_number() OVER (PARTITION BY container_id, seq ORDER BY source DESC) AS copy
+  FROM ${TABLE_NAME} r
+  WHERE date BETWEEN ? AND ?
+)
+SELECT * FROM ranked WHERE copy = 1`;
+
+export const SAVED_QUERIES: Readonly<
+  Record<string, { readonly name: string; readonly description: string; readonly sql: string }>
+> = {
+  VoyageQuery: {
+    name: "readings-of-a-container-over-a-voyage",
+    description: "One container's readings between two days, deduplicated, in seq order",
+    sql: `SELECT container_id, seq, measurement_time, temperature, target_temperature, kilowatts, gateway_id
+FROM (${DEDUPLICATED})
+WHERE container_id = ?
+ORDER BY seq`,
+  },
+  ExcursionsQuery: {
+    name: "excursions-per-day",
+    description:
+      "Per day and container: readings over 18 °C (the seed rule's threshold) and the hottest",
+    sql: `SELECT date, container_id, count(*) AS readings_over, max(temperature) AS max_temperature
+FROM (${DEDUPLICATED})
+WHERE temperature > 18
+GROUP BY date, container_id
+ORDER BY date, readings_over DESC`,
+  },
+  DeduplicatedQuery: {
+    name: "deduplicated-readings",
+    description: "Every reading once, by (container_id, seq), between two days",
+    sql: DEDUPLICATED,
+  },
+};

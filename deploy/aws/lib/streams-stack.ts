@@ -1,0 +1,44 @@
+import { Duration, Stack, type StackProps } from "aws-cdk-lib";
+import { Stream, StreamEncryption, StreamMode } from "aws-cdk-lib/aws-kinesis";
+import type { Construct } from "constructs";
+import type { StreamName } from "./rule-table.js";
+
+/**
+ * How many shards, or on-demand. One shard takes 1 MB/s or 1,000 records/s of writes.
+ * - 10,000 reefers at 1 reading a minute: 167 records/s of ~700 bytes, 117 KB/s: 1 shard.
+ * - at 1 reading a second: 10,000 records/s, 7 MB/s: 10 shards by records (14 with headroom),
+ *   or on-demand, which scales itself and costs more per GB at a steady rate.
+ */
+export type StreamCapacity = { readonly mode: "on-demand" } | { readonly shards: number };
+
+export interface StreamsProps extends StackProps {
+  readonly telemetriesCapacity: StreamCapacity;
+  readonly faultyReefersCapacity: StreamCapacity;
+}
+
+/**
+ * The two Kinesis streams of the data path, in a stack of their own because both sides of the
+ * path use them: the Ingest rules write to them, the Lake's Firehose and the Act Lambda read
+ * them (one stack holding both the rules and the lake would make a cycle with the backfill).
+ * Encrypted with the Kinesis-managed key; a week of retention, as the landing zone holds.
+ */
+export class StreamsStack extends Stack {
+  readonly streams: Readonly<Record<StreamName, Stream>>;
+
+  constructor(scope: Construct, id: string, props: StreamsProps) {
+    super(scope, id, props);
+    const stream = (construct: string, name: StreamName, capacity: StreamCapacity) =>
+      new Stream(this, construct, {
+        streamName: name,
+        encryption: StreamEncryption.MANAGED,
+        retentionPeriod: Duration.days(7),
+        ...("shards" in capacity
+          ? { streamMode: StreamMode.PROVISIONED, shardCount: capacity.shards }
+          : { streamMode: StreamMode.ON_DEMAND }),
+      });
+    this.streams = {
+      telemetries: stream("Telemetries", "telemetries", props.telemetriesCapacity),
+      "faulty-reefers": stream("FaultyReefers", "faulty-reefers", props.faultyReefersCapacity),
+    };
+  }
+}

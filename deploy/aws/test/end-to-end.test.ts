@@ -1,0 +1,261 @@
+import { CreateTableCommand, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { CreateDeliveryStreamCommand, FirehoseClient } from "@aws-sdk/client-firehose";
+import {
+  CreateStreamCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+  type KinesisClient,
+} from "@aws-sdk/client-kinesis";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
+import Database from "better-sqlite3";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Agent } from "../../../agent/agent.js";
+import { validateConfig } from "../../../config/load.js";
+import { useMosquitto } from "../../../test/support/broker-fixture.js";
+import { captureLogs } from "../../../test/support/logs.js";
+import { MONITOR } from "../../../test/support/mosquitto.js";
+import { requireTool } from "../../../test/support/tools.js";
+import { act } from "../lambda/act/handler.js";
+import { kinesisClient } from "../lib/kinesis-client.js";
+import { Router } from "../router/router.js";
+import { drainStream } from "./support/event-source.js";
+import { MotoServer, requireMoto } from "./support/moto.js";
+
+const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
+const moto = requireMoto();
+const GATEWAY = "gw-e2e";
+
+interface Reading {
+  container_id: string;
+  seq: number;
+}
+
+/**
+ * The data path from sensor to lake, with everything real but AWS: the agent publishes over
+ * mTLS to Mosquitto through an outage and a recovery; the router applies the deployed rule
+ * table and puts into moto's Kinesis and Firehose; the act Lambda consumes faulty-reefers.
+ */
+describe.skipIf(mosquitto.skip || moto.skip)("sensor to lake, offline and back", () => {
+  const env = useMosquitto(mosquitto.path ?? "", [GATEWAY]);
+  let server: MotoServer;
+  let kinesis: KinesisClient;
+  let s3: S3Client;
+  let ddb: DynamoDBClient;
+  let router: Router;
+  let agent: Agent;
+  const sns = () => new SNSClient(server.clientConfig());
+
+  beforeAll(async () => {
+    server = await MotoServer.start();
+    const config = server.clientConfig();
+    kinesis = kinesisClient(config);
+    s3 = new S3Client({ ...config, forcePathStyle: true });
+    ddb = new DynamoDBClient(config);
+    for (const name of ["telemetries", "faulty-reefers"])
+      await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+    await s3.send(new CreateBucketCommand({ Bucket: "lake" }));
+    await new FirehoseClient(config).send(
+      new CreateDeliveryStreamCommand({
+        DeliveryStreamName: "backfill",
+        DeliveryStreamType: "DirectPut",
+        ExtendedS3DestinationConfiguration: {
+          BucketARN: "arn:aws:s3:::lake",
+          RoleARN: "arn:aws:iam::123456789012:role/firehose",
+          Prefix: "readings/",
+        },
+      }),
+    );
+    await ddb.send(
+      new CreateTableCommand({
+        TableName: "alerts",
+        KeySchema: [{ AttributeName: "alert_id", KeyType: "HASH" }],
+        AttributeDefinitions: [{ AttributeName: "alert_id", AttributeType: "S" }],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    );
+    // The router reads the broker as the monitor does (its identity may read every topic).
+    const identity = env.pki.client(MONITOR);
+    router = await Router.connect(
+      env.broker.url,
+      {
+        ca: readFileSync(env.pki.caCert),
+        cert: readFileSync(identity.cert),
+        key: readFileSync(identity.key),
+        clientId: "router-e2e",
+      },
+      { kinesis, firehose: new FirehoseClient(config) },
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await router.close();
+    await server.stop();
+  });
+
+  it("delivers every reading to the stream or the lake, and every alert once to DynamoDB", async () => {
+    const { cert, key } = env.pki.client(GATEWAY);
+    const outbox = join(mkdtempSync(join(env.temp.dir, "agent-")), "outbox.db");
+    agent = new Agent(
+      validateConfig(
+        {
+          version: 1,
+          gateway: { id: GATEWAY },
+          mqtt: {
+            url: env.agentUrl,
+            ca: env.pki.caCert,
+            cert,
+            key,
+            keepaliveSeconds: 5,
+            reconnect: { initialDelayMs: 200, maxDelayMs: 1000, stableAfterMs: 5000 },
+          },
+          buffer: { path: outbox },
+          sampling: { intervalMs: 100 },
+          containers: [
+            {
+              id: "MSKU0000001",
+              product: "P02",
+              driver: { type: "simulated", scenario: "power-off", timeScale: 600, seed: 1 },
+            },
+            {
+              id: "MSKU0000002",
+              product: "P05",
+              driver: {
+                type: "simulated",
+                scenario: "temperature-rising",
+                timeScale: 600,
+                seed: 2,
+              },
+            },
+          ],
+          // Test-sized rules: alerts within the run's seconds.
+          rules: { power: { graceSeconds: 0 }, window: { seconds: 1, allowedLatenessSeconds: 0 } },
+        },
+        "e2e",
+      ),
+      { logger: captureLogs("warn").logger },
+    );
+    agent.start();
+    await env.monitor.waitFor(() => env.monitor.readings.length >= 10, "live readings");
+    await env.proxy.down();
+    await env.monitor.waitFor(
+      () => agent.status().outbox.telemetry >= 30 && agent.status().outbox.alerts >= 1,
+      "a backlog of 30 readings and an alert during the outage",
+    );
+    await env.proxy.up();
+    await env.monitor.waitFor(
+      () => agent.status().outbox.telemetry === 0 && agent.status().outbox.alerts === 0,
+      "the backlog drained",
+      60_000,
+    );
+    await agent.stop();
+    // What the agent captured, from its own outbox: every seq up to each container's last.
+    const db = new Database(outbox, { readonly: true });
+    const captured = new Map(
+      db
+        .prepare<[], { container_id: string; last_seq: number }>("SELECT * FROM sequences")
+        .all()
+        .map((row) => [row.container_id, row.last_seq] as const),
+    );
+    db.close();
+    expect([...captured.keys()].sort()).toEqual(["MSKU0000001", "MSKU0000002"]);
+    // Everything the broker delivered to the monitor also reached the router; let it finish.
+    await env.monitor.waitFor(
+      () => router.routed >= env.monitor.topics.length,
+      "the router to take every message",
+    );
+    await router.drained();
+    expect(router.failures).toEqual([]);
+
+    const live = await streamRecords("telemetries");
+    const lake = await lakeReadings();
+    for (const record of live) expect(record.partitionKey).toBe(record.reading.container_id);
+    expect(lake.length).toBeGreaterThan(0); // the outage's backlog went to the lake
+    const arrived = new Map<string, Set<number>>();
+    for (const r of [...live.map((l) => l.reading), ...lake]) {
+      const seqs = arrived.get(r.container_id) ?? new Set<number>();
+      seqs.add(r.seq);
+      arrived.set(r.container_id, seqs);
+    }
+    for (const [container, last] of captured) {
+      expect(last).toBeGreaterThan(15); // live, then the outage's share of 30
+      const missing = [];
+      for (let seq = 1; seq <= last; seq++)
+        if (!arrived.get(container)?.has(seq)) missing.push(seq);
+      expect(missing, `${container}: seqs in neither the stream nor the lake`).toEqual([]);
+    }
+
+    const poison = await new SQSClient(server.clientConfig()).send(
+      new CreateQueueCommand({ QueueName: "poison" }),
+    );
+    const topic = await sns().send(new CreateTopicCommand({ Name: "alerts" }));
+    const run = await drainStream(kinesis, "faulty-reefers", (event) =>
+      act(event, {
+        ddb: DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } }),
+        sns: sns(),
+        sqs: new SQSClient(server.clientConfig()),
+        table: "alerts",
+        topicArn: topic.TopicArn ?? "",
+        poisonQueueUrl: poison.QueueUrl ?? "",
+        now: Date.now,
+      }),
+    );
+    expect(run.exhausted).toEqual([]);
+    const alertIds = new Set(env.monitor.alerts.map((a) => a.alert.alert_id));
+    expect(alertIds.size).toBeGreaterThan(0);
+    const items = ((await ddb.send(new ScanCommand({ TableName: "alerts" }))).Items ?? []).map(
+      (item) => item.alert_id?.S,
+    );
+    expect(items.sort()).toEqual([...alertIds].sort());
+  }, 180_000);
+
+  async function streamRecords(stream: string) {
+    const out: { partitionKey: string; reading: Reading }[] = [];
+    const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName: stream }));
+    for (const shard of Shards) {
+      let iterator = (
+        await kinesis.send(
+          new GetShardIteratorCommand({
+            StreamName: stream,
+            ShardId: shard.ShardId,
+            ShardIteratorType: "TRIM_HORIZON",
+          }),
+        )
+      ).ShardIterator;
+      while (iterator) {
+        const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator }));
+        if (!page.Records?.length) break;
+        for (const r of page.Records)
+          out.push({
+            partitionKey: r.PartitionKey ?? "",
+            reading: JSON.parse(Buffer.from(r.Data ?? new Uint8Array()).toString()) as Reading,
+          });
+        iterator = page.NextShardIterator;
+      }
+    }
+    return out;
+  }
+
+  async function lakeReadings(): Promise<Reading[]> {
+    const listing = await s3.send(
+      new ListObjectsV2Command({ Bucket: "lake", Prefix: "readings/" }),
+    );
+    const readings: Reading[] = [];
+    for (const object of listing.Contents ?? []) {
+      const body = await s3.send(new GetObjectCommand({ Bucket: "lake", Key: object.Key }));
+      const text = (await body.Body?.transformToString()) ?? "";
+      for (const line of text.split("\n"))
+        if (line.trim()) readings.push(JSON.parse(line) as Reading);
+    }
+    return readings;
+  }
+});

@@ -1,0 +1,224 @@
+import { App, Stack } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp, FEATURE_FLAGS } from "../bin/app.js";
+import { READING_COLUMNS } from "../lib/lake-columns.js";
+import { SAVED_QUERIES } from "../lib/lake-stack.js";
+import { INGEST_RULES, SQL_VERSION } from "../lib/rule-table.js";
+
+/** Every statement of every IAM and IoT policy in a template. */
+function statements(template: Template): { Action: unknown; Resource: unknown; Effect: string }[] {
+  const out: { Action: unknown; Resource: unknown; Effect: string }[] = [];
+  for (const type of ["AWS::IAM::Policy", "AWS::IoT::Policy"]) {
+    for (const resource of Object.values(template.findResources(type))) {
+      const props = resource.Properties as { PolicyDocument: { Statement: typeof out } };
+      out.push(...props.PolicyDocument.Statement);
+    }
+  }
+  return out;
+}
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+
+describe("the synthesized cloud path (no credentials, no network)", () => {
+  let outdir = "";
+  let app: App;
+  const template = (id: string) => Template.fromStack(Stack.of(app.node.findChild(id)));
+
+  beforeAll(() => {
+    outdir = mkdtempSync(join(tmpdir(), "reefer-cdk-"));
+    // A machine with AWS variables set must not change what is synthesized.
+    for (const name of ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "CDK_DEFAULT_ACCOUNT"])
+      Reflect.deleteProperty(process.env, name);
+    app = buildApp(new App({ outdir, context: FEATURE_FLAGS }));
+    app.synth();
+  }, 120_000);
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  it("passes cdk-nag's AWS Solutions checks, with a reason for every acknowledged finding", () => {
+    const report = JSON.parse(readFileSync(join(outdir, "validation-report.json"), "utf8")) as {
+      pluginReports: {
+        pluginName: string;
+        conclusion: string;
+        violations: unknown[];
+        suppressedViolations: { ruleName: string; reason: string }[];
+      }[];
+    };
+    const nag = report.pluginReports.find((r) => r.pluginName === "AwsSolutions");
+    expect(nag?.violations).toEqual([]);
+    expect(nag?.conclusion).toBe("success");
+    for (const acknowledged of nag?.suppressedViolations ?? [])
+      expect(acknowledged.reason.length, acknowledged.ruleName).toBeGreaterThan(20);
+  });
+
+  it("keeps a week in both streams, encrypted", () => {
+    const streams = template("ReeferStreams");
+    streams.resourceCountIs("AWS::Kinesis::Stream", 2);
+    for (const name of ["telemetries", "faulty-reefers"]) {
+      streams.hasResourceProperties("AWS::Kinesis::Stream", {
+        Name: name,
+        RetentionPeriodHours: 168,
+        StreamEncryption: { EncryptionType: "KMS", KeyId: "alias/aws/kinesis" },
+      });
+    }
+  });
+
+  it("deploys every rule of the table as written, each keeping what failed", () => {
+    const ingest = template("ReeferIngest");
+    const rules = ingest.findResources("AWS::IoT::TopicRule");
+    expect(Object.keys(rules)).toHaveLength(INGEST_RULES.length);
+    for (const rule of INGEST_RULES) {
+      const target = rule.target;
+      ingest.hasResourceProperties("AWS::IoT::TopicRule", {
+        RuleName: rule.name,
+        TopicRulePayload: {
+          Sql: rule.sql,
+          AwsIotSqlVersion: SQL_VERSION,
+          RuleDisabled: false,
+          Actions: [
+            target.kind === "kinesis"
+              ? { Kinesis: Match.objectLike({ PartitionKey: "${topic(4)}" }) }
+              : { Firehose: Match.objectLike({ BatchMode: true, Separator: "\n" }) },
+          ],
+          ErrorAction: {
+            S3: Match.objectLike({ Key: Match.stringLikeRegexp(`^rule-errors/${rule.name}/`) }),
+          },
+        },
+      });
+    }
+  });
+
+  it("lets a gateway act only as its own thing, and a claim only provision", () => {
+    const ingest = template("ReeferIngest");
+    const policies = ingest.findResources("AWS::IoT::Policy");
+    const byName = (name: string) =>
+      Object.values(policies).find(
+        (p) => (p.Properties as { PolicyName: string }).PolicyName === name,
+      )?.Properties as {
+        PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] };
+      };
+    const resources = (doc: ReturnType<typeof byName>, action: string) =>
+      doc.PolicyDocument.Statement.filter((s) => list(s.Action).includes(action))
+        .flatMap((s) => list(s.Resource))
+        .map((r) => JSON.stringify(r));
+    const gateway = byName("reefer-gateway");
+    const thing = "${iot:Connection.Thing.ThingName}";
+    expect(resources(gateway, "iot:Connect")).toEqual([
+      expect.stringContaining(`:client/${thing}`),
+    ]);
+    expect(resources(gateway, "iot:Publish")).toEqual([
+      expect.stringContaining(`:topic/dt/reefer/${thing}/*`),
+      expect.stringContaining(`:topic/$aws/things/${thing}/shadow/*`),
+    ]);
+    for (const r of resources(gateway, "iot:Subscribe"))
+      expect(r).toMatch(
+        new RegExp(
+          `topicfilter/(cmd/reefer|\\$aws/things)/\\$\\{iot:Connection\\.Thing\\.ThingName\\}/`,
+        ),
+      );
+    const claim = byName("reefer-gateway-claim");
+    for (const r of [...resources(claim, "iot:Publish"), ...resources(claim, "iot:Receive")])
+      expect(r).toMatch(
+        /\$aws\/(certificates\/create-from-csr|provisioning-templates\/reefer-gateway\/provision)\/json/,
+      );
+    ingest.hasResourceProperties("AWS::IoT::ProvisioningTemplate", {
+      TemplateName: "reefer-gateway",
+      Enabled: true,
+      TemplateBody: Match.serializedJson(
+        Match.objectLike({
+          Resources: Match.objectLike({
+            policy: { Type: "AWS::IoT::Policy", Properties: { PolicyName: "reefer-gateway" } },
+          }),
+        }),
+      ),
+    });
+  });
+
+  it("grants no wildcard on IoT publish, Kinesis or Firehose writes, anywhere", () => {
+    for (const id of ["ReeferStreams", "ReeferLake", "ReeferIngest", "ReeferAct"]) {
+      for (const statement of statements(template(id))) {
+        const actions = list(statement.Action).map(String);
+        const writes = actions.filter((a) =>
+          /^(iot:Publish|kinesis:Put|firehose:Put|kinesis:\*|firehose:\*|iot:\*|\*)/.test(a),
+        );
+        if (writes.length === 0) continue;
+        expect(list(statement.Resource), `${id}: ${writes.join(",")}`).not.toContain("*");
+        expect(actions).not.toContain("*");
+      }
+    }
+  });
+
+  it("lands readings in a private, versioned, encrypted lake partitioned by the reading's day", () => {
+    const lake = template("ReeferLake");
+    lake.hasResourceProperties("AWS::S3::Bucket", {
+      BucketEncryption: Match.objectLike({}),
+      VersioningConfiguration: { Status: "Enabled" },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Transitions: Match.arrayWith([Match.objectLike({ StorageClass: "STANDARD_IA" })]),
+          }),
+        ]),
+      },
+    });
+    for (const type of ["KinesisStreamAsSource", "DirectPut"]) {
+      lake.hasResourceProperties("AWS::KinesisFirehose::DeliveryStream", {
+        DeliveryStreamType: type,
+        ExtendedS3DestinationConfiguration: Match.objectLike({
+          Prefix: Match.stringLikeRegexp("^readings/date=!\\{partitionKeyFromQuery:date\\}/"),
+          DynamicPartitioningConfiguration: Match.objectLike({ Enabled: true }),
+        }),
+      });
+    }
+  });
+
+  it("describes the readings with the wire contract's columns, and saves the operators' queries", () => {
+    const contract = readFileSync(
+      new URL("../../../docs/wire-contract.md", import.meta.url),
+      "utf8",
+    );
+    const section = contract.slice(
+      contract.indexOf("## Reading"),
+      contract.indexOf("## Alert record"),
+    );
+    const fields = [...section.matchAll(/^\| (`[^|]+`)/gm)].flatMap((m) =>
+      [...(m[1] ?? "").matchAll(/`(\w+)`/g)].map((f) => f[1]),
+    );
+    expect(READING_COLUMNS.map((c) => c.name)).toEqual(fields);
+    const lake = template("ReeferLake");
+    lake.hasResourceProperties("AWS::Glue::Table", {
+      TableInput: Match.objectLike({
+        StorageDescriptor: Match.objectLike({
+          Columns: READING_COLUMNS.map((c) => ({ Name: c.name, Type: c.type })),
+        }),
+        Parameters: Match.objectLike({ "projection.enabled": "true" }),
+      }),
+    });
+    lake.resourceCountIs("AWS::Athena::NamedQuery", Object.keys(SAVED_QUERIES).length);
+    expect(SAVED_QUERIES.DeduplicatedQuery?.sql).toContain("PARTITION BY container_id, seq");
+  });
+
+  it("acts on faulty-reefers idempotently: partial batch failures, an on-failure queue, alarms", () => {
+    const act = template("ReeferAct");
+    act.hasResourceProperties("AWS::Lambda::Function", { Runtime: "nodejs22.x" });
+    act.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      BisectBatchOnFunctionError: true,
+      StartingPosition: "TRIM_HORIZON",
+      DestinationConfig: { OnFailure: Match.objectLike({}) },
+    });
+    act.hasResourceProperties("AWS::DynamoDB::Table", {
+      KeySchema: [{ AttributeName: "alert_id", KeyType: "HASH" }],
+    });
+    act.hasResourceProperties("AWS::CloudWatch::Alarm", { MetricName: "IteratorAge" });
+    act.resourceCountIs("AWS::CloudWatch::Alarm", 3);
+  });
+});

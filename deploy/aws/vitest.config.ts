@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    reporters: ["default", "../../test/support/summary-reporter.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Synthesis and moto take a core each; the 2-core CI machine runs one file at a time.
+    fileParallelism: false,
+  },
+});
