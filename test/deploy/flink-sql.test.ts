@@ -10,7 +10,7 @@ const sql = readFileSync(
 );
 const defaults = rulesSchema.parse({});
 
-/** No Flink here: these checks keep the job's constants and the edge's defaults from drifting apart. */
+/** Fast checks that the job's constants and the edge's defaults agree (Flink itself runs the file in deploy/aws/analytics/job's test). */
 describe("the Flink SQL job agrees with the edge's defaults", () => {
   it("uses the same threshold, window length and lateness", () => {
     expect(sql).toMatch(new RegExp(`WHERE temperature > ${SEED_THRESHOLD_C}\\n`));

@@ -1,6 +1,7 @@
 import { App, Tags, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { ActStack } from "../lib/act-stack.js";
+import { AnalyticsStack } from "../lib/analytics-stack.js";
 import { IngestStack } from "../lib/ingest-stack.js";
 import { LakeStack } from "../lib/lake-stack.js";
 import { StreamsStack, type StreamCapacity } from "../lib/streams-stack.js";
@@ -40,7 +41,12 @@ export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATUR
     description: "reefer-edge: the act Lambda on faulty-reefers, alerts in DynamoDB and SNS",
     faultyReefers: streams.streams["faulty-reefers"],
   });
-  for (const stack of [streams, lake, ingest, act]) {
+  const analytics = new AnalyticsStack(app, "ReeferAnalytics", {
+    description: "reefer-edge: the faulty-reefers Flink SQL job (Managed Service for Apache Flink)",
+    telemetries: streams.streams.telemetries,
+    faultyReefers: streams.streams["faulty-reefers"],
+  });
+  for (const stack of [streams, lake, ingest, act, analytics]) {
     Tags.of(stack).add("project", "reefer-edge");
   }
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -12,9 +12,8 @@ import { Topic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { acknowledge } from "./nag.js";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { projectRoot } from "./project-root.js";
+import { join } from "node:path";
 
 export interface ActProps extends StackProps {
   readonly faultyReefers: Stream;
@@ -138,11 +137,4 @@ export class ActStack extends Stack {
       alarmDescription: "Records on faulty-reefers that are not alerts",
     });
   }
-}
-
-/** deploy/aws, whether this file runs from source (tests) or compiled into dist/ (synth). */
-function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "cdk.json")) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
 }

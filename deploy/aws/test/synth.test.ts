@@ -1,11 +1,14 @@
 import { App, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, FEATURE_FLAGS } from "../bin/app.js";
+import { JOB_JAR } from "../lib/analytics-stack.js";
 import { READING_COLUMNS } from "../lib/lake-columns.js";
+import { projectRoot } from "../lib/project-root.js";
 import { SAVED_QUERIES } from "../lib/lake-stack.js";
 import { INGEST_RULES, SQL_VERSION } from "../lib/rule-table.js";
 
@@ -28,6 +31,11 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
   const template = (id: string) => Template.fromStack(Stack.of(app.node.findChild(id)));
 
   beforeAll(() => {
+    // The Analytics stack deploys the Flink job's jar: build it once if this clone has none.
+    if (!existsSync(join(projectRoot(), JOB_JAR))) {
+      const built = spawnSync("npm", ["run", "job"], { cwd: projectRoot(), encoding: "utf8" });
+      if (built.status !== 0) throw new Error(`npm run job: ${built.stdout}${built.stderr}`);
+    }
     outdir = mkdtempSync(join(tmpdir(), "reefer-cdk-"));
     // A machine with AWS variables set must not change what is synthesized.
     for (const name of ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "CDK_DEFAULT_ACCOUNT"])
@@ -137,7 +145,13 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
   });
 
   it("grants no wildcard on IoT publish, Kinesis or Firehose writes, anywhere", () => {
-    for (const id of ["ReeferStreams", "ReeferLake", "ReeferIngest", "ReeferAct"]) {
+    for (const id of [
+      "ReeferStreams",
+      "ReeferLake",
+      "ReeferIngest",
+      "ReeferAct",
+      "ReeferAnalytics",
+    ]) {
       for (const statement of statements(template(id))) {
         const actions = list(statement.Action).map(String);
         const writes = actions.filter((a) =>
@@ -220,5 +234,25 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
     });
     act.hasResourceProperties("AWS::CloudWatch::Alarm", { MetricName: "IteratorAge" });
     act.resourceCountIs("AWS::CloudWatch::Alarm", 3);
+  });
+
+  it("runs the SQL file's job on Managed Service for Apache Flink, from telemetries into faulty-reefers", () => {
+    const analytics = template("ReeferAnalytics");
+    analytics.hasResourceProperties("AWS::KinesisAnalyticsV2::Application", {
+      RuntimeEnvironment: "FLINK-1_19",
+      ApplicationConfiguration: Match.objectLike({
+        ApplicationCodeConfiguration: Match.objectLike({ CodeContentType: "ZIPFILE" }),
+        EnvironmentProperties: {
+          PropertyGroups: [
+            {
+              PropertyGroupId: "FaultyReefers",
+              PropertyMap: { "aws.region": { Ref: "AWS::Region" } },
+            },
+          ],
+        },
+      }),
+    });
+    const actions = statements(analytics).flatMap((s) => list(s.Action).map(String));
+    expect(actions).toEqual(expect.arrayContaining(["kinesis:GetRecords", "kinesis:PutRecord"]));
   });
 });

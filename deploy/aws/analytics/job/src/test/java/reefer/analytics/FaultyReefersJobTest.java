@@ -1,0 +1,123 @@
+package reefer.analytics;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.apache.flink.table.api.EnvironmentSettings;
+import org.apache.flink.table.api.TableEnvironment;
+import org.apache.flink.types.Row;
+import org.apache.flink.util.CloseableIterator;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The deployed SQL in a local Flink mini cluster, over the streams the edge's agreement test
+ * draws (test/support/window-streams.ts writes them with the windows the edge raised for each):
+ * the windows, counts, maxima and seq ranges Flink emits equal the edge's, stream for stream.
+ * Only the source's connector options change (a bounded file of the same JSON instead of
+ * Kinesis); the table's columns, event time, watermark and the query are the file's own.
+ */
+class FaultyReefersJobTest {
+  private static final Path CASES = Path.of(System.getProperty("agreement.dir", "target/agreement"));
+
+  @Test
+  void splitsTheFileIntoItsStatements() throws IOException {
+    List<String> statements = FaultyReefersJob.statements(FaultyReefersJob.sql());
+    assertEquals(3, statements.size());
+    assertTrue(statements.get(0).startsWith("CREATE TABLE telemetries"));
+    assertTrue(statements.get(1).startsWith("CREATE TABLE faulty_reefers"));
+    assertTrue(statements.get(2).startsWith("INSERT INTO faulty_reefers"));
+  }
+
+  @Test
+  void plansTheDeployedJobWithTheKinesisConnector() throws IOException {
+    // The Kinesis source and sink as deployed: the planner resolves their factories and options.
+    TableEnvironment env = TableEnvironment.create(EnvironmentSettings.inStreamingMode());
+    FaultyReefersJob.configure(env);
+    List<String> statements =
+        FaultyReefersJob.statements(FaultyReefersJob.sql().replace("${AWS_REGION}", "eu-west-1"));
+    env.executeSql(statements.get(0));
+    env.executeSql(statements.get(1));
+    String plan = env.explainSql(statements.get(2));
+    assertTrue(plan.contains("TableSourceScan(table=[[default_catalog, default_database, telemetries"));
+    assertTrue(plan.contains("Sink(table=[default_catalog.default_database.faulty_reefers]"));
+  }
+
+  @Test
+  void emitsTheEdgesWindowsForEveryGeneratedStream() throws Exception {
+    List<Path> cases;
+    try (Stream<Path> files = Files.list(CASES)) {
+      cases = files.filter(p -> p.toString().endsWith(".readings.ndjson")).sorted().collect(Collectors.toList());
+    }
+    assertFalse(cases.isEmpty(), "no generated streams in " + CASES + ": run test/support/window-streams first");
+    int windows = 0;
+    for (Path readings : cases) {
+      String name = readings.getFileName().toString().replace(".readings.ndjson", "");
+      List<String> expected = Files.readAllLines(CASES.resolve(name + ".edge.ndjson"), StandardCharsets.UTF_8)
+          .stream().filter(l -> !l.isBlank()).map(FaultyReefersJobTest::canonical).sorted()
+          .collect(Collectors.toList());
+      List<String> actual = runFlink(readings);
+      assertEquals(expected, actual, "stream " + name);
+      windows += actual.size();
+    }
+    assertTrue(windows > 0, "the generated streams raised no window at all");
+  }
+
+  /** The job's query over a bounded file in place of the stream, its rows as canonical text. */
+  private static List<String> runFlink(Path readings) throws Exception {
+    TableEnvironment env = TableEnvironment.create(EnvironmentSettings.inStreamingMode());
+    FaultyReefersJob.configure(env);
+    env.getConfig().set("parallelism.default", "1");
+    List<String> statements = FaultyReefersJob.statements(FaultyReefersJob.sql());
+    String source = statements.get(0).replaceFirst(
+        "(?s)\\) WITH \\(.*\\)\\s*$",
+        ") WITH ('connector' = 'filesystem', 'path' = '" + readings.toUri() + "', 'format' = 'json')");
+    env.executeSql(source);
+    String query = statements.get(2).replaceFirst("^INSERT INTO faulty_reefers\\s*", "");
+    List<String> rows = new ArrayList<>();
+    try (CloseableIterator<Row> it = env.executeSql(query).collect()) {
+      while (it.hasNext()) {
+        Row row = it.next();
+        rows.add(String.join(",",
+            String.valueOf(row.getField("container_id")),
+            String.valueOf(millis((LocalDateTime) row.getField("window_start"))),
+            String.valueOf(millis((LocalDateTime) row.getField("window_end"))),
+            String.valueOf(row.getField("readings_over")),
+            String.valueOf(row.getField("max_temperature")),
+            String.valueOf(row.getField("first_seq")),
+            String.valueOf(row.getField("last_seq"))));
+      }
+    }
+    rows.sort(Comparator.naturalOrder());
+    return rows;
+  }
+
+  private static long millis(LocalDateTime time) {
+    return time.toInstant(ZoneOffset.UTC).toEpochMilli();
+  }
+
+  private static final Pattern FIELD = Pattern.compile("\"(\\w+)\":(\"[^\"]*\"|[-0-9.eE]+)");
+
+  /** An edge window line ({"container_id":..,"window_start":ms,...}) in the same canonical text. */
+  private static String canonical(String json) {
+    java.util.Map<String, String> f = new java.util.HashMap<>();
+    Matcher m = FIELD.matcher(json);
+    while (m.find()) f.put(m.group(1), m.group(2).replace("\"", ""));
+    return String.join(",", f.get("container_id"), f.get("window_start"), f.get("window_end"),
+        f.get("readings_over"), String.valueOf(Double.parseDouble(f.get("max_temperature"))),
+        f.get("first_seq"), f.get("last_seq"));
+  }
+}

@@ -1,0 +1,125 @@
+import fc from "fast-check";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { rulesSchema } from "../../config/rules-schema.js";
+import { BUILTIN_PRODUCTS, type Product } from "../../agent/products.js";
+import type { ReeferReading } from "../../agent/record.js";
+import type { WindowAlert } from "../../agent/rules/alerts.js";
+import { RuleEngine } from "../../agent/rules/engine.js";
+import { makeReading } from "./readings.js";
+
+/**
+ * Streams of readings for the windowed rule, and the windows the edge raises for them: shared by
+ * the edge's agreement test (against the seed rule run as SQL) and the cloud job's own test (the
+ * same SQL in a Flink mini cluster, deploy/aws/analytics/job), so both compare with the same
+ * edge on the same streams.
+ */
+export const MINUTE = 60_000;
+export const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
+export const LATENESS_S = 10;
+const CARROTS = BUILTIN_PRODUCTS[0] as Product;
+
+/** One window as both sides report it (times in ms since the epoch). */
+export interface WindowRow {
+  container_id: string;
+  window_start: number;
+  window_end: number;
+  readings_over: number;
+  max_temperature: number;
+  first_seq: number;
+  last_seq: number;
+}
+
+/** The windows the edge's rule engine raises for readings in this arrival order. */
+export function edgeWindows(arrivals: readonly ReeferReading[]): WindowRow[] {
+  const engine = new RuleEngine({
+    gatewayId: "gw",
+    rules: rulesSchema.parse({ window: { seconds: 60, allowedLatenessSeconds: LATENESS_S } }),
+    containers: new Map(["A", "B", "C"].map((id) => [id, CARROTS])),
+  });
+  const alerts = [...engine.evaluate(arrivals), ...engine.flush()];
+  if (engine.lateReadings !== 0) throw new Error("a generated stream had a late reading");
+  return alerts
+    .filter((a): a is WindowAlert => a.alert_type === "temperature_window")
+    .map((a) => ({
+      container_id: a.container_id,
+      window_start: Date.parse(a.window_start),
+      window_end: Date.parse(a.window_end),
+      readings_over: a.readings_over,
+      max_temperature: a.max_temperature,
+      first_seq: a.first_seq,
+      last_seq: a.last_seq,
+    }))
+    .sort(
+      (a, b) => a.container_id.localeCompare(b.container_id) || a.window_start - b.window_start,
+    );
+}
+
+/** Temperatures that test the edge of the rule: exactly 18, just around it, nulls, and others. */
+const temperature = fc.oneof(
+  fc.constantFrom(18, 18.0, 17.99, 18.01, 17.9, 18.1, null),
+  fc.double({ min: -30, max: 45, noNaN: true }).map((v) => Math.round(v * 100) / 100),
+);
+/** Event times that favour window edges (…:00.000, …:59.999) over a few minutes. */
+const offset = fc.oneof(
+  fc
+    .integer({ min: 0, max: 5 })
+    .chain((m) => fc.constantFrom(m * MINUTE, m * MINUTE - 1, m * MINUTE + 1)),
+  fc.integer({ min: 0, max: 6 * MINUTE }),
+);
+
+/**
+ * Streams of readings of three containers, each container's readings in seq order with event
+ * times ascending, then interleaved, then disordered within the allowed lateness (a reading
+ * may arrive after others up to LATENESS_S newer than it).
+ */
+export const windowStreams = fc
+  .array(
+    fc.record({
+      container: fc.constantFrom("A", "B", "C"),
+      t: offset,
+      temperature,
+      jitter: fc.integer({ min: 0, max: LATENESS_S * 1000 }),
+    }),
+    { maxLength: 200 },
+  )
+  .map((draws) => {
+    const seqs = new Map<string, number>();
+    const readings = [...draws]
+      .sort((a, b) => a.t - b.t)
+      .map((d) => {
+        const seq = (seqs.get(d.container) ?? 0) + 1;
+        seqs.set(d.container, seq);
+        const r: ReeferReading = {
+          ...makeReading(d.container, T0 + d.t, { temperature: d.temperature }),
+          seq,
+        };
+        return { r, arrival: d.t + d.jitter };
+      });
+    // Arrival order: by event time plus a delay within the lateness, so out-of-order but never late.
+    return readings.sort((a, b) => a.arrival - b.arrival).map((x) => x.r);
+  });
+
+/**
+ * Writes `count` streams (seeded: the same files every run) to `dir` for the Flink job's test:
+ * `<n>.readings.ndjson` in arrival order, one reading a line as the telemetry rule puts them on
+ * the stream, and `<n>.edge.ndjson`, the edge's windows for it.
+ */
+export function writeWindowCases(dir: string, count: number, seed = 20261125): void {
+  mkdirSync(dir, { recursive: true });
+  const streams = fc.sample(windowStreams, { numRuns: count, seed });
+  streams.forEach((arrivals, i) => {
+    const name = String(i).padStart(3, "0");
+    const lines = (rows: readonly unknown[]) => rows.map((r) => JSON.stringify(r) + "\n").join("");
+    writeFileSync(join(dir, `${name}.readings.ndjson`), lines(arrivals));
+    writeFileSync(join(dir, `${name}.edge.ndjson`), lines(edgeWindows(arrivals)));
+  });
+}
+
+// node dist/test/support/window-streams.js DIR [COUNT]
+if (process.argv[1]?.endsWith("window-streams.js")) {
+  const [dir, count = "40"] = process.argv.slice(2);
+  if (!dir) throw new Error("usage: window-streams.js DIR [COUNT]");
+  writeWindowCases(dir, Number(count));
+  console.log(`window-streams: ${count} streams with the edge's windows in ${dir}`);
+}
