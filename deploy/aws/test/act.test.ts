@@ -1,4 +1,4 @@
-import { CreateTableCommand, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { CreateStreamCommand, type KinesisClient, PutRecordCommand } from "@aws-sdk/client-kinesis";
 import { kinesisClient } from "../lib/kinesis-client.js";
@@ -12,7 +12,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { act, handler, type ActDeps } from "../lambda/act/handler.js";
 import { drainStream } from "./support/event-source.js";
-import { MotoServer, requireMoto } from "./support/moto.js";
+import { createAlertsTable, MotoServer, requireMoto } from "./support/moto.js";
 
 const moto = requireMoto();
 
@@ -82,14 +82,7 @@ describe.skipIf(moto.skip)("the act Lambda against moto", () => {
     sqs = new SQSClient(config);
     ddbClient = new DynamoDBClient(config);
     const sns = new SNSClient(config);
-    await ddbClient.send(
-      new CreateTableCommand({
-        TableName: "alerts",
-        KeySchema: [{ AttributeName: "alert_id", KeyType: "HASH" }],
-        AttributeDefinitions: [{ AttributeName: "alert_id", AttributeType: "S" }],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
+    await createAlertsTable(ddbClient, "alerts");
     const topic = await sns.send(new CreateTopicCommand({ Name: "alerts" }));
     // What the engineer receives, counted on a queue subscribed to the topic.
     inboxUrl = (await sqs.send(new CreateQueueCommand({ QueueName: "inbox" }))).QueueUrl ?? "";

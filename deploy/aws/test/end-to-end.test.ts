@@ -1,4 +1,4 @@
-import { CreateTableCommand, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { CreateDeliveryStreamCommand, FirehoseClient } from "@aws-sdk/client-firehose";
 import {
   CreateStreamCommand,
@@ -30,7 +30,7 @@ import { act } from "../lambda/act/handler.js";
 import { kinesisClient } from "../lib/kinesis-client.js";
 import { Router } from "../router/router.js";
 import { drainStream } from "./support/event-source.js";
-import { MotoServer, requireMoto } from "./support/moto.js";
+import { createAlertsTable, MotoServer, requireMoto } from "./support/moto.js";
 
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 const moto = requireMoto();
@@ -76,14 +76,7 @@ describe.skipIf(mosquitto.skip || moto.skip)("sensor to lake, offline and back",
         },
       }),
     );
-    await ddb.send(
-      new CreateTableCommand({
-        TableName: "alerts",
-        KeySchema: [{ AttributeName: "alert_id", KeyType: "HASH" }],
-        AttributeDefinitions: [{ AttributeName: "alert_id", AttributeType: "S" }],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
+    await createAlertsTable(ddb, "alerts");
     // The router reads the broker as the monitor does (its identity may read every topic).
     const identity = env.pki.client(MONITOR);
     router = await Router.connect(

@@ -1,3 +1,4 @@
+import { CreateTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { freePort, waitForPort } from "../../../../test/support/ports.js";
 import { inCi } from "../../../../test/support/tools.js";
@@ -61,4 +62,16 @@ export class MotoServer {
     this.child.kill("SIGTERM");
     await exited;
   }
+}
+
+/** The act Lambda's table as the Act stack makes it: one item per alert, keyed by alert_id. */
+export async function createAlertsTable(ddb: DynamoDBClient, name: string): Promise<void> {
+  await ddb.send(
+    new CreateTableCommand({
+      TableName: name,
+      KeySchema: [{ AttributeName: "alert_id", KeyType: "HASH" }],
+      AttributeDefinitions: [{ AttributeName: "alert_id", AttributeType: "S" }],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
 }
