@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { Agent } from "../../agent/agent.js";
 import { validateConfig } from "../../config/load.js";
 import { captureLogs } from "../support/logs.js";
-import { useMosquitto } from "../support/broker-fixture.js";
+import { agentMqtt, useMosquitto } from "../support/broker-fixture.js";
 import { requireTool } from "../support/tools.js";
 
 // Needs real peers; a missing one skips with the reason printed, and fails under CI (tools.ts).
@@ -14,19 +14,11 @@ describe.skipIf(mosquitto.skip)("edge rules end to end, against Mosquitto", () =
   const env = useMosquitto(mosquitto.path ?? "", ["gw-0001", "gw-0003"]);
 
   function agentFor(gatewayId: string, containers: unknown[], rules: unknown = {}) {
-    const { cert, key } = env.pki.client(gatewayId);
     const config = validateConfig(
       {
         version: 1,
         gateway: { id: gatewayId },
-        mqtt: {
-          url: env.agentUrl,
-          ca: env.pki.caCert,
-          cert,
-          key,
-          keepaliveSeconds: 5,
-          reconnect: { initialDelayMs: 200, maxDelayMs: 1000, stableAfterMs: 5000 },
-        },
+        mqtt: agentMqtt(env, gatewayId),
         buffer: { path: join(mkdtempSync(join(env.temp.dir, "agent-")), "outbox.db") },
         sampling: { intervalMs: 100 },
         containers,

@@ -48,3 +48,19 @@ export function useMosquitto(binary: string, clients: readonly string[]): Broker
   });
   return fixture;
 }
+
+/**
+ * The mqtt settings of an agent that connects to the fixture's broker through the fault proxy
+ * as `gatewayId`, with a test's fast reconnects.
+ */
+export function agentMqtt(env: BrokerFixture, gatewayId: string): Record<string, unknown> {
+  const { cert, key } = env.pki.client(gatewayId);
+  return {
+    url: env.agentUrl,
+    ca: env.pki.caCert,
+    cert,
+    key,
+    keepaliveSeconds: 5,
+    reconnect: { initialDelayMs: 200, maxDelayMs: 1000, stableAfterMs: 5000 },
+  };
+}

@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Agent } from "../../../agent/agent.js";
 import { validateConfig } from "../../../config/load.js";
-import { useMosquitto } from "../../../test/support/broker-fixture.js";
+import { agentMqtt, useMosquitto } from "../../../test/support/broker-fixture.js";
 import { captureLogs } from "../../../test/support/logs.js";
 import { MONITOR } from "../../../test/support/mosquitto.js";
 import { requireTool } from "../../../test/support/tools.js";
@@ -96,21 +96,13 @@ describe.skipIf(mosquitto.skip || moto.skip)("sensor to lake, offline and back",
   });
 
   it("delivers every reading to the stream or the lake, and every alert once to DynamoDB", async () => {
-    const { cert, key } = env.pki.client(GATEWAY);
     const outbox = join(mkdtempSync(join(env.temp.dir, "agent-")), "outbox.db");
     agent = new Agent(
       validateConfig(
         {
           version: 1,
           gateway: { id: GATEWAY },
-          mqtt: {
-            url: env.agentUrl,
-            ca: env.pki.caCert,
-            cert,
-            key,
-            keepaliveSeconds: 5,
-            reconnect: { initialDelayMs: 200, maxDelayMs: 1000, stableAfterMs: 5000 },
-          },
+          mqtt: agentMqtt(env, GATEWAY),
           buffer: { path: outbox },
           sampling: { intervalMs: 100 },
           containers: [
