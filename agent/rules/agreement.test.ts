@@ -74,6 +74,26 @@ describe("the edge's windowed rule agrees with the cloud's SQL", () => {
     ]);
   });
 
+  it("closes a window when the watermark reaches its last millisecond, as Flink fires it", () => {
+    // Flink: a window [start, end) fires once the watermark is >= end - 1. A reading exactly
+    // the lateness behind the newest, in a window's last millisecond, is therefore late.
+    const engine = new RuleEngine({
+      gatewayId: "gw",
+      rules: rulesSchema.parse({}),
+      containers: new Map([["A", CARROTS]]),
+    });
+    const alerts = engine.evaluate([
+      { ...makeReading("A", T0 + 5_000, { temperature: 20 }), seq: 1 },
+      // newest = T0 + 69 999: watermark T0 + 59 999 = the first window's last millisecond
+      { ...makeReading("A", T0 + MINUTE + 9_999, { temperature: 5 }), seq: 2 },
+      { ...makeReading("A", T0 + MINUTE - 1, { temperature: 30 }), seq: 3 }, // late by Flink's rule
+    ]);
+    expect(alerts.filter((a) => a.alert_type === "temperature_window")).toMatchObject([
+      { readings_over: 1, max_temperature: 20, first_seq: 1, last_seq: 1 },
+    ]);
+    expect(engine.lateReadings).toBe(1);
+  });
+
   it("leaves out and counts a reading later than the allowed lateness, as the cloud drops it", () => {
     const engine = new RuleEngine({
       gatewayId: "gw",

@@ -14,7 +14,7 @@ import {
   type FastPath,
   type Policies,
 } from "./state-rules.js";
-import { TumblingWindows, type WindowTally } from "./windows.js";
+import { isFired, TumblingWindows, type WindowTally } from "./windows.js";
 
 interface ContainerRules extends ContainerFacts, AlertSubject {
   threshold: number;
@@ -120,9 +120,9 @@ export class RuleEngine {
     const container = this.state.get(containerId);
     if (!container) return true;
     const end = this.windowStart(t) + this.rules.window.seconds * 1000;
-    return (
-      end <=
-      Math.max(container.windows.watermark, now - this.rules.window.allowedLatenessSeconds * 1000)
+    return isFired(
+      end,
+      Math.max(container.windows.watermark, now - this.rules.window.allowedLatenessSeconds * 1000),
     );
   }
 

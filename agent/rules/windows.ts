@@ -13,10 +13,22 @@ export interface WindowTally {
 }
 
 /**
+ * Whether a window ending (exclusive) at `end` has fired once the watermark is at `watermark`:
+ * when the watermark reaches the window's last millisecond, `end - 1`, as Flink decides it
+ * (TimeWindowUtil.isWindowFired: `watermark >= windowEnd - 1`). One millisecond earlier than
+ * "the watermark reached the end": a reading exactly `lateness` behind the newest one, in a
+ * window's last millisecond, is late in Flink, so it is late here too.
+ */
+export function isFired(end: number, watermark: number): boolean {
+  return end - 1 <= watermark;
+}
+
+/**
  * The seed's rule for one container, in event time: tumbling windows of `windowMs` aligned to
  * the epoch (Flink's TUMBLE), counting readings strictly above the threshold. The watermark
- * trails the newest reading by `latenessMs`; a window closes when the watermark reaches its end,
- * and a reading for a closed window is late: counted, and left out, as the cloud drops it.
+ * trails the newest reading by `latenessMs`; a window closes when the watermark reaches its last
+ * millisecond (see `isFired`), and a reading for a closed window is late: counted, and left
+ * out, as the cloud drops it.
  *
  * Hand-written because it is a few dozen lines on the hot path (over a million readings a
  * second is the target) and must match the cloud's SQL exactly; a stream library would add
@@ -49,7 +61,7 @@ export class TumblingWindows {
     threshold: number,
   ): readonly WindowTally[] {
     const start = Math.floor(t / this.windowMs) * this.windowMs;
-    if (start + this.windowMs <= this.watermark) {
+    if (isFired(start + this.windowMs, this.watermark)) {
       this.late++;
       return NONE;
     }
@@ -102,7 +114,7 @@ export class TumblingWindows {
     if (this.open.size === 0) return NONE;
     const closed: WindowTally[] = [];
     for (const [start, tally] of this.open) {
-      if (tally.end <= until) {
+      if (isFired(tally.end, until)) {
         closed.push(tally);
         this.open.delete(start);
       }

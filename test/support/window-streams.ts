@@ -79,7 +79,9 @@ export const windowStreams = fc
       container: fc.constantFrom("A", "B", "C"),
       t: offset,
       temperature,
-      jitter: fc.integer({ min: 0, max: LATENESS_S * 1000 }),
+      // Strictly within the lateness: a reading a full LATENESS_S behind the newest, in its
+      // window's last millisecond, is late (the window fires at end - 1, as in Flink).
+      jitter: fc.integer({ min: 0, max: LATENESS_S * 1000 - 1 }),
     }),
     { maxLength: 200 },
   )
