@@ -30,16 +30,31 @@ export interface WindowRow {
   last_seq: number;
 }
 
-/** The windows the edge's rule engine raises for readings in this arrival order. */
-export function edgeWindows(arrivals: readonly ReeferReading[]): WindowRow[] {
+/**
+ * The windows the edge's rule engine raises for readings in this arrival order, and how many
+ * readings it left out as late. Unless `lateAllowed`, a late reading is an error: the
+ * three-container streams are meant to be out of order but on time.
+ */
+export function edgeWindows(arrivals: readonly ReeferReading[]): WindowRow[];
+export function edgeWindows(
+  arrivals: readonly ReeferReading[],
+  lateAllowed: true,
+  latenessS?: number,
+): { windows: WindowRow[]; late: number };
+export function edgeWindows(
+  arrivals: readonly ReeferReading[],
+  lateAllowed = false,
+  latenessS = LATENESS_S,
+): WindowRow[] | { windows: WindowRow[]; late: number } {
   const engine = new RuleEngine({
     gatewayId: "gw",
-    rules: rulesSchema.parse({ window: { seconds: 60, allowedLatenessSeconds: LATENESS_S } }),
+    rules: rulesSchema.parse({ window: { seconds: 60, allowedLatenessSeconds: latenessS } }),
     containers: new Map(["A", "B", "C"].map((id) => [id, CARROTS])),
   });
   const alerts = [...engine.evaluate(arrivals), ...engine.flush()];
-  if (engine.lateReadings !== 0) throw new Error("a generated stream had a late reading");
-  return alerts
+  if (!lateAllowed && engine.lateReadings !== 0)
+    throw new Error("a generated stream had a late reading");
+  const windows = alerts
     .filter((a): a is WindowAlert => a.alert_type === "temperature_window")
     .map((a) => ({
       container_id: a.container_id,
@@ -53,6 +68,7 @@ export function edgeWindows(arrivals: readonly ReeferReading[]): WindowRow[] {
     .sort(
       (a, b) => a.container_id.localeCompare(b.container_id) || a.window_start - b.window_start,
     );
+  return lateAllowed ? { windows, late: engine.lateReadings } : windows;
 }
 
 /** Temperatures that test the edge of the rule: exactly 18, just around it, nulls, and others. */
@@ -103,25 +119,80 @@ export const windowStreams = fc
   });
 
 /**
- * Writes `count` streams (seeded: the same files every run) to `dir` for the Flink job's test:
- * `<n>.readings.ndjson` in arrival order, one reading a line as the telemetry rule puts them on
- * the stream, and `<n>.edge.ndjson`, the edge's windows for it.
+ * Streams of one container whose readings may arrive up to twice the allowed lateness behind
+ * the newest: some are late. One container, because what is late depends on whose watermark:
+ * the edge keeps one per container, Flink one per source split (a shard of many containers);
+ * for a single container they are the same watermark.
  */
-export function writeWindowCases(dir: string, count: number, seed = 20261125): void {
+export const lateWindowStreams = fc
+  .array(
+    fc.record({
+      // Dense (three minutes): a delayed reading has newer ones ahead of it to be late behind.
+      t: fc.oneof(
+        fc.integer({ min: 1, max: 3 }).map((m) => m * MINUTE - 1),
+        fc.integer({ min: 0, max: 3 * MINUTE }),
+      ),
+      temperature,
+      delay: fc.integer({ min: 0, max: 2 * LATENESS_S * 1000 }),
+    }),
+    { minLength: 40, maxLength: 120 },
+  )
+  .map((draws) =>
+    [...draws]
+      .sort((a, b) => a.t - b.t)
+      .map((d, i) => ({
+        r: { ...makeReading("A", T0 + d.t, { temperature: d.temperature }), seq: i + 1 },
+        arrival: d.t + d.delay,
+      }))
+      .sort((a, b) => a.arrival - b.arrival)
+      .map((x) => x.r as ReeferReading),
+  );
+
+/**
+ * Writes `count` on-time streams and `count` streams with late readings (seeded: the same files
+ * every run) to `dir` for the Flink job's test: `<n>.readings.ndjson` in arrival order, one
+ * reading a line as the telemetry rule puts them on the stream, and `<n>.edge.ndjson`, the
+ * edge's windows for it. Returns how many readings the edge left out as late, and in how many
+ * streams they change a window.
+ */
+export function writeWindowCases(
+  dir: string,
+  count: number,
+  seed = 20261125,
+): { late: number; mattering: number } {
   mkdirSync(dir, { recursive: true });
   const streams = fc.sample(windowStreams, { numRuns: count, seed });
+  const lines = (rows: readonly unknown[]) => rows.map((r) => JSON.stringify(r) + "\n").join("");
   streams.forEach((arrivals, i) => {
     const name = String(i).padStart(3, "0");
-    const lines = (rows: readonly unknown[]) => rows.map((r) => JSON.stringify(r) + "\n").join("");
     writeFileSync(join(dir, `${name}.readings.ndjson`), lines(arrivals));
     writeFileSync(join(dir, `${name}.edge.ndjson`), lines(edgeWindows(arrivals)));
   });
+  // And as many with late readings, which both sides must leave out alike. Some of them must
+  // matter: windows that would come out otherwise if the late readings counted.
+  let late = 0;
+  let mattering = 0;
+  fc.sample(lateWindowStreams, { numRuns: count, seed: seed + 1 }).forEach((arrivals, i) => {
+    const name = `late-${String(i).padStart(3, "0")}`;
+    const edge = edgeWindows(arrivals, true);
+    late += edge.late;
+    const counted = edgeWindows(arrivals, true, 3600).windows;
+    if (JSON.stringify(counted) !== JSON.stringify(edge.windows)) mattering++;
+    writeFileSync(join(dir, `${name}.readings.ndjson`), lines(arrivals));
+    writeFileSync(join(dir, `${name}.edge.ndjson`), lines(edge.windows));
+  });
+  if (mattering === 0)
+    throw new Error("no late reading changes a window: the late streams would test nothing");
+  return { late, mattering };
 }
 
 // node dist/test/support/window-streams.js DIR [COUNT]
 if (process.argv[1]?.endsWith("window-streams.js")) {
   const [dir, count = "40"] = process.argv.slice(2);
   if (!dir) throw new Error("usage: window-streams.js DIR [COUNT]");
-  writeWindowCases(dir, Number(count));
-  console.log(`window-streams: ${count} streams with the edge's windows in ${dir}`);
+  const { late, mattering } = writeWindowCases(dir, Number(count));
+  console.log(
+    `window-streams: ${count} on-time and ${count} late streams in ${dir}: ${late} late readings, ` +
+      `which change windows in ${mattering} streams`,
+  );
 }
