@@ -1,9 +1,10 @@
-import { App, Tags, Validations } from "aws-cdk-lib";
+import { App, Tags, Validations, type Stack } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { ActStack } from "../lib/act-stack.js";
 import { AnalyticsStack } from "../lib/analytics-stack.js";
+import { DashboardStack } from "../lib/dashboard-stack.js";
 import { IngestStack } from "../lib/ingest-stack.js";
-import { LakeStack } from "../lib/lake-stack.js";
+import { LAKE_WORKGROUP, LakeStack } from "../lib/lake-stack.js";
 import { StreamsStack, type StreamCapacity } from "../lib/streams-stack.js";
 
 /** CDK behaviours this app relies on (the defaults of a new project, set explicitly). */
@@ -17,7 +18,8 @@ export const FEATURE_FLAGS = {
  * lookup and no network (`npm run synth` writes cdk.out/); `npm run deploy` deploys into the
  * account and region of the caller's AWS profile.
  *
- * Context: -c telemetriesShards=N (default: on-demand; see streams-stack.ts for the sizing).
+ * Context: -c telemetriesShards=N (default: on-demand; see streams-stack.ts for the sizing);
+ * -c quicksightPrincipal=<QuickSight user or group ARN> adds the optional dashboard.
  */
 export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATURE_FLAGS })): App {
   const shards = app.node.tryGetContext("telemetriesShards") as string | number | undefined;
@@ -46,7 +48,19 @@ export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATUR
     telemetries: streams.streams.telemetries,
     faultyReefers: streams.streams["faulty-reefers"],
   });
-  for (const stack of [streams, lake, ingest, act, analytics]) {
+  const stacks: Stack[] = [streams, lake, ingest, act, analytics];
+  // Off by default: QuickSight needs an account subscription (dashboard-stack.ts).
+  const principal = app.node.tryGetContext("quicksightPrincipal") as string | undefined;
+  if (principal) {
+    const dashboard = new DashboardStack(app, "ReeferDashboard", {
+      description: "reefer-edge: the QuickSight dashboard over the lake (optional)",
+      principalArn: principal,
+      workGroup: LAKE_WORKGROUP,
+    });
+    dashboard.addStackDependency(lake);
+    stacks.push(dashboard);
+  }
+  for (const stack of stacks) {
     Tags.of(stack).add("project", "reefer-edge");
   }
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

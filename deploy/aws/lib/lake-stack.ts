@@ -18,6 +18,7 @@ export interface LakeProps extends StackProps {
 export const READINGS_PREFIX = "readings/";
 export const DATABASE_NAME = "reefer_lake";
 export const TABLE_NAME = "readings";
+export const LAKE_WORKGROUP = "reefer-lake";
 
 /**
  * The data lake: every reading, live (Firehose reading `telemetries`) and backfilled (a direct
@@ -165,7 +166,7 @@ export class LakeStack extends Stack {
     table.node.addDependency(database);
 
     const workgroup = new CfnWorkGroup(this, "WorkGroup", {
-      name: "reefer-lake",
+      name: LAKE_WORKGROUP,
       description: "Queries over the reefer lake",
       workGroupConfiguration: {
         enforceWorkGroupConfiguration: true,

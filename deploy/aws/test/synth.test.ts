@@ -255,4 +255,42 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
     const actions = statements(analytics).flatMap((s) => list(s.Action).map(String));
     expect(actions).toEqual(expect.arrayContaining(["kinesis:GetRecords", "kinesis:PutRecord"]));
   });
+
+  it("leaves the QuickSight dashboard out unless a principal is given, and then builds it", () => {
+    expect(app.node.tryFindChild("ReeferDashboard")).toBeUndefined();
+    const withDashboard = buildApp(
+      new App({
+        outdir: mkdtempSync(join(tmpdir(), "reefer-cdk-qs-")),
+        context: {
+          ...FEATURE_FLAGS,
+          quicksightPrincipal: "arn:aws:quicksight:eu-west-1:123456789012:user/default/ops",
+        },
+      }),
+    );
+    const dashboard = Template.fromStack(Stack.of(withDashboard.node.findChild("ReeferDashboard")));
+    dashboard.hasResourceProperties("AWS::QuickSight::DataSource", {
+      Type: "ATHENA",
+      DataSourceParameters: { AthenaParameters: { WorkGroup: "reefer-lake" } },
+    });
+    dashboard.hasResourceProperties("AWS::QuickSight::DataSet", {
+      ImportMode: "DIRECT_QUERY",
+      PhysicalTableMap: {
+        readings: {
+          CustomSql: Match.objectLike({
+            SqlQuery: Match.stringLikeRegexp("PARTITION BY container_id, seq"),
+          }),
+        },
+      },
+    });
+    const visuals = (
+      Object.values(dashboard.findResources("AWS::QuickSight::Dashboard"))[0]?.Properties as {
+        Definition: { Sheets: { Visuals: Record<string, { VisualId: string }>[] }[] };
+      }
+    ).Definition.Sheets.flatMap((sheet) => sheet.Visuals.map((v) => Object.values(v)[0]?.VisualId));
+    expect(visuals).toEqual([
+      "temperature-against-setpoint",
+      "excursions-per-day",
+      "gateways-with-backlogs",
+    ]);
+  });
 });
