@@ -55,6 +55,7 @@ export class Agent {
   private publisher: Publisher | null = null;
   private capture: CaptureStage | null = null;
   private http: HttpListener | null = null;
+  private samplingStopped = false;
   /** Wall and monotonic time of the start, for /metrics and /healthz. */
   private startedAt = { wall: 0, mono: 0 };
   private readonly clock: Clock;
@@ -243,21 +244,38 @@ export class Agent {
     });
   }
 
+  /**
+   * Stops sampling (the tick under way commits) and reports the windows still open as they stand;
+   * publishing goes on, so the backlog drains (a fleet's end of run). Safe to call twice.
+   */
+  async stopSampling(): Promise<void> {
+    if (this.samplingStopped || !this.sampler) return;
+    this.samplingStopped = true;
+    await this.sampler.stop();
+    // The rules' state does not outlive the process.
+    this.capture?.flush();
+  }
+
   /** Stops sampling (the tick under way commits), drains in-flight publishes, closes the outbox. */
   async stop(drainMs = 5000): Promise<void> {
     await this.http?.stop();
     this.http = null;
-    await this.sampler?.stop();
-    // Windows still open are reported as they stand: the rules' state does not outlive the process.
-    this.capture?.flush();
+    await this.stopSampling();
     await this.publisher?.stop(drainMs);
     const stats = this.outbox?.stats();
     this.outbox?.close();
     this.sampler = null;
+    this.samplingStopped = false;
     this.publisher = null;
     this.capture = null;
     this.outbox = null;
     this.deps.logger.info({ backlog: stats?.telemetry, alerts: stats?.alerts }, "agent stopped");
+  }
+
+  /** Rows waiting in the outbox (telemetry and alerts), from its in-memory tally: cheap. */
+  backlog(): number {
+    const pending = this.outbox?.pending();
+    return pending ? pending.telemetry + pending.alerts : 0;
   }
 
   status(): AgentStatus {

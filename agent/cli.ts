@@ -27,6 +27,9 @@ Usage:
                                        broker; a verdict and a fix each; exits 0 when all pass
   reefer-edge demo [--duration S] [--interval MS] [--data DIR]
                                        simulated reefers, an embedded broker, a live view
+  reefer-edge fleet --file FLEET.yaml [--shard I/K] [--duration S] [--json]
+                                       a simulated fleet of real agents (config/FLEET.md): ramp,
+                                       chaos, drain, and a report of what was lost (exit 1 if any)
   reefer-edge outbox migrate (--path DB | --config FILE)
                                        brings an outbox's schema up to this version's (package
                                        upgrades run it between stopping the old agent and
@@ -54,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
       return demo(rest);
     case "ports":
       return ports();
+    case "fleet":
+      return fleet(rest);
     case "outbox":
       return outbox(rest);
     case "help":
@@ -72,6 +77,52 @@ async function ports(): Promise<number> {
   const { listSerialPorts, formatPortListing } = await import("../drivers/modbus/ports.js");
   process.stdout.write(formatPortListing(await listSerialPorts()) + "\n");
   return 0;
+}
+
+/** The fleet simulator; its code is loaded only for this command. */
+async function fleet(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      file: { type: "string", short: "f" },
+      shard: { type: "string" },
+      duration: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  const { loadFleetFile, parseShard } = await import("./fleet/fleet-file.js");
+  const shard = parseShard(values.shard);
+  const duration = values.duration === undefined ? undefined : Number(values.duration);
+  if (!values.file || !shard || (duration !== undefined && !(duration > 0))) {
+    process.stderr.write(
+      "usage: reefer-edge fleet --file FLEET.yaml [--shard I/K] [--duration SECONDS] [--json]\n",
+    );
+    return 2;
+  }
+  let config;
+  try {
+    config = loadFleetFile(values.file);
+  } catch (error) {
+    return reportStartupError(error);
+  }
+  if (duration !== undefined) config = { ...config, durationSeconds: duration };
+  const { FleetCoordinator, saveReport } = await import("./fleet/coordinator.js");
+  const { formatReport } = await import("./fleet/report.js");
+  const tty = process.stdout.isTTY;
+  const coordinator = new FleetCoordinator(config, {
+    shard,
+    tty,
+    output: (text) => process.stderr.write(text),
+    interrupted: untilSignal(),
+  });
+  const report = await coordinator.run();
+  const file = saveReport(config, report);
+  process.stdout.write(
+    values.json ? JSON.stringify(report) + "\n" : `${formatReport(report)}\nreport: ${file}\n`,
+  );
+  return report.lost === 0 && report.backlogLeft === 0 && report.gateways === coordinator.total
+    ? 0
+    : 1;
 }
 
 /** Outbox maintenance; its code is loaded only for this command. */

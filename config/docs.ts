@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { fleetSchema } from "./fleet-schema.js";
 import { configSchema } from "./schema.js";
 
 type JsonSchema = {
@@ -25,10 +26,23 @@ export function configJsonSchema(): Record<string, unknown> {
   };
 }
 
-/** config/REFERENCE.md: every setting with its type, default and meaning, from the schema. */
+/** The JSON Schema of a fleet file of `reefer-edge fleet`. */
+export function fleetJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(fleetSchema, { io: "input", unrepresentable: "any" }),
+    title: "reefer-edge fleet file",
+  };
+}
+
+/**
+ * config/REFERENCE.md: every setting of the agent's config and of the fleet file, with its type,
+ * default and meaning, from the schemas.
+ */
 export function configReference(): string {
   const rows: string[] = [];
   walk(configJsonSchema(), "", rows, true);
+  const fleetRows: string[] = [];
+  walk(fleetJsonSchema(), "", fleetRows, true);
   return [
     "# Config reference",
     "",
@@ -43,21 +57,35 @@ export function configReference(): string {
     "| --- | --- | --- | --- |",
     ...rows,
     "",
+    "## The fleet file",
+    "",
+    "`reefer-edge fleet --file FLEET.yaml` runs a simulated fleet of real agents (generated from",
+    "`config/fleet-schema.ts`; JSON Schema in `config/fleet-schema.json`). Gateway `i` gets the",
+    "`agent` settings with its own id, containers, outbox and certificate. Relative paths are",
+    "relative to the fleet file's folder.",
+    "",
+    "| setting | type | default | meaning |",
+    "| --- | --- | --- | --- |",
+    ...fleetRows,
+    "",
   ].join("\n");
 }
 
 function walk(schema: JsonSchema, path: string, rows: string[], required: boolean): void {
   const variants = schema.anyOf ?? schema.oneOf;
-  if (variants && variants.every((v) => v.properties?.type?.const !== undefined)) {
-    // A union discriminated by `type`: the driver block.
+  // A union discriminated by one field: the driver block (`type`), a chaos event (`kind`).
+  const discriminator = ["type", "kind"].find(
+    (field) => variants?.every((v) => v.properties?.[field]?.const !== undefined) ?? false,
+  );
+  if (variants && discriminator) {
     for (const variant of variants) {
-      const tag = String(variant.properties?.type?.const);
+      const tag = String(variant.properties?.[discriminator]?.const);
       rows.push(
         row(
           path,
-          `object (type: ${tag})`,
+          `object (${discriminator}: ${tag})`,
           undefined,
-          schema.description ?? `With \`type: ${tag}\`.`,
+          schema.description ?? `With \`${discriminator}: ${tag}\`.`,
           required,
         ),
       );

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeTempDir } from "../test/support/tmp.js";
-import { configJsonSchema, configReference } from "./docs.js";
+import { configJsonSchema, configReference, fleetJsonSchema } from "./docs.js";
+import { loadFleetFile } from "../agent/fleet/fleet-file.js";
 import { ConfigError, loadConfigFile, parseConfigText } from "./load.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -191,8 +192,18 @@ containers:
       expect(() => loadConfigFile(join(here, "examples", example))).not.toThrow();
   });
 
+  it("ships fleet files that validate", () => {
+    const fleets = readdirSync(join(here, "examples", "fleets")).filter((f) => f.endsWith(".yaml"));
+    expect(fleets.length).toBeGreaterThanOrEqual(1);
+    for (const fleet of fleets)
+      expect(() => loadFleetFile(join(here, "examples", "fleets", fleet))).not.toThrow();
+  });
+
   it("has an up-to-date JSON Schema and reference (run `npm run config:docs` when this fails)", () => {
     expect(JSON.parse(readFileSync(join(here, "schema.json"), "utf8"))).toEqual(configJsonSchema());
+    expect(JSON.parse(readFileSync(join(here, "fleet-schema.json"), "utf8"))).toEqual(
+      fleetJsonSchema(),
+    );
     expect(readFileSync(join(here, "REFERENCE.md"), "utf8")).toBe(configReference());
   });
 });

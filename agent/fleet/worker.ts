@@ -1,0 +1,271 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import pino, { type Logger } from "pino";
+import { Agent } from "../agent.js";
+import type { AgentConfig } from "../../config/schema.js";
+import { REDACTED_PATHS } from "../logger.js";
+import { ensureIdentity, loadIssuer } from "./certificates.js";
+import {
+  gatewayConfig,
+  gatewayDir,
+  gatewayId,
+  identityFiles,
+  linkGroupOf,
+  ownIssuerFiles,
+} from "./fleet-file.js";
+import { LinkProxy } from "./link-proxy.js";
+import type {
+  CapturedRange,
+  FromWorker,
+  GatewayResult,
+  LinkGroup,
+  ToWorker,
+  WorkerStats,
+} from "./protocol.js";
+import { Ramp } from "./ramp.js";
+
+/** One gateway of this worker: its agent and what it did in this run. */
+interface Gateway {
+  readonly id: string;
+  readonly agent: Agent;
+  readonly containers: Map<string, { first: number; last: number; count: number }>;
+  captured: number;
+  acknowledged: number;
+  alerts: number;
+  connected: boolean;
+  drainMs: number | null;
+}
+
+/**
+ * A worker process of `reefer-edge fleet`: runs a slice of the fleet's gateways as real `Agent`
+ * instances (each its own outbox file, certificate and MQTT connection), with one logger and one
+ * link proxy per chaos group for all of them, and reports to the coordinator over IPC.
+ */
+class FleetWorker {
+  private readonly gateways: Gateway[] = [];
+  private readonly proxies = new Map<LinkGroup, LinkProxy>();
+  private connectAttempts = new Map<number, number>();
+  private drainStartedAt: number | null = null;
+  private statsTimer: NodeJS.Timeout | null = null;
+  private ramp: Ramp | null = null;
+  private logger: Logger = pino({ level: "silent" });
+
+  constructor(private readonly send: (message: FromWorker) => void) {}
+
+  async init(message: Extract<ToWorker, { type: "init" }>): Promise<void> {
+    const { fleet, range } = message;
+    mkdirSync(join(fleet.dataDir, "logs"), { recursive: true });
+    const level = (fleet.agent.log as { level?: string } | undefined)?.level ?? "warn";
+    this.logger = pino(
+      {
+        level,
+        redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
+        base: { pid: process.pid },
+      },
+      pino.destination({
+        dest: join(fleet.dataDir, "logs", `worker-${range[0]}.log`),
+        sync: false,
+      }),
+    );
+    const issuerFiles = fleet.issuer ?? ownIssuerFiles(fleet);
+    const issuer = await loadIssuer(issuerFiles.cert, issuerFiles.key);
+    const indices = Array.from({ length: range[1] - range[0] }, (_, i) => range[0] + i);
+    for (const index of indices) {
+      const id = gatewayId(fleet, index);
+      await ensureIdentity(issuer, id, identityFiles(fleet, id));
+      mkdirSync(gatewayDir(fleet, id), { recursive: true });
+    }
+    const target = new URL(message.brokerUrl);
+    const endpoint = async (group: LinkGroup | null) => {
+      if (group === null) return { url: message.brokerUrl, ca: message.ca };
+      let proxy = this.proxies.get(group);
+      if (!proxy) {
+        proxy = await LinkProxy.start(Number(target.port || 8883), target.hostname);
+        this.proxies.set(group, proxy);
+      }
+      return { url: `${target.protocol}//127.0.0.1:${proxy.port}`, ca: message.ca };
+    };
+    const configs: AgentConfig[] = [];
+    for (const index of indices) {
+      configs.push(gatewayConfig(fleet, index, await endpoint(linkGroupOf(fleet, index))));
+    }
+    this.send({ type: "ready", gateways: configs.length });
+    this.statsTimer = setInterval(() => this.sendStats(), 1000);
+    this.ramp = new Ramp(configs.length, message.connectsPerSecond, (i) => {
+      const config = configs[i];
+      if (config) this.startGateway(config);
+    });
+    this.ramp.start();
+  }
+
+  private startGateway(config: AgentConfig): void {
+    const id = config.gateway.id;
+    const agent = new Agent(config, { logger: this.logger.child({ gateway: id }) });
+    const gateway: Gateway = {
+      id,
+      agent,
+      containers: new Map(),
+      captured: 0,
+      acknowledged: 0,
+      alerts: 0,
+      connected: false,
+      drainMs: null,
+    };
+    agent.events.on("captured", (readings) => {
+      for (const reading of readings) {
+        gateway.captured++;
+        const range = gateway.containers.get(reading.container_id);
+        if (range) {
+          range.last = Math.max(range.last, reading.seq);
+          range.first = Math.min(range.first, reading.seq);
+          range.count++;
+        } else {
+          gateway.containers.set(reading.container_id, {
+            first: reading.seq,
+            last: reading.seq,
+            count: 1,
+          });
+        }
+      }
+    });
+    agent.events.on("published", (rows, kind) => {
+      if (kind !== "alert") gateway.acknowledged += rows;
+    });
+    agent.events.on("alert", (alerts) => {
+      gateway.alerts += alerts.length;
+    });
+    agent.events.on("connection", (state) => {
+      gateway.connected = state === "connected";
+      if (state === "connecting") {
+        const second = Math.floor(Date.now() / 1000);
+        this.connectAttempts.set(second, (this.connectAttempts.get(second) ?? 0) + 1);
+      }
+    });
+    try {
+      agent.start();
+    } catch (error) {
+      this.send({ type: "failed", message: `${id}: ${(error as Error).message}` });
+      return;
+    }
+    this.gateways.push(gateway);
+  }
+
+  link(group: LinkGroup, fault: Extract<ToWorker, { type: "link" }>["fault"]): void {
+    this.proxies.get(group)?.set(fault);
+  }
+
+  async drain(): Promise<void> {
+    this.ramp?.stop();
+    this.drainStartedAt = Date.now();
+    await Promise.all(this.gateways.map((g) => g.agent.stopSampling()));
+    this.checkDrained();
+  }
+
+  private checkDrained(): number {
+    let drained = 0;
+    if (this.drainStartedAt === null) return 0;
+    for (const gateway of this.gateways) {
+      if (gateway.drainMs === null && gateway.agent.backlog() === 0) {
+        gateway.drainMs = Date.now() - this.drainStartedAt;
+      }
+      if (gateway.drainMs !== null) drained++;
+    }
+    return drained;
+  }
+
+  private sendStats(): void {
+    let connected = 0;
+    let captured = 0;
+    let acknowledged = 0;
+    let backlog = 0;
+    let alerts = 0;
+    let reconnects = 0;
+    for (const gateway of this.gateways) {
+      if (gateway.connected) connected++;
+      captured += gateway.captured;
+      acknowledged += gateway.acknowledged;
+      backlog += gateway.agent.backlog();
+      alerts += gateway.alerts;
+      reconnects += Math.max(0, gateway.agent.metrics.get("connects") - 1);
+    }
+    const stats: WorkerStats = {
+      started: this.gateways.length,
+      connected,
+      captured,
+      acknowledged,
+      backlog,
+      alerts,
+      reconnects,
+      drained: this.checkDrained(),
+      connectAttempts: Object.fromEntries(this.connectAttempts),
+      rssBytes: process.memoryUsage.rss(),
+    };
+    this.connectAttempts = new Map();
+    this.send({ type: "stats", stats });
+  }
+
+  async stop(): Promise<void> {
+    this.ramp?.stop();
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.sendStats();
+    await Promise.all(this.gateways.map((g) => g.agent.stop()));
+    const results: GatewayResult[] = this.gateways.map((g) => {
+      const status = g.agent.status();
+      return {
+        id: g.id,
+        captured: g.captured,
+        acknowledged: g.acknowledged,
+        backlog: status.outbox.telemetry + status.outbox.alerts,
+        evicted: status.outbox.evictedTelemetry + status.outbox.evictedAlerts,
+        deadLettered: status.outbox.deadLettered,
+        connects: g.agent.metrics.get("connects"),
+        drainMs: g.drainMs,
+        containers: [...g.containers].map(([id, r]): CapturedRange => ({
+          id,
+          first: r.first,
+          last: r.last,
+          count: r.count,
+        })),
+      };
+    });
+    await Promise.all([...this.proxies.values()].map((p) => p.close()));
+    this.send({ type: "report", gateways: results });
+    this.logger.flush();
+  }
+}
+
+const worker = new FleetWorker((message) => {
+  if (process.connected) process.send?.(message);
+});
+let stopping = false;
+process.on("message", (message: ToWorker) => {
+  const done = (() => {
+    switch (message.type) {
+      case "init":
+        return worker.init(message);
+      case "link":
+        worker.link(message.group, message.fault);
+        return Promise.resolve();
+      case "drain":
+        return worker.drain();
+      case "stop":
+        stopping = true;
+        return worker.stop().then(() => process.disconnect());
+    }
+  })();
+  done.catch((error: unknown) => {
+    process.send?.({ type: "failed", message: (error as Error).stack ?? String(error) });
+    process.exitCode = 1;
+    process.disconnect();
+  });
+});
+// A coordinator gone (killed) leaves no one to tell this worker to stop: stop gracefully.
+process.on("disconnect", () => {
+  if (stopping) return;
+  stopping = true;
+  void worker.stop().finally(() => process.exit());
+});
+// The coordinator decides when to stop: a Ctrl-C reaches the whole process group, and each
+// worker waits for the coordinator's "drain" and "stop" rather than dying mid-commit.
+process.on("SIGINT", () => undefined);
+process.on("SIGTERM", () => undefined);
