@@ -39,6 +39,7 @@ const EMPTY_STATS: WorkerStats = {
   drained: 0,
   connectAttempts: {},
   rssBytes: 0,
+  cpuSeconds: 0,
 };
 
 /**
@@ -340,6 +341,7 @@ export class FleetCoordinator {
       alerts: this.sum("alerts"),
       reconnects: this.sum("reconnects"),
       peakRssBytes: this.peakRss,
+      workerCpuSeconds: this.sum("cpuSeconds"),
       chaos,
       observed: observer !== null,
       perGateway,

@@ -36,6 +36,8 @@ export interface WorkerStats {
   /** CONNECT attempts since the last stats, by Unix second. */
   readonly connectAttempts: Readonly<Record<string, number>>;
   readonly rssBytes: number;
+  /** CPU time (user and system) the worker used since it started. */
+  readonly cpuSeconds: number;
 }
 
 /** One container's captured seqs in this run: first..last, `count` of them. */

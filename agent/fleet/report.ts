@@ -41,6 +41,8 @@ export interface FleetReport {
   readonly alerts: number;
   readonly reconnects: number;
   readonly peakRssBytes: number;
+  /** CPU the worker processes used, start to end (certificates, ramp, run, drain). */
+  readonly workerCpuSeconds: number;
   readonly chaos: readonly ChaosOutcome[];
   readonly observed: boolean;
   readonly perGateway: readonly GatewayLine[];
@@ -88,6 +90,7 @@ export function formatReport(report: FleetReport): string {
     row("alerts", n(report.alerts)),
     row("reconnects", n(report.reconnects)),
     row("peak RSS of the workers", `${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB`),
+    row("CPU of the workers", `${report.workerCpuSeconds.toFixed(1)} s`),
   ];
   if (report.chaos.length > 0) {
     lines.push("", "chaos:");

@@ -188,6 +188,7 @@ class FleetWorker {
       alerts += gateway.alerts;
       reconnects += Math.max(0, gateway.agent.metrics.get("connects") - 1);
     }
+    const cpu = process.cpuUsage();
     const stats: WorkerStats = {
       started: this.gateways.length,
       connected,
@@ -199,6 +200,7 @@ class FleetWorker {
       drained: this.checkDrained(),
       connectAttempts: Object.fromEntries(this.connectAttempts),
       rssBytes: process.memoryUsage.rss(),
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
     };
     this.connectAttempts = new Map();
     this.send({ type: "stats", stats });

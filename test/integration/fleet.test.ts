@@ -130,7 +130,7 @@ describe.skipIf(mosquitto.skip)("reefer-edge fleet", () => {
       console.log(
         `fleet of 1,000: ramp ${report.rampSeconds} s, ${report.captured} readings, restart: back after ` +
           `${restart?.backAfterSeconds} s (peak ${restart?.peakConnectAttemptsPerSecond} CONNECT/s, ` +
-          `jitter implies ${restart?.impliedPeakPerSecond}), partition: back after ${partition?.backAfterSeconds} s, ` +
+          `jitter implies ${Math.round(restart?.impliedPeakPerSecond ?? 0)}), partition: back after ${partition?.backAfterSeconds} s, ` +
           `drain ${report.drainSeconds} s, peak RSS ${Math.round(report.peakRssBytes / 2 ** 20)} MiB`,
       );
     },

@@ -1,0 +1,199 @@
+import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { stringify } from "yaml";
+import { ensureIdentity, ensureOwnIssuer } from "../../agent/fleet/certificates.js";
+import { FleetBroker } from "../../agent/fleet/fleet-broker.js";
+import type { FleetReport } from "../../agent/fleet/report.js";
+import { CLI } from "../support/cli.js";
+import { makeTempDir } from "../support/tmp.js";
+import { findTool } from "../support/tools.js";
+import { formatResults, type BenchResult } from "./report.js";
+
+/**
+ * `npm run bench:fleet`: the fleet simulator against its baseline in the same run. The baseline
+ * is a plain MQTT.js process holding the same mTLS connections (same ids and certificates, same
+ * Mosquitto) with nothing else; then the fleet runs N real agents for S seconds at 1 reading /
+ * 10 s and reports what it delivered, its ramp, memory and CPU. A third process opens N outboxes
+ * alone, to break the per-gateway memory down. `--gateways 10000 --seconds 300` is the issue's
+ * figure; the defaults are a shorter 2,000-gateway run.
+ */
+const { values } = parseArgs({
+  options: {
+    gateways: { type: "string", default: "2000" },
+    seconds: { type: "string", default: "120" },
+    rate: { type: "string", default: "200" },
+  },
+});
+const gateways = Number(values.gateways);
+const seconds = Number(values.seconds);
+const rate = Number(values.rate);
+const mosquitto = findTool("mosquitto");
+if (!mosquitto) throw new Error("mosquitto is needed: apt-get install mosquitto");
+const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
+const say = (text: string) => process.stdout.write(`${text}\n`);
+const temp = makeTempDir("reefer-edge-bench-fleet-");
+const dataDir = join(temp.dir, "fleet");
+const certDir = join(dataDir, "certs");
+const prefix = "bench";
+
+function runChild(args: string[], onLine: (line: string) => boolean): Promise<() => Promise<void>> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let buffer = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString();
+      for (const line of buffer.split("\n").slice(0, -1)) {
+        if (onLine(line)) {
+          resolve(
+            () =>
+              new Promise<void>((done) => {
+                if (child.exitCode !== null) {
+                  done();
+                  return;
+                }
+                child.once("exit", () => done());
+                child.kill("SIGTERM");
+              }),
+          );
+        }
+      }
+      buffer = buffer.slice(buffer.lastIndexOf("\n") + 1);
+    });
+    child.once("exit", (code) => reject(new Error(`${args[0]} exited ${code}`)));
+  });
+}
+
+try {
+  say(
+    `reefer-edge fleet benchmark: ${gateways} gateways, ${seconds} s, node ${process.version}, ${new Date().toISOString()}`,
+  );
+  // Certificates first (timed), cached for the fleet run after.
+  const issuer = await ensureOwnIssuer(certDir, "bench fleet issuer");
+  const certsBegan = performance.now();
+  for (let i = 0; i < gateways; i++) {
+    const id = `${prefix}-${String(i).padStart(5, "0")}`;
+    await ensureIdentity(issuer, id, {
+      cert: join(certDir, `${id}.crt`),
+      key: join(certDir, `${id}.key`),
+    });
+  }
+  const certMs = (performance.now() - certsBegan) / gateways;
+  say(`certificates: ${certMs.toFixed(2)} ms each (in-process EC P-256)`);
+
+  await ensureIdentity(
+    issuer,
+    "localhost",
+    { cert: join(certDir, "broker.crt"), key: join(certDir, "broker.key") },
+    { server: true, dns: ["localhost"], ips: ["127.0.0.1"] },
+  );
+  const broker = await FleetBroker.start(
+    mosquitto,
+    join(temp.dir, "baseline-broker"),
+    {
+      ca: join(certDir, "issuer.crt"),
+      cert: join(certDir, "broker.crt"),
+      key: join(certDir, "broker.key"),
+    },
+    `${prefix}-observer`,
+  );
+  let baseline = { connected: 0, seconds: 0, rssBytes: 0 };
+  const stopBaseline = await runChild(
+    [
+      here("./fleet-baseline.js"),
+      broker.url,
+      join(certDir, "issuer.crt"),
+      certDir,
+      prefix,
+      String(gateways),
+      "200",
+    ],
+    (line) => {
+      baseline = JSON.parse(line) as typeof baseline;
+      return true;
+    },
+  );
+  await stopBaseline();
+  await broker.stop();
+  say(
+    `baseline: ${baseline.connected} MQTT.js mTLS connections in ${baseline.seconds.toFixed(1)} s, ${(baseline.rssBytes / 2 ** 20).toFixed(0)} MiB RSS`,
+  );
+
+  const handlesDir = join(temp.dir, "handles");
+  mkdirSync(handlesDir);
+  const handleCount = Math.min(gateways, 2000);
+  let handles = { rssBytesEach: 0, fdsEach: 0 };
+  await runChild(
+    ["--expose-gc", here("./outbox-handles.js"), handlesDir, String(handleCount)],
+    (line) => {
+      handles = JSON.parse(line) as typeof handles;
+      return true;
+    },
+  );
+
+  const file = join(temp.dir, "fleet.yaml");
+  writeFileSync(
+    file,
+    stringify({
+      version: 1,
+      gateways,
+      idPrefix: prefix,
+      dataDir,
+      broker: { start: "mosquitto", binary: mosquitto },
+      ramp: { connectsPerSecond: rate },
+      durationSeconds: seconds,
+      drainTimeoutSeconds: 300,
+      agent: {
+        sampling: { intervalMs: 10_000 },
+        mqtt: { keepaliveSeconds: 60 },
+        log: { level: "warn" },
+      },
+    }),
+  );
+  let report: FleetReport | null = null;
+  const stopFleet = await runChild([CLI, "fleet", "--file", file, "--json"], (line) => {
+    if (!line.startsWith("{")) return false;
+    report = JSON.parse(line) as FleetReport;
+    return true;
+  });
+  await stopFleet();
+  const fleet = report as FleetReport | null;
+  if (!fleet) throw new Error("the fleet printed no report");
+  const each = (bytes: number) => bytes / gateways / 2 ** 20;
+  const results: BenchResult[] = [
+    {
+      name: `ramp: ${gateways} gateways connected`,
+      unit: "s",
+      value: fleet.rampSeconds ?? Number.NaN,
+      baselineName: "plain MQTT.js",
+      baseline: baseline.seconds,
+      target: "within 60 s of the baseline",
+      note: `configured ramp ${rate}/s: ${(gateways / rate).toFixed(0)} s at best`,
+    },
+    {
+      name: "RSS per gateway",
+      unit: "MiB",
+      value: each(fleet.peakRssBytes),
+      baselineName: "an MQTT.js mTLS client",
+      baseline: each(baseline.rssBytes),
+      target: "fleet total ≤ 5 GB at 10,000 (aim 2.5)",
+      lowerIsBetter: true,
+      note: `total ${(fleet.peakRssBytes / 2 ** 30).toFixed(2)} GiB; of a gateway: TLS client ~${each(baseline.rssBytes).toFixed(2)} MiB, outbox handle ${(handles.rssBytesEach / 2 ** 20).toFixed(2)} MiB and ${handles.fdsEach.toFixed(1)} descriptors, the rest the agent's own objects and the worker's share`,
+    },
+  ];
+  say("");
+  say(formatResults(results));
+  const cpuPerReading = (fleet.workerCpuSeconds * 1000) / Math.max(1, fleet.captured);
+  say("");
+  say(
+    `delivered: ${fleet.captured} captured, ${fleet.received} received, lost ${fleet.lost}, duplicates ${fleet.duplicates}, backlog left ${fleet.backlogLeft}, drain ${fleet.drainSeconds} s`,
+  );
+  say(
+    `CPU: ${fleet.workerCpuSeconds.toFixed(0)} s over the run, ${cpuPerReading.toFixed(2)} ms per reading captured (certificates, ramp and drain included)`,
+  );
+  say(`certificates: ${certMs.toFixed(2)} ms each`);
+} finally {
+  temp.cleanup();
+}
