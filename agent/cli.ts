@@ -27,7 +27,7 @@ Usage:
                                        broker; a verdict and a fix each; exits 0 when all pass
   reefer-edge demo [--duration S] [--interval MS] [--data DIR]
                                        simulated reefers, an embedded broker, a live view
-  reefer-edge fleet --file FLEET.yaml [--shard I/K] [--duration S] [--json]
+  reefer-edge fleet --file FLEET.yaml [--shard I/K] [--duration S] [--broker URL] [--json]
                                        a simulated fleet of real agents (config/FLEET.md): ramp,
                                        chaos, drain, and a report of what was lost (exit 1 if any)
   reefer-edge outbox migrate (--path DB | --config FILE)
@@ -87,15 +87,16 @@ async function fleet(args: string[]): Promise<number> {
       file: { type: "string", short: "f" },
       shard: { type: "string" },
       duration: { type: "string" },
+      broker: { type: "string" },
       json: { type: "boolean", default: false },
     },
   });
-  const { loadFleetFile, parseShard } = await import("./fleet/fleet-file.js");
+  const { loadFleetFile, parseFleet, parseShard } = await import("./fleet/fleet-file.js");
   const shard = parseShard(values.shard);
   const duration = values.duration === undefined ? undefined : Number(values.duration);
   if (!values.file || !shard || (duration !== undefined && !(duration > 0))) {
     process.stderr.write(
-      "usage: reefer-edge fleet --file FLEET.yaml [--shard I/K] [--duration SECONDS] [--json]\n",
+      "usage: reefer-edge fleet --file FLEET.yaml [--shard I/K] [--duration SECONDS] [--broker URL] [--json]\n",
     );
     return 2;
   }
@@ -106,6 +107,18 @@ async function fleet(args: string[]): Promise<number> {
     return reportStartupError(error);
   }
   if (duration !== undefined) config = { ...config, durationSeconds: duration };
+  // A broker URL known only at start (a container's port): overrides agent.mqtt.url.
+  if (values.broker !== undefined) {
+    const mqtt = {
+      ...(config.agent.mqtt as Record<string, unknown> | undefined),
+      url: values.broker,
+    };
+    try {
+      config = parseFleet({ ...config, agent: { ...config.agent, mqtt } }, "--broker", "/");
+    } catch (error) {
+      return reportStartupError(error);
+    }
+  }
   const { FleetCoordinator, saveReport } = await import("./fleet/coordinator.js");
   const { formatReport } = await import("./fleet/report.js");
   const tty = process.stdout.isTTY;

@@ -54,6 +54,9 @@ export class FleetCoordinator {
   private readonly attempts = new Map<number, number>();
   private peakRss = 0;
   private failure: string | null = null;
+  private rampBegan = 0;
+  /** When every gateway was first connected at once (the ramp's end, even past its limit). */
+  private allConnectedAt: number | null = null;
   private readonly range: [number, number];
 
   constructor(
@@ -125,14 +128,17 @@ export class FleetCoordinator {
       // Each worker first makes its gateways' certificates (about half a minute for 10,000 on
       // first use), then ramps; the ramp is timed from the last worker's start.
       await this.until(() => this.workers.every((w) => w.ready), this.total * 20 + 60_000);
-      const rampBegan = Date.now();
+      this.rampBegan = Date.now();
       const rampLimit = Math.max(60, (this.total / fleet.ramp.connectsPerSecond) * 3 + 30);
       const connected = await this.until(
         () => this.sum("connected") === this.total,
         rampLimit * 1000,
       );
-      const rampSeconds = connected ? (Date.now() - rampBegan) / 1000 : null;
-      this.event({ phase: "connected", seconds: rampSeconds, connected: this.sum("connected") });
+      this.event({
+        phase: connected ? "connected" : "ramp limit reached: sampling begins",
+        seconds: (Date.now() - this.rampBegan) / 1000,
+        connected: this.sum("connected"),
+      });
 
       const runBegan = Date.now();
       const chaos = Promise.all(fleet.chaos.map((event) => this.playChaos(event, runBegan)));
@@ -152,6 +158,8 @@ export class FleetCoordinator {
       );
       this.event({ phase: "stop", drainSeconds: (Date.now() - drainBegan) / 1000 });
       const results = await this.stopWorkers();
+      const rampSeconds =
+        this.allConnectedAt === null ? null : (this.allConnectedAt - this.rampBegan) / 1000;
       return await this.buildReport(results, rampSeconds, runSeconds, outcomes);
     } finally {
       clearInterval(ticker);
@@ -195,6 +203,13 @@ export class FleetCoordinator {
       case "stats":
         worker.stats = message.stats;
         worker.statsAt = Date.now();
+        if (
+          this.rampBegan > 0 &&
+          this.allConnectedAt === null &&
+          this.sum("connected") === this.total
+        ) {
+          this.allConnectedAt = worker.statsAt;
+        }
         for (const [second, n] of Object.entries(message.stats.connectAttempts)) {
           this.attempts.set(Number(second), (this.attempts.get(Number(second)) ?? 0) + n);
         }
