@@ -1,0 +1,219 @@
+import { execFile } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FleetReport } from "../../agent/fleet/report.js";
+import { freePort } from "../support/ports.js";
+import { makeTempDir } from "../support/tmp.js";
+import { requireRoot, requireTool } from "../support/tools.js";
+
+const run = promisify(execFile);
+const repo = fileURLToPath(new URL("../..", import.meta.url));
+const podman = requireTool("podman", "apt-get install -y podman (see .ci/run)");
+const compose = requireTool("docker-compose", "apt-get install -y docker-compose");
+const debootstrap = requireTool("debootstrap", "apt-get install -y debootstrap");
+const root = requireRoot("the container fleet (rootful podman)");
+const skip = podman.skip || compose.skip || debootstrap.skip || root.skip;
+
+/** A command's output; its stderr in the error when it fails. */
+async function sh(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeout = 900_000,
+): Promise<string> {
+  try {
+    const { stdout } = await run(command, args, {
+      cwd: repo,
+      env: { ...process.env, ...env },
+      maxBuffer: 64 * 2 ** 20,
+      timeout,
+    });
+    return stdout;
+  } catch (error) {
+    const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
+    throw new Error(
+      `${command} ${args.join(" ")} failed:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`,
+    );
+  }
+}
+
+/**
+ * The compose fleet under podman, as CI runs it: base images made here (no registry), the
+ * agent's image built from them, and deploy/docker/compose.yaml driven by docker-compose v1
+ * through podman's socket: 2 shards × 50 gateways for a minute with a broker restart in the
+ * middle, then `down`. Every seq the shards captured is in the observer's record, and each shard
+ * stopped gracefully: it drained and wrote its report before it exited.
+ */
+describe.skipIf(skip)("the fleet in containers (podman, docker-compose)", () => {
+  const temp = makeTempDir("reefer-edge-compose-");
+  const project = `reefer${process.pid}`;
+  let env: NodeJS.ProcessEnv = {};
+  let socket: ReturnType<typeof import("node:child_process").spawn> | null = null;
+
+  beforeAll(async () => {
+    const socketPath = join(temp.dir, "podman.sock");
+    const { spawn } = await import("node:child_process");
+    socket = spawn(
+      podman.path ?? "podman",
+      ["system", "service", "--time=0", `unix://${socketPath}`],
+      {
+        stdio: "ignore",
+      },
+    );
+    const observed = join(temp.dir, "observed");
+    mkdirSync(observed);
+    env = {
+      DOCKER_HOST: `unix://${socketPath}`,
+      COMPOSE_PROJECT_NAME: project,
+      BROKER_PORT: String(await freePort()),
+      OBSERVED_DIR: observed,
+    };
+  }, 60_000);
+
+  afterAll(async () => {
+    await sh(
+      compose.path ?? "docker-compose",
+      ["-f", "deploy/docker/compose.yaml", "down", "-v"],
+      env,
+    ).catch(() => undefined);
+    socket?.kill();
+    temp.cleanup();
+  }, 120_000);
+
+  it(
+    "delivers every seq of 2 shards × 50 gateways across a broker restart, and `down` stops them gracefully",
+    { timeout: 1_500_000 },
+    async () => {
+      await sh("bash", ["deploy/docker/make-base.sh", "podman"]);
+      await sh(podman.path ?? "podman", [
+        "build",
+        // Docker's format keeps the HEALTHCHECK (OCI's has none); the build's npm uses the host's
+        // network as npm here does (no container network is needed).
+        "--format",
+        "docker",
+        "--network=host",
+        "--build-arg",
+        "BUILD_BASE=localhost/reefer-edge-base:node22-build",
+        "--build-arg",
+        "BASE=localhost/reefer-edge-base:node22",
+        "-f",
+        "deploy/docker/Dockerfile",
+        "-t",
+        "localhost/reefer-edge:latest",
+        ".",
+      ]);
+      const size = Number(
+        (
+          await sh(podman.path ?? "podman", [
+            "image",
+            "inspect",
+            "--format",
+            "{{.Size}}",
+            "localhost/reefer-edge:latest",
+          ])
+        ).trim(),
+      );
+      const user = (
+        await sh(podman.path ?? "podman", [
+          "image",
+          "inspect",
+          "--format",
+          "{{.Config.User}}",
+          "localhost/reefer-edge:latest",
+        ])
+      ).trim();
+      expect(user).toBe("reefer");
+
+      const composeArgs = ["-f", "deploy/docker/compose.yaml"];
+      await sh(compose.path ?? "docker-compose", [...composeArgs, "up", "-d"], env);
+      const observed = join(env.OBSERVED_DIR ?? "", "messages.txt");
+      const lines = () => {
+        try {
+          return readFileSync(observed, "utf8").split("\n").filter(Boolean);
+        } catch {
+          return [];
+        }
+      };
+      // All 100 gateways publish before the clock starts.
+      await waitFor(
+        () => new Set(lines().map((l) => l.split("/")[2])).size >= 100,
+        240_000,
+        "100 gateways",
+      );
+      await sleep(25_000);
+      await sh(compose.path ?? "docker-compose", [...composeArgs, "restart", "broker"], env);
+      await sleep(30_000);
+      await sh(compose.path ?? "docker-compose", [...composeArgs, "down"], env, 300_000);
+
+      // Each shard's report is on its volume (kept by `down` without -v).
+      const reports: FleetReport[] = [];
+      for (const shard of ["shard-1", "shard-2"]) {
+        const mount = (
+          await sh(podman.path ?? "podman", [
+            "volume",
+            "inspect",
+            "--format",
+            "{{.Mountpoint}}",
+            `${project}_${shard}`,
+          ])
+        ).trim();
+        const dir = join(mount, "fleet", "reports");
+        const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+        expect(files.length, `${shard} wrote no report: it did not stop gracefully`).toBe(1);
+        reports.push(JSON.parse(readFileSync(join(dir, files[0] ?? ""), "utf8")) as FleetReport);
+      }
+      expect(reports.map((r) => r.gateways)).toEqual([50, 50]);
+      expect(reports.every((r) => r.backlogLeft === 0 && r.drainSeconds !== null)).toBe(true);
+
+      const received = new Map<string, Set<number>>();
+      for (const line of lines()) {
+        const space = line.indexOf(" ");
+        const topic = line.slice(0, space);
+        const body = JSON.parse(line.slice(space + 1)) as
+          | { container_id: string; seq: number }
+          | { readings: { container_id: string; seq: number }[] };
+        const readings = topic.endsWith("/backfill")
+          ? (body as { readings: { container_id: string; seq: number }[] }).readings
+          : [body as { container_id: string; seq: number }];
+        for (const r of readings) {
+          const seqs = received.get(r.container_id) ?? new Set<number>();
+          seqs.add(r.seq);
+          received.set(r.container_id, seqs);
+        }
+      }
+      const missing = reports.flatMap((report) =>
+        report.perGateway.flatMap((g) =>
+          g.containers.flatMap((range) => {
+            const lost: string[] = [];
+            for (let seq = range.first; seq <= range.last; seq++) {
+              if (!received.get(range.id)?.has(seq)) lost.push(`${range.id}#${seq}`);
+            }
+            return lost;
+          }),
+        ),
+      );
+      expect(missing.slice(0, 20)).toEqual([]);
+      const captured = reports.reduce((sum, r) => sum + r.captured, 0);
+      expect(captured).toBeGreaterThanOrEqual(100 * 25);
+      console.log(
+        `compose fleet: image ${(size / 2 ** 20).toFixed(0)} MB, ${captured} readings from 100 gateways in 2 shards, ` +
+          `every seq observed across a broker restart; drain ${reports.map((r) => r.drainSeconds).join(" s, ")} s`,
+      );
+    },
+  );
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(condition: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(500);
+  }
+}
