@@ -128,6 +128,13 @@ export const fleetSchema = z
           .describe(
             "Gateways started per second across the fleet (each worker its share); after the ramp each gateway's own reconnect policy governs.",
           ),
+        maxConnecting: z
+          .int()
+          .min(1)
+          .default(100)
+          .describe(
+            "Per worker, at most this many gateways started and not yet connected: a ramp faster than TLS handshakes complete only makes them time out and back off.",
+          ),
       })
       .prefault({})
       .describe("How fast the fleet comes up."),

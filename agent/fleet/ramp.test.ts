@@ -11,7 +11,7 @@ describe("the fleet's ramp", () => {
 
   it("starts at the configured rate, in order, and stops when all are started", () => {
     const started: number[] = [];
-    const ramp = new Ramp(100, 40, (i) => started.push(i));
+    const ramp = new Ramp({ count: 100, perSecond: 40, startOne: (i) => started.push(i) });
     ramp.start();
     expect(started).toEqual([0]);
     vi.advanceTimersByTime(1000);
@@ -24,21 +24,42 @@ describe("the fleet's ramp", () => {
   it("catches up after a late tick instead of slowing down", () => {
     let now = 0;
     const started: number[] = [];
-    const ramp = new Ramp(
-      1000,
-      100,
-      (i) => started.push(i),
-      () => now,
-    );
+    const ramp = new Ramp({
+      count: 1000,
+      perSecond: 100,
+      startOne: (i) => started.push(i),
+      now: () => now,
+    });
     ramp.start();
     now = 3000; // the event loop was busy for three seconds
     vi.advanceTimersByTime(50);
     expect(started.length).toBe(301);
   });
 
+  it("holds back while too many started ones are still connecting, then goes on", () => {
+    const started: number[] = [];
+    let connected = 0;
+    const ramp = new Ramp({
+      count: 100,
+      perSecond: 1000,
+      maxPending: 10,
+      pending: () => started.length - connected,
+      startOne: (i) => started.push(i),
+    });
+    ramp.start();
+    vi.advanceTimersByTime(1000);
+    expect(started.length).toBe(10);
+    connected = 4;
+    vi.advanceTimersByTime(50);
+    expect(started.length).toBe(14);
+    connected = 100;
+    vi.advanceTimersByTime(200);
+    expect(started.length).toBe(100);
+  });
+
   it("can be stopped part-way", () => {
     const started: number[] = [];
-    const ramp = new Ramp(100, 10, (i) => started.push(i));
+    const ramp = new Ramp({ count: 100, perSecond: 10, startOne: (i) => started.push(i) });
     ramp.start();
     vi.advanceTimersByTime(500);
     ramp.stop();

@@ -46,6 +46,9 @@ class FleetWorker {
   private readonly proxies = new Map<LinkGroup, LinkProxy>();
   private connectAttempts = new Map<number, number>();
   private drainStartedAt: number | null = null;
+  /** Gateways started, and those of them that have been connected at least once. */
+  private started = 0;
+  private everConnected = 0;
   private statsTimer: NodeJS.Timeout | null = null;
   private ramp: Ramp | null = null;
   private logger: Logger = pino({ level: "silent" });
@@ -91,9 +94,15 @@ class FleetWorker {
     }
     this.send({ type: "ready", gateways: configs.length });
     this.statsTimer = setInterval(() => this.sendStats(), 1000);
-    this.ramp = new Ramp(configs.length, message.connectsPerSecond, (i) => {
-      const config = configs[i];
-      if (config) this.startGateway(config);
+    this.ramp = new Ramp({
+      count: configs.length,
+      perSecond: message.connectsPerSecond,
+      maxPending: fleet.ramp.maxConnecting,
+      pending: () => this.started - this.everConnected,
+      startOne: (i) => {
+        const config = configs[i];
+        if (config) this.startGateway(config);
+      },
     });
     this.ramp.start();
   }
@@ -134,13 +143,19 @@ class FleetWorker {
     agent.events.on("alert", (alerts) => {
       gateway.alerts += alerts.length;
     });
+    let connectedOnce = false;
     agent.events.on("connection", (state) => {
       gateway.connected = state === "connected";
+      if (gateway.connected && !connectedOnce) {
+        connectedOnce = true;
+        this.everConnected++;
+      }
       if (state === "connecting") {
         const second = Math.floor(Date.now() / 1000);
         this.connectAttempts.set(second, (this.connectAttempts.get(second) ?? 0) + 1);
       }
     });
+    this.started++;
     try {
       agent.start();
     } catch (error) {

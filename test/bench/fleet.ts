@@ -145,9 +145,15 @@ try {
       ramp: { connectsPerSecond: rate },
       durationSeconds: seconds,
       drainTimeoutSeconds: 300,
+      // The broker restarts two thirds into the run: every gateway must come back, within the
+      // reconnect policy's jitter window (10 s for the first retry: a fleet-sized window).
+      chaos: [{ kind: "broker-restart", atSeconds: Math.round((seconds * 2) / 3), downSeconds: 5 }],
       agent: {
         sampling: { intervalMs: 10_000 },
-        mqtt: { keepaliveSeconds: 60 },
+        mqtt: {
+          keepaliveSeconds: 60,
+          reconnect: { initialDelayMs: 10_000, maxDelayMs: 120_000, stableAfterMs: 60_000 },
+        },
         log: { level: "warn" },
       },
     }),
@@ -193,6 +199,13 @@ try {
   say(
     `CPU: ${fleet.workerCpuSeconds.toFixed(0)} s over the run, ${cpuPerReading.toFixed(2)} ms per reading captured (certificates, ramp and drain included)`,
   );
+  for (const c of fleet.chaos) {
+    say(
+      `${c.kind} at ${c.atSeconds.toFixed(0)} s (down ${c.faultSeconds.toFixed(0)} s): every gateway back after ` +
+        `${c.backAfterSeconds?.toFixed(1) ?? "never"} s; peak CONNECTs/s: ${c.peakConnectAttemptsPerSecond} sent, ` +
+        `${c.peakBrokerConnectsPerSecond ?? "?"} accepted by the broker, ${Math.round(c.impliedPeakPerSecond)} implied by the jitter`,
+    );
+  }
   say(`certificates: ${certMs.toFixed(2)} ms each`);
 } finally {
   temp.cleanup();
