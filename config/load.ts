@@ -33,22 +33,22 @@ export const ENV_PREFIX = "REEFER_EDGE__";
  * paths in it relative to the config file's folder (so a config works from any working dir).
  */
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = {}): AgentConfig {
-  let text: string;
+  return parseConfigText(readConfigText(file), file, env);
+}
+
+/** A config file's text; ConfigError when it cannot be read. */
+export function readConfigText(file: string): string {
   try {
-    text = readFileSync(file, "utf8");
+    return readFileSync(file, "utf8");
   } catch (error) {
     throw new ConfigError(file, [
       { path: "", message: `cannot read: ${(error as Error).message}` },
     ]);
   }
-  return parseConfigText(text, file, env);
 }
 
-export function parseConfigText(
-  text: string,
-  source: string,
-  env: NodeJS.ProcessEnv = {},
-): AgentConfig {
+/** YAML text as plain data; ConfigError naming each syntax error. */
+export function parseYaml(text: string, source: string): unknown {
   const document = parseDocument(text, { prettyErrors: true });
   if (document.errors.length > 0) {
     throw new ConfigError(
@@ -59,7 +59,15 @@ export function parseConfigText(
       })),
     );
   }
-  const raw: unknown = document.toJS() ?? {};
+  return document.toJS() ?? {};
+}
+
+export function parseConfigText(
+  text: string,
+  source: string,
+  env: NodeJS.ProcessEnv = {},
+): AgentConfig {
+  const raw = parseYaml(text, source);
   applyEnvOverrides(raw, env, source);
   const config = validateConfig(raw, source);
   const baseDir = dirname(resolve(source));

@@ -1,10 +1,14 @@
-import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import { parseDocument } from "yaml";
 import { BUILTIN_PRODUCTS } from "../products.js";
-import { ConfigError, toProblems, validateConfig } from "../../config/load.js";
+import {
+  ConfigError,
+  parseYaml,
+  readConfigText,
+  toProblems,
+  validateConfig,
+} from "../../config/load.js";
 import type { AgentConfig } from "../../config/schema.js";
 import { fleetSchema, type FleetConfig } from "../../config/fleet-schema.js";
 import type { Scenario } from "../../drivers/simulated/config.js";
@@ -12,25 +16,7 @@ import type { LinkGroup } from "./protocol.js";
 
 /** Reads and validates a fleet file; relative paths are relative to its folder. */
 export function loadFleetFile(file: string): FleetConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    throw new ConfigError(file, [
-      { path: "", message: `cannot read: ${(error as Error).message}` },
-    ]);
-  }
-  const document = parseDocument(text, { prettyErrors: true });
-  if (document.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      document.errors.map((e) => ({
-        path: "",
-        message: `YAML: ${e.message.split("\n")[0] ?? ""}`,
-      })),
-    );
-  }
-  return parseFleet(document.toJS() ?? {}, file, dirname(resolve(file)));
+  return parseFleet(parseYaml(readConfigText(file), file), file, dirname(resolve(file)));
 }
 
 /**

@@ -77,11 +77,7 @@ describe("the edge's windowed rule agrees with the cloud's SQL", () => {
   it("closes a window when the watermark reaches its last millisecond, as Flink fires it", () => {
     // Flink: a window [start, end) fires once the watermark is >= end - 1. A reading exactly
     // the lateness behind the newest, in a window's last millisecond, is therefore late.
-    const engine = new RuleEngine({
-      gatewayId: "gw",
-      rules: rulesSchema.parse({}),
-      containers: new Map([["A", CARROTS]]),
-    });
+    const engine = carrotEngine();
     const alerts = engine.evaluate([
       { ...makeReading("A", T0 + 5_000, { temperature: 20 }), seq: 1 },
       // newest = T0 + 69 999: watermark T0 + 59 999 = the first window's last millisecond
@@ -95,11 +91,7 @@ describe("the edge's windowed rule agrees with the cloud's SQL", () => {
   });
 
   it("leaves out and counts a reading later than the allowed lateness, as the cloud drops it", () => {
-    const engine = new RuleEngine({
-      gatewayId: "gw",
-      rules: rulesSchema.parse({}),
-      containers: new Map([["A", CARROTS]]),
-    });
+    const engine = carrotEngine();
     const alerts = engine.evaluate([
       { ...makeReading("A", T0 + 5_000, { temperature: 20 }), seq: 1 },
       { ...makeReading("A", T0 + MINUTE + 20_000, { temperature: 5 }), seq: 2 }, // watermark passes T0+60 s
@@ -111,3 +103,12 @@ describe("the edge's windowed rule agrees with the cloud's SQL", () => {
     expect(engine.lateReadings).toBe(1);
   });
 });
+
+/** The default rules over one container "A" of carrots. */
+function carrotEngine(): RuleEngine {
+  return new RuleEngine({
+    gatewayId: "gw",
+    rules: rulesSchema.parse({}),
+    containers: new Map([["A", CARROTS]]),
+  });
+}
