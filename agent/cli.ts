@@ -119,8 +119,8 @@ async function fleet(args: string[]): Promise<number> {
       return reportStartupError(error);
     }
   }
-  const { FleetCoordinator, saveReport } = await import("./fleet/coordinator.js");
-  const { formatReport } = await import("./fleet/report.js");
+  const { FleetCoordinator } = await import("./fleet/coordinator.js");
+  const { formatReport, saveReport } = await import("./fleet/report.js");
   const tty = process.stdout.isTTY;
   const coordinator = new FleetCoordinator(config, {
     shard,

@@ -1,14 +1,12 @@
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { ChaosEvent, FleetConfig } from "../../config/fleet-schema.js";
-import { ensureIdentity, ensureOwnIssuer, loadIssuer } from "./certificates.js";
-import { FleetBroker } from "./fleet-broker.js";
-import { certDir, observerId, ownIssuerFiles, shardRange } from "./fleet-file.js";
+import type { FleetBroker } from "./fleet-broker.js";
+import { shardRange } from "./fleet-file.js";
+import { startFleetServices } from "./fleet-services.js";
 import type { LinkFault } from "./link-proxy.js";
-import { FleetObserver } from "./observer.js";
+import type { FleetObserver } from "./observer.js";
 import type { FromWorker, GatewayResult, LinkGroup, ToWorker, WorkerStats } from "./protocol.js";
-import { lostSeqs, type ChaosOutcome, type FleetReport } from "./report.js";
+import { lostSeqs, peakPerSecond, type ChaosOutcome, type FleetReport } from "./report.js";
 
 export interface FleetRunOptions {
   readonly shard: { index: number; of: number };
@@ -80,46 +78,9 @@ export class FleetCoordinator {
 
   private async runPhases(): Promise<FleetReport> {
     const { fleet } = this;
-    mkdirSync(certDir(fleet), { recursive: true });
-    const issuerFiles = fleet.issuer ?? ownIssuerFiles(fleet);
-    const issuer = fleet.issuer
-      ? await loadIssuer(fleet.issuer.cert, fleet.issuer.key)
-      : await ensureOwnIssuer(certDir(fleet), `${fleet.idPrefix} fleet issuer`);
-    let brokerUrl = (fleet.agent.mqtt as { url?: string } | undefined)?.url ?? "";
-    let ca = (fleet.agent.mqtt as { ca?: string } | undefined)?.ca;
-    if (fleet.broker.start === "mosquitto") {
-      const files = {
-        cert: join(certDir(fleet), "broker.crt"),
-        key: join(certDir(fleet), "broker.key"),
-      };
-      await ensureIdentity(issuer, "localhost", files, {
-        server: true,
-        dns: ["localhost"],
-        ips: ["127.0.0.1"],
-      });
-      const dir = join(fleet.dataDir, "broker");
-      rmSync(join(dir, "mosquitto.db"), { force: true }); // an earlier run's sessions
-      this.broker = await FleetBroker.start(
-        fleet.broker.binary,
-        dir,
-        { ca: issuerFiles.cert, ...files },
-        observerId(fleet),
-      );
-      brokerUrl = this.broker.url;
-      ca = issuerFiles.cert;
-    }
-    if (fleet.observe) {
-      const id =
-        this.options.shard.of === 1
-          ? observerId(fleet)
-          : `${observerId(fleet)}-${this.options.shard.index}`;
-      const files = {
-        cert: join(certDir(fleet), `${id}.crt`),
-        key: join(certDir(fleet), `${id}.key`),
-      };
-      await ensureIdentity(issuer, id, files);
-      this.observer = await FleetObserver.connect(brokerUrl, { ca, ...files }, id);
-    }
+    const { brokerUrl, ca, broker, observer } = await startFleetServices(fleet, this.options.shard);
+    this.broker = broker;
+    this.observer = observer;
     this.event({ phase: "start", gateways: this.total, broker: brokerUrl });
 
     this.forkWorkers(brokerUrl, ca);
@@ -303,9 +264,9 @@ export class FleetCoordinator {
       atSeconds: (began - runBegan) / 1000,
       faultSeconds,
       backAfterSeconds: back ? (backAt - endedAt) / 1000 : null,
-      peakConnectAttemptsPerSecond: peak(this.attempts, from, to),
+      peakConnectAttemptsPerSecond: peakPerSecond(this.attempts, from, to),
       peakBrokerConnectsPerSecond: this.broker
-        ? peak(this.broker.connectsPerSecond(), from, to)
+        ? peakPerSecond(this.broker.connectsPerSecond(), from, to)
         : null,
       impliedPeakPerSecond: Math.min(affected, (affected * 1000) / initialDelayMs),
     };
@@ -419,22 +380,6 @@ export class FleetCoordinator {
     await this.observer?.close();
     await this.broker?.stop();
   }
-}
-
-/** Writes the report as JSON under the data folder; returns its path. */
-export function saveReport(fleet: FleetConfig, report: FleetReport): string {
-  const dir = join(fleet.dataDir, "reports");
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `fleet-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
-  return file;
-}
-
-function peak(perSecond: ReadonlyMap<number, number>, from: number, to: number): number {
-  let highest = 0;
-  for (const [second, n] of perSecond)
-    if (second >= from && second <= to) highest = Math.max(highest, n);
-  return highest;
 }
 
 function sumOf<T>(

@@ -1,3 +1,6 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { FleetConfig } from "../../config/fleet-schema.js";
 import type { GatewayResult } from "./protocol.js";
 
 /** What one chaos event did to the fleet. */
@@ -125,4 +128,25 @@ export function formatReport(report: FleetReport): string {
 
 function row(label: string, value: string): string {
   return `  ${label.padEnd(26)} ${value}`;
+}
+
+/** Writes the report as JSON under the data folder; returns its path. */
+export function saveReport(fleet: FleetConfig, report: FleetReport): string {
+  const dir = join(fleet.dataDir, "reports");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `fleet-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
+  return file;
+}
+
+/** The highest count of one second in [from, to] (Unix seconds). */
+export function peakPerSecond(
+  perSecond: ReadonlyMap<number, number>,
+  from: number,
+  to: number,
+): number {
+  let highest = 0;
+  for (const [second, n] of perSecond)
+    if (second >= from && second <= to) highest = Math.max(highest, n);
+  return highest;
 }

@@ -4,8 +4,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
-import { ensureIdentity, ensureOwnIssuer } from "../../agent/fleet/certificates.js";
-import { FleetBroker } from "../../agent/fleet/fleet-broker.js";
+import { ensureIdentity } from "../../agent/fleet/certificates.js";
+import { gatewayId, identityFiles, parseFleet } from "../../agent/fleet/fleet-file.js";
+import { fleetIssuer, startOwnBroker } from "../../agent/fleet/fleet-services.js";
 import type { FleetReport } from "../../agent/fleet/report.js";
 import { CLI } from "../support/cli.js";
 import { makeTempDir } from "../support/tmp.js";
@@ -70,41 +71,44 @@ try {
   say(
     `reefer-edge fleet benchmark: ${gateways} gateways, ${seconds} s, node ${process.version}, ${new Date().toISOString()}`,
   );
-  // Certificates first (timed), cached for the fleet run after.
-  const issuer = await ensureOwnIssuer(certDir, "bench fleet issuer");
+  // The fleet file the run uses; certificates first (timed), cached for the fleet run after.
+  const raw = {
+    version: 1,
+    gateways,
+    idPrefix: prefix,
+    dataDir,
+    broker: { start: "mosquitto", binary: mosquitto },
+    ramp: { connectsPerSecond: rate },
+    durationSeconds: seconds,
+    drainTimeoutSeconds: 300,
+    // The broker restarts two thirds into the run: every gateway must come back, within the
+    // reconnect policy's jitter window (10 s for the first retry: a fleet-sized window).
+    chaos: [{ kind: "broker-restart", atSeconds: Math.round((seconds * 2) / 3), downSeconds: 5 }],
+    agent: {
+      sampling: { intervalMs: 10_000 },
+      mqtt: {
+        keepaliveSeconds: 60,
+        reconnect: { initialDelayMs: 10_000, maxDelayMs: 120_000, stableAfterMs: 60_000 },
+      },
+      log: { level: "warn" },
+    },
+  };
+  const fleetConfig = parseFleet(raw, "bench fleet", temp.dir);
+  const issuer = await fleetIssuer(fleetConfig);
   const certsBegan = performance.now();
   for (let i = 0; i < gateways; i++) {
-    const id = `${prefix}-${String(i).padStart(5, "0")}`;
-    await ensureIdentity(issuer, id, {
-      cert: join(certDir, `${id}.crt`),
-      key: join(certDir, `${id}.key`),
-    });
+    const id = gatewayId(fleetConfig, i);
+    await ensureIdentity(issuer.issuer, id, identityFiles(fleetConfig, id));
   }
   const certMs = (performance.now() - certsBegan) / gateways;
   say(`certificates: ${certMs.toFixed(2)} ms each (in-process EC P-256)`);
-
-  await ensureIdentity(
-    issuer,
-    "localhost",
-    { cert: join(certDir, "broker.crt"), key: join(certDir, "broker.key") },
-    { server: true, dns: ["localhost"], ips: ["127.0.0.1"] },
-  );
-  const broker = await FleetBroker.start(
-    mosquitto,
-    join(temp.dir, "baseline-broker"),
-    {
-      ca: join(certDir, "issuer.crt"),
-      cert: join(certDir, "broker.crt"),
-      key: join(certDir, "broker.key"),
-    },
-    `${prefix}-observer`,
-  );
+  const broker = await startOwnBroker(fleetConfig, issuer, join(temp.dir, "baseline-broker"));
   let baseline = { connected: 0, seconds: 0, rssBytes: 0 };
   const stopBaseline = await runChild(
     [
       here("./fleet-baseline.js"),
       broker.url,
-      join(certDir, "issuer.crt"),
+      issuer.cert,
       certDir,
       prefix,
       String(gateways),
@@ -134,30 +138,7 @@ try {
   );
 
   const file = join(temp.dir, "fleet.yaml");
-  writeFileSync(
-    file,
-    stringify({
-      version: 1,
-      gateways,
-      idPrefix: prefix,
-      dataDir,
-      broker: { start: "mosquitto", binary: mosquitto },
-      ramp: { connectsPerSecond: rate },
-      durationSeconds: seconds,
-      drainTimeoutSeconds: 300,
-      // The broker restarts two thirds into the run: every gateway must come back, within the
-      // reconnect policy's jitter window (10 s for the first retry: a fleet-sized window).
-      chaos: [{ kind: "broker-restart", atSeconds: Math.round((seconds * 2) / 3), downSeconds: 5 }],
-      agent: {
-        sampling: { intervalMs: 10_000 },
-        mqtt: {
-          keepaliveSeconds: 60,
-          reconnect: { initialDelayMs: 10_000, maxDelayMs: 120_000, stableAfterMs: 60_000 },
-        },
-        log: { level: "warn" },
-      },
-    }),
-  );
+  writeFileSync(file, stringify(raw));
   let report: FleetReport | null = null;
   const stopFleet = await runChild([CLI, "fleet", "--file", file, "--json"], (line) => {
     if (!line.startsWith("{")) return false;
