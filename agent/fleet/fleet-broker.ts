@@ -3,8 +3,6 @@ import { join } from "node:path";
 import { mosquittoConfig, MosquittoProcess, type BrokerTlsFiles } from "./mosquitto-process.js";
 import { freePort } from "./ports.js";
 
-export type FleetBrokerFiles = BrokerTlsFiles;
-
 /**
  * A Mosquitto the fleet starts for a rehearsal: on 127.0.0.1 and a free port, mTLS as AWS IoT
  * Core does it (the certificate's CN is the client's identity), an ACL with the gateway policy's
