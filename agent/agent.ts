@@ -17,8 +17,11 @@ import { loadTlsMaterial } from "./publisher/tls.js";
 import { judgeHealth, type Health } from "./http/health.js";
 import { formatExposition } from "./http/exposition.js";
 import { HttpListener } from "./http/listener.js";
+import { DashboardRoutes } from "./dashboard/dashboard-routes.js";
+import { GatewayFeed } from "./dashboard/gateway-feed.js";
+import { WebAssets } from "./dashboard/web-assets.js";
 import { DeviceWatch } from "./rules/device-watch.js";
-import { RuleEngine } from "./rules/engine.js";
+import { RuleEngine, thresholdFor } from "./rules/engine.js";
 import { ReportByException } from "./rules/report-by-exception.js";
 import { Sampler, type SampledContainer } from "./sampler.js";
 import { SharedResources } from "./shared-resources.js";
@@ -30,6 +33,16 @@ export interface AgentDependencies {
   readonly clock?: Clock;
   /** Uniform in [0, 1): the backoff's jitter. */
   readonly random?: () => number;
+}
+
+/** A container as a live view shows it: its product, setpoint and temperature limit. */
+export interface ContainerInfo {
+  readonly id: string;
+  readonly product: string;
+  readonly productName: string;
+  readonly setpoint: number;
+  /** The temperature rule's threshold for the product, as the rules stand now. */
+  readonly limit: number;
 }
 
 export interface AgentStatus {
@@ -55,6 +68,7 @@ export class Agent {
   private publisher: Publisher | null = null;
   private capture: CaptureStage | null = null;
   private http: HttpListener | null = null;
+  private feed: GatewayFeed | null = null;
   private samplingStopped = false;
   /** Wall and monotonic time of the start, for /metrics and /healthz. */
   private startedAt = { wall: 0, mono: 0 };
@@ -64,6 +78,8 @@ export class Agent {
   private readonly rules: RuleEngine;
   private readonly reportByException: ReportByException;
   private readonly devices: DeviceWatch;
+  /** The rules in force: the config's, or a reload's. */
+  private rulesConfig: AgentConfig["rules"];
 
   constructor(
     private readonly config: AgentConfig,
@@ -83,6 +99,7 @@ export class Agent {
         },
       ]),
     );
+    this.rulesConfig = config.rules;
     this.rules = new RuleEngine({
       gatewayId: config.gateway.id,
       rules: config.rules,
@@ -101,6 +118,7 @@ export class Agent {
    * by exception, device watch) without losing a reading, an open window or a raised alert.
    */
   reloadRules(config: AgentConfig): void {
+    this.rulesConfig = config.rules;
     this.rules.update(config.rules);
     this.reportByException.update(reportByExceptionConfigs(config));
     this.devices.update(deviceUnreachableAfter(config));
@@ -200,10 +218,26 @@ export class Agent {
    */
   async listen(): Promise<{ address: string; port: number } | null> {
     if (this.config.http.listen === undefined) return null;
+    const logger = this.deps.logger.child({ component: "http" });
+    let dashboard: DashboardRoutes | undefined;
+    if (this.config.http.dashboard) {
+      const feed = new GatewayFeed(this);
+      this.feed = feed;
+      const id = this.config.gateway.id;
+      dashboard = new DashboardRoutes(
+        {
+          info: () => ({ mode: "gateway", gateway: id, version: agentVersion() }),
+          gateway: (wanted) => (wanted === id ? feed : null),
+          fleet: () => null,
+        },
+        new WebAssets(),
+        logger,
+      );
+    }
     const http = new HttpListener(
       this.config.http,
-      { metrics: () => this.metricsText(), health: () => this.health() },
-      this.deps.logger.child({ component: "http" }),
+      { metrics: () => this.metricsText(), health: () => this.health(), dashboard },
+      logger,
     );
     const address = await http.start();
     this.http = http;
@@ -260,6 +294,8 @@ export class Agent {
   async stop(drainMs = 5000): Promise<void> {
     await this.http?.stop();
     this.http = null;
+    this.feed?.close();
+    this.feed = null;
     await this.stopSampling();
     await this.publisher?.stop(drainMs);
     const stats = this.outbox?.stats();
@@ -270,6 +306,52 @@ export class Agent {
     this.capture = null;
     this.outbox = null;
     this.deps.logger.info({ backlog: stats?.telemetry, alerts: stats?.alerts }, "agent stopped");
+  }
+
+  get gatewayId(): string {
+    return this.config.gateway.id;
+  }
+
+  /** The broker as a technician may see it: scheme, host and port, never credentials. */
+  get brokerAddress(): string {
+    const url = new URL(this.config.mqtt.url);
+    return `${url.protocol}//${url.host}`;
+  }
+
+  /** Milliseconds since start (monotonic); 0 before it. */
+  uptimeMs(): number {
+    return this.sampler === null ? 0 : this.clock.monotonic() - this.startedAt.mono;
+  }
+
+  /** The containers with their products, setpoints and current temperature limits. */
+  containers(): ContainerInfo[] {
+    return this.config.containers.map((c) => {
+      const product = this.products.get(c.id) ?? {
+        id: c.product,
+        name: c.product,
+        targetTemperature: 0,
+        targetHumidity: 0,
+      };
+      return {
+        id: c.id,
+        product: product.id,
+        productName: product.name,
+        setpoint: product.targetTemperature,
+        limit: thresholdFor(this.rulesConfig, product),
+      };
+    });
+  }
+
+  /** Each container's sampling interval, ms. */
+  containerIntervals(): Map<string, number> {
+    return new Map(
+      this.config.containers.map((c) => [c.id, c.intervalMs ?? this.config.sampling.intervalMs]),
+    );
+  }
+
+  /** When the oldest row still in the outbox was captured (ms since the epoch); null if none. */
+  oldestCapturedAt(): number | null {
+    return this.outbox?.oldestCapturedAt() ?? null;
   }
 
   /** Rows waiting in the outbox (telemetry and alerts), from its in-memory tally: cheap. */

@@ -25,11 +25,15 @@ Usage:
                                        on site: config, certificates, clock, serial ports and a
                                        read of each device, outbox, disk, and the way to the
                                        broker; a verdict and a fix each; exits 0 when all pass
-  reefer-edge demo [--duration S] [--interval MS] [--data DIR]
-                                       simulated reefers, an embedded broker, a live view
-  reefer-edge fleet --file FLEET.yaml [--shard I/K] [--duration S] [--broker URL] [--json]
-                                       a simulated fleet of real agents (config/FLEET.md): ramp,
-                                       chaos, drain, and a report of what was lost (exit 1 if any)
+  reefer-edge demo [--duration S] [--interval MS] [--data DIR] [--http HOST:PORT]
+                                       simulated reefers, an embedded broker, a live view in
+                                       the terminal and a dashboard in the browser (its URL is
+                                       printed; loopback and a free port unless --http)
+  reefer-edge fleet --file FLEET.yaml [--shard I/K] [--duration S] [--broker URL]
+                   [--http HOST:PORT] [--json]
+                                       a simulated fleet of real agents (config/REFERENCE.md):
+                                       ramp, chaos, drain, and a report of what was lost (exit 1
+                                       if any); --http serves its dashboard (URL printed)
   reefer-edge outbox migrate (--path DB | --config FILE)
                                        brings an outbox's schema up to this version's (package
                                        upgrades run it between stopping the old agent and
@@ -88,6 +92,7 @@ async function fleet(args: string[]): Promise<number> {
       shard: { type: "string" },
       duration: { type: "string" },
       broker: { type: "string" },
+      http: { type: "string" },
       json: { type: "boolean", default: false },
     },
   });
@@ -96,7 +101,7 @@ async function fleet(args: string[]): Promise<number> {
   const duration = values.duration === undefined ? undefined : Number(values.duration);
   if (!values.file || !shard || (duration !== undefined && !(duration > 0))) {
     process.stderr.write(
-      "usage: reefer-edge fleet --file FLEET.yaml [--shard I/K] [--duration SECONDS] [--broker URL] [--json]\n",
+      "usage: reefer-edge fleet --file FLEET.yaml [--shard I/K] [--duration SECONDS] [--broker URL] [--http HOST:PORT] [--json]\n",
     );
     return 2;
   }
@@ -119,6 +124,17 @@ async function fleet(args: string[]): Promise<number> {
       return reportStartupError(error);
     }
   }
+  if (values.http !== undefined) {
+    try {
+      config = parseFleet(
+        { ...config, http: { ...config.http, listen: values.http } },
+        "--http",
+        "/",
+      );
+    } catch (error) {
+      return reportStartupError(error);
+    }
+  }
   const { FleetCoordinator } = await import("./fleet/coordinator.js");
   const { formatReport, saveReport } = await import("./fleet/report.js");
   const tty = process.stdout.isTTY;
@@ -128,7 +144,12 @@ async function fleet(args: string[]): Promise<number> {
     output: (text) => process.stderr.write(text),
     interrupted: untilSignal(),
   });
-  const report = await coordinator.run();
+  let report;
+  try {
+    report = await coordinator.run();
+  } catch (error) {
+    return reportStartupError(error);
+  }
   const file = saveReport(config, report);
   process.stdout.write(
     values.json ? JSON.stringify(report) + "\n" : `${formatReport(report)}\nreport: ${file}\n`,
@@ -284,6 +305,7 @@ async function demo(args: string[]): Promise<number> {
       duration: { type: "string" },
       interval: { type: "string" },
       data: { type: "string" },
+      http: { type: "string" },
     },
   });
   const duration = values.duration === undefined ? undefined : Number(values.duration) * 1000;
@@ -300,22 +322,32 @@ async function demo(args: string[]): Promise<number> {
   ]);
   const dataDir = values.data ?? mkdtempSync(join(tmpdir(), "reefer-edge-demo-"));
   const broker = await startEmbeddedBroker();
-  const config = demoConfig(broker.url, dataDir, interval);
-  const logger = createLogger(config.log);
-  const agent = new Agent(config, { logger });
+  let config;
+  let agent: Agent;
+  let address: { address: string; port: number } | null;
   try {
+    config = demoConfig(broker.url, dataDir, interval, values.http);
+    agent = new Agent(config, { logger: createLogger(config.log) });
     agent.start();
+    address = await agent.listen().catch(async (error: unknown) => {
+      await agent.stop(0);
+      throw error;
+    });
   } catch (error) {
     await broker.close();
     return reportStartupError(error);
   }
   const tty = process.stdout.isTTY;
+  const dashboardUrl = address
+    ? `http://${hostForUrl(address.address)}:${address.port}/`
+    : undefined;
   process.stdout.write(
     `reefer-edge demo: ${config.containers.length} simulated reefers at 60× speed (C03's compressor ` +
       `fails after 10 model minutes, C04's CO2 sensor reads high), edge rules on 10 s windows, ` +
-      `broker ${broker.url}, outbox ${config.buffer.path}\n`,
+      `broker ${broker.url}, outbox ${config.buffer.path}\n` +
+      (dashboardUrl ? `dashboard: ${dashboardUrl}\n` : ""),
   );
-  const view = startLiveView(agent, (text) => process.stdout.write(text), tty);
+  const view = startLiveView(agent, (text) => process.stdout.write(text), tty, dashboardUrl);
   await untilSignal(duration);
   view.stop();
   await agent.stop();
@@ -327,6 +359,11 @@ async function demo(args: string[]): Promise<number> {
   );
   if (values.data === undefined) rmSync(dataDir, { recursive: true, force: true });
   return 0;
+}
+
+/** An address as a URL's host: an IPv6 one in brackets. */
+function hostForUrl(address: string): string {
+  return address.includes(":") ? `[${address}]` : address;
 }
 
 /** Resolves on SIGTERM or SIGINT (or after `ms`); a second signal exits at once. */

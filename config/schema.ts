@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { httpSchema, listenAddress } from "./http-schema.js";
+import { checkHttp, httpSchema, isLoopbackHost } from "./http-schema.js";
 import { driverConfigSchema } from "../drivers/registry.js";
 import { reportByExceptionSchema, rulesSchema } from "./rules-schema.js";
 import { parseSize } from "./size.js";
@@ -257,11 +257,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type ContainerConfig = AgentConfig["containers"][number];
 
 const BUILTIN_PRODUCT_IDS = ["P01", "P02", "P03", "P04", "P05"];
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
-
-export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
+export { isLoopbackHost };
 
 /** The checks that span fields; each names the path it is about. */
 function checkConsistency(config: z.output<z.ZodObject>, ctx: z.RefinementCtx): void {
@@ -321,19 +317,7 @@ function checkConsistency(config: z.output<z.ZodObject>, ctx: z.RefinementCtx): 
       });
     }
   }
-  if (c.http.listen !== undefined) {
-    const { host, port } = listenAddress(c.http.listen);
-    if (port < 1 || port > 65_535) {
-      ctx.addIssue({ code: "custom", path: ["http", "listen"], message: "port must be 1-65535" });
-    }
-    if (!isLoopbackHost(host) && c.http.tokenFile === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["http", "tokenFile"],
-        message: `listening on ${host}, which is not loopback, needs a bearer token: set http.tokenFile`,
-      });
-    }
-  }
+  checkHttp(c.http, ctx);
   if (c.mqtt.reconnect.initialDelayMs > c.mqtt.reconnect.maxDelayMs) {
     ctx.addIssue({
       code: "custom",

@@ -7,7 +7,12 @@ import { validateConfig } from "../../config/load.js";
  * one of them with a failing compressor, against the embedded broker. Validated by the same
  * schema as any config file.
  */
-export function demoConfig(brokerUrl: string, dataDir: string, intervalMs = 1000): AgentConfig {
+export function demoConfig(
+  brokerUrl: string,
+  dataDir: string,
+  intervalMs = 1000,
+  httpListen = "127.0.0.1:0",
+): AgentConfig {
   const sim = { type: "simulated", timeScale: 60 };
   return validateConfig(
     {
@@ -43,6 +48,8 @@ export function demoConfig(brokerUrl: string, dataDir: string, intervalMs = 1000
         atmosphere: { graceSeconds: 10 },
       },
       log: { level: "silent", pretty: "auto" },
+      // The dashboard, on loopback: a free port unless --http names one.
+      http: { listen: httpListen },
     },
     "embedded demo config",
   );

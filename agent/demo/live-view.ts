@@ -1,6 +1,7 @@
 import type { Agent } from "../agent.js";
 import type { ReeferReading } from "../record.js";
 import type { AlertRecord } from "../rules/alerts.js";
+import { describeAlert, OpenAlerts } from "../dashboard/open-alerts.js";
 
 export interface LiveView {
   stop(): void;
@@ -11,10 +12,14 @@ export interface LiveView {
  * in the outbox. Redrawn in place on a TTY; one summary line every few seconds otherwise (CI
  * logs, `| tee`).
  */
-export function startLiveView(agent: Agent, write: (text: string) => void, tty: boolean): LiveView {
+export function startLiveView(
+  agent: Agent,
+  write: (text: string) => void,
+  tty: boolean,
+  dashboardUrl?: string,
+): LiveView {
   const last = new Map<string, ReeferReading>();
-  /** Raised alerts by container, by type (a key per sensor for sensor faults). */
-  const raised = new Map<string, Map<string, AlertRecord>>();
+  const raised = new OpenAlerts();
   const recent: string[] = [];
   let published = 0;
   let alertsRaised = 0;
@@ -31,14 +36,7 @@ export function startLiveView(agent: Agent, write: (text: string) => void, tty: 
   const onAlert = (alerts: readonly AlertRecord[]) => {
     for (const alert of alerts) {
       if (alert.state !== "cleared") alertsRaised++;
-      const key =
-        alert.alert_type === "sensor_fault"
-          ? `${alert.alert_type}:${alert.field ?? ""}`
-          : alert.alert_type;
-      const open = raised.get(alert.container_id) ?? new Map<string, AlertRecord>();
-      if (alert.state === "raised") open.set(key, alert);
-      if (alert.state === "cleared") open.delete(key);
-      raised.set(alert.container_id, open);
+      raised.apply(alert);
       recent.unshift(describeAlert(alert));
       recent.length = Math.min(recent.length, 5);
     }
@@ -93,7 +91,7 @@ export function startLiveView(agent: Agent, write: (text: string) => void, tty: 
               .padStart(4),
             fmt(r.time_door_open).padStart(6),
             (r.defrost_cycle ? "yes" : "no").padStart(7),
-            " " + state(raised.get(r.container_id)),
+            " " + state(raised.of(r.container_id)),
           ].join("  "),
         );
       }
@@ -102,6 +100,7 @@ export function startLiveView(agent: Agent, write: (text: string) => void, tty: 
         "Latest alerts (edge rules, published on dt/reefer/<gateway>/<container>/alert):",
       );
       lines.push(...(recent.length === 0 ? ["  none yet"] : recent.map((a) => `  ${a}`)));
+      if (dashboardUrl) lines.push("", `Dashboard: ${dashboardUrl}`);
       lines.push("", "Ctrl-C stops the demo gracefully.");
       write("\x1b[H\x1b[2J" + lines.join("\n") + "\n");
     } else {
@@ -125,18 +124,7 @@ function fmt(value: number | null): string {
   return value === null ? "—" : value.toFixed(1);
 }
 
-function state(open: Map<string, AlertRecord> | undefined): string {
-  if (!open || open.size === 0) return "ok";
-  return [...open.values()].map((a) => a.alert_type.toUpperCase()).join(", ");
-}
-
-function describeAlert(alert: AlertRecord): string {
-  if (alert.alert_type === "temperature_window") {
-    return `${alert.window_start.slice(11, 19)} ${alert.container_id} ${alert.readings_over} readings over ${alert.threshold} °C in the window, max ${alert.max_temperature} °C`;
-  }
-  if (alert.alert_type === "device_unreachable") {
-    return `${alert.alert_time.slice(11, 19)} ${alert.container_id} device_unreachable ${alert.state} (${alert.error_class}${alert.devices.length > 0 ? `: ${alert.devices.join(", ")}` : ""})`;
-  }
-  const value = alert.value === null ? "null" : String(alert.value);
-  return `${alert.alert_time.slice(11, 19)} ${alert.container_id} ${alert.alert_type} ${alert.state} (${alert.field ?? "value"} ${value}${alert.limit === null ? "" : `, limit ${alert.limit}`})`;
+function state(open: readonly AlertRecord[]): string {
+  if (open.length === 0) return "ok";
+  return open.map((a) => a.alert_type.toUpperCase()).join(", ");
 }
