@@ -1,0 +1,403 @@
+import { byId, formatNumber, h } from "./dom.js";
+import { openStream } from "./live-stream.js";
+import { drawTile, severityOf, stateOf, TILE_STATES } from "./tile-state.js";
+import { TILE, type FleetSnapshotWire, type FleetUpdateWire } from "./wire.js";
+
+type SortKey = "id" | "state" | "temperature";
+
+/** What the page measures of itself, for the browser tests and benchmarks. */
+export interface FleetTimings {
+  /** From navigation start until the snapshot's tiles were first drawn, ms. */
+  firstRenderMs: number | null;
+  tiles: number;
+  /** Per update (a second of changes): the time to apply and draw it, ms. */
+  readonly applyMs: number[];
+  readonly changedTiles: number[];
+}
+
+declare global {
+  interface Window {
+    reeferDashboard?: { fleet?: FleetTimings };
+  }
+}
+
+const FILTERS = [
+  { flag: TILE.alarm, label: "Alarming" },
+  { flag: TILE.backlog, label: "Backlog" },
+  { flag: TILE.offline, label: "Offline" },
+  { flag: TILE.clockUntrusted, label: "Clock not synced" },
+] as const;
+const GAP = 1;
+
+/**
+ * Every container of the fleet as a small tile on one canvas (10,000 DOM nodes would not
+ * update every second on a phone): coloured and shaped by state, sortable, filterable, and
+ * navigable with the keyboard; a tile opens its gateway. A list of the containers needing
+ * attention gives screen readers the same facts in text.
+ */
+export class FleetView {
+  private gateways: readonly string[] = [];
+  private containers: readonly string[] = [];
+  private flags = new Uint8Array(0);
+  private temperatures = new Float32Array(0);
+  /** The visible tiles in display order, and each tile's slot in it (-1: filtered out). */
+  private order = new Int32Array(0);
+  private slotOf = new Int32Array(0);
+  private filter = 0;
+  private sort: SortKey = "id";
+  private search = "";
+  private tileSize = 10;
+  private columns = 1;
+  private cursor = 0;
+  private readonly canvas = h("canvas", {
+    class: "tiles",
+    tabindex: 0,
+    role: "img",
+    "aria-roledescription": "container tiles",
+    "aria-describedby": "tiles-help",
+  });
+  private readonly counts = h("ul", { class: "counts", "aria-label": "Containers by state" });
+  private readonly summary = h("p", { class: "summary", role: "status" });
+  private readonly announcer = h("p", { class: "visually-hidden", "aria-live": "polite" });
+  private readonly attention = h("ol", { class: "attention" });
+  private readonly timings: FleetTimings = {
+    firstRenderMs: null,
+    tiles: 0,
+    applyMs: [],
+    changedTiles: [],
+  };
+  private readonly closeStream: () => void;
+  private readonly resize: ResizeObserver;
+  private attentionDue = 0;
+
+  constructor(root: HTMLElement) {
+    window.reeferDashboard = { ...window.reeferDashboard, fleet: this.timings };
+    const filters = h("fieldset", { class: "filters" }, h("legend", {}, "Show only"));
+    for (const f of FILTERS) {
+      const box = h("input", { type: "checkbox", value: f.flag, id: `filter-${f.flag}` });
+      box.addEventListener("change", () => {
+        this.filter = box.checked ? this.filter | f.flag : this.filter & ~f.flag;
+        this.relayout();
+      });
+      filters.append(h("label", { for: `filter-${f.flag}` }, box, ` ${f.label}`));
+    }
+    const sort = h(
+      "select",
+      { id: "sort" },
+      h("option", { value: "id" }, "id"),
+      h("option", { value: "state" }, "state, worst first"),
+      h("option", { value: "temperature" }, "temperature, warmest first"),
+    );
+    sort.addEventListener("change", () => {
+      this.sort = sort.value as SortKey;
+      this.relayout();
+    });
+    const search = h("input", {
+      type: "search",
+      id: "search",
+      placeholder: "gateway or container id",
+    });
+    search.addEventListener("input", () => {
+      this.search = search.value.trim().toLowerCase();
+      this.relayout();
+    });
+    const zoom = h("input", { type: "range", id: "zoom", min: 4, max: 24, value: this.tileSize });
+    zoom.addEventListener("input", () => {
+      this.tileSize = Number(zoom.value);
+      this.relayout();
+    });
+    root.replaceChildren(
+      h(
+        "section",
+        { class: "fleet", "aria-labelledby": "fleet-title" },
+        h("h1", { id: "fleet-title" }, "Fleet"),
+        this.summary,
+        this.counts,
+        h(
+          "div",
+          { class: "toolbar" },
+          filters,
+          h("label", { for: "sort" }, "Sort by ", sort),
+          h("label", { for: "search" }, "Find ", search),
+          h("label", { for: "zoom" }, "Tile size ", zoom),
+        ),
+        h(
+          "p",
+          { id: "tiles-help", class: "help" },
+          "Arrow keys move between tiles, Enter opens the gateway; click or tap a tile to open it.",
+        ),
+        this.canvas,
+        this.announcer,
+        h(
+          "section",
+          { "aria-labelledby": "attention-title" },
+          h("h2", { id: "attention-title" }, "Needing attention"),
+          this.attention,
+        ),
+      ),
+    );
+    this.canvas.addEventListener("click", (event) => this.openAt(event.offsetX, event.offsetY));
+    this.canvas.addEventListener("mousemove", (event) => {
+      const tile = this.tileAt(event.offsetX, event.offsetY);
+      this.canvas.title = tile === null ? "" : this.describe(tile);
+    });
+    this.canvas.addEventListener("keydown", (event) => this.onKey(event));
+    this.canvas.addEventListener("focus", () => this.moveCursor(this.cursor));
+    this.resize = new ResizeObserver(() => this.relayout());
+    this.resize.observe(root);
+    this.closeStream = openStream("/api/fleet/events", {
+      snapshot: (data) => this.onSnapshot(data as FleetSnapshotWire),
+      update: (data) => this.onUpdate(data as FleetUpdateWire),
+    });
+  }
+
+  destroy(): void {
+    this.closeStream();
+    this.resize.disconnect();
+  }
+
+  private onSnapshot(snapshot: FleetSnapshotWire): void {
+    this.gateways = snapshot.gateways;
+    this.containers = snapshot.containerSuffixes;
+    const n = snapshot.flags.length;
+    this.flags = Uint8Array.from(snapshot.flags);
+    this.temperatures = Float32Array.from(snapshot.temperatures, (t) =>
+      t === null ? Number.NaN : t / 10,
+    );
+    this.slotOf = new Int32Array(n).fill(-1);
+    this.timings.tiles = n;
+    this.relayout();
+    this.renderCounts();
+    this.renderAttention();
+    this.timings.firstRenderMs ??= performance.now();
+  }
+
+  private onUpdate(update: FleetUpdateWire): void {
+    const began = performance.now();
+    const { tiles, flags, temperatures } = update;
+    let layoutChanged = false;
+    const keyed = this.filter !== 0 || this.search !== "" || this.sort !== "id";
+    for (let i = 0; i < tiles.length; i++) {
+      const tile = tiles[i] ?? -1;
+      if (tile < 0 || tile >= this.flags.length) continue;
+      const before = this.flags[tile] ?? 0;
+      const after = flags[i] ?? 0;
+      this.flags[tile] = after;
+      const t = temperatures[i];
+      this.temperatures[tile] = t === null || t === undefined ? Number.NaN : t / 10;
+      if (keyed && (before !== after || this.sort === "temperature")) layoutChanged = true;
+    }
+    const ctx = this.canvas.getContext("2d");
+    if (layoutChanged || !ctx) this.relayout();
+    else {
+      for (const tile of tiles) {
+        const slot = this.slotOf[tile] ?? -1;
+        if (slot >= 0) this.drawSlot(ctx, slot, tile);
+      }
+    }
+    this.renderCounts();
+    const s = update.summary;
+    this.summary.textContent =
+      `${s.connected} of ${s.gateways} gateways connected · ${formatNumber(s.capturedPerSecond, 0)} readings/s captured, ` +
+      `${formatNumber(s.acknowledgedPerSecond, 0)}/s acknowledged · backlog ${s.backlog}`;
+    if (performance.now() >= this.attentionDue) {
+      this.attentionDue = performance.now() + 2000;
+      this.renderAttention();
+    }
+    this.timings.applyMs.push(performance.now() - began);
+    this.timings.changedTiles.push(tiles.length);
+    if (this.timings.applyMs.length > 600) {
+      this.timings.applyMs.shift();
+      this.timings.changedTiles.shift();
+    }
+  }
+
+  /** Recomputes which tiles show, in what order, and redraws them all. */
+  private relayout(): void {
+    const n = this.flags.length;
+    const visible: number[] = [];
+    for (let tile = 0; tile < n; tile++) {
+      if (this.filter !== 0 && ((this.flags[tile] ?? 0) & this.filter) === 0) continue;
+      if (this.search !== "" && !this.idOf(tile).toLowerCase().includes(this.search)) continue;
+      visible.push(tile);
+    }
+    if (this.sort === "state")
+      visible.sort(
+        (a, b) => severityOf(this.flags[a] ?? 0) - severityOf(this.flags[b] ?? 0) || a - b,
+      );
+    if (this.sort === "temperature")
+      visible.sort(
+        (a, b) => warmest(this.temperatures[b]) - warmest(this.temperatures[a]) || a - b,
+      );
+    this.order = Int32Array.from(visible);
+    this.slotOf.fill(-1);
+    this.order.forEach((tile, slot) => (this.slotOf[tile] = slot));
+    const width = Math.max(200, this.canvas.parentElement?.clientWidth ?? 600);
+    const pitch = this.tileSize + GAP;
+    this.columns = Math.max(1, Math.floor(width / pitch));
+    const rows = Math.max(1, Math.ceil(this.order.length / this.columns));
+    const ratio = window.devicePixelRatio || 1;
+    this.canvas.style.width = `${this.columns * pitch}px`;
+    this.canvas.style.height = `${rows * pitch}px`;
+    this.canvas.width = Math.round(this.columns * pitch * ratio);
+    this.canvas.height = Math.round(rows * pitch * ratio);
+    this.canvas.setAttribute("aria-label", `${this.order.length} of ${n} containers shown`);
+    this.canvas.dataset.shown = String(this.order.length);
+    const ctx = this.canvas.getContext("2d");
+    if (!ctx) return;
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, this.columns * pitch, rows * pitch);
+    for (let slot = 0; slot < this.order.length; slot++)
+      this.drawSlot(ctx, slot, this.order[slot] ?? 0);
+    this.cursor = Math.min(this.cursor, Math.max(0, this.order.length - 1));
+    if (document.activeElement === this.canvas) this.drawCursor(ctx);
+  }
+
+  private drawSlot(ctx: CanvasRenderingContext2D, slot: number, tile: number): void {
+    const pitch = this.tileSize + GAP;
+    const x = (slot % this.columns) * pitch;
+    const y = Math.floor(slot / this.columns) * pitch;
+    ctx.clearRect(x, y, pitch, pitch);
+    drawTile(ctx, x, y, this.tileSize, stateOf(this.flags[tile] ?? 0));
+    if (slot === this.cursor && document.activeElement === this.canvas) this.drawCursor(ctx);
+  }
+
+  private drawCursor(ctx: CanvasRenderingContext2D): void {
+    const pitch = this.tileSize + GAP;
+    const x = (this.cursor % this.columns) * pitch;
+    const y = Math.floor(this.cursor / this.columns) * pitch;
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = getComputedStyle(this.canvas).color || "#000";
+    ctx.strokeRect(x - 1, y - 1, this.tileSize + 2, this.tileSize + 2);
+  }
+
+  private onKey(event: KeyboardEvent): void {
+    const moves: Record<string, number> = {
+      ArrowLeft: -1,
+      ArrowRight: 1,
+      ArrowUp: -this.columns,
+      ArrowDown: this.columns,
+      PageUp: -this.columns * 10,
+      PageDown: this.columns * 10,
+    };
+    if (event.key === "Enter" || event.key === " ") {
+      const tile = this.order[this.cursor];
+      if (tile !== undefined) this.open(tile);
+      event.preventDefault();
+      return;
+    }
+    let next: number | null = null;
+    if (event.key === "Home") next = 0;
+    else if (event.key === "End") next = this.order.length - 1;
+    else if (moves[event.key] !== undefined) next = this.cursor + (moves[event.key] ?? 0);
+    if (next === null) return;
+    event.preventDefault();
+    this.moveCursor(Math.max(0, Math.min(this.order.length - 1, next)));
+  }
+
+  private moveCursor(slot: number): void {
+    const ctx = this.canvas.getContext("2d");
+    const previous = this.cursor;
+    this.cursor = slot;
+    if (ctx) {
+      const before = this.order[previous];
+      if (before !== undefined) this.drawSlot(ctx, previous, before);
+      const tile = this.order[slot];
+      if (tile !== undefined) this.drawSlot(ctx, slot, tile);
+    }
+    const tile = this.order[slot];
+    this.announcer.textContent = tile === undefined ? "No containers shown." : this.describe(tile);
+  }
+
+  private tileAt(x: number, y: number): number | null {
+    const pitch = this.tileSize + GAP;
+    const column = Math.floor(x / pitch);
+    if (column >= this.columns) return null;
+    const slot = Math.floor(y / pitch) * this.columns + column;
+    return this.order[slot] ?? null;
+  }
+
+  private openAt(x: number, y: number): void {
+    const tile = this.tileAt(x, y);
+    if (tile !== null) this.open(tile);
+  }
+
+  private open(tile: number): void {
+    location.hash = this.linkOf(tile);
+  }
+
+  /** The gateway view of a tile's gateway, its container selected. */
+  private linkOf(tile: number): string {
+    const per = Math.max(1, this.containers.length);
+    const gateway = this.gateways[Math.floor(tile / per)] ?? "";
+    const container = `${gateway}-${this.containers[tile % per] ?? ""}`;
+    return `#/gateway/${encodeURIComponent(gateway)}/${encodeURIComponent(container)}`;
+  }
+
+  private idOf(tile: number): string {
+    const per = Math.max(1, this.containers.length);
+    return `${this.gateways[Math.floor(tile / per)] ?? "?"}-${this.containers[tile % per] ?? "?"}`;
+  }
+
+  private describe(tile: number): string {
+    const flags = this.flags[tile] ?? 0;
+    const states = TILE_STATES.filter((s) => s.flag !== 0 && (flags & s.flag) !== 0).map(
+      (s) => s.label,
+    );
+    return `${this.idOf(tile)}: ${states.length ? states.join(", ") : "Normal"}, ${formatNumber(this.temperatures[tile])} °C`;
+  }
+
+  private renderCounts(): void {
+    const counts = new Map<string, number>();
+    for (const flags of this.flags) {
+      const state = stateOf(flags).name;
+      counts.set(state, (counts.get(state) ?? 0) + 1);
+    }
+    if (this.counts.childElementCount !== TILE_STATES.length) {
+      this.counts.replaceChildren(
+        ...TILE_STATES.map((state) => {
+          const swatch = h("canvas", { width: 14, height: 14, "aria-hidden": "true" });
+          const ctx = swatch.getContext("2d");
+          if (ctx) drawTile(ctx, 1, 1, 12, state);
+          return h(
+            "li",
+            { "data-state": state.name },
+            swatch,
+            h("span", { class: "count" }),
+            ` ${state.label}`,
+          );
+        }),
+      );
+    }
+    for (const item of this.counts.children) {
+      const element = item as HTMLElement;
+      const count = element.querySelector(".count");
+      if (count) count.textContent = ` ${counts.get(element.dataset.state ?? "") ?? 0}`;
+    }
+  }
+
+  private renderAttention(): void {
+    const worst: number[] = [];
+    for (let tile = 0; tile < this.flags.length && worst.length < 50; tile++) {
+      if (
+        ((this.flags[tile] ?? 0) &
+          (TILE.alarm | TILE.offline | TILE.backlog | TILE.clockUntrusted)) !==
+        0
+      )
+        worst.push(tile);
+    }
+    worst.sort((a, b) => severityOf(this.flags[a] ?? 0) - severityOf(this.flags[b] ?? 0) || a - b);
+    this.attention.replaceChildren(
+      ...(worst.length === 0
+        ? [h("li", {}, "Nothing: every container is normal or waiting for its first reading.")]
+        : worst.map((tile) =>
+            h("li", {}, h("a", { href: this.linkOf(tile) }, this.describe(tile))),
+          )),
+    );
+    byId("title").textContent = `${this.gateways.length} gateways, ${this.flags.length} containers`;
+  }
+}
+
+function warmest(t: number | undefined): number {
+  return t === undefined || Number.isNaN(t) ? -Infinity : t;
+}
