@@ -1,9 +1,10 @@
 import { z } from "zod";
 import { SCENARIOS } from "../drivers/simulated/config.js";
+import { checkHttp, httpSchema } from "./http-schema.js";
 
 /**
  * The fleet file of `reefer-edge fleet`: how many simulated gateways, what they share, how they
- * connect and what goes wrong. Its reference (config/FLEET.md) is generated from this schema, as
+ * connect and what goes wrong. Its reference (config/REFERENCE.md) is generated from this schema, as
  * the agent's is.
  */
 
@@ -166,6 +167,9 @@ export const fleetSchema = z
       .array(chaosSchema)
       .default([])
       .describe("Named faults, in order: broker-restart, partition, slow-link."),
+    http: httpSchema.describe(
+      "The fleet's dashboard (every container as a tile, a gateway's view on a click) and its listener: the agent's http settings. Off unless http.listen is set; `--http HOST:PORT` sets it for one run.",
+    ),
     agent: z
       .record(z.string(), z.unknown())
       .default({})
@@ -174,6 +178,7 @@ export const fleetSchema = z
       ),
   })
   .superRefine((fleet, ctx) => {
+    checkHttp(fleet.http, ctx);
     for (const key of ["gateway", "containers", "version"]) {
       if (key in fleet.agent) {
         ctx.addIssue({

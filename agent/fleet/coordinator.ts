@@ -1,7 +1,13 @@
 import { fork, type ChildProcess } from "node:child_process";
+import pino from "pino";
 import type { ChaosEvent, FleetConfig } from "../../config/fleet-schema.js";
+import { DashboardRoutes } from "../dashboard/dashboard-routes.js";
+import { WebAssets } from "../dashboard/web-assets.js";
+import { HttpListener } from "../http/listener.js";
+import { agentVersion } from "../version.js";
 import type { FleetBroker } from "./fleet-broker.js";
-import { shardRange } from "./fleet-file.js";
+import { FleetBoard } from "./fleet-board.js";
+import { gatewayId, shardRange } from "./fleet-file.js";
 import { startFleetServices } from "./fleet-services.js";
 import type { LinkFault } from "./link-proxy.js";
 import type { FleetObserver } from "./observer.js";
@@ -19,6 +25,8 @@ export interface FleetRunOptions {
 
 interface Worker {
   readonly child: ChildProcess;
+  /** Gateway indices [start, end) it runs. */
+  readonly range: readonly [number, number];
   stats: WorkerStats | null;
   /** When the last stats arrived: a check after a fault must not read stats from before it. */
   statsAt: number;
@@ -56,6 +64,8 @@ export class FleetCoordinator {
   /** When every gateway was first connected at once (the ramp's end, even past its limit). */
   private allConnectedAt: number | null = null;
   private readonly range: [number, number];
+  private board: FleetBoard | null = null;
+  private http: HttpListener | null = null;
 
   constructor(
     private readonly fleet: FleetConfig,
@@ -82,6 +92,7 @@ export class FleetCoordinator {
     this.broker = broker;
     this.observer = observer;
     this.event({ phase: "start", gateways: this.total, broker: brokerUrl });
+    if (fleet.http.listen !== undefined) await this.startDashboard();
 
     this.forkWorkers(brokerUrl, ca);
     const ticker = setInterval(() => this.showLive(), 1000);
@@ -127,6 +138,48 @@ export class FleetCoordinator {
     }
   }
 
+  /** The fleet's dashboard on its HTTP listener: the tiles, and each gateway's own view. */
+  private async startDashboard(): Promise<void> {
+    const { fleet } = this;
+    const ids = Array.from({ length: this.total }, (_, i) => gatewayId(fleet, this.range[0] + i));
+    const index = new Map(ids.map((id, i) => [id, this.range[0] + i]));
+    const board = new FleetBoard(
+      ids,
+      Array.from({ length: fleet.containersPerGateway }, (_, j) => `C${j + 1}`),
+      () =>
+        this.workers.map((w) => ({
+          holds: (id: string) => {
+            const i = index.get(id);
+            return i !== undefined && i >= w.range[0] && i < w.range[1];
+          },
+          send: (message: ToWorker) => {
+            if (w.child.connected) w.child.send(message);
+          },
+        })),
+    );
+    const logger = pino({ level: "warn" }, pino.destination(2));
+    const http = new HttpListener(
+      fleet.http,
+      {
+        dashboard: new DashboardRoutes(
+          {
+            info: () => ({ mode: "fleet", version: agentVersion() }),
+            gateway: (id) => board.gateway(id),
+            fleet: () => board.fleet(),
+          },
+          new WebAssets(),
+          logger,
+        ),
+      },
+      logger,
+    );
+    const address = await http.start();
+    this.board = board;
+    this.http = http;
+    const host = address.address.includes(":") ? `[${address.address}]` : address.address;
+    this.event({ phase: "dashboard", url: `http://${host}:${address.port}/` });
+  }
+
   private forkWorkers(brokerUrl: string, ca: string | undefined): void {
     const { fleet } = this;
     const count = Math.ceil(this.total / fleet.gatewaysPerWorker);
@@ -137,7 +190,14 @@ export class FleetCoordinator {
       const child = fork(new URL("./worker.js", import.meta.url), [], {
         stdio: ["ignore", "inherit", "inherit", "ipc"],
       });
-      const worker: Worker = { child, stats: null, statsAt: 0, report: null, ready: false };
+      const worker: Worker = {
+        child,
+        range: [start, end],
+        stats: null,
+        statsAt: 0,
+        report: null,
+        ready: false,
+      };
       child.on("message", (message: FromWorker) => this.onMessage(worker, message));
       child.on("exit", (code) => {
         if (worker.report === null && code !== 0) {
@@ -152,6 +212,7 @@ export class FleetCoordinator {
         connectsPerSecond: (fleet.ramp.connectsPerSecond * (end - start)) / this.total,
         brokerUrl,
         ca,
+        firstTile: this.board ? (start - this.range[0]) * fleet.containersPerGateway : null,
       } satisfies ToWorker);
     }
   }
@@ -184,6 +245,10 @@ export class FleetCoordinator {
         return;
       case "failed":
         this.failure ??= message.message;
+        return;
+      case "tiles":
+      case "feed":
+        this.board?.onMessage(message);
         return;
     }
   }
@@ -326,6 +391,12 @@ export class FleetCoordinator {
 
   private showLive(): void {
     const connected = this.sum("connected");
+    this.board?.tick({
+      connected,
+      captured: this.sum("captured"),
+      acknowledged: this.sum("acknowledged"),
+      backlog: this.sum("backlog"),
+    });
     const started = this.sum("started");
     if (this.options.tty) {
       const width = 30;
@@ -356,6 +427,8 @@ export class FleetCoordinator {
   }
 
   private async shutdown(): Promise<void> {
+    await this.http?.stop();
+    this.http = null;
     for (const worker of this.workers) {
       if (worker.report === null && worker.child.exitCode === null) {
         if (worker.child.connected) worker.child.send({ type: "stop" } satisfies ToWorker);

@@ -1,4 +1,5 @@
 import type { FleetConfig } from "../../config/fleet-schema.js";
+import type { LiveEvent } from "../dashboard/dashboard-routes.js";
 import type { LinkFault } from "./link-proxy.js";
 
 /** The link groups chaos acts on: gateways behind the partition proxy or the slow one. */
@@ -15,7 +16,12 @@ export type ToWorker =
       readonly connectsPerSecond: number;
       readonly brokerUrl: string;
       readonly ca: string | undefined;
+      /** The dashboard's tiles: this worker's first tile, or null when no dashboard runs. */
+      readonly firstTile: number | null;
     }
+  /** A page watches a gateway: stream its feed, tagged with `subscription`. */
+  | { readonly type: "watch"; readonly gateway: string; readonly subscription: number }
+  | { readonly type: "unwatch"; readonly subscription: number }
   | { readonly type: "link"; readonly group: LinkGroup; readonly fault: LinkFault }
   /** Stop sampling; report each gateway's drain; keep publishing. */
   | { readonly type: "drain" }
@@ -65,4 +71,13 @@ export type FromWorker =
   | { readonly type: "ready"; readonly gateways: number }
   | { readonly type: "stats"; readonly stats: WorkerStats }
   | { readonly type: "report"; readonly gateways: readonly GatewayResult[] }
+  /** The dashboard's tiles that changed in the last second (fleet-wide tile indices). */
+  | {
+      readonly type: "tiles";
+      readonly tiles: readonly number[];
+      readonly flags: readonly number[];
+      readonly temperatures: readonly (number | null)[];
+    }
+  /** One event of a watched gateway's feed; `ended` when the gateway is not (or no longer) here. */
+  | { readonly type: "feed"; readonly subscription: number; readonly event: LiveEvent | "ended" }
   | { readonly type: "failed"; readonly message: string };

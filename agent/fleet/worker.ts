@@ -23,6 +23,8 @@ import type {
   WorkerStats,
 } from "./protocol.js";
 import { Ramp } from "./ramp.js";
+import { GatewayFeed } from "../dashboard/gateway-feed.js";
+import { TileTracker } from "./tile-tracker.js";
 
 /** One gateway of this worker: its agent and what it did in this run. */
 interface Gateway {
@@ -52,6 +54,11 @@ class FleetWorker {
   private statsTimer: NodeJS.Timeout | null = null;
   private ramp: Ramp | null = null;
   private logger: Logger = pino({ level: "silent" });
+  /** The dashboard's tiles of this worker's gateways; null when no dashboard runs. */
+  private tiles: TileTracker | null = null;
+  /** Gateways a page has opened: their feeds live on, so the chart keeps its history. */
+  private readonly feeds = new Map<string, GatewayFeed>();
+  private readonly watches = new Map<number, () => void>();
 
   constructor(private readonly send: (message: FromWorker) => void) {}
 
@@ -88,6 +95,9 @@ class FleetWorker {
       }
       return { url: `${target.protocol}//127.0.0.1:${proxy.port}`, ca: message.ca };
     };
+    if (message.firstTile !== null) {
+      this.tiles = new TileTracker(message.firstTile, indices.length, fleet.containersPerGateway);
+    }
     const configs: AgentConfig[] = [];
     for (const index of indices) {
       configs.push(gatewayConfig(fleet, index, await endpoint(linkGroupOf(fleet, index))));
@@ -101,13 +111,13 @@ class FleetWorker {
       pending: () => this.started - this.everConnected,
       startOne: (i) => {
         const config = configs[i];
-        if (config) this.startGateway(config);
+        if (config) this.startGateway(config, i);
       },
     });
     this.ramp.start();
   }
 
-  private startGateway(config: AgentConfig): void {
+  private startGateway(config: AgentConfig, slot: number): void {
     const id = config.gateway.id;
     const agent = new Agent(config, { logger: this.logger.child({ gateway: id }) });
     const gateway: Gateway = {
@@ -163,6 +173,30 @@ class FleetWorker {
       return;
     }
     this.gateways.push(gateway);
+    this.tiles?.track(slot, agent);
+  }
+
+  /** Streams a gateway's feed to a page (through the coordinator), snapshot first. */
+  watch(id: string, subscription: number): void {
+    const gateway = this.gateways.find((g) => g.id === id);
+    if (!gateway) {
+      this.send({ type: "feed", subscription, event: "ended" });
+      return;
+    }
+    let feed = this.feeds.get(id);
+    if (!feed) {
+      feed = new GatewayFeed(gateway.agent);
+      this.feeds.set(id, feed);
+    }
+    this.watches.set(
+      subscription,
+      feed.subscribe((event) => this.send({ type: "feed", subscription, event })),
+    );
+  }
+
+  unwatch(subscription: number): void {
+    this.watches.get(subscription)?.();
+    this.watches.delete(subscription);
   }
 
   link(group: LinkGroup, fault: Extract<ToWorker, { type: "link" }>["fault"]): void {
@@ -219,6 +253,7 @@ class FleetWorker {
     };
     this.connectAttempts = new Map();
     this.send({ type: "stats", stats });
+    if (this.tiles) this.send({ type: "tiles", ...this.tiles.changes() });
   }
 
   /** Stops every agent gracefully; returns the report (the caller sends it last). */
@@ -226,6 +261,8 @@ class FleetWorker {
     this.ramp?.stop();
     if (this.statsTimer) clearInterval(this.statsTimer);
     this.sendStats();
+    for (const unsubscribe of this.watches.values()) unsubscribe();
+    for (const feed of this.feeds.values()) feed.close();
     await Promise.all(this.gateways.map((g) => g.agent.stop()));
     const results: GatewayResult[] = this.gateways.map((g) => {
       const status = g.agent.status();
@@ -283,6 +320,12 @@ process.on("message", (message: ToWorker) => {
         return Promise.resolve();
       case "drain":
         return worker.drain();
+      case "watch":
+        worker.watch(message.gateway, message.subscription);
+        return Promise.resolve();
+      case "unwatch":
+        worker.unwatch(message.subscription);
+        return Promise.resolve();
       case "stop":
         stopping = true;
         return worker.stop().then((report) => sendLast(report));
