@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from "node:child_process";
+import { setTimeout as delay } from "node:timers/promises";
 import pino from "pino";
 import type { ChaosEvent, FleetConfig } from "../../config/fleet-schema.js";
 import { DashboardRoutes } from "../dashboard/dashboard-routes.js";
@@ -113,13 +114,19 @@ export class FleetCoordinator {
       });
 
       const runBegan = Date.now();
-      const chaos = Promise.all(fleet.chaos.map((event) => this.playChaos(event, runBegan)));
-      const endOfRun = new Promise<void>((resolve) =>
-        setTimeout(resolve, fleet.durationSeconds * 1000),
+      // Ctrl-C ends the run: chaos not yet begun is skipped (one under way plays out, so its
+      // fault is undone), and no timer is left to hold the process open after the report.
+      const ended = new AbortController();
+      const chaos = Promise.all(
+        fleet.chaos.map((event) => this.playChaos(event, runBegan, ended.signal)),
       );
-      await Promise.race([endOfRun, this.options.interrupted]);
+      await Promise.race([
+        delay(fleet.durationSeconds * 1000, undefined, { signal: ended.signal }).catch(() => {}),
+        this.options.interrupted,
+      ]);
+      ended.abort();
       const runSeconds = (Date.now() - runBegan) / 1000;
-      const outcomes = await chaos;
+      const outcomes = (await chaos).filter((o): o is ChaosOutcome => o !== null);
 
       this.event({ phase: "drain" });
       this.sendAll({ type: "drain" });
@@ -274,8 +281,18 @@ export class FleetCoordinator {
     }
   }
 
-  private async playChaos(event: ChaosEvent, runBegan: number): Promise<ChaosOutcome> {
-    await sleep(Math.max(0, runBegan + event.atSeconds * 1000 - Date.now()));
+  /** Plays one chaos event at its time; null when the run ended before that time. */
+  private async playChaos(
+    event: ChaosEvent,
+    runBegan: number,
+    ended: AbortSignal,
+  ): Promise<ChaosOutcome | null> {
+    const due = Math.max(0, runBegan + event.atSeconds * 1000 - Date.now());
+    try {
+      await delay(due, undefined, { signal: ended });
+    } catch {
+      return null;
+    }
     const began = Date.now();
     const from = Math.floor(began / 1000);
     this.event({ phase: "chaos", kind: event.kind, state: "begins" });
