@@ -43,7 +43,9 @@ describe.skipIf(CHROMIUM.skip)("the demo's dashboard in a real browser", () => {
 
     // By keyboard alone: Tab to C03's card, Enter selects it.
     for (let i = 0; i < 30; i++) {
-      const focused = await page.locator(":focus").getAttribute("data-container");
+      const focused = await page.evaluate<string | undefined>(
+        "document.activeElement?.dataset?.container",
+      );
       if (focused === "C03") break;
       await page.keyboard.press("Tab");
     }

@@ -1,6 +1,6 @@
 import { byId, formatNumber, h } from "./dom.js";
 import { openStream } from "./live-stream.js";
-import { drawTile, severityOf, stateOf, TILE_STATES } from "./tile-state.js";
+import { drawTile, drawTiles, severityOf, TILE_STATES } from "./tile-state.js";
 import { TILE, type FleetSnapshotWire, type FleetUpdateWire } from "./wire.js";
 
 type SortKey = "id" | "state" | "temperature";
@@ -10,7 +10,7 @@ export interface FleetTimings {
   /** From navigation start until the snapshot's tiles were first drawn, ms. */
   firstRenderMs: number | null;
   tiles: number;
-  /** Per update (a second of changes): the time to apply and draw it, ms. */
+  /** Per update (a second of changes): the time to parse, apply and draw it, ms. */
   readonly applyMs: number[];
   readonly changedTiles: number[];
 }
@@ -147,7 +147,7 @@ export class FleetView {
     this.resize.observe(root);
     this.closeStream = openStream("/api/fleet/events", {
       snapshot: (data) => this.onSnapshot(data as FleetSnapshotWire),
-      update: (data) => this.onUpdate(data as FleetUpdateWire),
+      update: (data, arrivedAt) => this.onUpdate(data as FleetUpdateWire, arrivedAt),
     });
   }
 
@@ -172,8 +172,9 @@ export class FleetView {
     this.timings.firstRenderMs ??= performance.now();
   }
 
-  private onUpdate(update: FleetUpdateWire): void {
-    const began = performance.now();
+  /** Applies a second of changes; timed from its arrival, its JSON's parsing included. */
+  private onUpdate(update: FleetUpdateWire, arrivedAt: number): void {
+    const began = arrivedAt;
     const { tiles, flags, temperatures } = update;
     let layoutChanged = false;
     const keyed = this.filter !== 0 || this.search !== "" || this.sort !== "id";
@@ -188,12 +189,15 @@ export class FleetView {
       if (keyed && (before !== after || this.sort === "temperature")) layoutChanged = true;
     }
     const ctx = this.canvas.getContext("2d");
-    if (layoutChanged || !ctx) this.relayout();
+    // Most tiles changed: one clear and a full redraw beat a clear per tile.
+    if (layoutChanged || !ctx || tiles.length > this.order.length / 2) this.relayout();
     else {
+      const slots: number[] = [];
       for (const tile of tiles) {
         const slot = this.slotOf[tile] ?? -1;
-        if (slot >= 0) this.drawSlot(ctx, slot, tile);
+        if (slot >= 0) slots.push(slot);
       }
+      this.drawSlots(ctx, slots, true);
     }
     this.renderCounts();
     const s = update.summary;
@@ -232,34 +236,56 @@ export class FleetView {
     this.order = Int32Array.from(visible);
     this.slotOf.fill(-1);
     this.order.forEach((tile, slot) => (this.slotOf[tile] = slot));
-    const width = Math.max(200, this.canvas.parentElement?.clientWidth ?? 600);
+    const available = Math.max(200, this.canvas.parentElement?.clientWidth ?? 600);
     const pitch = this.tileSize + GAP;
-    this.columns = Math.max(1, Math.floor(width / pitch));
+    this.columns = Math.max(1, Math.floor(available / pitch));
     const rows = Math.max(1, Math.ceil(this.order.length / this.columns));
     const ratio = window.devicePixelRatio || 1;
-    this.canvas.style.width = `${this.columns * pitch}px`;
-    this.canvas.style.height = `${rows * pitch}px`;
-    this.canvas.width = Math.round(this.columns * pitch * ratio);
-    this.canvas.height = Math.round(rows * pitch * ratio);
+    const width = Math.round(this.columns * pitch * ratio);
+    const height = Math.round(rows * pitch * ratio);
+    // Resizing reallocates the canvas: only when its size changes.
+    if (this.canvas.width !== width || this.canvas.height !== height) {
+      this.canvas.style.width = `${this.columns * pitch}px`;
+      this.canvas.style.height = `${rows * pitch}px`;
+      this.canvas.width = width;
+      this.canvas.height = height;
+    }
     this.canvas.setAttribute("aria-label", `${this.order.length} of ${n} containers shown`);
     this.canvas.dataset.shown = String(this.order.length);
     const ctx = this.canvas.getContext("2d");
     if (!ctx) return;
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, this.columns * pitch, rows * pitch);
-    for (let slot = 0; slot < this.order.length; slot++)
-      this.drawSlot(ctx, slot, this.order[slot] ?? 0);
+    this.drawSlots(
+      ctx,
+      Array.from({ length: this.order.length }, (_, slot) => slot),
+      false,
+    );
     this.cursor = Math.min(this.cursor, Math.max(0, this.order.length - 1));
     if (document.activeElement === this.canvas) this.drawCursor(ctx);
   }
 
-  private drawSlot(ctx: CanvasRenderingContext2D, slot: number, tile: number): void {
+  /** Draws these slots' tiles, grouped by state (see drawTiles); `clear` first when redrawn. */
+  private drawSlots(ctx: CanvasRenderingContext2D, slots: readonly number[], clear: boolean): void {
     const pitch = this.tileSize + GAP;
-    const x = (slot % this.columns) * pitch;
-    const y = Math.floor(slot / this.columns) * pitch;
-    ctx.clearRect(x, y, pitch, pitch);
-    drawTile(ctx, x, y, this.tileSize, stateOf(this.flags[tile] ?? 0));
-    if (slot === this.cursor && document.activeElement === this.canvas) this.drawCursor(ctx);
+    const xs: number[][] = TILE_STATES.map(() => []);
+    const ys: number[][] = TILE_STATES.map(() => []);
+    let cursorDrawn = false;
+    for (const slot of slots) {
+      const tile = this.order[slot];
+      if (tile === undefined) continue;
+      const x = (slot % this.columns) * pitch;
+      const y = Math.floor(slot / this.columns) * pitch;
+      if (clear) ctx.clearRect(x - 1, y - 1, pitch + 1, pitch + 1);
+      const severity = severityOf(this.flags[tile] ?? 0);
+      xs[severity]?.push(x);
+      ys[severity]?.push(y);
+      if (slot === this.cursor) cursorDrawn = true;
+    }
+    TILE_STATES.forEach((state, i) =>
+      drawTiles(ctx, state, xs[i] ?? [], ys[i] ?? [], this.tileSize),
+    );
+    if (cursorDrawn && document.activeElement === this.canvas) this.drawCursor(ctx);
   }
 
   private drawCursor(ctx: CanvasRenderingContext2D): void {
@@ -299,12 +325,7 @@ export class FleetView {
     const ctx = this.canvas.getContext("2d");
     const previous = this.cursor;
     this.cursor = slot;
-    if (ctx) {
-      const before = this.order[previous];
-      if (before !== undefined) this.drawSlot(ctx, previous, before);
-      const tile = this.order[slot];
-      if (tile !== undefined) this.drawSlot(ctx, slot, tile);
-    }
+    if (ctx) this.drawSlots(ctx, [previous, slot], true);
     const tile = this.order[slot];
     this.announcer.textContent = tile === undefined ? "No containers shown." : this.describe(tile);
   }
@@ -349,10 +370,10 @@ export class FleetView {
 
   private renderCounts(): void {
     const counts = new Map<string, number>();
-    for (const flags of this.flags) {
-      const state = stateOf(flags).name;
-      counts.set(state, (counts.get(state) ?? 0) + 1);
-    }
+    const bySeverity = new Array<number>(TILE_STATES.length).fill(0);
+    for (const flags of this.flags)
+      bySeverity[severityOf(flags)] = (bySeverity[severityOf(flags)] ?? 0) + 1;
+    TILE_STATES.forEach((state, i) => counts.set(state.name, bySeverity[i] ?? 0));
     if (this.counts.childElementCount !== TILE_STATES.length) {
       this.counts.replaceChildren(
         ...TILE_STATES.map((state) => {

@@ -6,7 +6,8 @@ import { setStreamState } from "./dom.js";
  */
 export function openStream(
   url: string,
-  handlers: Readonly<Record<string, (data: unknown) => void>>,
+  /** Each event's handler, with when it arrived (before its JSON was parsed), for timings. */
+  handlers: Readonly<Record<string, (data: unknown, arrivedAt: number) => void>>,
 ): () => void {
   const source = new EventSource(url);
   setStreamState("connecting");
@@ -14,7 +15,8 @@ export function openStream(
   source.onerror = () => setStreamState("reconnecting");
   for (const [event, handler] of Object.entries(handlers)) {
     source.addEventListener(event, (message) => {
-      handler(JSON.parse((message as MessageEvent<string>).data));
+      const arrivedAt = performance.now();
+      handler(JSON.parse((message as MessageEvent<string>).data), arrivedAt);
     });
   }
   return () => source.close();
