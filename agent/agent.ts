@@ -25,6 +25,7 @@ import { RuleEngine, thresholdFor } from "./rules/engine.js";
 import { ReportByException } from "./rules/report-by-exception.js";
 import { Sampler, type SampledContainer } from "./sampler.js";
 import { SharedResources } from "./shared-resources.js";
+import { HealthShadow } from "./shadow/health-shadow.js";
 import { agentVersion } from "./version.js";
 
 /** What the agent takes from outside; everything else it builds from its config. */
@@ -69,6 +70,7 @@ export class Agent {
   private capture: CaptureStage | null = null;
   private http: HttpListener | null = null;
   private feed: GatewayFeed | null = null;
+  private healthShadow: HealthShadow | null = null;
   private samplingStopped = false;
   /** Wall and monotonic time of the start, for /metrics and /healthz. */
   private startedAt = { wall: 0, mono: 0 };
@@ -209,6 +211,14 @@ export class Agent {
     );
     publisher.start();
     this.sampler.start();
+    if (config.health.enabled) {
+      this.healthShadow = new HealthShadow(this, {
+        ...config.health,
+        clock,
+        send: (topic, payload) => publisher.sendSideMessage(topic, payload),
+      });
+      this.healthShadow.start();
+    }
   }
 
   /**
@@ -296,6 +306,8 @@ export class Agent {
     this.http = null;
     this.feed?.close();
     this.feed = null;
+    this.healthShadow?.stop();
+    this.healthShadow = null;
     await this.stopSampling();
     await this.publisher?.stop(drainMs);
     const stats = this.outbox?.stats();
@@ -340,6 +352,15 @@ export class Agent {
         limit: thresholdFor(this.rulesConfig, product),
       };
     });
+  }
+
+  /** Containers whose device stopped answering (device_unreachable raised). */
+  unreachableDevices(): readonly string[] {
+    return this.devices.raised();
+  }
+
+  get containerCount(): number {
+    return this.config.containers.length;
   }
 
   /** Each container's sampling interval, ms. */

@@ -249,6 +249,29 @@ export const configSchema = z
       .describe("Clock integrity: a Raspberry Pi has no real-time clock."),
     log: logSchema,
     http: httpSchema,
+    health: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            "Report the gateway's health to its named shadow `health` ($aws/things/<gateway>/shadow/name/health/update, QoS 0, outside the outbox): outbox depth, bytes and oldest age, evictions, dead letters, clock state, Modbus requests and errors per device, unreachable devices, version, boot id, uptime, last delivery.",
+          ),
+        intervalSeconds: z
+          .int()
+          .min(10)
+          .default(300)
+          .describe("The routine report's period, while nothing changes."),
+        minGapSeconds: z
+          .int()
+          .min(1)
+          .default(10)
+          .describe(
+            "A change of state (a backlog starts or drains, the clock's trust changes, a device fails or recovers) is reported at once, but never two reports closer than this.",
+          ),
+      })
+      .prefault({})
+      .describe("Health in the device shadow: which gateways hold a backlog, seen from the cloud."),
   })
   .superRefine(checkConsistency);
 

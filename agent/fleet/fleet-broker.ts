@@ -24,6 +24,9 @@ export class FleetBroker extends MosquittoProcess {
       [
         "pattern write dt/reefer/%u/#",
         "pattern read cmd/reefer/%u/#",
+        // The device shadows (the health report), as the IoT policy allows.
+        "pattern write $aws/things/%u/shadow/#",
+        "pattern read $aws/things/%u/shadow/#",
         "",
         `user ${observer}`,
         "topic read dt/reefer/#",

@@ -94,6 +94,19 @@ export class Publisher {
     return n;
   }
 
+  /**
+   * One message outside the outbox, at QoS 0 (a shadow report about now: after an outage it is
+   * stale, so it is never buffered). False when there is no connection to send it on.
+   */
+  sendSideMessage(topic: string, payload: string): boolean {
+    const client = this.client;
+    if (!client || this.stopping) return false;
+    client.publish(topic, payload, { qos: 0 }, (error) => {
+      if (error) this.options.logger.debug({ err: error, topic }, "side message not sent");
+    });
+    return true;
+  }
+
   /** New rows were captured: send them if the link is up. */
   kick(): void {
     this.pump();

@@ -38,8 +38,11 @@ chmod 644 ./*.pem
 here=$(pwd)
 cat >acl <<ACL
 pattern write dt/reefer/%u/#
+pattern write \$aws/things/%u/shadow/#
+pattern read \$aws/things/%u/shadow/#
 user monitor
 topic read #
+topic read \$aws/#
 ACL
 cat >mosquitto.conf <<CONF
 listener $port 127.0.0.1

@@ -16,7 +16,20 @@ export const MONITOR = "monitor";
 export class MosquittoBroker extends MosquittoProcess {
   static async start(binary: string, dir: string, pki: TestPki): Promise<MosquittoBroker> {
     const acl = join(dir, "acl");
-    writeFileSync(acl, `pattern write dt/reefer/%u/#\n\nuser ${MONITOR}\ntopic read #\n`);
+    // `#` does not match topics beginning with `$`: the monitor reads the shadows' explicitly.
+    writeFileSync(
+      acl,
+      [
+        "pattern write dt/reefer/%u/#",
+        "pattern write $aws/things/%u/shadow/#",
+        "pattern read $aws/things/%u/shadow/#",
+        "",
+        `user ${MONITOR}`,
+        "topic read #",
+        "topic read $aws/#",
+        "",
+      ].join("\n"),
+    );
     const broker = new MosquittoBroker(binary, dir, await freePort());
     await broker.launch(
       mosquittoConfig({

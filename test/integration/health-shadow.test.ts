@@ -1,0 +1,95 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import mqtt from "mqtt";
+import { afterEach, describe, expect, it } from "vitest";
+import { Agent } from "../../agent/agent.js";
+import { validateConfig } from "../../config/load.js";
+import { agentMqtt, useMosquitto } from "../support/broker-fixture.js";
+import { captureLogs } from "../support/logs.js";
+import { MONITOR } from "../support/mosquitto.js";
+import { requireTool } from "../support/tools.js";
+
+const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
+const GATEWAY = "gw-health";
+
+interface Report {
+  state: {
+    reported: {
+      schema: string;
+      bootId: string;
+      clock: string;
+      outbox: { depth: number; oldestAgeSeconds: number | null };
+      lastDeliveryAt: string | null;
+    };
+  };
+}
+
+/**
+ * The `health` named shadow over Mosquitto with mTLS: the gateway reports when it connects,
+ * again when a backlog starts or drains, and the reports say what an operator needs.
+ */
+describe.skipIf(mosquitto.skip)("the health shadow", () => {
+  const env = useMosquitto(mosquitto.path ?? "", [GATEWAY]);
+  const running: Agent[] = [];
+  afterEach(async () => {
+    for (const agent of running.splice(0)) await agent.stop(0);
+  });
+
+  it("reports on connect, reports the backlog of an outage when the link is back, then its drain", async () => {
+    const reports: Report[] = [];
+    const { cert, key } = env.pki.client(MONITOR);
+    const listener = await mqtt.connectAsync(env.broker.url, {
+      ca: readFileSync(env.pki.caCert),
+      cert: readFileSync(cert),
+      key: readFileSync(key),
+      rejectUnauthorized: true,
+      clientId: "health-listener",
+    });
+    await listener.subscribeAsync(`$aws/things/${GATEWAY}/shadow/name/health/update`, { qos: 1 });
+    listener.on("message", (_topic, payload) =>
+      reports.push(JSON.parse(payload.toString()) as Report),
+    );
+    const until = async (condition: () => boolean) => {
+      while (!condition()) await new Promise((resolve) => setTimeout(resolve, 50));
+    };
+    try {
+      const config = validateConfig(
+        {
+          version: 1,
+          gateway: { id: GATEWAY },
+          mqtt: agentMqtt(env, GATEWAY),
+          buffer: { path: join(env.temp.dir, "health-outbox.db") },
+          sampling: { intervalMs: 100 },
+          containers: [{ id: "H1", product: "P01", driver: { type: "simulated", seed: 1 } }],
+          health: { intervalSeconds: 600, minGapSeconds: 1 },
+          log: { level: "warn" },
+        },
+        "health test",
+      );
+      const agent = new Agent(config, { logger: captureLogs("fatal").logger });
+      running.push(agent);
+      agent.start();
+      await until(() => reports.length >= 1);
+      const first = reports[0]?.state.reported;
+      expect(first?.schema).toBe("reefer-edge/health/1");
+      expect(first?.bootId).toBe(agent.bootId);
+
+      // An outage: readings pile up; the report of the backlog is owed until the link is back.
+      await env.proxy.down();
+      await until(() => agent.backlog() > 20);
+      const before = reports.length;
+      await env.proxy.up();
+      await until(() => reports.slice(before).some((r) => r.state.reported.outbox.depth > 3));
+      const behind = reports.slice(before).find((r) => r.state.reported.outbox.depth > 3);
+      expect(behind?.state.reported.outbox.oldestAgeSeconds).toBeGreaterThanOrEqual(0);
+      // Drained: the class changes back, and that is reported too.
+      const drainedFrom = reports.length;
+      await until(() => reports.slice(drainedFrom).some((r) => r.state.reported.outbox.depth <= 3));
+      const last = reports.at(-1)?.state.reported;
+      expect(last?.lastDeliveryAt).not.toBeNull();
+      expect(last?.clock).toBe("synced");
+    } finally {
+      await listener.endAsync();
+    }
+  }, 60_000);
+});
