@@ -6,10 +6,15 @@ import { Agent } from "../../agent/agent.js";
 import { validateConfig } from "../../config/load.js";
 import { agentMqtt, useMosquitto } from "../support/broker-fixture.js";
 import { captureLogs } from "../support/logs.js";
-import { MONITOR } from "../support/mosquitto.js";
+import { CreateThingCommand, IoTClient } from "@aws-sdk/client-iot";
+import { GetThingShadowCommand, IoTDataPlaneClient } from "@aws-sdk/client-iot-data-plane";
+import { MotoServer, requireMoto } from "../support/moto.js";
+import { MONITOR, SHADOW_SERVICE } from "../support/mosquitto.js";
+import { ShadowService } from "../support/shadow-service.js";
 import { requireTool } from "../support/tools.js";
 
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
+const moto = requireMoto();
 const GATEWAY = "gw-health";
 
 interface Report {
@@ -25,11 +30,13 @@ interface Report {
 }
 
 /**
- * The `health` named shadow over Mosquitto with mTLS: the gateway reports when it connects,
- * again when a backlog starts or drains, and the reports say what an operator needs.
+ * The `health` named shadow over Mosquitto with mTLS, with the shadow service's documents kept
+ * by moto's IoT data plane (test/support/shadow-service.ts): the gateway reports when it
+ * connects, again when a backlog starts or drains, and what an operator reads back with
+ * GetThingShadow says what it needs.
  */
-describe.skipIf(mosquitto.skip)("the health shadow", () => {
-  const env = useMosquitto(mosquitto.path ?? "", [GATEWAY]);
+describe.skipIf(mosquitto.skip || moto.skip)("the health shadow", () => {
+  const env = useMosquitto(mosquitto.path ?? "", [GATEWAY, SHADOW_SERVICE]);
   const running: Agent[] = [];
   afterEach(async () => {
     for (const agent of running.splice(0)) await agent.stop(0);
@@ -49,6 +56,15 @@ describe.skipIf(mosquitto.skip)("the health shadow", () => {
     listener.on("message", (_topic, payload) =>
       reports.push(JSON.parse(payload.toString()) as Report),
     );
+    const aws = await MotoServer.start();
+    await new IoTClient(aws.clientConfig()).send(new CreateThingCommand({ thingName: GATEWAY }));
+    const data = new IoTDataPlaneClient(aws.clientConfig());
+    const service = await ShadowService.start({
+      brokerUrl: env.broker.url,
+      ca: env.pki.caCert,
+      identity: env.pki.client(SHADOW_SERVICE),
+      data,
+    });
     const until = async (condition: () => boolean) => {
       while (!condition()) await new Promise((resolve) => setTimeout(resolve, 50));
     };
@@ -88,8 +104,29 @@ describe.skipIf(mosquitto.skip)("the health shadow", () => {
       const last = reports.at(-1)?.state.reported;
       expect(last?.lastDeliveryAt).not.toBeNull();
       expect(last?.clock).toBe("synced");
+
+      // What the operator reads from the cloud's shadow: the last report, versioned.
+      type Stored = { state: { reported: Report["state"]["reported"] }; version: number };
+      const stored = async (): Promise<Stored> => {
+        const response = await data.send(
+          new GetThingShadowCommand({ thingName: GATEWAY, shadowName: "health" }),
+        );
+        return JSON.parse(Buffer.from(response.payload ?? []).toString()) as Stored;
+      };
+      let shadow = await stored();
+      while (
+        !shadow.state.reported.lastDeliveryAt ||
+        shadow.state.reported.bootId !== agent.bootId
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        shadow = await stored();
+      }
+      expect(shadow.state.reported.schema).toBe("reefer-edge/health/1");
+      expect(shadow.version).toBeGreaterThanOrEqual(3);
     } finally {
       await listener.endAsync();
+      await service.stop();
+      await aws.stop();
     }
   }, 60_000);
 });

@@ -6,6 +6,8 @@ import { freePort } from "./ports.js";
 
 /** Common name of the test's monitoring client, which may read every topic. */
 export const MONITOR = "monitor";
+/** Common name of the shadow service stand-in (test/support/shadow-service.ts). */
+export const SHADOW_SERVICE = "shadow-service";
 
 /**
  * A real Mosquitto on 127.0.0.1 and a random port, with TLS as AWS IoT Core does it: clients
@@ -27,6 +29,9 @@ export class MosquittoBroker extends MosquittoProcess {
         `user ${MONITOR}`,
         "topic read #",
         "topic read $aws/#",
+        "",
+        `user ${SHADOW_SERVICE}`,
+        "topic readwrite $aws/#",
         "",
       ].join("\n"),
     );
