@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 import { readTimeoutMs, type AgentConfig } from "../config/schema.js";
 import { createDriver } from "../drivers/registry.js";
@@ -26,6 +27,7 @@ import { ReportByException } from "./rules/report-by-exception.js";
 import { Sampler, type SampledContainer } from "./sampler.js";
 import { SharedResources } from "./shared-resources.js";
 import { HealthShadow } from "./shadow/health-shadow.js";
+import { ConfigShadow } from "./shadow/config-shadow.js";
 import { agentVersion } from "./version.js";
 
 /** What the agent takes from outside; everything else it builds from its config. */
@@ -83,10 +85,17 @@ export class Agent {
   /** The rules in force: the config's, or a reload's. */
   private rulesConfig: AgentConfig["rules"];
 
+  /** The config running: the file's, with the config shadow's settings merged once applied. */
+  private config: AgentConfig;
+  private configShadow: ConfigShadow | null = null;
+
   constructor(
-    private readonly config: AgentConfig,
+    /** The gateway's own config (its file, or a reload of it). */
+    private fileConfig: AgentConfig,
     private readonly deps: AgentDependencies,
   ) {
+    const config = fileConfig;
+    this.config = config;
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? Math.random;
     const catalogue = productCatalogue(config.products);
@@ -120,10 +129,26 @@ export class Agent {
    * by exception, device watch) without losing a reading, an open window or a raised alert.
    */
   reloadRules(config: AgentConfig): void {
+    this.fileConfig = config;
+    // The remote settings still apply over the reloaded file, when they still fit it.
+    this.applyConfig(this.configShadow?.rebase(config) ?? config);
+  }
+
+  /** Runs a config's rules and sampling intervals from now on, without a restart. */
+  private applyConfig(config: AgentConfig): void {
+    this.config = config;
     this.rulesConfig = config.rules;
     this.rules.update(config.rules);
     this.reportByException.update(reportByExceptionConfigs(config));
     this.devices.update(deviceUnreachableAfter(config));
+    this.sampler?.retime(
+      new Map(
+        config.containers.map((c) => {
+          const intervalMs = c.intervalMs ?? config.sampling.intervalMs;
+          return [c.id, { intervalMs, timeoutMs: readTimeoutMs(config, intervalMs) }];
+        }),
+      ),
+    );
   }
 
   /**
@@ -132,8 +157,22 @@ export class Agent {
    * files cannot be used.
    */
   start(): void {
-    const { config, clock, metrics, events } = this;
+    const { clock, metrics, events } = this;
     const logger = this.deps.logger;
+    if (this.fileConfig.remoteConfig.enabled) {
+      this.configShadow = new ConfigShadow({
+        thing: this.fileConfig.gateway.id,
+        file: this.fileConfig,
+        stateFile: remoteStateFile(this.fileConfig),
+        apply: (next) => this.applyConfig(next),
+        clock,
+        logger: logger.child({ component: "config-shadow" }),
+        metrics,
+      });
+      const restored = this.configShadow.restore();
+      if (restored) this.applyConfig(restored);
+    }
+    const config = this.config;
     this.startedAt = { wall: clock.now(), mono: clock.monotonic() };
     const tls = loadTlsMaterial(config.mqtt, clock.now());
     for (const warning of tls.warnings) logger.warn(warning);
@@ -173,6 +212,7 @@ export class Agent {
       metrics,
       events,
       random: this.random,
+      ...(this.configShadow && { session: this.configShadow }),
     });
     this.publisher = publisher;
     const capture = new CaptureStage({
@@ -308,6 +348,8 @@ export class Agent {
     this.feed = null;
     this.healthShadow?.stop();
     this.healthShadow = null;
+    this.configShadow?.stop();
+    this.configShadow = null;
     await this.stopSampling();
     await this.publisher?.stop(drainMs);
     const stats = this.outbox?.stats();
@@ -423,6 +465,13 @@ export class Agent {
       };
     });
   }
+}
+
+/** Where the config shadow's applied settings are kept: beside the outbox, unless configured. */
+function remoteStateFile(config: AgentConfig): string | null {
+  if (config.remoteConfig.stateFile !== undefined) return config.remoteConfig.stateFile;
+  if (config.buffer.path === ":memory:") return null;
+  return join(dirname(config.buffer.path), "remote-config.json");
 }
 
 function reportByExceptionConfigs(config: AgentConfig) {

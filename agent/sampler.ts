@@ -37,7 +37,8 @@ class ReadTimeout extends Error {
 }
 
 interface ContainerState {
-  readonly container: SampledContainer;
+  /** Replaced when a remote setting changes its interval (see retime). */
+  container: SampledContainer;
   opened: boolean;
   /** The read still running from an earlier tick (a driver that ignored its abort). */
   busy: boolean;
@@ -70,6 +71,33 @@ export class Sampler {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.scheduleAll();
+  }
+
+  /**
+   * New intervals (and read timeouts) for some containers, from now on: the tickers restart on
+   * the new periods; a tick under way finishes as it began.
+   */
+  retime(timing: ReadonlyMap<string, { intervalMs: number; timeoutMs: number }>): void {
+    let changed = false;
+    for (const state of this.states) {
+      const next = timing.get(state.container.id);
+      if (!next) continue;
+      if (
+        next.intervalMs === state.container.intervalMs &&
+        next.timeoutMs === state.container.timeoutMs
+      )
+        continue;
+      state.container = { ...state.container, ...next };
+      changed = true;
+    }
+    if (!changed || !this.running) return;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.scheduleAll();
+  }
+
+  private scheduleAll(): void {
     const groups = new Map<number, ContainerState[]>();
     for (const state of this.states) {
       const group = groups.get(state.container.intervalMs) ?? [];

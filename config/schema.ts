@@ -272,6 +272,23 @@ export const configSchema = z
       })
       .prefault({})
       .describe("Health in the device shadow: which gateways hold a backlog, seen from the cloud."),
+    remoteConfig: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            "Take sampling.intervalMs and rules from the named shadow `config` (state.desired), checked by this schema with this file under them, applied without a restart and reported with the version applied; a refusal is reported with each problem's path. Identity, broker, certificates, outbox and listener stay this file's.",
+          ),
+        stateFile: z
+          .string()
+          .optional()
+          .describe(
+            "Where the last applied remote settings are kept, so a restart while offline runs with them. Default: remote-config.json beside the outbox.",
+          ),
+      })
+      .prefault({})
+      .describe("Remote configuration through the device shadow."),
   })
   .superRefine(checkConsistency);
 

@@ -173,6 +173,8 @@ export function gatewayConfig(
     },
     buffer: { ...shared.buffer, path: join(gatewayDir(fleet, id), "outbox.db") },
     log: { level: "warn", ...shared.log },
+    // A rehearsal's broker has no shadow service: remote config is off unless the fleet asks.
+    remoteConfig: { enabled: false, ...shared.remoteConfig },
     containers,
   };
   return validateConfig(raw, `fleet gateway ${id}`);

@@ -35,6 +35,8 @@ export interface PublisherOptions {
    * buffered readings are corrected before they leave once the clock is trusted.
    */
   readonly clockCorrection?: { observe(): unknown };
+  /** Told of each connection's client and its end (the config shadow subscribes on it). */
+  readonly session?: { up(client: MqttClient): void; down(): void };
 }
 
 interface InflightMessage {
@@ -152,10 +154,12 @@ export class Publisher {
       this.reportProgress();
     }, PROGRESS_INTERVAL_MS);
     this.progressTimer.unref();
+    this.options.session?.up(client);
     this.pump();
   }
 
   private sessionDown(): void {
+    this.options.session?.down();
     if (this.progressTimer) clearInterval(this.progressTimer);
     this.acks.flush();
     // Whatever was in flight on this connection is pending again at the next session.

@@ -27,6 +27,12 @@ interface ShadowDocument {
  */
 export class ShadowService {
   private readonly versions = new Map<string, number>();
+  /**
+   * The desired state each device was last told of (a get, or a delta): a delta goes out when the
+   * document's desired state differs from it, whoever changed it (the device's MQTT update or the
+   * operator's HTTP call, which this stand-in learns of by polling).
+   */
+  private readonly desired = new Map<string, string>();
   private readonly watch: NodeJS.Timeout;
   private polling = false;
 
@@ -67,6 +73,11 @@ export class ShadowService {
     await this.client.endAsync();
   }
 
+  /** Follows a shadow made through the HTTP API before its device asked for it. */
+  watchShadow(thing: string, shadow: string): void {
+    if (!this.versions.has(`${thing}/${shadow}`)) this.versions.set(`${thing}/${shadow}`, 0);
+  }
+
   private async handle(topic: string, payload: Buffer): Promise<void> {
     const match = REQUEST.exec(topic);
     if (!match) return;
@@ -77,6 +88,7 @@ export class ShadowService {
       try {
         const document = await this.document(thing, shadow);
         this.versions.set(`${thing}/${shadow}`, document.version ?? 0);
+        this.desired.set(`${thing}/${shadow}`, JSON.stringify(document.state?.desired ?? null));
         await this.publish(`${base}/get/accepted`, document);
       } catch (error) {
         await this.publish(`${base}/get/rejected`, rejection(error));
@@ -84,7 +96,10 @@ export class ShadowService {
       return;
     }
     try {
-      const request = JSON.parse(payload.toString()) as { clientToken?: string };
+      const request = JSON.parse(payload.toString()) as {
+        clientToken?: string;
+        state?: { desired?: unknown };
+      };
       clientToken = request.clientToken;
       const before = await this.document(thing, shadow).catch(() => null);
       const response = await this.data.send(
@@ -99,7 +114,7 @@ export class ShadowService {
         current: after,
         timestamp: after.timestamp,
       });
-      if (after.state?.delta !== undefined) await this.publishDelta(base, after);
+      await this.announce(`${thing}/${shadow}`, base, after);
     } catch (error) {
       await this.publish(`${base}/update/rejected`, { ...rejection(error), clientToken });
     }
@@ -115,12 +130,19 @@ export class ShadowService {
         const document = await this.document(thing, shadow).catch(() => null);
         if (!document || (document.version ?? 0) <= version) continue;
         this.versions.set(key, document.version ?? 0);
-        if (document.state?.delta !== undefined)
-          await this.publishDelta(`$aws/things/${thing}/shadow/name/${shadow}`, document);
+        await this.announce(key, `$aws/things/${thing}/shadow/name/${shadow}`, document);
       }
     } finally {
       this.polling = false;
     }
+  }
+
+  /** A delta, as AWS sends one: when the desired state changed and differs from the reported. */
+  private async announce(key: string, base: string, document: ShadowDocument): Promise<void> {
+    const desired = JSON.stringify(document.state?.desired ?? null);
+    if (desired === this.desired.get(key)) return;
+    this.desired.set(key, desired);
+    if (document.state?.delta !== undefined) await this.publishDelta(base, document);
   }
 
   private async publishDelta(base: string, document: ShadowDocument): Promise<void> {
