@@ -57,6 +57,18 @@ export const METRIC_CATALOGUE: Readonly<Record<string, MetricSpec | null>> = {
     "Readings and alerts acknowledged by the broker, by kind.",
   ),
   bytes_sent: counter("sent_bytes", "Payload bytes handed to the broker connection."),
+  shadow_applied: counter(
+    "shadow_applied",
+    "Desired states of the config shadow applied (without a restart).",
+  ),
+  shadow_refused: counter(
+    "shadow_refused",
+    "Config shadow documents refused and reported, by reason (invalid, json, size).",
+  ),
+  shadow_stale_deltas: counter(
+    "shadow_stale_deltas",
+    "Config shadow deltas older than the version applied, ignored.",
+  ),
   publish_errors: counter("publish_errors", "Publishes that failed and will be retried."),
   rate_limited: counter(
     "rate_limited",
