@@ -38,6 +38,8 @@ Usage:
                                        brings an outbox's schema up to this version's (package
                                        upgrades run it between stopping the old agent and
                                        starting the new one)
+  reefer-edge cloud ...                the operator's commands through AWS IoT (config shadow,
+                                       health, list, send): reefer-edge cloud help
   reefer-edge ports                    lists serial ports (RS-485 adapters) with the stable
                                        /dev/serial/by-id names to put in a Modbus driver's config
   reefer-edge help
@@ -65,6 +67,8 @@ async function main(argv: string[]): Promise<number> {
       return fleet(rest);
     case "outbox":
       return outbox(rest);
+    case "cloud":
+      return cloud(rest);
     case "help":
     case "--help":
     case "-h":
@@ -157,6 +161,31 @@ async function fleet(args: string[]): Promise<number> {
   return report.lost === 0 && report.backlogLeft === 0 && report.gateways === coordinator.total
     ? 0
     : 1;
+}
+
+/**
+ * The operator's commands; their code (and the AWS SDK, an optional dependency a gateway's
+ * package leaves out) is loaded only here.
+ */
+async function cloud(args: string[]): Promise<number> {
+  let command: typeof import("./cloud/cloud-command.js");
+  try {
+    command = await import("./cloud/cloud-command.js");
+  } catch (error) {
+    process.stderr.write(
+      `cloud: the AWS SDK clients are not installed here (a gateway's package leaves them out): npm install @aws-sdk/client-iot-data-plane @aws-sdk/client-iot\n${(error as Error).message}\n`,
+    );
+    return 1;
+  }
+  if (args[0] === undefined || args[0] === "help") {
+    process.stdout.write(command.CLOUD_USAGE + "\n");
+    return args[0] === "help" ? 0 : 2;
+  }
+  return command.cloudCommand(
+    args,
+    (text) => process.stdout.write(text),
+    (text) => process.stderr.write(text),
+  );
 }
 
 /** Outbox maintenance; its code is loaded only for this command. */

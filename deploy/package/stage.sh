@@ -35,7 +35,8 @@ rm -rf "$out" && mkdir -p "$out/bin" "$out/libexec"
 (cd "$repo" && npm run build --silent)
 cp -r "$repo/dist" "$repo/package.json" "$repo/package-lock.json" "$out/"
 # Production dependencies only, with no install scripts: nothing compiles for the build machine.
-(cd "$out" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --silent)
+# No optional ones: the AWS SDK clients serve the operator's `reefer-edge cloud`, not a gateway.
+(cd "$out" && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --silent)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # The runtime for ARCH, or for armv7l only the (architecture-independent) headers of x64's.

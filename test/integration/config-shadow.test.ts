@@ -14,6 +14,7 @@ import { agentMqtt, useMosquitto } from "../support/broker-fixture.js";
 import { captureLogs } from "../support/logs.js";
 import { MotoServer, requireMoto } from "../support/moto.js";
 import { SHADOW_SERVICE } from "../support/mosquitto.js";
+import { runCli } from "../support/cli.js";
 import { freePort } from "../support/ports.js";
 import { ShadowService } from "../support/shadow-service.js";
 import { requireTool } from "../support/tools.js";
@@ -218,4 +219,96 @@ describe.skipIf(mosquitto.skip || moto.skip)("the config shadow", () => {
     const highest = Math.max(...seqs);
     for (let seq = 1; seq <= highest; seq++) expect(seqs.has(seq), `seq ${seq}`).toBe(true);
   }, 60_000);
+
+  it("the operator's commands: set and show the config, read health, list by backlog and clock, send", async () => {
+    const env2 = {
+      AWS_ENDPOINT_URL: aws.endpoint,
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "testing",
+      AWS_SECRET_ACCESS_KEY: "testing",
+    };
+    const cloud = (...args: string[]) => runCli(["cloud", ...args], env2);
+    const agent = startAgent(agentMqtt(env, GATEWAY));
+    await until(() => agent.status().connected);
+
+    const set = await cloud(
+      "config",
+      "set",
+      "--gateway",
+      GATEWAY,
+      "--set",
+      "rules.temperature.threshold=12",
+      "--json",
+    );
+    expect(set.code, set.stderr).toBe(0);
+    const [{ version }] = JSON.parse(set.stdout) as [{ version: number }];
+    await until(() => limit(agent) === 12);
+    await until(async () => {
+      const shown = await cloud("config", "show", "--gateway", GATEWAY, "--json");
+      const document = JSON.parse(shown.stdout) as ConfigDocument;
+      return (document.state.reported?.configVersion ?? 0) >= version && !document.state.delta;
+    });
+
+    const refused = await cloud(
+      "config",
+      "set",
+      "--gateway",
+      GATEWAY,
+      "--set",
+      "buffer.path=/tmp/elsewhere",
+    );
+    expect(refused.code).toBe(0);
+    await until(async () =>
+      (await cloud("config", "show", "--gateway", GATEWAY)).stdout.includes("refused"),
+    );
+    const shown = await cloud("config", "show", "--gateway", GATEWAY);
+    expect(shown.stdout).toContain("buffer: a local-only setting");
+    expect(shown.stdout).toContain('"threshold":12');
+    expect(limit(agent)).toBe(12);
+
+    // Health as three gateways reported it, kept in moto's shadows.
+    const iot = new IoTClient(aws.clientConfig());
+    const health = {
+      "fleet-a": [120, "synced"],
+      "fleet-b": [0, "unsynced"],
+      "fleet-c": [0, "synced"],
+    } as const;
+    for (const [thing, [depth, clock]] of Object.entries(health)) {
+      await iot.send(new CreateThingCommand({ thingName: thing }));
+      await data.send(
+        new UpdateThingShadowCommand({
+          thingName: thing,
+          shadowName: "health",
+          payload: Buffer.from(
+            JSON.stringify({
+              state: { reported: { outbox: { depth, oldestAgeSeconds: depth * 10 }, clock } },
+            }),
+          ),
+        }),
+      );
+    }
+    const listed = async (...filters: string[]) =>
+      (JSON.parse((await cloud("list", ...filters, "--json")).stdout) as { gateway: string }[]).map(
+        (r) => r.gateway,
+      );
+    expect(await listed("--backlog")).toEqual(["fleet-a"]);
+    expect(await listed("--clock-untrusted")).toEqual(["fleet-b"]);
+    expect((await listed()).sort()).toEqual(["fleet-a", "fleet-b", "fleet-c", GATEWAY].sort());
+    expect((await cloud("health", "--gateway", "fleet-a")).stdout).toContain("120 waiting");
+    expect((await cloud("health", "--gateway", "nobody")).code).toBe(1);
+
+    const sent = await cloud(
+      "send",
+      "--gateway",
+      GATEWAY,
+      "--command",
+      "flush",
+      "--payload",
+      '{"now":true}',
+    );
+    expect(sent.code, sent.stderr).toBe(0);
+    expect(sent.stdout).toContain(`published to cmd/reefer/${GATEWAY}/flush`);
+    expect((await cloud("send", "--gateway", GATEWAY, "--command", "a/b")).code).toBe(2);
+    expect((await cloud("config", "set", "--gateway", GATEWAY, "--set", "nonsense")).code).toBe(2);
+  }, 90_000);
 });
