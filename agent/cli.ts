@@ -38,6 +38,10 @@ Usage:
                                        brings an outbox's schema up to this version's (package
                                        upgrades run it between stopping the old agent and
                                        starting the new one)
+  reefer-edge provision --config FILE --claim-cert C --claim-key K --template NAME --serial S
+                                       fleet provisioning by claim: a key made here, a
+                                       certificate from its CSR, the thing registered, written
+                                       where the config names them; resumes after interruption
   reefer-edge cloud ...                the operator's commands through AWS IoT (config shadow,
                                        health, list, send): reefer-edge cloud help
   reefer-edge ports                    lists serial ports (RS-485 adapters) with the stable
@@ -69,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
       return outbox(rest);
     case "cloud":
       return cloud(rest);
+    case "provision":
+      return provisionCommand(rest);
     case "help":
     case "--help":
     case "-h":
@@ -186,6 +192,53 @@ async function cloud(args: string[]): Promise<number> {
     (text) => process.stdout.write(text),
     (text) => process.stderr.write(text),
   );
+}
+
+/** Fleet provisioning by claim; its code is loaded only for this command. */
+async function provisionCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: "string", short: "c" },
+      "claim-cert": { type: "string" },
+      "claim-key": { type: "string" },
+      template: { type: "string" },
+      serial: { type: "string" },
+      timeout: { type: "string" },
+    },
+  });
+  const timeout = values.timeout === undefined ? 30 : Number(values.timeout);
+  const serial = values.serial ?? "";
+  if (
+    !values.config ||
+    !values["claim-cert"] ||
+    !values["claim-key"] ||
+    !values.template ||
+    !/^[A-Za-z0-9_-]{1,64}$/.test(serial) ||
+    !(timeout > 0)
+  ) {
+    process.stderr.write(
+      "usage: reefer-edge provision --config FILE --claim-cert FILE --claim-key FILE --template NAME --serial SERIAL [--timeout SECONDS]\n",
+    );
+    return 2;
+  }
+  const { provision } = await import("./provision/provision.js");
+  try {
+    await provision({
+      config: values.config,
+      claimCert: values["claim-cert"],
+      claimKey: values["claim-key"],
+      template: values.template,
+      serial,
+      timeoutSeconds: timeout,
+      log: (line) => process.stdout.write(`${line}\n`),
+    });
+    return 0;
+  } catch (error) {
+    if (error instanceof ConfigError) return reportStartupError(error);
+    process.stderr.write(`provision: ${(error as Error).message}\n`);
+    return 1;
+  }
 }
 
 /** Outbox maintenance; its code is loaded only for this command. */

@@ -8,6 +8,10 @@ import { freePort } from "./ports.js";
 export const MONITOR = "monitor";
 /** Common name of the shadow service stand-in (test/support/shadow-service.ts). */
 export const SHADOW_SERVICE = "shadow-service";
+/** Common name of the provisioning stand-in (test/support/provisioning-service.ts). */
+export const PROVISIONING_SERVICE = "provisioning-service";
+/** Common name of a factory claim certificate: it may only provision. */
+export const CLAIM = "claim";
 
 /**
  * A real Mosquitto on 127.0.0.1 and a random port, with TLS as AWS IoT Core does it: clients
@@ -32,6 +36,14 @@ export class MosquittoBroker extends MosquittoProcess {
         "",
         `user ${SHADOW_SERVICE}`,
         "topic readwrite $aws/#",
+        "",
+        `user ${PROVISIONING_SERVICE}`,
+        "topic readwrite $aws/#",
+        "",
+        // As the claim policy: the provisioning topics only.
+        `user ${CLAIM}`,
+        "topic readwrite $aws/certificates/create-from-csr/#",
+        "topic readwrite $aws/provisioning-templates/+/provision/#",
         "",
       ].join("\n"),
     );
