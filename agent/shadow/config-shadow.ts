@@ -195,6 +195,13 @@ export class ConfigShadow {
     }
     if (topic === accepted) {
       const desired = isObject(state.desired) ? state.desired : {};
+      // The same desired state as applied, and nothing left to report (no delta): only the
+      // version moved (the agent's own reports move it), so there is nothing to do.
+      const same = this.applied && JSON.stringify(this.applied.desired) === JSON.stringify(desired);
+      if (same && state.delta === undefined && this.applied) {
+        this.applied = { version: Math.max(version, this.applied.version), desired };
+        return;
+      }
       this.offer(version, desired);
       return;
     }
