@@ -1,25 +1,12 @@
-/**
- * The chart's columns, in order: time (ms since the epoch), temperature, setpoint, O2, CO2,
- * power, door open (0/1) and defrost (0/1). A column is null where the sensor gave nothing.
- */
-export const HISTORY_COLUMNS = [
-  "t",
-  "temperature",
-  "setpoint",
-  "oxygen",
-  "carbonDioxide",
-  "kilowatts",
-  "door",
-  "defrost",
-] as const;
+import { HISTORY_COLUMNS, type HistoryColumnsWire } from "./web/wire.js";
 
-export type HistoryColumn = (typeof HISTORY_COLUMNS)[number];
+export { HISTORY_COLUMNS };
 
 /** One reading as the chart takes it: the values of HISTORY_COLUMNS, in order. */
 export type HistoryPoint = readonly (number | null)[];
 
 /** The columns of a container's recent history, oldest first, each as long as the others. */
-export type HistoryColumns = Record<HistoryColumn, (number | null)[]>;
+export type HistoryColumns = HistoryColumnsWire;
 
 /**
  * A container's recent readings for the dashboard's chart, in fixed memory: a ring of Float64

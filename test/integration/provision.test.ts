@@ -63,56 +63,26 @@ log: { level: warn }
   });
 
   const claim = () => env.pki.client(CLAIM);
-  const provision = (...extra: string[]) =>
+  /** `reefer-edge provision` with this test's claim, template and serial. */
+  const provisionWith = (files: { config: string; claimKey: string }, ...extra: string[]) =>
     runCli([
       "provision",
-      "--config",
-      config,
-      "--claim-cert",
-      claim().cert,
-      "--claim-key",
-      claim().key,
-      "--template",
-      TEMPLATE,
-      "--serial",
-      SERIAL,
-      ...extra,
+      ...["--config", files.config, "--claim-cert", claim().cert, "--claim-key", files.claimKey],
+      ...["--template", TEMPLATE, "--serial", SERIAL, ...extra],
     ]);
+  const provision = (...extra: string[]) =>
+    provisionWith({ config, claimKey: claim().key }, ...extra);
 
   it("refuses a claim key others can read, and a config that does not say where the identity goes", async () => {
     const loose = join(env.temp.dir, "loose.key");
     copyFileSync(claim().key, loose);
     chmodSync(loose, 0o644);
-    const refused = await runCli([
-      "provision",
-      "--config",
-      config,
-      "--claim-cert",
-      claim().cert,
-      "--claim-key",
-      loose,
-      "--template",
-      TEMPLATE,
-      "--serial",
-      SERIAL,
-    ]);
+    const refused = await provisionWith({ config, claimKey: loose });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`chmod 600 ${loose}`);
     const bare = join(env.temp.dir, "bare.yaml");
     writeFileSync(bare, `version: 1\nmqtt: { url: ${env.broker.url} }\n`);
-    const incomplete = await runCli([
-      "provision",
-      "--config",
-      bare,
-      "--claim-cert",
-      claim().cert,
-      "--claim-key",
-      claim().key,
-      "--template",
-      TEMPLATE,
-      "--serial",
-      SERIAL,
-    ]);
+    const incomplete = await provisionWith({ config: bare, claimKey: claim().key });
     expect(incomplete.code).toBe(78);
     expect(incomplete.stderr).toContain("mqtt.key");
   });

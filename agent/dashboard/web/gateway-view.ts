@@ -1,6 +1,7 @@
 import { ContainerCharts } from "./chart.js";
 import { formatBytes, formatDuration, formatNumber, formatTime, h } from "./dom.js";
 import { openStream } from "./live-stream.js";
+import { HISTORY_COLUMNS } from "./wire.js";
 import type {
   AlertWire,
   ContainerWire,
@@ -10,16 +11,7 @@ import type {
   ReadingWire,
 } from "./wire.js";
 
-const COLUMNS = [
-  "t",
-  "temperature",
-  "setpoint",
-  "oxygen",
-  "carbonDioxide",
-  "kilowatts",
-  "door",
-  "defrost",
-] as const;
+const COLUMNS = HISTORY_COLUMNS;
 const HOUR_MS = 3_600_000;
 
 /**

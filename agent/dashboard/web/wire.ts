@@ -8,11 +8,25 @@ export type DashboardInfo =
   | { readonly mode: "gateway"; readonly gateway: string; readonly version: string }
   | { readonly mode: "fleet"; readonly version: string };
 
-/** The columns of a chart point: see HISTORY_COLUMNS. */
-export type HistoryColumnsWire = Record<
-  "t" | "temperature" | "setpoint" | "oxygen" | "carbonDioxide" | "kilowatts" | "door" | "defrost",
-  (number | null)[]
->;
+/**
+ * The chart's columns, in order: time (ms since the epoch), temperature, setpoint, O2, CO2,
+ * power, door open (0/1) and defrost (0/1). A column is null where the sensor gave nothing.
+ */
+export const HISTORY_COLUMNS = [
+  "t",
+  "temperature",
+  "setpoint",
+  "oxygen",
+  "carbonDioxide",
+  "kilowatts",
+  "door",
+  "defrost",
+] as const;
+
+export type HistoryColumn = (typeof HISTORY_COLUMNS)[number];
+
+/** A container's recent history as columns, oldest first, each as long as the others. */
+export type HistoryColumnsWire = Record<HistoryColumn, (number | null)[]>;
 
 export interface ContainerWire {
   readonly id: string;
