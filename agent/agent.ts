@@ -28,6 +28,8 @@ import { Sampler, type SampledContainer } from "./sampler.js";
 import { SharedResources } from "./shared-resources.js";
 import { HealthShadow } from "./shadow/health-shadow.js";
 import { ConfigShadow } from "./shadow/config-shadow.js";
+import { crtAvailable } from "./publisher/crt-client.js";
+import { ConfigError } from "../config/load.js";
 import { agentVersion } from "./version.js";
 
 /** What the agent takes from outside; everything else it builds from its config. */
@@ -173,6 +175,14 @@ export class Agent {
       if (restored) this.applyConfig(restored);
     }
     const config = this.config;
+    if (config.mqtt.client === "aws-crt" && !crtAvailable()) {
+      throw new ConfigError("mqtt.client", [
+        {
+          path: "mqtt.client",
+          message: `aws-crt cannot run on this machine (${process.platform}-${process.arch}): aws-iot-device-sdk-v2 is missing or has no native binary here; use mqttjs`,
+        },
+      ]);
+    }
     this.startedAt = { wall: clock.now(), mono: clock.monotonic() };
     const tls = loadTlsMaterial(config.mqtt, clock.now());
     for (const warning of tls.warnings) logger.warn(warning);

@@ -107,6 +107,12 @@ const mqttSchema = z
       .boolean()
       .default(false)
       .describe("Allow plaintext mqtt:// to a host that is not loopback. Never in production."),
+    client: z
+      .enum(["mqttjs", "aws-crt"])
+      .default("mqttjs")
+      .describe(
+        'The MQTT client: "mqttjs" (MQTT.js, every platform) or "aws-crt" (aws-iot-device-sdk-v2\'s MQTT 5 client, native: x64 and arm64 only; mqtts with a client certificate, protocolVersion 5). Both keep the same contract: QoS 1, the in-flight cap, deletes on PUBACK, the agent\'s own reconnect and rate limits.',
+      ),
     reconnect: reconnectSchema,
   })
   .describe("The broker connection.");
@@ -358,6 +364,21 @@ function checkConsistency(config: z.output<z.ZodObject>, ctx: z.RefinementCtx): 
     }
   }
   checkHttp(c.http, ctx);
+  if (c.mqtt.client === "aws-crt") {
+    const needs = [
+      c.mqtt.url.startsWith("mqtts://") ? null : "an mqtts:// url",
+      c.mqtt.cert !== undefined && c.mqtt.key !== undefined ? null : "mqtt.cert and mqtt.key",
+      c.mqtt.protocolVersion === 5 ? null : "protocolVersion 5",
+      c.mqtt.alpn ? "no alpn (port 8883)" : null,
+    ].filter((n) => n !== null);
+    if (needs.length > 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["mqtt", "client"],
+        message: `aws-crt needs ${needs.join(", ")}`,
+      });
+    }
+  }
   if (c.mqtt.reconnect.initialDelayMs > c.mqtt.reconnect.maxDelayMs) {
     ctx.addIssue({
       code: "custom",

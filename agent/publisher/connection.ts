@@ -6,6 +6,7 @@ import type { AgentEvents } from "../events.js";
 import type { Metrics } from "../metrics.js";
 import { describeConnectionError } from "./errors.js";
 import { mqttClientOptions } from "./client-options.js";
+import { connectCrt } from "./crt-client.js";
 import { connect } from "./mqtt-connect.js";
 import { ReconnectPolicy } from "./reconnect-policy.js";
 import type { TlsMaterial } from "./tls.js";
@@ -97,7 +98,10 @@ export class BrokerConnection {
       { url: config.url, clientId: gatewayId, attempt: this.reconnect.failures },
       "connecting",
     );
-    const client = connect(config.url, clientOptions);
+    const client =
+      config.client === "aws-crt"
+        ? connectCrt(config.url, clientOptions)
+        : connect(config.url, clientOptions);
     this.client = client;
     client.on("connect", () => {
       this.onConnect(generation, client);

@@ -35,8 +35,18 @@ rm -rf "$out" && mkdir -p "$out/bin" "$out/libexec"
 (cd "$repo" && npm run build --silent)
 cp -r "$repo/dist" "$repo/package.json" "$repo/package-lock.json" "$out/"
 # Production dependencies only, with no install scripts: nothing compiles for the build machine.
-# No optional ones: the AWS SDK clients serve the operator's `reefer-edge cloud`, not a gateway.
-(cd "$out" && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --silent)
+# The optional ones come too: aws-iot-device-sdk-v2 (mqtt.client: aws-crt) ships its native
+# binaries inside its package; only ARCH's are kept below (armhf has none: aws-crt is refused
+# there with a clear error, and MQTT.js runs).
+(cd "$out" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --silent)
+case "$arch" in
+  amd64) crt_bin=linux-x64-glibc ;;
+  arm64) crt_bin=linux-arm64-glibc ;;
+  *) crt_bin=none ;;
+esac
+if [ -d "$out/node_modules/aws-crt/dist/bin" ]; then
+  find "$out/node_modules/aws-crt/dist/bin" -mindepth 1 -maxdepth 1 ! -name "$crt_bin" -exec rm -rf {} +
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # The runtime for ARCH, or for armv7l only the (architecture-independent) headers of x64's.
