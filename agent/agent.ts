@@ -136,8 +136,13 @@ export class Agent {
     this.applyConfig(this.configShadow?.rebase(config) ?? config);
   }
 
-  /** Runs a config's rules and sampling intervals from now on, without a restart. */
+  /**
+   * Runs a config's rules, report by exception, sampling intervals and log level from now on,
+   * without a restart.
+   */
   private applyConfig(config: AgentConfig): void {
+    // Pino's children follow their parent's level: every component's logger changes with it.
+    if (config.log.level !== this.config.log.level) this.deps.logger.level = config.log.level;
     this.config = config;
     this.rulesConfig = config.rules;
     this.rules.update(config.rules);

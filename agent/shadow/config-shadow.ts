@@ -44,11 +44,15 @@ export class ConfigShadow {
   private pending: Applied | null = null;
   /** The desired state last refused: the same again (at a newer version) is not re-reported. */
   private lastRefused = "";
+  /** The desired state last acted on (applied or refused), as JSON. */
+  private lastDesired = "";
+  /** Top-level keys the cloud's reported state holds (the applied settings of before). */
+  private readonly reportedKeys = new Set<string>();
   private applyTimer: NodeJS.Timeout | null = null;
   private lastApplyAt: number | null = null;
   private client: MqttClient | null = null;
   private readonly topics: Record<
-    "get" | "update" | "accepted" | "rejected" | "delta" | "updateRejected",
+    "get" | "update" | "accepted" | "rejected" | "delta" | "documents" | "updateRejected",
     string
   >;
 
@@ -61,6 +65,7 @@ export class ConfigShadow {
       accepted: at("get/accepted"),
       rejected: at("get/rejected"),
       delta: at("update/delta"),
+      documents: at("update/documents"),
       updateRejected: at("update/rejected"),
     };
   }
@@ -94,6 +99,7 @@ export class ConfigShadow {
       return null;
     }
     this.applied = { version: saved.version, desired: saved.desired };
+    this.lastDesired = JSON.stringify(saved.desired);
     this.options.logger.info(
       { version: saved.version },
       "running with the remote settings last applied",
@@ -129,14 +135,18 @@ export class ConfigShadow {
   sessionUp(client: MqttClient): void {
     this.client = client;
     client.on("message", this.onMessage);
-    const { delta, accepted, rejected, updateRejected, get } = this.topics;
-    client.subscribe([delta, accepted, rejected, updateRejected], { qos: 1 }, (error) => {
-      if (error) {
-        this.options.logger.warn({ err: error }, "config shadow: cannot subscribe");
-        return;
-      }
-      if (this.client === client) client.publish(get, "{}", { qos: 1 });
-    });
+    const { delta, documents, accepted, rejected, updateRejected, get } = this.topics;
+    client.subscribe(
+      [delta, documents, accepted, rejected, updateRejected],
+      { qos: 1 },
+      (error) => {
+        if (error) {
+          this.options.logger.warn({ err: error }, "config shadow: cannot subscribe");
+          return;
+        }
+        if (this.client === client) client.publish(get, "{}", { qos: 1 });
+      },
+    );
   }
 
   sessionDown(): void {
@@ -151,9 +161,8 @@ export class ConfigShadow {
   }
 
   private readonly onMessage = (topic: string, payload: Buffer): void => {
-    const { accepted, rejected, delta, updateRejected } = this.topics;
-    if (topic !== accepted && topic !== rejected && topic !== delta && topic !== updateRejected)
-      return;
+    const { accepted, rejected, delta, documents, updateRejected } = this.topics;
+    if (![accepted, rejected, delta, documents, updateRejected].includes(topic)) return;
     const { logger, metrics } = this.options;
     if (payload.length > MAX_DOCUMENT_BYTES) {
       metrics.increment("shadow_refused", 1, { reason: "size" });
@@ -187,6 +196,22 @@ export class ConfigShadow {
       logger.warn({ document }, "config shadow: the cloud refused the agent's report");
       return;
     }
+    if (topic === documents) {
+      // After any update: a desired state other than the last seen (a value removed from it
+      // sends no delta) makes the agent ask for the whole document.
+      const current = isObject(document.current) ? document.current : {};
+      const currentState = isObject(current.state) ? current.state : {};
+      const desired = isObject(currentState.desired) ? currentState.desired : {};
+      const newest = Math.max(this.applied?.version ?? -1, this.pending?.version ?? -1);
+      if (
+        typeof current.version === "number" &&
+        current.version > newest &&
+        JSON.stringify(desired) !== this.lastDesired
+      ) {
+        this.client?.publish(this.topics.get, "{}", { qos: 1 });
+      }
+      return;
+    }
     const version = document.version;
     const state = isObject(document.state) ? document.state : {};
     if (typeof version !== "number") {
@@ -195,11 +220,16 @@ export class ConfigShadow {
     }
     if (topic === accepted) {
       const desired = isObject(state.desired) ? state.desired : {};
+      // What the cloud holds as reported: a setting no longer desired is reported as removed.
+      if (isObject(state.reported)) {
+        for (const key of Object.keys(state.reported)) this.reportedKeys.add(key);
+      }
       // The same desired state as applied, and nothing left to report (no delta): only the
       // version moved (the agent's own reports move it), so there is nothing to do.
       const same = this.applied && JSON.stringify(this.applied.desired) === JSON.stringify(desired);
       if (same && state.delta === undefined && this.applied) {
         this.applied = { version: Math.max(version, this.applied.version), desired };
+        this.lastDesired = JSON.stringify(desired);
         return;
       }
       this.offer(version, desired);
@@ -238,6 +268,7 @@ export class ConfigShadow {
     this.pending = null;
     if (!pending) return;
     this.lastApplyAt = this.options.clock.monotonic();
+    this.lastDesired = JSON.stringify(pending.desired);
     const result = checkRemote(pending.desired, this.options.file);
     if ("problems" in result) {
       this.options.metrics.increment("shadow_refused", 1, { reason: "invalid" });
@@ -260,12 +291,19 @@ export class ConfigShadow {
 
   /** Reports what runs: the applied settings in the desired state's shape (so no delta is left). */
   private report(): void {
+    const applied = this.applied?.desired ?? {};
+    // A null removes a key from the document: a setting no longer applied, an earlier refusal.
+    const removed = [...this.reportedKeys].filter(
+      (key) => !(key in applied) && key !== "configVersion",
+    );
     const reported = {
-      ...(this.applied?.desired ?? {}),
+      ...Object.fromEntries(removed.map((key) => [key, null])),
+      ...applied,
       configVersion: this.applied?.version ?? null,
-      // A null removes an earlier refusal from the document.
       refused: null,
     };
+    this.reportedKeys.clear();
+    for (const key of Object.keys(applied)) this.reportedKeys.add(key);
     this.send({ state: { reported } });
   }
 

@@ -36,6 +36,8 @@ describe("checkRemote", () => {
           buffer: { path: "/tmp/x" },
           colour: "red",
           sampling: { jitter: 1 },
+          log: { pretty: true },
+          containers: [{ id: "C9" }, { id: "C1", driver: { type: "modbus-tcp" } }],
         },
         file,
       ),
@@ -51,6 +53,12 @@ describe("checkRemote", () => {
         },
         { path: "colour", message: "not a setting the shadow may change" },
         { path: "sampling.jitter", message: "not a setting the shadow may change" },
+        { path: "log.pretty", message: "not a setting the shadow may change" },
+        { path: "containers.0.id", message: "no container C9 on this gateway" },
+        {
+          path: "containers.1.driver",
+          message: "a local-only setting: only the gateway's own config file sets it",
+        },
       ],
     });
   });
@@ -68,6 +76,27 @@ describe("checkRemote", () => {
       problems: [{ path: "", message: "expected an object" }],
     });
     expect(checkRemote({ rules: 3 }, file)).toMatchObject({ problems: [{ path: "rules" }] });
+  });
+});
+
+describe("checkRemote, the log level and a container's report by exception", () => {
+  it("sets them over the file's, and a null brings the file's back", () => {
+    const result = checkRemote(
+      {
+        log: { level: "debug" },
+        containers: [{ id: "C1", reportByException: { maxSilenceSeconds: 300 } }],
+      },
+      file,
+    );
+    if (!("config" in result)) throw new Error(JSON.stringify(result.problems));
+    expect(result.config.log.level).toBe("debug");
+    expect(result.config.containers[0]?.reportByException?.maxSilenceSeconds).toBe(300);
+    expect(result.config.containers[0]?.driver).toEqual(file.containers[0]?.driver);
+    const back = checkRemote({ containers: [{ id: "C1", reportByException: null }] }, file);
+    expect("config" in back && back.config.containers[0]?.reportByException).toBeUndefined();
+    expect(checkRemote({ log: { level: "loud" } }, file)).toMatchObject({
+      problems: [{ path: "log.level" }],
+    });
   });
 });
 

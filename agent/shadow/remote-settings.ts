@@ -5,6 +5,9 @@ import type { AgentConfig } from "../../config/schema.js";
 export interface RemoteSettings {
   readonly sampling?: { readonly intervalMs?: number };
   readonly rules?: Record<string, unknown>;
+  readonly log?: { readonly level?: string };
+  /** Per container, by id: only its report by exception. */
+  readonly containers?: readonly { readonly id: string; readonly reportByException?: unknown }[];
 }
 
 /** One reason a desired state was refused, at its path (`rules.temperature.threshold`). */
@@ -13,8 +16,11 @@ export interface RemoteProblem {
   readonly message: string;
 }
 
-/** What the shadow may set: a subtree (`rules`) or single leaves (`sampling.intervalMs`). */
-const REMOTE = { sampling: { intervalMs: true }, rules: true } as const;
+/**
+ * What the shadow may set: a subtree (`rules`) or single leaves (`sampling.intervalMs`,
+ * `log.level`); `containers` is checked apart (entries by id, their `reportByException` only).
+ */
+const REMOTE = { sampling: { intervalMs: true }, rules: true, log: { level: true } } as const;
 /** Settings only the gateway's own file sets: identity, broker, certificates, outbox, listener. */
 const LOCAL_ONLY = new Set([
   "version",
@@ -23,11 +29,10 @@ const LOCAL_ONLY = new Set([
   "buffer",
   "http",
   "clock",
-  "containers",
   "products",
   "publish",
   "health",
-  "log",
+  "remoteConfig",
 ]);
 
 /**
@@ -42,19 +47,61 @@ export function checkRemote(
 ): { config: AgentConfig; settings: RemoteSettings } | { problems: RemoteProblem[] } {
   if (!isObject(desired)) return { problems: [{ path: "", message: "expected an object" }] };
   const problems: RemoteProblem[] = [];
-  allowed(desired, REMOTE, "", problems);
+  const { containers, ...rest } = desired;
+  allowed(rest, REMOTE, "", problems);
+  if (containers !== undefined) checkContainers(containers, running, problems);
   if (problems.length > 0) return { problems };
   const settings = desired as RemoteSettings;
   try {
     const merged = deepMerge(structuredClone(running), {
       ...(settings.sampling && { sampling: settings.sampling }),
       ...(settings.rules && { rules: settings.rules }),
+      ...(settings.log && { log: settings.log }),
     });
+    if (settings.containers) {
+      const byId = new Map(settings.containers.map((c) => [c.id, c]));
+      merged.containers = running.containers.map((c) => {
+        const remote = byId.get(c.id);
+        if (!remote) return c;
+        const { reportByException: _file, ...others } = c;
+        // A null (or absent) reportByException: the file's own applies again.
+        return remote.reportByException === null || remote.reportByException === undefined
+          ? { ...others, ...(_file && { reportByException: _file }) }
+          : { ...others, reportByException: remote.reportByException };
+      });
+    }
     return { config: validateConfig(merged, "the config shadow"), settings };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return { problems: error.problems.map((p) => ({ path: p.path, message: p.message })) };
   }
+}
+
+/** `containers`: entries naming this gateway's containers, each setting its reportByException. */
+function checkContainers(value: unknown, running: AgentConfig, problems: RemoteProblem[]): void {
+  if (!Array.isArray(value)) {
+    problems.push({ path: "containers", message: "expected a list of { id, reportByException }" });
+    return;
+  }
+  const ids = new Set(running.containers.map((c) => c.id));
+  value.forEach((entry: unknown, i) => {
+    const at = `containers.${i}`;
+    if (!isObject(entry) || typeof entry.id !== "string") {
+      problems.push({ path: at, message: "expected { id, reportByException }" });
+      return;
+    }
+    if (!ids.has(entry.id)) {
+      problems.push({ path: `${at}.id`, message: `no container ${entry.id} on this gateway` });
+    }
+    for (const key of Object.keys(entry)) {
+      if (key !== "id" && key !== "reportByException") {
+        problems.push({
+          path: `${at}.${key}`,
+          message: "a local-only setting: only the gateway's own config file sets it",
+        });
+      }
+    }
+  });
 }
 
 function allowed(

@@ -84,11 +84,14 @@ describe.skipIf(mosquitto.skip || moto.skip)("the config shadow", () => {
       },
       "config shadow test",
     );
-    const agent = new Agent(config, { logger: captureLogs("fatal").logger });
+    const { logger } = captureLogs("fatal");
+    const agent = new Agent(config, { logger });
+    loggers.set(agent, logger);
     running.push(agent);
     agent.start();
     return agent;
   }
+  const loggers = new WeakMap<Agent, { level: string }>();
   async function desire(desired: unknown): Promise<number> {
     const response = await data.send(
       new UpdateThingShadowCommand({
@@ -138,6 +141,19 @@ describe.skipIf(mosquitto.skip || moto.skip)("the config shadow", () => {
       rules: { temperature: { threshold: 9 } },
       sampling: { intervalMs: 300 },
     });
+
+    // The log level and a container's report by exception, in the file's own shapes.
+    const more = await desire({
+      log: { level: "debug" },
+      containers: [{ id: "S1", reportByException: { maxSilenceSeconds: 120 } }],
+    });
+    await until(async () => ((await shadowDocument()).state.reported?.configVersion ?? 0) >= more);
+    expect(loggers.get(agent)?.level).toBe("debug");
+    expect((await shadowDocument()).state.delta).toBeUndefined();
+    // Removed from the desired state (a null): the file's own settings run again.
+    const back = await desire({ log: null, containers: null });
+    await until(async () => ((await shadowDocument()).state.reported?.configVersion ?? 0) >= back);
+    expect(loggers.get(agent)?.level).toBe("warn");
 
     // A local-only setting: refused whole, with its path; the agent runs as it was.
     const stolen = await desire({ mqtt: { url: "mqtt://203.0.113.7:1883" } });

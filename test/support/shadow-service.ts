@@ -130,7 +130,12 @@ export class ShadowService {
         const document = await this.document(thing, shadow).catch(() => null);
         if (!document || (document.version ?? 0) <= version) continue;
         this.versions.set(key, document.version ?? 0);
-        await this.announce(key, `$aws/things/${thing}/shadow/name/${shadow}`, document);
+        const base = `$aws/things/${thing}/shadow/name/${shadow}`;
+        await this.publish(`${base}/update/documents`, {
+          current: document,
+          timestamp: document.timestamp,
+        });
+        await this.announce(key, base, document);
       }
     } finally {
       this.polling = false;
