@@ -127,6 +127,45 @@ log: { level: warn }
     expect(service.certificates.length).toBe(issued);
   }, 60_000);
 
+  it("finishes from its own records when it stopped after the registration, asking the cloud nothing", async () => {
+    const second = join(env.temp.dir, "second");
+    mkdirSync(second);
+    const secondConfig = join(second, "agent.yaml");
+    writeFileSync(
+      secondConfig,
+      readFileSync(config, "utf8").replace(/^gateway:.*\n(  id:.*\n)?/m, ""),
+    );
+    // Key and certificate made, registration lost: the state a crash right after it leaves,
+    // but for the step, which the next lines move on as the registration would have.
+    service.silent = "provision";
+    const cut = await provisionWith(
+      { config: secondConfig, claimKey: claim().key },
+      "--timeout",
+      "2",
+    );
+    expect(cut.code).toBe(1);
+    const stateFile = join(second, "device.key.provisioning.json");
+    const state = JSON.parse(readFileSync(stateFile, "utf8")) as Record<string, unknown>;
+    writeFileSync(
+      stateFile,
+      JSON.stringify({ ...state, step: "registered", thingName: `gw-${SERIAL}` }),
+    );
+    // Any question to the cloud now would go unanswered.
+    service.silent = "csr";
+    const resumed = await provisionWith(
+      { config: secondConfig, claimKey: claim().key },
+      "--timeout",
+      "2",
+    );
+    service.silent = null;
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(readFileSync(secondConfig, "utf8")).toContain(`id: gw-${SERIAL}`);
+    expect(existsSync(join(second, "device.pem")) && existsSync(join(second, "device.key"))).toBe(
+      true,
+    );
+    expect(existsSync(stateFile)).toBe(false);
+  }, 30_000);
+
   it("the gateway runs with the identity it was given", async () => {
     const agent = startCli(["run", "--config", config]);
     try {
