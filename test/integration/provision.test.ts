@@ -133,7 +133,7 @@ log: { level: warn }
     const secondConfig = join(second, "agent.yaml");
     writeFileSync(
       secondConfig,
-      readFileSync(config, "utf8").replace(/^gateway:.*\n(  id:.*\n)?/m, ""),
+      readFileSync(config, "utf8").replace(/^gateway:.*\n( {2}id:.*\n)?/m, ""),
     );
     // Key and certificate made, registration lost: the state a crash right after it leaves,
     // but for the step, which the next lines move on as the registration would have.
