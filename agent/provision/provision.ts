@@ -135,7 +135,7 @@ export async function provision(
             `create-from-csr: an answer without a certificate or token: ${JSON.stringify(answer)}`,
           );
         }
-        writeAtomically(pendingCert, pem.endsWith("\n") ? pem : `${pem}\n`, 0o644);
+        writeAtomically(pendingCert, pem.endsWith("\n") ? pem : `${pem}\n`, 0o600);
         state.step = "certificate";
         state.certificateId =
           typeof answer.certificateId === "string" ? answer.certificateId : undefined;

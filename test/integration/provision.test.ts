@@ -109,6 +109,7 @@ log: { level: warn }
     expect(third.stdout).toContain(`provisioned as gw-${SERIAL}`);
     expect(readFileSync(join(dir, "device.key"), "utf8")).toBe(key);
     expect(statSync(join(dir, "device.key")).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, "device.pem")).mode & 0o777).toBe(0o600);
     expect(existsSync(join(dir, "device.key.new")) || existsSync(join(dir, "device.pem.new"))).toBe(
       false,
     );
