@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 import { readTimeoutMs, type AgentConfig } from "../config/schema.js";
 import { createDriver } from "../drivers/registry.js";
@@ -26,6 +25,11 @@ import { RuleEngine, thresholdFor } from "./rules/engine.js";
 import { ReportByException } from "./rules/report-by-exception.js";
 import { Sampler, type SampledContainer } from "./sampler.js";
 import { SharedResources } from "./shared-resources.js";
+import {
+  deviceUnreachableAfter,
+  remoteStateFile,
+  reportByExceptionConfigs,
+} from "./config-derived.js";
 import { HealthShadow } from "./shadow/health-shadow.js";
 import { ConfigShadow } from "./shadow/config-shadow.js";
 import { crtAvailable } from "./publisher/crt-client.js";
@@ -480,37 +484,4 @@ export class Agent {
       };
     });
   }
-}
-
-/** Where the config shadow's applied settings are kept: beside the outbox, unless configured. */
-function remoteStateFile(config: AgentConfig): string | null {
-  if (config.remoteConfig.stateFile !== undefined) return config.remoteConfig.stateFile;
-  if (config.buffer.path === ":memory:") return null;
-  return join(dirname(config.buffer.path), "remote-config.json");
-}
-
-function reportByExceptionConfigs(config: AgentConfig) {
-  return new Map(
-    config.containers.flatMap((c) =>
-      c.reportByException ? [[c.id, c.reportByException] as const] : [],
-    ),
-  );
-}
-
-/**
- * Per container, how long without a good read raises device_unreachable: the configured time,
- * else the longer of three sampling intervals and 30 s (one slow poll is not news).
- */
-function deviceUnreachableAfter(config: AgentConfig): Map<string, number> {
-  const rule = config.rules.deviceUnreachable;
-  if (!rule.enabled) return new Map();
-  return new Map(
-    config.containers.map((c) => {
-      const interval = c.intervalMs ?? config.sampling.intervalMs;
-      return [
-        c.id,
-        rule.afterSeconds !== undefined ? rule.afterSeconds * 1000 : Math.max(3 * interval, 30_000),
-      ];
-    }),
-  );
 }

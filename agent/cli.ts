@@ -95,78 +95,12 @@ async function ports(): Promise<number> {
 
 /** The fleet simulator; its code is loaded only for this command. */
 async function fleet(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      file: { type: "string", short: "f" },
-      shard: { type: "string" },
-      duration: { type: "string" },
-      broker: { type: "string" },
-      http: { type: "string" },
-      json: { type: "boolean", default: false },
-    },
-  });
-  const { loadFleetFile, parseFleet, parseShard } = await import("./fleet/fleet-file.js");
-  const shard = parseShard(values.shard);
-  const duration = values.duration === undefined ? undefined : Number(values.duration);
-  if (!values.file || !shard || (duration !== undefined && !(duration > 0))) {
-    process.stderr.write(
-      "usage: reefer-edge fleet --file FLEET.yaml [--shard I/K] [--duration SECONDS] [--broker URL] [--http HOST:PORT] [--json]\n",
-    );
-    return 2;
-  }
-  let config;
+  const { runFleet } = await import("./fleet/fleet-command.js");
   try {
-    config = loadFleetFile(values.file);
+    return await runFleet(args, untilSignal());
   } catch (error) {
     return reportStartupError(error);
   }
-  if (duration !== undefined) config = { ...config, durationSeconds: duration };
-  // A broker URL known only at start (a container's port): overrides agent.mqtt.url.
-  if (values.broker !== undefined) {
-    const mqtt = {
-      ...(config.agent.mqtt as Record<string, unknown> | undefined),
-      url: values.broker,
-    };
-    try {
-      config = parseFleet({ ...config, agent: { ...config.agent, mqtt } }, "--broker", "/");
-    } catch (error) {
-      return reportStartupError(error);
-    }
-  }
-  if (values.http !== undefined) {
-    try {
-      config = parseFleet(
-        { ...config, http: { ...config.http, listen: values.http } },
-        "--http",
-        "/",
-      );
-    } catch (error) {
-      return reportStartupError(error);
-    }
-  }
-  const { FleetCoordinator } = await import("./fleet/coordinator.js");
-  const { formatReport, saveReport } = await import("./fleet/report.js");
-  const tty = process.stdout.isTTY;
-  const coordinator = new FleetCoordinator(config, {
-    shard,
-    tty,
-    output: (text) => process.stderr.write(text),
-    interrupted: untilSignal(),
-  });
-  let report;
-  try {
-    report = await coordinator.run();
-  } catch (error) {
-    return reportStartupError(error);
-  }
-  const file = saveReport(config, report);
-  process.stdout.write(
-    values.json ? JSON.stringify(report) + "\n" : `${formatReport(report)}\nreport: ${file}\n`,
-  );
-  return report.lost === 0 && report.backlogLeft === 0 && report.gateways === coordinator.total
-    ? 0
-    : 1;
 }
 
 /**
@@ -196,48 +130,11 @@ async function cloud(args: string[]): Promise<number> {
 
 /** Fleet provisioning by claim; its code is loaded only for this command. */
 async function provisionCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      config: { type: "string", short: "c" },
-      "claim-cert": { type: "string" },
-      "claim-key": { type: "string" },
-      template: { type: "string" },
-      serial: { type: "string" },
-      timeout: { type: "string" },
-    },
-  });
-  const timeout = values.timeout === undefined ? 30 : Number(values.timeout);
-  const serial = values.serial ?? "";
-  if (
-    !values.config ||
-    !values["claim-cert"] ||
-    !values["claim-key"] ||
-    !values.template ||
-    !/^[A-Za-z0-9_-]{1,64}$/.test(serial) ||
-    !(timeout > 0)
-  ) {
-    process.stderr.write(
-      "usage: reefer-edge provision --config FILE --claim-cert FILE --claim-key FILE --template NAME --serial SERIAL [--timeout SECONDS]\n",
-    );
-    return 2;
-  }
-  const { provision } = await import("./provision/provision.js");
+  const { runProvision } = await import("./provision/provision-command.js");
   try {
-    await provision({
-      config: values.config,
-      claimCert: values["claim-cert"],
-      claimKey: values["claim-key"],
-      template: values.template,
-      serial,
-      timeoutSeconds: timeout,
-      log: (line) => process.stdout.write(`${line}\n`),
-    });
-    return 0;
+    return await runProvision(args);
   } catch (error) {
-    if (error instanceof ConfigError) return reportStartupError(error);
-    process.stderr.write(`provision: ${(error as Error).message}\n`);
-    return 1;
+    return reportStartupError(error);
   }
 }
 

@@ -1,14 +1,11 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { setTimeout as delay } from "node:timers/promises";
-import pino from "pino";
 import type { ChaosEvent, FleetConfig } from "../../config/fleet-schema.js";
-import { DashboardRoutes } from "../dashboard/dashboard-routes.js";
-import { WebAssets } from "../dashboard/web-assets.js";
-import { HttpListener } from "../http/listener.js";
-import { agentVersion } from "../version.js";
+import type { HttpListener } from "../http/listener.js";
 import type { FleetBroker } from "./fleet-broker.js";
-import { FleetBoard } from "./fleet-board.js";
-import { gatewayId, shardRange } from "./fleet-file.js";
+import type { FleetBoard } from "./fleet-board.js";
+import { serveFleetDashboard } from "./fleet-dashboard.js";
+import { shardRange } from "./fleet-file.js";
 import { startFleetServices } from "./fleet-services.js";
 import type { LinkFault } from "./link-proxy.js";
 import type { FleetObserver } from "./observer.js";
@@ -148,43 +145,17 @@ export class FleetCoordinator {
   /** The fleet's dashboard on its HTTP listener: the tiles, and each gateway's own view. */
   private async startDashboard(): Promise<void> {
     const { fleet } = this;
-    const ids = Array.from({ length: this.total }, (_, i) => gatewayId(fleet, this.range[0] + i));
-    const index = new Map(ids.map((id, i) => [id, this.range[0] + i]));
-    const board = new FleetBoard(
-      ids,
-      Array.from({ length: fleet.containersPerGateway }, (_, j) => `C${j + 1}`),
-      () =>
-        this.workers.map((w) => ({
-          holds: (id: string) => {
-            const i = index.get(id);
-            return i !== undefined && i >= w.range[0] && i < w.range[1];
-          },
-          send: (message: ToWorker) => {
-            if (w.child.connected) w.child.send(message);
-          },
-        })),
+    const dashboard = await serveFleetDashboard(fleet, this.range, () =>
+      this.workers.map((w) => ({
+        range: w.range,
+        send: (message: ToWorker) => {
+          if (w.child.connected) w.child.send(message);
+        },
+      })),
     );
-    const logger = pino({ level: "warn" }, pino.destination(2));
-    const http = new HttpListener(
-      fleet.http,
-      {
-        dashboard: new DashboardRoutes(
-          {
-            info: () => ({ mode: "fleet", version: agentVersion() }),
-            gateway: (id) => board.gateway(id),
-            fleet: () => board.fleet(),
-          },
-          new WebAssets(),
-          logger,
-        ),
-      },
-      logger,
-    );
-    const address = await http.start();
-    this.board = board;
-    this.http = http;
-    const host = address.address.includes(":") ? `[${address.address}]` : address.address;
-    this.event({ phase: "dashboard", url: `http://${host}:${address.port}/` });
+    this.board = dashboard.board;
+    this.http = dashboard.http;
+    this.event({ phase: "dashboard", url: dashboard.url });
   }
 
   private forkWorkers(brokerUrl: string, ca: string | undefined): void {
