@@ -41,9 +41,16 @@ export class ShadowService {
     private readonly data: IoTDataPlaneClient,
   ) {
     client.on("message", (topic, payload) => {
-      void this.handle(topic, payload);
+      // A request still being answered when the test stops the service ends with it.
+      this.handle(topic, payload).catch((error: unknown) => {
+        if (!this.stopped) throw error;
+      });
     });
-    this.watch = setInterval(() => void this.poll(), 200);
+    this.watch = setInterval(() => {
+      this.poll().catch((error: unknown) => {
+        if (!this.stopped) throw error;
+      });
+    }, 200);
   }
 
   static async start(options: {
@@ -68,7 +75,10 @@ export class ShadowService {
     return new ShadowService(client, options.data);
   }
 
+  private stopped = false;
+
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.watch);
     await this.client.endAsync();
   }
