@@ -89,10 +89,6 @@ export class GatewayFeed {
     };
   }
 
-  get subscribers(): number {
-    return this.listeners.size;
-  }
-
   snapshot(): GatewaySnapshotWire {
     const since = this.now() - this.historyMs;
     const containers = this.agent.containers();

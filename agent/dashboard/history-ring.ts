@@ -1,7 +1,5 @@
 import { HISTORY_COLUMNS, type HistoryColumnsWire } from "./web/wire.js";
 
-export { HISTORY_COLUMNS };
-
 /** One reading as the chart takes it: the values of HISTORY_COLUMNS, in order. */
 export type HistoryPoint = readonly (number | null)[];
 

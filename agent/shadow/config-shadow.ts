@@ -122,17 +122,8 @@ export class ConfigShadow {
     return result.config;
   }
 
-  /** A connection is up: subscribe, then ask for the document. */
+  /** A connection is up (the publisher's session hook): subscribe, then ask for the document. */
   up(client: MqttClient): void {
-    this.sessionUp(client);
-  }
-
-  down(): void {
-    this.sessionDown();
-  }
-
-  /** A connection is up: subscribe, then ask for the document. */
-  sessionUp(client: MqttClient): void {
     this.client = client;
     client.on("message", this.onMessage);
     const { delta, documents, accepted, rejected, updateRejected, get } = this.topics;
@@ -149,13 +140,14 @@ export class ConfigShadow {
     );
   }
 
-  sessionDown(): void {
+  /** The connection is gone. */
+  down(): void {
     this.client?.off("message", this.onMessage);
     this.client = null;
   }
 
   stop(): void {
-    this.sessionDown();
+    this.down();
     if (this.applyTimer) clearTimeout(this.applyTimer);
     this.applyTimer = null;
   }

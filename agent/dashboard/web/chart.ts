@@ -164,5 +164,3 @@ export class ContainerCharts {
     ctx.restore();
   }
 }
-
-export { SHADINGS };
