@@ -195,7 +195,18 @@ export class Agent {
     this.startedAt = { wall: clock.now(), mono: clock.monotonic() };
     const tls = loadTlsMaterial(config.mqtt, clock.now());
     for (const warning of tls.warnings) logger.warn(warning);
-    const outbox = new Outbox({ ...config.buffer, now: () => clock.now() });
+    const outbox = new Outbox({
+      ...config.buffer,
+      now: () => clock.now(),
+      backgroundSync: true,
+      onSyncError: (error) => {
+        metrics.increment("outbox_sync_errors");
+        logger.error(
+          { err: error },
+          "outbox: the disk failed to sync the WAL; the readings it held are published without a durable copy",
+        );
+      },
+    });
     this.outbox = outbox;
     if (outbox.recovery) {
       metrics.increment("outbox_recoveries");
@@ -370,6 +381,9 @@ export class Agent {
     this.configShadow?.stop();
     this.configShadow = null;
     await this.stopSampling();
+    // The last tick reaches the publisher once its WAL sync is done: wait for it (bounded, in
+    // case the disk hangs), so it is sent in this drain rather than at the next start.
+    if (this.outbox) await withinMs(this.outbox.synced(), drainMs);
     await this.publisher?.stop(drainMs);
     const stats = this.outbox?.stats();
     this.outbox?.close();
@@ -484,4 +498,15 @@ export class Agent {
       };
     });
   }
+}
+
+/** Waits for `promise`, or `ms` at most. */
+function withinMs(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

@@ -21,7 +21,7 @@ export interface CaptureStageOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly events: AgentEvents;
-  /** Rows were committed: the publisher may send them. */
+  /** Rows were committed and are durable: the publisher may send them. */
   readonly committed: () => void;
 }
 
@@ -91,8 +91,11 @@ export class CaptureStage {
     this.carried = [];
     if (plan) this.options.reportByException.settle(plan);
     this.report(result, alerts, plan?.drop);
-    if (readings.length > 0) this.options.events.emit("captured", readings);
-    this.options.committed();
+    // Captured means durable: with a background sync, once the WAL holding this tick is synced.
+    outbox.afterDurable(() => {
+      if (readings.length > 0) this.options.events.emit("captured", readings);
+      this.options.committed();
+    });
   }
 
   /** At a graceful stop: windows still open are reported as they stand. */

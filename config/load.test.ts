@@ -42,6 +42,7 @@ describe("config", () => {
     expect(config.buffer).toEqual({
       path: join(temp.dir, "data/outbox.db"),
       maxBytes: 256 * 1024 * 1024,
+      cacheKiB: 4000,
       durability: "full",
     });
     expect(config.sampling.intervalMs).toBe(60_000);

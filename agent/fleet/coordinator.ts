@@ -167,6 +167,9 @@ export class FleetCoordinator {
       const end = Math.min(this.range[1], start + per);
       const child = fork(new URL("./worker.js", import.meta.url), [], {
         stdio: ["ignore", "inherit", "inherit", "ipc"],
+        // Each gateway's outbox syncs its WAL in libuv's thread pool (WalSync): thousands of
+        // outboxes share it, so a worker gets more threads than the default 4 to wait on the disk.
+        env: { UV_THREADPOOL_SIZE: "8", ...process.env },
       });
       const worker: Worker = {
         child,

@@ -171,7 +171,8 @@ export function gatewayConfig(
       ...(broker.ca !== undefined && { ca: broker.ca }),
       ...identityFiles(fleet, id),
     },
-    buffer: { ...shared.buffer, path: join(gatewayDir(fleet, id), "outbox.db") },
+    // A small page cache: thousands of outboxes share one process (BENCHMARKS.md, the fleet).
+    buffer: { cacheKiB: 40, ...shared.buffer, path: join(gatewayDir(fleet, id), "outbox.db") },
     log: { level: "warn", ...shared.log },
     // A rehearsal's broker has no shadow service: remote config is off unless the fleet asks.
     remoteConfig: { enabled: false, ...shared.remoteConfig },

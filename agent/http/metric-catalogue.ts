@@ -34,6 +34,10 @@ export const METRIC_CATALOGUE: Readonly<Record<string, MetricSpec | null>> = {
     "Sensor values refused (out of range, a fault value), by container and field.",
   ),
   capture_errors: counter("capture_errors", "Ticks whose capture failed with an error."),
+  outbox_sync_errors: counter(
+    "outbox_sync_errors",
+    "Background syncs of the outbox's WAL that the disk failed; their readings were published without a durable copy.",
+  ),
   readings_dropped: counter(
     "readings_dropped",
     "Readings read but not captured (the disk full even after evicting), by reason.",

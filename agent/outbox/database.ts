@@ -1,6 +1,7 @@
 import Database from "better-sqlite3";
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { CLOCK_FLOOR_MS } from "../clock.js";
+import { OutboxLock, type AttachedLock } from "./outbox-lock.js";
 import { dirname } from "node:path";
 
 export type Durability = "full" | "normal";
@@ -89,59 +90,85 @@ export function openOutboxDatabase(
   path: string,
   durability: Durability,
   now: number,
-): { db: Database.Database; recovery: Recovery | null } {
+  cacheKiB = 4000,
+): { db: Database.Database; lock: AttachedLock | null; recovery: Recovery | null } {
   try {
-    return { db: openDatabase(path, durability), recovery: null };
+    return { ...openDatabase(path, durability, now, cacheKiB), recovery: null };
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (path === ":memory:" || typeof code !== "string" || !CORRUPT_CODES.has(code)) throw error;
+    // Closing the damaged file released the lock: a lock of its own guards the move.
+    const guard = OutboxLock.acquire(path, now);
     const movedTo = `${path}.corrupt-${new Date(now).toISOString().replace(/[:.]/g, "-")}`;
-    renameSync(path, movedTo);
-    for (const suffix of ["-wal", "-shm"]) {
-      if (existsSync(path + suffix)) renameSync(path + suffix, movedTo + suffix);
+    try {
+      renameSync(path, movedTo);
+      for (const suffix of ["-wal", "-shm"]) {
+        if (existsSync(path + suffix)) renameSync(path + suffix, movedTo + suffix);
+      }
+    } finally {
+      guard.release();
     }
-    const db = openDatabase(path, durability);
-    db.prepare("INSERT INTO meta (key, value) VALUES ('seq_base', ?)").run(
-      Math.max(now, CLOCK_FLOOR_MS),
-    );
-    return { db, recovery: { movedTo, reason: `${code}: ${(error as Error).message}` } };
+    const opened = openDatabase(path, durability, now, cacheKiB);
+    opened.db
+      .prepare("INSERT INTO meta (key, value) VALUES ('seq_base', ?)")
+      .run(Math.max(now, CLOCK_FLOOR_MS));
+    return { ...opened, recovery: { movedTo, reason: `${code}: ${(error as Error).message}` } };
   }
 }
 
 /**
  * Opens (creating if needed) the outbox database in WAL mode with the configured durability:
  * `full` fsyncs the WAL on every commit, so a committed reading survives power loss; `normal`
- * survives a process crash but may lose the last commits on power loss.
+ * survives a process crash but may lose the last commits on power loss. The agent's lock
+ * (OutboxLock.attach) is taken through the same connection before anything of the file is read.
  */
-function openDatabase(path: string, durability: Durability): Database.Database {
+function openDatabase(
+  path: string,
+  durability: Durability,
+  now: number,
+  cacheKiB: number,
+): { db: Database.Database; lock: AttachedLock | null } {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
+  const fresh = path === ":memory:" || !existsSync(path);
+  // timeout 0 while the lock is taken: a held lock answers at once, not after 5 s.
+  const db = new Database(path, { timeout: 0 });
+  let lock: AttachedLock | null = null;
   try {
+    if (path !== ":memory:") lock = OutboxLock.attach(db, path, now);
+    // A new file holds nothing yet: made without syncs (switching it to WAL and creating the
+    // tables), it costs no fsync, which a fleet starting thousands of gateways feels. Torn by a
+    // power cut, it is damaged or empty, and either way started afresh. An existing file's
+    // migrations keep their syncs.
+    if (fresh) db.pragma("synchronous = OFF");
     // Must precede the first table: lets a full disk get space back by shrinking the file
     // (incremental_vacuum) after rows are evicted. A no-op on an existing database.
-    db.pragma("auto_vacuum = INCREMENTAL");
-    db.pragma("journal_mode = WAL");
-    db.pragma(`synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
+    db.pragma("main.auto_vacuum = INCREMENTAL");
+    // `main.`: without a schema name this pragma would also apply to the attached lock.
+    db.pragma("main.journal_mode = WAL");
+    const synchronous = `synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`;
+    if (!fresh) db.pragma(synchronous);
     // Another process (an operator's sqlite3 shell) may hold a lock briefly.
     db.pragma("busy_timeout = 5000");
     // better-sqlite3 builds with a 16 MB page cache; the outbox appends at one end and reads
-    // the oldest rows at the other, so 4 MB serves it and keeps a Pi's memory flat.
-    db.pragma("cache_size = -4000");
+    // the oldest rows at the other, so 4 MB (the default) serves it and keeps a Pi's memory flat.
+    db.pragma(`cache_size = -${cacheKiB}`);
     // A bounded WAL: checkpoint every 1 MB and truncate it back to 1 MB, so it never takes a
     // small disk's last megabytes (the default lets it reach 4 MB and keeps that size).
     db.pragma("wal_autocheckpoint = 256");
     db.pragma(`journal_size_limit = ${1024 * 1024}`);
     migrate(db);
+    if (fresh) db.pragma(synchronous);
     // A damaged page may only show when read: check the structure once at start.
-    const check = db.pragma("quick_check", { simple: true });
+    const check = db.pragma("main.quick_check", { simple: true });
     if (check !== "ok")
       throw Object.assign(new Error(`quick_check: ${String(check)}`), { code: "SQLITE_CORRUPT" });
     // The check read every page into this connection's cache: give that memory back (about
     // 85 KiB a handle, measured; it counts on a Pi and times 10,000 in a fleet simulator).
     db.pragma("shrink_memory");
-    return db;
+    return { db, lock };
   } catch (error) {
     db.close();
+    lock?.release();
     throw error;
   }
 }
@@ -156,10 +183,16 @@ function migrate(db: Database.Database): void {
   if (applied === MIGRATIONS.length) return;
   // Every pending step in one transaction: all or none, and one durable commit (one fsync) for
   // a new outbox instead of one per step, which a fleet of thousands opening at once feels.
-  db.transaction(() => {
+  // (BEGIN and COMMIT by hand: see OutboxStore.atomically.)
+  db.exec("BEGIN");
+  try {
     for (let version = applied; version < MIGRATIONS.length; version++) {
       db.exec(MIGRATIONS[version] ?? "");
-      db.pragma(`user_version = ${version + 1}`);
+      db.exec(`PRAGMA user_version = ${version + 1}`);
     }
-  })();
+    db.exec("COMMIT");
+  } catch (error) {
+    if (db.inTransaction) db.exec("ROLLBACK");
+    throw error;
+  }
 }

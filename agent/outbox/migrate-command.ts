@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { existsSync } from "node:fs";
 import { openOutboxDatabase, SCHEMA_VERSION } from "./database.js";
-import { OutboxLock } from "./outbox-lock.js";
+import { OutboxLock, OutboxLockedError } from "./outbox-lock.js";
 
 /** What `reefer-edge outbox migrate` did to one outbox file. */
 export interface MigrationResult {
@@ -22,16 +22,19 @@ export interface MigrationResult {
  */
 export function migrateOutbox(path: string, now: number = Date.now()): MigrationResult {
   if (!existsSync(path)) return { path, from: null, to: null, movedAside: null };
-  const lock = OutboxLock.acquire(path, now);
+  // Asked first, so a running agent is named before anything is read; the open below takes the
+  // lock itself (and refuses the same way if an agent started meanwhile).
+  const holder = OutboxLock.holder(path);
+  if (holder) throw holder;
   const from = schemaVersionOf(path);
   try {
-    const { db, recovery } = openOutboxDatabase(path, "full", now);
+    const { db, lock, recovery } = openOutboxDatabase(path, "full", now);
+    lock?.release();
     db.close();
     return { path, from, to: SCHEMA_VERSION, movedAside: recovery?.movedTo ?? null };
   } catch (error) {
+    if (error instanceof OutboxLockedError) throw error;
     throw new OutboxMigrationError(path, from, error);
-  } finally {
-    lock.release();
   }
 }
 

@@ -2,12 +2,13 @@ import type Database from "better-sqlite3";
 import type { ReeferReading, UnsequencedReading } from "../record.js";
 import { DiskBudget } from "./budget.js";
 import { openOutboxDatabase, type Durability, type Recovery } from "./database.js";
-import { OutboxLock } from "./outbox-lock.js";
+import type { AttachedLock } from "./outbox-lock.js";
 import { LANE, type OutboxRow, type PublishQueue } from "./publish-queue.js";
 import { Sequences } from "./sequences.js";
 import { PublishSessions } from "./sessions.js";
 import { SpaceReserve } from "./space-reserve.js";
 import { OutboxStore } from "./store.js";
+import { WalSync } from "./wal-sync.js";
 
 export { LANE, type Lane, type OutboxRow } from "./publish-queue.js";
 export { ROW_OVERHEAD_BYTES } from "./tally.js";
@@ -35,8 +36,17 @@ export interface OutboxOptions {
   readonly path: string;
   readonly maxBytes: number;
   readonly durability: Durability;
+  /** SQLite's page cache, KiB (4000 when not given). */
+  readonly cacheKiB?: number;
   /** Wall clock, for `captured_at` and dead-letter times. */
   readonly now: () => number;
+  /**
+   * With `full` durability: sync the WAL off the event loop (WalSync) instead of inside each
+   * commit. Rows reach the publisher, and `afterDurable` callbacks run, once they are synced.
+   */
+  readonly backgroundSync?: boolean;
+  /** A background fdatasync failed; its rows are published anyway (see WalSync). */
+  readonly onSyncError?: (error: Error) => void;
 }
 
 /** Everything one tick commits, in one transaction. */
@@ -84,24 +94,23 @@ export class Outbox implements PublishQueue {
   private readonly sessions: PublishSessions;
   private readonly budget: DiskBudget;
   private readonly reserve: SpaceReserve;
-  private readonly lock: OutboxLock | null;
+  private readonly lock: AttachedLock | null;
+  private readonly walSync: WalSync | null = null;
+  /** Callbacks waiting for rows up to `id` to be durable, in commit order. */
+  private waiting: { id: number; run: () => void }[] = [];
 
   constructor(private readonly options: OutboxOptions) {
-    // The lock comes first: a second agent must not even look at (or move aside) a live outbox.
-    this.lock =
-      options.path === ":memory:" ? null : OutboxLock.acquire(options.path, options.now());
-    try {
-      const opened = openOutboxDatabase(
-        options.path,
-        options.durability,
-        Math.floor(options.now()),
-      );
-      this.db = opened.db;
-      this.recovery = opened.recovery;
-    } catch (error) {
-      this.lock?.release();
-      throw error;
-    }
+    // The lock comes first (taken by the open, through the outbox's own connection): a second
+    // agent must not even look at (or move aside) a live outbox.
+    const opened = openOutboxDatabase(
+      options.path,
+      this.syncsInBackground ? "normal" : options.durability,
+      Math.floor(options.now()),
+      options.cacheKiB,
+    );
+    this.db = opened.db;
+    this.lock = opened.lock;
+    this.recovery = opened.recovery;
     const store = new OutboxStore(this.db);
     const { statements } = store;
     // Held readings whose fate died with the last process are published: more, never less.
@@ -123,6 +132,52 @@ export class Outbox implements PublishQueue {
     // Opening read the tables to recount them: the pages it cached are not needed again soon
     // (about 80 KiB a handle, measured with 1,000 outboxes in one process).
     this.db.pragma("shrink_memory");
+    if (this.syncsInBackground) {
+      store.syncedId = store.lastInsertedId;
+      this.walSync = new WalSync(`${options.path}-wal`, store.lastInsertedId, {
+        durable: (id) => this.durable(id),
+        failed: (error) => options.onSyncError?.(error),
+      });
+    }
+  }
+
+  private get syncsInBackground(): boolean {
+    return (
+      this.options.backgroundSync === true &&
+      this.options.durability === "full" &&
+      this.options.path !== ":memory:"
+    );
+  }
+
+  /**
+   * Runs `callback` once everything committed so far is durable: at once without a background
+   * sync or when nothing waits, else when the sync covering the last commit is done.
+   */
+  afterDurable(callback: () => void): void {
+    const sync = this.walSync;
+    if (!sync?.pending) {
+      callback();
+      return;
+    }
+    this.waiting.push({ id: this.store.lastInsertedId, run: callback });
+  }
+
+  /** Background WAL syncs so far (0 without a background sync): commits share them. */
+  get backgroundSyncs(): number {
+    return this.walSync?.syncs ?? 0;
+  }
+
+  /** Resolves once everything committed so far is durable (a graceful stop waits for it). */
+  synced(): Promise<void> {
+    return new Promise((resolve) => this.afterDurable(resolve));
+  }
+
+  private durable(id: number): void {
+    this.store.syncedId = id;
+    if (this.waiting.length === 0) return;
+    const due = this.waiting.filter((w) => w.id <= id);
+    this.waiting = this.waiting.filter((w) => w.id > id);
+    for (const w of due) w.run();
   }
 
   /** The readings with the next seq of their containers; stored only by the `commit` carrying them. */
@@ -144,6 +199,7 @@ export class Outbox implements PublishQueue {
   commit(batch: CaptureBatch): CaptureResult {
     try {
       const result = this.commitOnce(batch);
+      this.walSync?.request(this.store.lastInsertedId);
       this.budget.restoreReserve();
       return result;
     } catch (error) {
@@ -151,6 +207,7 @@ export class Outbox implements PublishQueue {
       const evicted = this.budget.makeRoom();
       try {
         const result = this.commitOnce(batch);
+        this.walSync?.request(this.store.lastInsertedId);
         return { ...result, evictedTelemetry: result.evictedTelemetry + evicted, diskFull: true };
       } catch (again) {
         if (isDiskFull(again))
@@ -238,7 +295,9 @@ export class Outbox implements PublishQueue {
   }
 
   accept(ids: readonly number[]): void {
-    this.sessions.accept(ids, this.options.durability === "full");
+    // Deletes need no sync of their own (see PublishSessions.accept); with a background sync the
+    // connection is at synchronous=NORMAL already.
+    this.sessions.accept(ids, this.options.durability === "full" && this.walSync === null);
   }
 
   reject(ids: readonly number[], reason: string): void {
@@ -262,6 +321,7 @@ export class Outbox implements PublishQueue {
     const { statements, tally } = this.store;
     return this.store.atomically(() => {
       let corrected = 0;
+      const rewrite = statements.rewrite; // transient: one statement for the whole loop
       for (const row of statements.epochRows.all(epoch)) {
         const reading = JSON.parse(row.payload) as ReeferReading;
         reading.measurement_time = new Date(
@@ -270,7 +330,7 @@ export class Outbox implements PublishQueue {
         reading.clock = "synced";
         const payload = JSON.stringify(reading);
         const bytes = Buffer.byteLength(payload);
-        statements.rewrite.run(payload, bytes, row.id);
+        rewrite.run(payload, bytes, row.id);
         tally.forget(row.lane as typeof LANE.telemetry, row.bytes);
         tally.remember(row.lane as typeof LANE.telemetry, bytes);
         corrected++;
@@ -311,9 +371,15 @@ export class Outbox implements PublishQueue {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
-    this.reserve.release();
+    this.walSync?.close();
+    // SQLite's close checkpoints the WAL into the database and syncs both: what waited for the
+    // background sync is durable now.
     this.lock?.release();
+    if (this.db.open) this.db.close();
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w.run();
+    this.reserve.release();
   }
 }
 

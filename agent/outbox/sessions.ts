@@ -19,7 +19,8 @@ export class PublishSessions {
 
   beginSession(): void {
     this.inflight.clear();
-    const boundary = this.store.statements.maxId.get()?.id ?? 0;
+    // Rows not yet synced (see WalSync) belong to the live lane, taken once they are durable.
+    const boundary = Math.min(this.store.statements.maxId.get()?.id ?? 0, this.store.visibleId);
     this.session = { boundary, alertCursor: 0, liveCursor: boundary };
     this.backfillCursors = new Map(
       this.store.statements.backlogContainers.all(boundary).map((r) => [r.container_id, 0]),
@@ -32,7 +33,7 @@ export class PublishSessions {
   }
 
   takeLive(limit: number): OutboxRow[] {
-    if (this.session.liveCursor >= this.store.lastInsertedId) return []; // nothing new
+    if (this.session.liveCursor >= this.store.visibleId) return []; // nothing new
     return this.takeLane(LANE.telemetry, "liveCursor", limit);
   }
 
@@ -40,7 +41,7 @@ export class PublishSessions {
   private takeLane(lane: Lane, cursor: "alertCursor" | "liveCursor", limit: number): OutboxRow[] {
     const { laneAfter } = this.store.statements;
     const rows = this.scan(
-      (after, n) => laneAfter.all(lane, after, Number.MAX_SAFE_INTEGER, n),
+      (after, n) => laneAfter.all(lane, after, this.store.visibleId, n),
       this.session[cursor],
       limit,
     );

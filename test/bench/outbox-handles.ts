@@ -20,6 +20,9 @@ for (let i = 0; i < count; i++) {
       path: join(dir, `outbox-${i}.db`),
       maxBytes: 16 * 2 ** 20,
       durability: "full",
+      // As a fleet gateway opens it (fleet-file.ts, Agent).
+      backgroundSync: true,
+      cacheKiB: 40,
       now: Date.now,
     }),
   );

@@ -1,0 +1,109 @@
+import { closeSync, fdatasync, fdatasyncSync, openSync } from "node:fs";
+
+/** What the outbox hears from its background sync. */
+export interface WalSyncEvents {
+  /** Every row up to `id` is on disk (or the disk failed and it is published anyway). */
+  readonly durable: (id: number) => void;
+  /** fdatasync failed: the rows it covered are published without a durable copy. */
+  readonly failed: (error: Error) => void;
+}
+
+/**
+ * Makes committed rows durable off the event loop: the outbox commits with
+ * `synchronous=NORMAL` (the WAL is written, not synced) and this class fdatasyncs the WAL file in
+ * libuv's thread pool, then reports the highest row id the sync covered. Rows become visible to
+ * the publisher only then, so a reading is never sent, or reported captured, before it would
+ * survive a power cut: the promise of `synchronous=FULL`, without the event loop waiting on the
+ * disk (measured: 70 % of a fleet worker's time went to outboxes, 43 % to the inline fsync).
+ *
+ * One sync at a time per file: commits that land while one runs are covered by the next, so a
+ * burst costs two syncs, not one per commit (a group commit per outbox). Many outboxes in one
+ * process sync in parallel, as many at once as the thread pool has threads.
+ *
+ * Hand-written because SQLite has no asynchronous sync and better-sqlite3 is synchronous. It
+ * relies on Linux syncing a file's data through any descriptor of it, and on SQLite keeping the
+ * same WAL file (same inode) while a connection is open: it truncates and rewrites it, and
+ * deletes it only when the last connection closes.
+ */
+export class WalSync {
+  private readonly fd: number;
+  private durableId: number;
+  private wantedId: number;
+  private syncing = false;
+  /** fdatasync calls made in the background so far (commits share them). */
+  syncs = 0;
+  private closing = false;
+  private closed = false;
+
+  constructor(
+    walPath: string,
+    committedId: number,
+    private readonly events: WalSyncEvents,
+  ) {
+    // Read-only is enough: fsync(2) flushes the file, whatever the descriptor's mode.
+    this.fd = openSync(walPath, "r");
+    // What an earlier process committed may not have been synced before it died: once, now
+    // (an outbox without rows has nothing the publisher could send too early).
+    if (committedId > 0) {
+      try {
+        fdatasyncSync(this.fd);
+      } catch (error) {
+        events.failed(error as Error);
+      }
+    }
+    this.durableId = committedId;
+    this.wantedId = committedId;
+  }
+
+  /** The highest row id known to be on disk. */
+  get durable(): number {
+    return this.durableId;
+  }
+
+  /** True while committed rows wait for their sync. */
+  get pending(): boolean {
+    return this.wantedId > this.durableId;
+  }
+
+  /** Rows up to `id` were committed: sync them (now, or right after the sync under way). */
+  request(id: number): void {
+    if (this.closing || id <= this.wantedId) return;
+    this.wantedId = id;
+    if (!this.syncing) this.start();
+  }
+
+  /**
+   * Stops syncing. The descriptor closes once no sync is in flight, so the thread pool never
+   * syncs a number the process has given to another file meanwhile. SQLite's close checkpoints
+   * and syncs what is left.
+   */
+  close(): void {
+    this.closing = true;
+    if (!this.syncing) this.release();
+  }
+
+  private start(): void {
+    const target = this.wantedId;
+    this.syncing = true;
+    this.syncs++;
+    fdatasync(this.fd, (error) => {
+      this.syncing = false;
+      if (this.closing) {
+        this.release();
+        return;
+      }
+      // A failed fdatasync leaves the data only in memory (Linux marks the pages clean): the
+      // safest copy left is the one the broker gets, so the rows go out anyway, reported.
+      if (error) this.events.failed(error);
+      this.durableId = Math.max(this.durableId, target);
+      this.events.durable(this.durableId);
+      if (this.wantedId > this.durableId) this.start();
+    });
+  }
+
+  private release(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+}
