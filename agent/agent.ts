@@ -456,6 +456,11 @@ export class Agent {
     return pending ? pending.telemetry + pending.alerts : 0;
   }
 
+  /** Whether the publisher is connected to the broker: cheap, unlike `status()`. */
+  get connected(): boolean {
+    return this.publisher?.isConnected ?? false;
+  }
+
   status(): AgentStatus {
     const empty = {
       alerts: 0,
@@ -469,7 +474,7 @@ export class Agent {
       deadLettered: 0,
     };
     return {
-      connected: this.publisher?.isConnected ?? false,
+      connected: this.connected,
       outbox: this.outbox?.stats() ?? empty,
       inflight: this.publisher?.inflightRows ?? 0,
       metrics: this.metrics.snapshot(),

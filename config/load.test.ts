@@ -43,6 +43,7 @@ describe("config", () => {
       path: join(temp.dir, "data/outbox.db"),
       maxBytes: 256 * 1024 * 1024,
       cacheKiB: 4000,
+      reserveKiB: 512,
       durability: "full",
     });
     expect(config.sampling.intervalMs).toBe(60_000);

@@ -134,6 +134,15 @@ const bufferSchema = z
       .describe(
         "SQLite's page cache for the outbox, in KiB. The default serves a drain of a long backlog; the fleet simulator gives each of its thousands of gateways 40 (ten 4 KiB pages), which costs no measurable CPU at a reading every few seconds.",
       ),
+    reserveKiB: z
+      .number()
+      .int()
+      .min(0)
+      .max(64 * 1024)
+      .default(512)
+      .describe(
+        "A file of this many KiB kept beside the outbox and deleted when the disk is full, so SQLite has room to checkpoint and evict (0: none). The fleet simulator gives its gateways 64: ten thousand of them share one disk, and 512 each would write 5 GB while the fleet starts.",
+      ),
     durability: z
       .enum(["full", "normal"])
       .default("full")

@@ -46,6 +46,18 @@ describe("the fleet file", () => {
     expect(config.mqtt.key).toBe(join(dir, "fleet-data", "certs", "sim-00042.key"));
     expect(config.sampling.intervalMs).toBe(10_000);
     expect(config.containers.map((c) => c.id)).toEqual(["sim-00042-C1"]);
+    // Thousands of outboxes in one process and on one disk: a small cache and reserve each.
+    expect(config.buffer).toMatchObject({ cacheKiB: 40, reserveKiB: 64, durability: "full" });
+  });
+
+  it("lets the fleet file choose the outbox's cache and reserve", () => {
+    const fleet = parseFleet(
+      { ...base, agent: { ...base.agent, buffer: { cacheKiB: 400, reserveKiB: 0 } } },
+      "fleet.yaml",
+      dir,
+    );
+    const config = gatewayConfig(fleet, 0, { url: "mqtts://127.0.0.1:8883" });
+    expect(config.buffer).toMatchObject({ cacheKiB: 400, reserveKiB: 0 });
   });
 
   it("draws the scenario mix with the seed: about the weights, the same draw every time", () => {

@@ -171,8 +171,14 @@ export function gatewayConfig(
       ...(broker.ca !== undefined && { ca: broker.ca }),
       ...identityFiles(fleet, id),
     },
-    // A small page cache: thousands of outboxes share one process (BENCHMARKS.md, the fleet).
-    buffer: { cacheKiB: 40, ...shared.buffer, path: join(gatewayDir(fleet, id), "outbox.db") },
+    // A small page cache and reserve: thousands of outboxes share one process and one disk
+    // (BENCHMARKS.md, the fleet).
+    buffer: {
+      cacheKiB: 40,
+      reserveKiB: 64,
+      ...shared.buffer,
+      path: join(gatewayDir(fleet, id), "outbox.db"),
+    },
     log: { level: "warn", ...shared.log },
     // A rehearsal's broker has no shadow service: remote config is off unless the fleet asks.
     remoteConfig: { enabled: false, ...shared.remoteConfig },

@@ -79,7 +79,8 @@ export class TileTracker {
     };
     for (let g = 0; g < this.agents.length; g++) {
       const agent = this.agents[g];
-      const connected = agent?.status().connected ?? false;
+      // Not status(): that also reads the outbox's counters, for every gateway every second.
+      const connected = agent?.connected ?? false;
       const backlog = agent ? agent.backlog() > this.perGateway * 3 : false;
       const open = this.open[g];
       const ids = this.containerIds[g];

@@ -8,6 +8,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
+import Database from "better-sqlite3";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -85,6 +86,29 @@ describe("one agent per outbox", () => {
     child.kill("SIGKILL");
     await exited;
     expect(() => outbox()).not.toThrow();
+  });
+
+  it("holds the lock through the outbox's own connection: one SQLite connection, not two", () => {
+    const holding = outbox();
+    const schemas = holding.query<{ name: string; file: string }>("PRAGMA database_list");
+    expect(schemas.map((s) => [s.name, s.file])).toEqual([
+      ["main", boxes.path],
+      ["agent_lock", `${boxes.path}.lock`],
+    ]);
+    // The outbox itself stays readable by others (an operator's sqlite3 shell).
+    const reader = new Database(boxes.path, { readonly: true });
+    expect(reader.prepare("SELECT count(*) AS n FROM outbox").get()).toEqual({ n: 0 });
+    reader.close();
+    expect(OutboxLock.holder(boxes.path)?.holder).toContain(`pid ${process.pid}`);
+  });
+
+  it("replaces a damaged lock file nobody holds, and holds the new one", () => {
+    mkdirSync(join(boxes.dir, "data"), { recursive: true });
+    writeFileSync(`${boxes.path}.lock`, "torn by a power cut, not a database any more");
+    const holding = outbox();
+    holding.capture([makeReading("C1")]);
+    expect(() => outbox()).toThrow(OutboxLockedError);
+    expect(readdirSync(join(boxes.dir, "data")).filter((f) => f.includes("corrupt"))).toEqual([]);
   });
 
   it("needs no lock for an in-memory outbox", () => {

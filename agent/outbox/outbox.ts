@@ -38,6 +38,8 @@ export interface OutboxOptions {
   readonly durability: Durability;
   /** SQLite's page cache, KiB (4000 when not given). */
   readonly cacheKiB?: number;
+  /** The full-disk reserve file beside the database, KiB (512 when not given; 0: none). */
+  readonly reserveKiB?: number;
   /** Wall clock, for `captured_at` and dead-letter times. */
   readonly now: () => number;
   /**
@@ -73,8 +75,8 @@ export interface CaptureResult {
   readonly diskFull?: boolean;
 }
 
-/** Space kept beside the database and given back when the disk is full. */
-const RESERVE_BYTES = 512 * 1024;
+/** Space kept beside the database and given back when the disk is full, KiB, by default. */
+const RESERVE_KIB = 512;
 
 /**
  * The durable outbox (docs/wire-contract.md, "What the outbox promises"). A reading is captured
@@ -125,7 +127,7 @@ export class Outbox implements PublishQueue {
     this.sessions = new PublishSessions(store, options.now);
     this.reserve = new SpaceReserve(
       `${options.path}.reserve`,
-      options.path === ":memory:" ? 0 : RESERVE_BYTES,
+      options.path === ":memory:" ? 0 : (options.reserveKiB ?? RESERVE_KIB) * 1024,
     );
     this.reserve.take();
     this.budget = new DiskBudget(store, this.reserve, options, (id) => this.sessions.forget(id));

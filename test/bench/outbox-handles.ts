@@ -23,6 +23,7 @@ for (let i = 0; i < count; i++) {
       // As a fleet gateway opens it (fleet-file.ts, Agent).
       backgroundSync: true,
       cacheKiB: 40,
+      reserveKiB: 64,
       now: Date.now,
     }),
   );
