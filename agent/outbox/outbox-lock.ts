@@ -56,18 +56,7 @@ export class OutboxLock {
     const ownerFile = `${outboxPath}.owner`;
     const db = openLockDatabase(lockFile);
     try {
-      // The file holds no data worth a sync or a journal: a torn write only makes it "damaged",
-      // and a damaged lock file is replaced (openLockDatabase). Without them, taking the lock
-      // costs no fsync, which a fleet worker starting thousands of gateways feels.
-      db.pragma("synchronous = OFF");
-      db.pragma("journal_mode = MEMORY");
-      db.pragma("locking_mode = EXCLUSIVE");
-      // The first write takes the EXCLUSIVE lock, and in this mode it is kept until close.
-      db.exec("CREATE TABLE IF NOT EXISTS holder (pid INTEGER, since TEXT)");
-      db.prepare("INSERT INTO holder (pid, since) VALUES (?, ?)").run(
-        process.pid,
-        new Date(now).toISOString(),
-      );
+      claim(db, "main", now);
     } catch (error) {
       db.close();
       if (isBusy(error)) throw new OutboxLockedError(outboxPath, readOwner(ownerFile));
@@ -151,14 +140,7 @@ function holdThrough(db: Database.Database, lockFile: string, now: number): void
   try {
     // Its pages are never read again once the lock is held.
     db.pragma("agent_lock.cache_size = 1");
-    db.pragma("agent_lock.synchronous = OFF");
-    db.pragma("agent_lock.journal_mode = MEMORY");
-    db.pragma("agent_lock.locking_mode = EXCLUSIVE");
-    db.exec("CREATE TABLE IF NOT EXISTS agent_lock.holder (pid INTEGER, since TEXT)");
-    db.prepare("INSERT INTO agent_lock.holder (pid, since) VALUES (?, ?)").run(
-      process.pid,
-      new Date(now).toISOString(),
-    );
+    claim(db, "agent_lock", now);
   } catch (error) {
     try {
       db.exec("DETACH DATABASE agent_lock");
@@ -167,6 +149,22 @@ function holdThrough(db: Database.Database, lockFile: string, now: number): void
     }
     throw error;
   }
+}
+
+/** Takes the exclusive lock on the lock database `schema` of `db`: SQLITE_BUSY if held. */
+function claim(db: Database.Database, schema: string, now: number): void {
+  // The file holds no data worth a sync or a journal: a torn write only makes it "damaged", and
+  // a damaged lock file is replaced. Without them, taking the lock costs no fsync, which a fleet
+  // worker starting thousands of gateways feels.
+  db.pragma(`${schema}.synchronous = OFF`);
+  db.pragma(`${schema}.journal_mode = MEMORY`);
+  db.pragma(`${schema}.locking_mode = EXCLUSIVE`);
+  // The first write takes the EXCLUSIVE lock, and in this mode it is kept until close.
+  db.exec(`CREATE TABLE IF NOT EXISTS ${schema}.holder (pid INTEGER, since TEXT)`);
+  db.prepare(`INSERT INTO ${schema}.holder (pid, since) VALUES (?, ?)`).run(
+    process.pid,
+    new Date(now).toISOString(),
+  );
 }
 
 function writeOwner(ownerFile: string, now: number): void {
