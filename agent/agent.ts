@@ -1,65 +1,47 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
-import type { Logger } from "pino";
 import { readTimeoutMs, type AgentConfig } from "../config/schema.js";
-import { createDriver } from "../drivers/registry.js";
 import { CaptureStage } from "./capture-stage.js";
 import { systemClock, type Clock } from "./clock.js";
 import { ClockCorrection } from "./clock-correction.js";
 import { ClockGuard } from "./clock-guard.js";
 import type { AgentEventMap, AgentEvents } from "./events.js";
 import { Metrics } from "./metrics.js";
-import { Outbox, type OutboxStats } from "./outbox/outbox.js";
+import type { Outbox } from "./outbox/outbox.js";
+import {
+  EMPTY_OUTBOX_STATS,
+  type AgentDependencies,
+  type AgentStatus,
+  type ContainerInfo,
+} from "./agent-types.js";
+import { openAgentOutbox, withinMs } from "./agent-outbox.js";
 import { productCatalogue, type Product } from "./products.js";
 import { Publisher } from "./publisher/publisher.js";
 import { loadTlsMaterial } from "./publisher/tls.js";
 import { judgeHealth, type Health } from "./http/health.js";
 import { formatExposition } from "./http/exposition.js";
-import { HttpListener } from "./http/listener.js";
-import { DashboardRoutes } from "./dashboard/dashboard-routes.js";
-import { GatewayFeed } from "./dashboard/gateway-feed.js";
-import { WebAssets } from "./dashboard/web-assets.js";
+import type { GatewayFeed } from "./dashboard/gateway-feed.js";
+import type { HttpListener } from "./http/listener.js";
+import { agentListener } from "./http/agent-listener.js";
 import { DeviceWatch } from "./rules/device-watch.js";
-import { RuleEngine, thresholdFor } from "./rules/engine.js";
+import { RuleEngine } from "./rules/engine.js";
 import { ReportByException } from "./rules/report-by-exception.js";
-import { Sampler, type SampledContainer } from "./sampler.js";
+import { Sampler } from "./sampler.js";
+import { sampledContainers } from "./sampled-containers.js";
 import { SharedResources } from "./shared-resources.js";
 import {
+  containerInfos,
   deviceUnreachableAfter,
   remoteStateFile,
   reportByExceptionConfigs,
 } from "./config-derived.js";
 import { HealthShadow } from "./shadow/health-shadow.js";
 import { ConfigShadow } from "./shadow/config-shadow.js";
-import { crtAvailable } from "./publisher/crt-client.js";
-import { ConfigError } from "../config/load.js";
+import { checkCrtClient } from "./publisher/crt-client.js";
 import { agentVersion } from "./version.js";
 
-/** What the agent takes from outside; everything else it builds from its config. */
-export interface AgentDependencies {
-  readonly logger: Logger;
-  readonly clock?: Clock;
-  /** Uniform in [0, 1): the backoff's jitter. */
-  readonly random?: () => number;
-}
-
-/** A container as a live view shows it: its product, setpoint and temperature limit. */
-export interface ContainerInfo {
-  readonly id: string;
-  readonly product: string;
-  readonly productName: string;
-  readonly setpoint: number;
-  /** The temperature rule's threshold for the product, as the rules stand now. */
-  readonly limit: number;
-}
-
-export interface AgentStatus {
-  readonly connected: boolean;
-  readonly outbox: OutboxStats;
-  readonly inflight: number;
-  readonly metrics: Record<string, number>;
-}
+export type { AgentDependencies, AgentStatus, ContainerInfo } from "./agent-types.js";
 
 /**
  * One gateway's agent, and the composition root of its parts: drivers -> sampler -> capture stage
@@ -184,37 +166,12 @@ export class Agent {
       if (restored) this.applyConfig(restored);
     }
     const config = this.config;
-    if (config.mqtt.client === "aws-crt" && !crtAvailable()) {
-      throw new ConfigError("mqtt.client", [
-        {
-          path: "mqtt.client",
-          message: `aws-crt cannot run on this machine (${process.platform}-${process.arch}): aws-iot-device-sdk-v2 is missing or has no native binary here; use mqttjs`,
-        },
-      ]);
-    }
+    checkCrtClient(config.mqtt.client);
     this.startedAt = { wall: clock.now(), mono: clock.monotonic() };
     const tls = loadTlsMaterial(config.mqtt, clock.now());
     for (const warning of tls.warnings) logger.warn(warning);
-    const outbox = new Outbox({
-      ...config.buffer,
-      now: () => clock.now(),
-      backgroundSync: true,
-      onSyncError: (error) => {
-        metrics.increment("outbox_sync_errors");
-        logger.error(
-          { err: error },
-          "outbox: the disk failed to sync the WAL; the readings it held are published without a durable copy",
-        );
-      },
-    });
+    const outbox = openAgentOutbox(config, clock, logger, metrics);
     this.outbox = outbox;
-    if (outbox.recovery) {
-      metrics.increment("outbox_recoveries");
-      logger.error(
-        { movedTo: outbox.recovery.movedTo, reason: outbox.recovery.reason },
-        "outbox database was corrupt: moved aside for forensics and started afresh; its unsent readings are in the moved file",
-      );
-    }
     const clockCorrection = new ClockCorrection(
       new ClockGuard(
         clock,
@@ -262,7 +219,14 @@ export class Agent {
       clockCorrection,
       gatewayId: config.gateway.id,
       bootId: this.bootId,
-      containers: this.sampledContainers(logger),
+      containers: sampledContainers(config, {
+        products: this.products,
+        clock,
+        logger,
+        metrics,
+        shared: this.shared,
+        random: this.random,
+      }),
       clock,
       logger: logger.child({ component: "sampler" }),
       metrics,
@@ -298,27 +262,12 @@ export class Agent {
    */
   async listen(): Promise<{ address: string; port: number } | null> {
     if (this.config.http.listen === undefined) return null;
-    const logger = this.deps.logger.child({ component: "http" });
-    let dashboard: DashboardRoutes | undefined;
-    if (this.config.http.dashboard) {
-      const feed = new GatewayFeed(this);
-      this.feed = feed;
-      const id = this.config.gateway.id;
-      dashboard = new DashboardRoutes(
-        {
-          info: () => ({ mode: "gateway", gateway: id, version: agentVersion() }),
-          gateway: (wanted) => (wanted === id ? feed : null),
-          fleet: () => null,
-        },
-        new WebAssets(),
-        logger,
-      );
-    }
-    const http = new HttpListener(
-      this.config.http,
-      { metrics: () => this.metricsText(), health: () => this.health(), dashboard },
-      logger,
+    const { http, feed } = agentListener(
+      this,
+      this.config,
+      this.deps.logger.child({ component: "http" }),
     );
+    this.feed = feed;
     const address = await http.start();
     this.http = http;
     return address;
@@ -412,21 +361,7 @@ export class Agent {
 
   /** The containers with their products, setpoints and current temperature limits. */
   containers(): ContainerInfo[] {
-    return this.config.containers.map((c) => {
-      const product = this.products.get(c.id) ?? {
-        id: c.product,
-        name: c.product,
-        targetTemperature: 0,
-        targetHumidity: 0,
-      };
-      return {
-        id: c.id,
-        product: product.id,
-        productName: product.name,
-        setpoint: product.targetTemperature,
-        limit: thresholdFor(this.rulesConfig, product),
-      };
-    });
+    return containerInfos(this.config, this.products, this.rulesConfig);
   }
 
   /** Containers whose device stopped answering (device_unreachable raised). */
@@ -462,56 +397,11 @@ export class Agent {
   }
 
   status(): AgentStatus {
-    const empty = {
-      alerts: 0,
-      telemetry: 0,
-      held: 0,
-      droppedByException: 0,
-      diskFullEvents: 0,
-      bytes: 0,
-      evictedTelemetry: 0,
-      evictedAlerts: 0,
-      deadLettered: 0,
-    };
     return {
       connected: this.connected,
-      outbox: this.outbox?.stats() ?? empty,
+      outbox: this.outbox?.stats() ?? EMPTY_OUTBOX_STATS,
       inflight: this.publisher?.inflightRows ?? 0,
       metrics: this.metrics.snapshot(),
     };
   }
-
-  private sampledContainers(logger: Logger): SampledContainer[] {
-    return this.config.containers.map((container) => {
-      const product = this.products.get(container.id);
-      if (!product) throw new Error(`containers: unknown product ${container.product}`); // validated before
-      const intervalMs = container.intervalMs ?? this.config.sampling.intervalMs;
-      return {
-        id: container.id,
-        productId: product.id,
-        intervalMs,
-        timeoutMs: readTimeoutMs(this.config, intervalMs),
-        driver: createDriver(container.driver, {
-          containerId: container.id,
-          product,
-          clock: this.clock,
-          logger: logger.child({ component: "driver", container: container.id }),
-          metrics: this.metrics,
-          shared: this.shared,
-          random: this.random,
-        }),
-      };
-    });
-  }
-}
-
-/** Waits for `promise`, or `ms` at most. */
-function withinMs(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -1,5 +1,8 @@
 import { dirname, join } from "node:path";
 import type { AgentConfig } from "../config/schema.js";
+import type { ContainerInfo } from "./agent-types.js";
+import type { Product } from "./products.js";
+import { thresholdFor } from "./rules/engine.js";
 
 /** What the agent derives from its config, in one place: the file's and a remote setting's. */
 
@@ -34,4 +37,27 @@ export function deviceUnreachableAfter(config: AgentConfig): Map<string, number>
       ];
     }),
   );
+}
+
+/** The containers as a live view shows them: product, setpoint and the rules' current limit. */
+export function containerInfos(
+  config: AgentConfig,
+  products: ReadonlyMap<string, Product>,
+  rules: AgentConfig["rules"],
+): ContainerInfo[] {
+  return config.containers.map((c) => {
+    const product = products.get(c.id) ?? {
+      id: c.product,
+      name: c.product,
+      targetTemperature: 0,
+      targetHumidity: 0,
+    };
+    return {
+      id: c.id,
+      product: product.id,
+      productName: product.name,
+      setpoint: product.targetTemperature,
+      limit: thresholdFor(rules, product),
+    };
+  });
 }

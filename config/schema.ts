@@ -2,7 +2,8 @@ import { z } from "zod";
 import { checkHttp, httpSchema, isLoopbackHost } from "./http-schema.js";
 import { driverConfigSchema } from "../drivers/registry.js";
 import { reportByExceptionSchema, rulesSchema } from "./rules-schema.js";
-import { parseSize } from "./size.js";
+import { byteSize } from "./size.js";
+import { bufferSchema } from "./buffer-schema.js";
 
 /**
  * The one source of the config's TypeScript types, defaults, validation, JSON Schema
@@ -18,21 +19,6 @@ const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 const CONTAINER_ID = /^[a-zA-Z0-9_.-]{1,64}$/;
 /** IoT Core's message size limit. */
 export const IOT_CORE_MAX_MESSAGE_BYTES = 128 * 1024;
-
-const byteSize = z
-  .union([z.int().positive(), z.string()], {
-    error: 'expected a byte count or a size like "256MiB"',
-  })
-  .transform((value, ctx) => {
-    if (typeof value === "number") return value;
-    const bytes = parseSize(value);
-    if (bytes === null || bytes <= 0) {
-      ctx.addIssue({ code: "custom", message: `expected a size like "256MiB", got "${value}"` });
-      return z.NEVER;
-    }
-    return bytes;
-  })
-  .describe('A size: a byte count or a string such as "256MiB", "64KB", "1GiB".');
 
 const reconnectSchema = z
   .strictObject({
@@ -116,42 +102,6 @@ const mqttSchema = z
     reconnect: reconnectSchema,
   })
   .describe("The broker connection.");
-
-const bufferSchema = z
-  .strictObject({
-    path: z.string().default("./data/outbox.db").describe("SQLite file of the outbox."),
-    maxBytes: byteSize
-      .prefault("256MiB")
-      .describe(
-        "Disk budget of the readings waiting in the outbox (payload bytes plus a fixed per-row overhead). Past it, the oldest telemetry is evicted, counted; alerts go last.",
-      ),
-    cacheKiB: z
-      .number()
-      .int()
-      .min(16)
-      .max(1024 * 1024)
-      .default(4000)
-      .describe(
-        "SQLite's page cache for the outbox, in KiB. The default serves a drain of a long backlog; the fleet simulator gives each of its thousands of gateways 40 (ten 4 KiB pages), which costs no measurable CPU at a reading every few seconds.",
-      ),
-    reserveKiB: z
-      .number()
-      .int()
-      .min(0)
-      .max(64 * 1024)
-      .default(512)
-      .describe(
-        "A file of this many KiB kept beside the outbox and deleted when the disk is full, so SQLite has room to checkpoint and evict (0: none). The fleet simulator gives its gateways 64: ten thousand of them share one disk, and 512 each would write 5 GB while the fleet starts.",
-      ),
-    durability: z
-      .enum(["full", "normal"])
-      .default("full")
-      .describe(
-        'SQLite synchronous mode under WAL. "full" (default): a reading survives power loss; its commit is synced to disk (off the event loop) before it is published. "normal": it survives a process crash, but the last transactions may be lost on power loss; fewer writes to the SD card.',
-      ),
-  })
-  .prefault({})
-  .describe("The durable outbox: where readings wait until the broker acknowledged them.");
 
 const publishSchema = z
   .strictObject({

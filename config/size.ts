@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 const UNITS: Record<string, number> = {
   b: 1,
   kb: 1000,
@@ -18,3 +20,19 @@ export function parseSize(text: string): number | null {
   if (unit === undefined) return null;
   return Math.floor(Number(match[1]) * unit);
 }
+
+/** A size in config: a byte count or a string such as "256MiB". */
+export const byteSize = z
+  .union([z.int().positive(), z.string()], {
+    error: 'expected a byte count or a size like "256MiB"',
+  })
+  .transform((value, ctx) => {
+    if (typeof value === "number") return value;
+    const bytes = parseSize(value);
+    if (bytes === null || bytes <= 0) {
+      ctx.addIssue({ code: "custom", message: `expected a size like "256MiB", got "${value}"` });
+      return z.NEVER;
+    }
+    return bytes;
+  })
+  .describe('A size: a byte count or a string such as "256MiB", "64KB", "1GiB".');

@@ -9,8 +9,10 @@ import { PublishSessions } from "./sessions.js";
 import { SpaceReserve } from "./space-reserve.js";
 import { OutboxStore } from "./store.js";
 import { WalSync } from "./wal-sync.js";
+import { DiskFullError, isDiskFull } from "./disk-full.js";
 
 export { LANE, type Lane, type OutboxRow } from "./publish-queue.js";
+export { DiskFullError } from "./disk-full.js";
 export { ROW_OVERHEAD_BYTES } from "./tally.js";
 
 /** An alert to capture: any JSON object about one container. */
@@ -383,19 +385,4 @@ export class Outbox implements PublishQueue {
     for (const w of waiting) w.run();
     this.reserve.release();
   }
-}
-
-/** A tick that could not be captured because the disk stayed full after making room. */
-export class DiskFullError extends Error {
-  constructor(
-    readonly readings: number,
-    readonly alerts: number,
-  ) {
-    super(`disk full: ${readings} readings and ${alerts} alerts could not be captured`);
-    this.name = "DiskFullError";
-  }
-}
-
-function isDiskFull(error: unknown): boolean {
-  return (error as { code?: unknown }).code === "SQLITE_FULL";
 }

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { ConfigError } from "../../config/load.js";
 import { createRequire } from "node:module";
 import type { IClientOptions, MqttClient } from "mqtt";
 import type { mqtt5 as Mqtt5, iot as Iot } from "aws-iot-device-sdk-v2";
@@ -36,6 +37,17 @@ export function crtAvailable(): boolean {
   } catch {
     return false;
   }
+}
+
+/** Refuses a config asking for the CRT client where it cannot load, naming the setting. */
+export function checkCrtClient(client: "mqttjs" | "aws-crt"): void {
+  if (client !== "aws-crt" || crtAvailable()) return;
+  throw new ConfigError("mqtt.client", [
+    {
+      path: "mqtt.client",
+      message: `aws-crt cannot run on this machine (${process.platform}-${process.arch}): aws-iot-device-sdk-v2 is missing or has no native binary here; use mqttjs`,
+    },
+  ]);
 }
 
 /**

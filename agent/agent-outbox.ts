@@ -1,0 +1,48 @@
+import type { Logger } from "pino";
+import type { AgentConfig } from "../config/schema.js";
+import type { Clock } from "./clock.js";
+import type { Metrics } from "./metrics.js";
+import { Outbox } from "./outbox/outbox.js";
+
+/**
+ * The agent's outbox: opened from the config with its WAL synced in the background (WalSync),
+ * a failed sync and a recovered corrupt file counted and logged where an operator looks.
+ */
+export function openAgentOutbox(
+  config: AgentConfig,
+  clock: Clock,
+  logger: Logger,
+  metrics: Metrics,
+): Outbox {
+  const outbox = new Outbox({
+    ...config.buffer,
+    now: () => clock.now(),
+    backgroundSync: true,
+    onSyncError: (error) => {
+      metrics.increment("outbox_sync_errors");
+      logger.error(
+        { err: error },
+        "outbox: the disk failed to sync the WAL; the readings it held are published without a durable copy",
+      );
+    },
+  });
+  if (outbox.recovery) {
+    metrics.increment("outbox_recoveries");
+    logger.error(
+      { movedTo: outbox.recovery.movedTo, reason: outbox.recovery.reason },
+      "outbox database was corrupt: moved aside for forensics and started afresh; its unsent readings are in the moved file",
+    );
+  }
+  return outbox;
+}
+
+/** Waits for `promise`, or `ms` at most (a graceful stop must not hang on a dead disk). */
+export function withinMs(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
