@@ -13,6 +13,7 @@ export function openAgentOutbox(
   clock: Clock,
   logger: Logger,
   metrics: Metrics,
+  syncFailed: (error: Error) => void = () => {},
 ): Outbox {
   const outbox = new Outbox({
     ...config.buffer,
@@ -24,6 +25,7 @@ export function openAgentOutbox(
         { err: error },
         "outbox: the disk failed to sync the WAL; the readings it held are published without a durable copy",
       );
+      syncFailed(error);
     },
   });
   if (outbox.recovery) {

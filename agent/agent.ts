@@ -8,7 +8,8 @@ import { ClockCorrection } from "./clock-correction.js";
 import { ClockGuard } from "./clock-guard.js";
 import type { AgentEventMap, AgentEvents } from "./events.js";
 import { Metrics } from "./metrics.js";
-import type { Outbox } from "./outbox/outbox.js";
+import { GuardedOutbox } from "./storage/guarded-outbox.js";
+import { NO_STORAGE_FAILURE, type StorageState } from "./storage/storage-watch.js";
 import {
   EMPTY_OUTBOX_STATS,
   type AgentDependencies,
@@ -54,7 +55,7 @@ export class Agent {
   readonly metrics = new Metrics();
   readonly bootId = randomUUID();
   private readonly shared = new SharedResources();
-  private outbox: Outbox | null = null;
+  private outbox: GuardedOutbox | null = null;
   private sampler: Sampler | null = null;
   private publisher: Publisher | null = null;
   private capture: CaptureStage | null = null;
@@ -170,7 +171,22 @@ export class Agent {
     this.startedAt = { wall: clock.now(), mono: clock.monotonic() };
     const tls = loadTlsMaterial(config.mqtt, clock.now());
     for (const warning of tls.warnings) logger.warn(warning);
-    const outbox = openAgentOutbox(config, clock, logger, metrics);
+    const whenFailing = config.buffer.whenStorageFails;
+    const outbox: GuardedOutbox = new GuardedOutbox({
+      memoryRows: whenFailing.memoryRows,
+      clearAfterMs: whenFailing.clearAfterSeconds * 1000,
+      retryMs: { first: 1000, max: whenFailing.retryMaxSeconds * 1000 },
+      open: () =>
+        openAgentOutbox(config, clock, logger, metrics, (error) => outbox.syncFailed(error)),
+      path: config.buffer.path,
+      gatewayId: config.gateway.id,
+      containers: new Map([...this.products].map(([id, product]) => [id, product.id])),
+      clock,
+      logger: logger.child({ component: "storage" }),
+      metrics,
+      recovered: () => this.publisher?.kick(),
+    });
+    outbox.start();
     this.outbox = outbox;
     const clockCorrection = new ClockCorrection(
       new ClockGuard(
@@ -289,7 +305,13 @@ export class Agent {
       connected: this.publisher?.isConnected ?? false,
       backlog: this.outbox?.pending().telemetry ?? 0,
       unreachableDevices: this.devices.raised(),
+      storage: this.storage(),
     });
+  }
+
+  /** The outbox's storage: failing or not, since when, why, and what could not be stored. */
+  storage(): StorageState {
+    return this.outbox?.storage ?? NO_STORAGE_FAILURE;
   }
 
   /** /metrics in the Prometheus text format. */
@@ -301,6 +323,7 @@ export class Agent {
       connected: this.publisher?.isConnected ?? false,
       inflightRows: this.publisher?.inflightRows ?? 0,
       unreachableDevices: this.devices.raised().length,
+      storage: this.storage(),
       version: agentVersion(),
       now: this.clock.now(),
       startedAt: this.startedAt.wall,

@@ -3,7 +3,8 @@ import type { Clock } from "./clock.js";
 import type { ClockCorrection } from "./clock-correction.js";
 import type { AgentEvents } from "./events.js";
 import type { Metrics } from "./metrics.js";
-import { DiskFullError, type CaptureResult, type Outbox } from "./outbox/outbox.js";
+import { DiskFullError } from "./outbox/outbox.js";
+import type { CaptureStore, GuardedCaptureResult } from "./storage/capture-store.js";
 import type { ReeferReading } from "./record.js";
 import type { AlertRecord } from "./rules/alerts.js";
 import type { DeviceWatch } from "./rules/device-watch.js";
@@ -12,7 +13,7 @@ import type { HeldReading, ReportByException } from "./rules/report-by-exception
 import type { Tick } from "./tick.js";
 
 export interface CaptureStageOptions {
-  readonly outbox: Outbox;
+  readonly outbox: CaptureStore;
   readonly rules: RuleEngine;
   readonly reportByException: ReportByException;
   readonly devices: DeviceWatch;
@@ -69,12 +70,13 @@ export class CaptureStage {
         outbox.lastSeq(c),
       ),
     ];
-    const alerts = this.carried.length === 0 ? judged : [...this.carried, ...judged];
+    const storage = outbox.storageAlerts();
+    const alerts = [...this.carried, ...storage, ...judged];
     const { held, newlyHeld } = this.holdBack(readings, times, judged);
     const plan = this.options.reportByException.plan(newlyHeld, windowsOver(judged), now, rules);
     if (readings.length === 0 && alerts.length === 0 && !changesHeld(plan)) return;
 
-    let result: CaptureResult;
+    let result: GuardedCaptureResult;
     try {
       result = outbox.commit({
         readings,
@@ -92,8 +94,10 @@ export class CaptureStage {
     if (plan) this.options.reportByException.settle(plan);
     this.report(result, alerts, plan?.drop);
     // Captured means durable: with a background sync, once the WAL holding this tick is synced.
+    // While the disk fails, the tick is held in memory: told as captured, but not durable.
+    const durable = result.stored;
     outbox.afterDurable(() => {
-      if (readings.length > 0) this.options.events.emit("captured", readings);
+      if (readings.length > 0) this.options.events.emit("captured", readings, durable);
       this.options.committed();
     });
   }
@@ -163,7 +167,7 @@ export class CaptureStage {
   }
 
   private report(
-    result: CaptureResult | null,
+    result: GuardedCaptureResult | null,
     alerts: readonly AlertRecord[],
     dropped: ReadonlyMap<string, readonly number[]> | undefined,
   ): void {

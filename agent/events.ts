@@ -7,7 +7,11 @@ export type ConnectionState = "connecting" | "connected" | "disconnected" | "sto
 
 /** What one agent tells its observers (the live view, a fleet dashboard, tests). */
 export interface AgentEventMap {
-  captured: [readings: readonly ReeferReading[]];
+  /**
+   * A tick's readings were committed. `durable`: on the disk, surviving a power cut (per the
+   * durability setting); false while the storage fails and they are held in memory.
+   */
+  captured: [readings: readonly ReeferReading[], durable: boolean];
   published: [readings: number, kind: TopicKind];
   connection: [state: ConnectionState, detail?: string];
   deadLettered: [rows: number, reason: string];

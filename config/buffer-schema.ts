@@ -34,6 +34,38 @@ export const bufferSchema = z
       .describe(
         'SQLite synchronous mode under WAL. "full" (default): a reading survives power loss; its commit is synced to disk (off the event loop) before it is published. "normal": it survives a process crash, but the last transactions may be lost on power loss; fewer writes to the SD card.',
       ),
+    whenStorageFails: z
+      .strictObject({
+        memoryRows: z
+          .number()
+          .int()
+          .min(100)
+          .max(1_000_000)
+          .default(10_000)
+          .describe(
+            "Rows (readings and alerts) held in memory while the outbox's storage fails (an I/O error, a file system gone read-only, the card removed). They are published as live traffic and stored once the disk is back; past this many, the oldest readings are dropped, counted. The default holds about 10 minutes of 16 containers at 1 Hz.",
+          ),
+        clearAfterSeconds: z
+          .number()
+          .min(1)
+          .max(86_400)
+          .default(60)
+          .describe(
+            "storage_failing clears once the storage has worked this long with no failure, so a card that fails now and then keeps it raised instead of flapping.",
+          ),
+        retryMaxSeconds: z
+          .number()
+          .min(1)
+          .max(3600)
+          .default(30)
+          .describe(
+            "The longest wait between attempts to open the outbox again (from 1 s, doubling).",
+          ),
+      })
+      .prefault({})
+      .describe(
+        "How the agent rides out failing storage: it never stops publishing live readings and alerts, raises storage_failing, and goes back to the disk without a restart.",
+      ),
   })
   .prefault({})
   .describe("The durable outbox: where readings wait until the broker acknowledged them.");

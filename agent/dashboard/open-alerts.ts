@@ -43,6 +43,9 @@ export function describeAlert(alert: AlertRecord): string {
   if (alert.alert_type === "device_unreachable") {
     return `${alert.alert_time.slice(11, 19)} ${alert.container_id} device_unreachable ${alert.state} (${alert.error_class}${alert.devices.length > 0 ? `: ${alert.devices.join(", ")}` : ""})`;
   }
+  if (alert.alert_type === "storage_failing") {
+    return `${alert.alert_time.slice(11, 19)} ${alert.container_id} storage_failing ${alert.state} (${alert.reason})`;
+  }
   const value = alert.value === null ? "null" : String(alert.value);
   return `${alert.alert_time.slice(11, 19)} ${alert.container_id} ${alert.alert_type} ${alert.state} (${alert.field ?? "value"} ${value}${alert.limit === null ? "" : `, limit ${alert.limit}`})`;
 }

@@ -45,6 +45,7 @@ function scrape(metrics: Metrics) {
     connected: false,
     inflightRows: 0,
     unreachableDevices: 1,
+    storage: { failing: true, since: 1_050_000, reason: "EIO", readingsNotStored: 5 },
     version: "0.1.0",
     now: 1_090_000,
     startedAt: 1_000_000,

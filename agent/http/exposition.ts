@@ -1,6 +1,7 @@
 import type { HistogramState, Metrics } from "../metrics.js";
 import { LATENCY_BUCKETS } from "../metrics.js";
 import type { OutboxStats } from "../outbox/outbox.js";
+import type { StorageState } from "../storage/storage-watch.js";
 import { METRIC_CATALOGUE, type MetricSpec } from "./metric-catalogue.js";
 
 /** What /metrics reports: the agent's metrics and the state read at the scrape. */
@@ -12,6 +13,7 @@ export interface ScrapeState {
   readonly connected: boolean;
   readonly inflightRows: number;
   readonly unreachableDevices: number;
+  readonly storage: StorageState;
   readonly version: string;
   /** Wall ms, now and at the agent's start. */
   readonly now: number;
@@ -72,6 +74,11 @@ export function formatExposition(state: ScrapeState): string {
     "devices_unreachable",
     "Containers whose device_unreachable alert is raised.",
     state.unreachableDevices,
+  );
+  gauge(
+    "storage_failing",
+    "1 while the storage_failing alert is raised: the outbox's storage failed and readings are held in memory.",
+    state.storage.failing ? 1 : 0,
   );
   const outbox = state.outbox;
   if (outbox) {

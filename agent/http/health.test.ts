@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { judgeHealth, type HealthInputs } from "./health.js";
+import { NO_STORAGE_FAILURE } from "../storage/storage-watch.js";
 
 const healthy: HealthInputs = {
   running: true,
@@ -12,6 +13,7 @@ const healthy: HealthInputs = {
   connected: true,
   backlog: 0,
   unreachableDevices: [],
+  storage: NO_STORAGE_FAILURE,
 };
 
 describe("/healthz", () => {
@@ -59,6 +61,22 @@ describe("/healthz", () => {
   it("fails when the agent is not running", () => {
     expect(judgeHealth({ ...healthy, running: false }).reasons).toEqual([
       "the agent is not running",
+    ]);
+  });
+
+  it("fails while the outbox's storage fails, naming since when and why", () => {
+    const health = judgeHealth({
+      ...healthy,
+      storage: {
+        failing: true,
+        since: Date.parse("2026-12-04T10:00:00Z"),
+        reason: "SQLITE_IOERR_WRITE: disk I/O error",
+        readingsNotStored: 12,
+      },
+    });
+    expect(health.status).toBe("failing");
+    expect(health.reasons).toEqual([
+      "storage failing since 2026-12-04T10:00:00.000Z: SQLITE_IOERR_WRITE: disk I/O error; capturing into memory",
     ]);
   });
 });

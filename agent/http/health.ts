@@ -1,3 +1,5 @@
+import type { StorageState } from "../storage/storage-watch.js";
+
 /** What /healthz judges, read from the running agent. All times monotonic ms. */
 export interface HealthInputs {
   readonly running: boolean;
@@ -13,6 +15,8 @@ export interface HealthInputs {
   readonly connected: boolean;
   readonly backlog: number;
   readonly unreachableDevices: readonly string[];
+  /** The outbox's storage (see GuardedOutbox). */
+  readonly storage: StorageState;
 }
 
 export interface Health {
@@ -42,6 +46,10 @@ export function judgeHealth(h: HealthInputs): Health {
       reasons.push(`sampling stalled: no tick for ${Math.round((h.now - since) / 1000)} s`);
     if (h.lastCaptureFailure && h.now - h.lastCaptureFailure.at <= window)
       reasons.push(`capture failing: ${h.lastCaptureFailure.reason}`);
+    if (h.storage.failing)
+      reasons.push(
+        `storage failing since ${new Date(h.storage.since ?? 0).toISOString()}: ${h.storage.reason ?? "unknown"}; capturing into memory`,
+      );
     if (h.lastEvictionAt !== null && h.now - h.lastEvictionAt <= window)
       reasons.push("outbox over its disk budget: evicting the oldest telemetry");
   }

@@ -43,6 +43,19 @@ export const METRIC_CATALOGUE: Readonly<Record<string, MetricSpec | null>> = {
     "Readings read but not captured (the disk full even after evicting), by reason.",
   ),
   alerts_dropped: counter("alerts_dropped", "Alerts not captured, by reason."),
+  readings_not_stored: counter(
+    "readings_not_stored",
+    "Readings held in memory because the outbox's storage failed (published from memory; not durable).",
+  ),
+  storage_failures: counter(
+    "storage_failures",
+    "Failures of the outbox's storage (an I/O error, a read-only or missing file system), by operation.",
+  ),
+  memory_lane_rows: {
+    name: "reefer_edge_memory_lane_rows",
+    type: "gauge",
+    help: "Rows held in memory while the outbox's storage fails.",
+  },
   alerts: counter("alerts", "Alert records captured, by type and state."),
   dropped_by_exception: counter(
     "dropped_by_exception",

@@ -93,13 +93,13 @@ export class Outbox implements PublishQueue {
   /** Set when the database file was corrupt at start and a fresh one replaced it. */
   readonly recovery: Recovery | null;
   private readonly db: Database.Database;
-  private readonly store: OutboxStore;
-  private readonly sequences: Sequences;
-  private readonly sessions: PublishSessions;
-  private readonly budget: DiskBudget;
-  private readonly reserve: SpaceReserve;
+  private store!: OutboxStore;
+  private sequences!: Sequences;
+  private sessions!: PublishSessions;
+  private budget!: DiskBudget;
+  private reserve!: SpaceReserve;
   private readonly lock: AttachedLock | null;
-  private readonly walSync: WalSync | null = null;
+  private walSync: WalSync | null = null;
   /** Callbacks waiting for rows up to `id` to be durable, in commit order. */
   private waiting: { id: number; run: () => void }[] = [];
 
@@ -115,6 +115,20 @@ export class Outbox implements PublishQueue {
     this.db = opened.db;
     this.lock = opened.lock;
     this.recovery = opened.recovery;
+    try {
+      this.setUp();
+    } catch (error) {
+      // A disk that fails between the open and the first writes (read-only, an I/O error): let
+      // go of the file and the lock, so the next attempt (GuardedOutbox) can open it afresh.
+      this.walSync?.close();
+      this.lock?.release();
+      this.db.close();
+      throw error;
+    }
+  }
+
+  private setUp(): void {
+    const options = this.options;
     const store = new OutboxStore(this.db);
     const { statements } = store;
     // Held readings whose fate died with the last process are published: more, never less.
@@ -192,6 +206,20 @@ export class Outbox implements PublishQueue {
   /** A container's last captured seq. */
   lastSeq(containerId: string): number {
     return this.sequences.last(containerId);
+  }
+
+  /**
+   * Moves containers' seqs up to at least the given ones, durably: after the disk failed, seqs
+   * were given out in memory (and may have reached the broker) that this file never stored, and
+   * a seq must never be given twice.
+   */
+  ensureSeqsAbove(lastSeqs: ReadonlyMap<string, number>): void {
+    const behind = [...lastSeqs].filter(([id, seq]) => this.sequences.last(id) < seq);
+    if (behind.length === 0) return;
+    this.store.atomically(() => {
+      for (const [id, seq] of behind) this.sequences.save(id, seq);
+    });
+    this.walSync?.syncNow();
   }
 
   /**
@@ -323,7 +351,7 @@ export class Outbox implements PublishQueue {
    */
   correctClock(epoch: number, deltaMs: number): number {
     const { statements, tally } = this.store;
-    return this.store.atomically(() => {
+    const corrected = this.store.atomically(() => {
       let corrected = 0;
       const rewrite = statements.rewrite; // transient: one statement for the whole loop
       for (const row of statements.epochRows.all(epoch)) {
@@ -341,6 +369,11 @@ export class Outbox implements PublishQueue {
       }
       return corrected;
     });
+    // A rewrite that reached the broker but not the disk would come back after a power cut with
+    // the old time: one (container_id, seq), two readings. Corrections are rare (once a boot):
+    // the WAL is synced here, before the publisher can take a corrected row.
+    this.walSync?.syncNow();
+    return corrected;
   }
 
   /** Rows taken and neither accepted, rejected nor released yet. */

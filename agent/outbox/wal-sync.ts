@@ -73,6 +73,24 @@ export class WalSync {
   }
 
   /**
+   * Syncs now, on the event loop, and reports what it covered: for the rare writes that must be
+   * durable before anything else happens (a clock correction's rewrite, seqs moved up).
+   */
+  syncNow(): void {
+    if (this.closing) return;
+    const target = this.wantedId;
+    try {
+      fdatasyncSync(this.fd);
+    } catch (error) {
+      this.events.failed(error as Error);
+    }
+    if (target > this.durableId) {
+      this.durableId = target;
+      this.events.durable(target);
+    }
+  }
+
+  /**
    * Stops syncing. The descriptor closes once no sync is in flight, so the thread pool never
    * syncs a number the process has given to another file meanwhile. SQLite's close checkpoints
    * and syncs what is left.

@@ -13,7 +13,8 @@ export type AlertType =
   | "oxygen_low"
   | "carbon_dioxide_high"
   | "sensor_fault"
-  | "device_unreachable";
+  | "device_unreachable"
+  | "storage_failing";
 
 export type Severity = "critical" | "warning" | "info";
 
@@ -44,7 +45,7 @@ export interface WindowAlert extends AlertBase {
 
 /** A condition that held long enough to raise, and later its clearing. */
 export interface StateAlert extends AlertBase {
-  alert_type: Exclude<AlertType, "temperature_window" | "device_unreachable">;
+  alert_type: Exclude<AlertType, "temperature_window" | "device_unreachable" | "storage_failing">;
   state: "raised" | "cleared";
   /** measurement_time of the reading that raised or cleared it. */
   alert_time: string;
@@ -73,7 +74,26 @@ export interface DeviceAlert extends AlertBase {
   error_class: string;
 }
 
-export type AlertRecord = WindowAlert | StateAlert | DeviceAlert;
+/**
+ * The outbox's storage failed (an I/O error, a file system gone read-only, the card removed):
+ * readings are kept in memory and the live lane goes on, but nothing new survives a power cut
+ * until it is cleared. Raised for every container of the gateway (each one's record is at risk)
+ * at the first failure, cleared once the storage has worked again for a while. first_seq and
+ * last_seq are the container's last seq when it was raised or cleared.
+ */
+export interface StorageAlert extends AlertBase {
+  alert_type: "storage_failing";
+  state: "raised" | "cleared";
+  alert_time: string;
+  /** When the storage first failed. */
+  since: string;
+  /** What the storage answered, e.g. "SQLITE_IOERR_WRITE: disk I/O error". */
+  reason: string;
+  /** Readings of the gateway that could not be stored on the disk since it failed. */
+  readings_not_stored: number;
+}
+
+export type AlertRecord = WindowAlert | StateAlert | DeviceAlert | StorageAlert;
 
 export const SEVERITY: Readonly<Record<AlertType, Severity>> = {
   temperature_window: "warning",
@@ -84,4 +104,5 @@ export const SEVERITY: Readonly<Record<AlertType, Severity>> = {
   carbon_dioxide_high: "warning",
   sensor_fault: "warning",
   device_unreachable: "critical",
+  storage_failing: "critical",
 };

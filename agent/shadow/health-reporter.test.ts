@@ -31,7 +31,7 @@ describe("HealthReporter", () => {
     return { health, sent };
   }
 
-  const calm: HealthClass = { backlog: false, clock: "synced", failing: [] };
+  const calm: HealthClass = { backlog: false, clock: "synced", failing: [], storage: false };
 
   it("reports at start, then every interval while nothing changes", () => {
     const state = { class: calm, online: true };

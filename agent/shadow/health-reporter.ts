@@ -7,6 +7,8 @@ export interface HealthClass {
   readonly clock: string;
   /** Devices or sensors that fail, sorted. */
   readonly failing: readonly string[];
+  /** The outbox's storage fails (storage_failing raised). */
+  readonly storage: boolean;
 }
 
 export interface HealthReporterOptions {

@@ -1,5 +1,6 @@
 import type { Agent } from "../agent.js";
 import { deviceErrors } from "../dashboard/device-errors.js";
+import type { StorageState } from "../storage/storage-watch.js";
 import { agentVersion } from "../version.js";
 import type { HealthClass } from "./health-reporter.js";
 
@@ -22,6 +23,7 @@ export function healthClass(agent: Agent, facts: HealthFacts): HealthClass {
     clock: facts.clock,
     // Containers whose device stopped answering (device_unreachable raised).
     failing: [...agent.unreachableDevices()].sort(),
+    storage: agent.storage().failing,
   };
 }
 
@@ -47,6 +49,7 @@ export function healthReport(
       evicted: outbox.evictedTelemetry + outbox.evictedAlerts,
       deadLettered: outbox.deadLettered,
     },
+    storage: storageReport(agent.storage()),
     clock: facts.clock,
     unreachable: [...agent.unreachableDevices()].sort(),
     devices: Object.fromEntries(
@@ -54,5 +57,15 @@ export function healthReport(
     ),
     lastDeliveryAt:
       facts.lastDeliveryAt === null ? null : new Date(facts.lastDeliveryAt).toISOString(),
+  };
+}
+
+/** The storage block of the report: null fields while it works. */
+function storageReport(state: StorageState): Record<string, unknown> {
+  return {
+    failing: state.failing,
+    since: state.since === null ? null : new Date(state.since).toISOString(),
+    reason: state.reason,
+    readingsNotStored: state.readingsNotStored,
   };
 }

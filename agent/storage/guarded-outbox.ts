@@ -1,0 +1,427 @@
+import { statSync, existsSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Logger } from "pino";
+import { CLOCK_FLOOR_MS, type Clock } from "../clock.js";
+import type { Metrics } from "../metrics.js";
+import type { CaptureBatch, Outbox, OutboxRow, OutboxStats } from "../outbox/outbox.js";
+import type { PublishQueue } from "../outbox/publish-queue.js";
+import type { ReeferReading, UnsequencedReading } from "../record.js";
+import { withSeq } from "../record.js";
+import type { StorageAlert } from "../rules/alerts.js";
+import { MemoryLane } from "./memory-lane.js";
+import { describeStorageFailure, isStorageFailure } from "./storage-failure.js";
+import { StorageWatch, type StorageState } from "./storage-watch.js";
+import type { CaptureStore, GuardedCaptureResult } from "./capture-store.js";
+
+export interface GuardedOutboxOptions {
+  /** Opens the outbox at its configured path (again, after a failure). */
+  readonly open: () => Outbox;
+  /** The outbox file, to tell a card put back from a mount point left empty. */
+  readonly path: string;
+  readonly gatewayId: string;
+  /** Each container's product id (the storage alert is raised for each). */
+  readonly containers: ReadonlyMap<string, string>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Rows held in memory while the disk fails, at most. */
+  readonly memoryRows: number;
+  /** How long the storage must work before storage_failing clears, ms. */
+  readonly clearAfterMs: number;
+  /** Between attempts to open the outbox again: the first wait and the longest, ms. */
+  readonly retryMs: { readonly first: number; readonly max: number };
+  /** The outbox opened again and took what memory held: the publisher may send it. */
+  readonly recovered: () => void;
+}
+
+const NO_STATS: OutboxStats = {
+  alerts: 0,
+  telemetry: 0,
+  held: 0,
+  bytes: 0,
+  evictedTelemetry: 0,
+  evictedAlerts: 0,
+  deadLettered: 0,
+  droppedByException: 0,
+  diskFullEvents: 0,
+};
+
+/**
+ * The outbox as the agent uses it, kept alive through failing storage: an SD card that returns
+ * EIO, an ext4 that remounts itself read-only, a card pulled out. At the first such failure it
+ * lets go of the database and holds each tick in a bounded MemoryLane, which the publisher
+ * drains as live traffic (alerts first), raises storage_failing, and tries to open the outbox
+ * again with a growing wait. When the file opens, the seqs given out in memory are stored first
+ * (never given twice), then what memory still holds, and capture goes on on the disk; the alert
+ * clears once the storage has worked for `clearAfterMs`. No restart is needed, and a dead disk
+ * at start is met the same way instead of a crash loop.
+ *
+ * Rows the publisher took from the outbox before it failed may be acknowledged after the swap:
+ * those acknowledgements are ignored (their rows are sent again: duplicates, never a loss).
+ */
+export class GuardedOutbox implements PublishQueue, CaptureStore {
+  private outbox: Outbox | null = null;
+  private readonly memory: MemoryLane;
+  private readonly watch: StorageWatch;
+  /** The highest seq given to each container, stored or held. */
+  private readonly lastSeqs = new Map<string, number>();
+  /** Ids taken from the current outbox and not yet settled: others are stale after a swap. */
+  private readonly taken = new Set<number>();
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryDelay: number;
+  private sessionBegun = false;
+  /** The device of the outbox's folder while it worked: a different one is an empty mount point. */
+  private device: number | null = null;
+  private closed = false;
+
+  constructor(private readonly options: GuardedOutboxOptions) {
+    this.memory = new MemoryLane(options.memoryRows);
+    this.watch = new StorageWatch(options.gatewayId, options.containers, options.clearAfterMs);
+    this.retryDelay = options.retryMs.first;
+  }
+
+  /**
+   * Opens the outbox. A storage failure leaves the agent running from memory (and retrying);
+   * anything else (another agent holds the outbox, a newer schema) is thrown as before.
+   */
+  start(): void {
+    try {
+      this.adopt(this.options.open());
+    } catch (error) {
+      if (!isStorageFailure(error)) throw error;
+      this.fail(error, "open");
+    }
+  }
+
+  /** The open outbox, or null while the storage fails. */
+  get current(): Outbox | null {
+    return this.outbox;
+  }
+
+  get storage(): StorageState {
+    return this.watch.state;
+  }
+
+  /** A background WAL sync failed: the storage is failing even though commits still work. */
+  syncFailed(error: Error): void {
+    this.watch.failed(describeStorageFailure(error), this.at(), (c) => this.lastSeq(c));
+    this.options.metrics.increment("storage_failures", 1, { operation: "sync" });
+  }
+
+  storageAlerts(): StorageAlert[] {
+    return this.watch.take();
+  }
+
+  nextSeqs(readings: readonly UnsequencedReading[]): ReeferReading[] {
+    const outbox = this.outbox;
+    if (outbox) {
+      try {
+        return outbox.nextSeqs(readings);
+      } catch (error) {
+        if (!isStorageFailure(error)) throw error;
+        this.fail(error, "read");
+      }
+    }
+    const given = new Map<string, number>();
+    return readings.map((reading) => {
+      const seq = (given.get(reading.container_id) ?? this.lastSeq(reading.container_id)) + 1;
+      given.set(reading.container_id, seq);
+      return withSeq(reading, seq);
+    });
+  }
+
+  lastSeq(containerId: string): number {
+    const known = this.lastSeqs.get(containerId);
+    if (known !== undefined) return known;
+    const outbox = this.outbox;
+    if (outbox) {
+      try {
+        const seq = outbox.lastSeq(containerId);
+        this.lastSeqs.set(containerId, seq);
+        return seq;
+      } catch (error) {
+        if (!isStorageFailure(error)) throw error;
+        this.fail(error, "read");
+      }
+    }
+    // Never seen, and the disk that knows is gone: the wall clock in ms is above any seq the
+    // outbox can hold (as after a corrupt file; see openOutboxDatabase).
+    const base = Math.max(Math.floor(this.options.clock.now()), CLOCK_FLOOR_MS);
+    this.lastSeqs.set(containerId, base);
+    return base;
+  }
+
+  commit(batch: CaptureBatch): GuardedCaptureResult {
+    const outbox = this.outbox;
+    if (outbox) {
+      try {
+        const result = outbox.commit(batch);
+        this.noteSeqs(batch.readings ?? []);
+        this.watch.worked(this.at(), (c) => this.lastSeq(c));
+        return { ...result, stored: true };
+      } catch (error) {
+        if (!isStorageFailure(error)) throw error;
+        this.fail(error, "commit");
+      }
+    }
+    return this.holdInMemory(batch);
+  }
+
+  private holdInMemory(batch: CaptureBatch): GuardedCaptureResult {
+    const readings = batch.readings ?? [];
+    const alerts = batch.alerts ?? [];
+    this.noteSeqs(readings);
+    const { metrics } = this.options;
+    const dropped = this.memory.hold(
+      readings,
+      alerts,
+      Math.floor(this.options.clock.now()),
+      batch.clockEpoch ?? null,
+    );
+    this.watch.countNotStored(readings.length);
+    metrics.increment("readings_not_stored", readings.length);
+    metrics.increment("readings_dropped", dropped.droppedReadings, { reason: "storage_failing" });
+    metrics.increment("alerts_dropped", dropped.droppedAlerts, { reason: "storage_failing" });
+    metrics.set("memory_lane_rows", this.memory.size);
+    return { readings, evictedTelemetry: 0, evictedAlerts: 0, stored: false };
+  }
+
+  afterDurable(callback: () => void): void {
+    if (this.outbox) this.outbox.afterDurable(callback);
+    else callback();
+  }
+
+  synced(): Promise<void> {
+    return this.outbox?.synced() ?? Promise.resolve();
+  }
+
+  correctClock(epoch: number, deltaMs: number): number {
+    const inMemory = this.memory.correctClock(epoch, deltaMs);
+    return inMemory + (this.guarded(() => this.outbox?.correctClock(epoch, deltaMs)) ?? 0);
+  }
+
+  // The publisher's queue: the memory lane first (alerts, then its readings as live traffic),
+  // then the outbox.
+
+  beginSession(): void {
+    this.sessionBegun = true;
+    this.taken.clear();
+    this.memory.beginSession();
+    this.guarded(() => this.outbox?.beginSession());
+  }
+
+  takeAlerts(limit: number): OutboxRow[] {
+    const held = this.memory.takeAlerts(limit);
+    if (held.length > 0) return held;
+    return this.track(this.guarded(() => this.outbox?.takeAlerts(limit)));
+  }
+
+  takeLive(limit: number): OutboxRow[] {
+    const held = this.memory.takeLive(limit);
+    if (held.length > 0) return held;
+    return this.track(this.guarded(() => this.outbox?.takeLive(limit)));
+  }
+
+  takeBackfill(maxBytes: number, maxRows: number, perRowBytes?: number): OutboxRow[] {
+    return this.track(
+      this.guarded(() => this.outbox?.takeBackfill(maxBytes, maxRows, perRowBytes)),
+    );
+  }
+
+  accept(ids: readonly number[]): void {
+    this.settle(ids, (mine) => this.outbox?.accept(mine));
+  }
+
+  reject(ids: readonly number[], reason: string): void {
+    this.settle(ids, (mine) => this.outbox?.reject(mine, reason));
+  }
+
+  release(rows: readonly OutboxRow[]): void {
+    const mine: OutboxRow[] = [];
+    for (const row of rows) {
+      if (row.id < 0) this.memory.release(row.id);
+      else if (this.taken.delete(row.id)) mine.push(row);
+    }
+    if (mine.length > 0) this.guarded(() => this.outbox?.release(mine));
+  }
+
+  pending(): { alerts: number; telemetry: number } {
+    const held = this.memory.pending();
+    const stored = this.guarded(() => this.outbox?.pending()) ?? { alerts: 0, telemetry: 0 };
+    return { alerts: held.alerts + stored.alerts, telemetry: held.telemetry + stored.telemetry };
+  }
+
+  stats(): OutboxStats {
+    return this.guarded(() => this.outbox?.stats()) ?? NO_STATS;
+  }
+
+  oldestCapturedAt(): number | null {
+    return this.guarded(() => this.outbox?.oldestCapturedAt()) ?? null;
+  }
+
+  get inflightCount(): number {
+    return this.taken.size;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const outbox = this.outbox;
+    this.outbox = null;
+    if (outbox) letGo(outbox);
+  }
+
+  /** Settles ids: memory rows by themselves, the current outbox's through it, stale ones ignored. */
+  private settle(ids: readonly number[], settle: (mine: number[]) => void): void {
+    const mine: number[] = [];
+    for (const id of ids) {
+      if (id < 0) this.memory.remove(id);
+      else if (this.taken.delete(id)) mine.push(id);
+    }
+    this.options.metrics.set("memory_lane_rows", this.memory.size);
+    if (mine.length > 0) this.guarded(() => settle(mine));
+  }
+
+  private track(rows: OutboxRow[] | undefined): OutboxRow[] {
+    if (!rows) return [];
+    for (const row of rows) this.taken.add(row.id);
+    return rows;
+  }
+
+  /** Runs `work` on the outbox; a storage failure turns to memory and answers undefined. */
+  private guarded<T>(work: () => T): T | undefined {
+    if (!this.outbox) return undefined;
+    try {
+      return work();
+    } catch (error) {
+      if (!isStorageFailure(error)) throw error;
+      this.fail(error, "read");
+      return undefined;
+    }
+  }
+
+  private noteSeqs(readings: readonly ReeferReading[]): void {
+    for (const r of readings) {
+      if ((this.lastSeqs.get(r.container_id) ?? -1) < r.seq)
+        this.lastSeqs.set(r.container_id, r.seq);
+    }
+  }
+
+  private fail(error: unknown, operation: string): void {
+    const reason = describeStorageFailure(error);
+    const { metrics, logger } = this.options;
+    metrics.increment("storage_failures", 1, { operation });
+    this.watch.failed(reason, this.at(), (c) => this.lastSeq(c));
+    const outbox = this.outbox;
+    if (outbox) {
+      // Seqs first, while the outbox may still answer reads: memory goes on from them.
+      for (const id of this.options.containers.keys()) {
+        if (!this.lastSeqs.has(id)) {
+          try {
+            this.lastSeqs.set(id, outbox.lastSeq(id));
+          } catch {
+            // unreadable: lastSeq falls back to the wall clock
+          }
+        }
+      }
+      this.outbox = null;
+      this.taken.clear();
+      letGo(outbox);
+      logger.error(
+        { operation, reason },
+        "the outbox's storage failed: capturing into memory (live readings and alerts go on; nothing new survives a power cut) and trying to open it again",
+      );
+    } else if (operation === "open") {
+      logger.error(
+        { reason },
+        "the outbox's storage cannot be opened: capturing into memory, trying again",
+      );
+    }
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.reopen();
+    }, this.retryDelay);
+    this.retryTimer.unref();
+    this.retryDelay = Math.min(this.retryDelay * 2, this.options.retryMs.max);
+  }
+
+  private reopen(): void {
+    if (this.closed || this.outbox) return;
+    const { path, logger, metrics } = this.options;
+    if (this.device !== null && !existsSync(path) && deviceOf(dirname(path)) !== this.device) {
+      // The folder is now on another file system: the card's mount point, left empty. A fresh
+      // outbox there would vanish under the card when it is mounted again.
+      this.watch.failed("the outbox's file system is not mounted", this.at(), (c) =>
+        this.lastSeq(c),
+      );
+      this.scheduleRetry();
+      return;
+    }
+    let outbox: Outbox;
+    try {
+      outbox = this.options.open();
+    } catch (error) {
+      if (!isStorageFailure(error)) {
+        logger.error({ err: error }, "the outbox could not be opened again; trying later");
+      } else {
+        this.watch.failed(describeStorageFailure(error), this.at(), (c) => this.lastSeq(c));
+      }
+      this.scheduleRetry();
+      return;
+    }
+    try {
+      outbox.ensureSeqsAbove(this.lastSeqs);
+      const held = this.memory.drain();
+      if (held.readings.length > 0 || held.alerts.length > 0) {
+        outbox.commit({ readings: held.readings, alerts: held.alerts });
+      }
+      this.adopt(outbox);
+      metrics.set("memory_lane_rows", 0);
+      logger.warn(
+        { stored: held.readings.length, alerts: held.alerts.length },
+        "the outbox's storage works again: what memory held is stored, capture goes on on the disk",
+      );
+      this.options.recovered();
+    } catch (error) {
+      letGo(outbox);
+      if (!isStorageFailure(error)) throw error;
+      this.watch.failed(describeStorageFailure(error), this.at(), (c) => this.lastSeq(c));
+      this.scheduleRetry();
+    }
+  }
+
+  private adopt(outbox: Outbox): void {
+    this.outbox = outbox;
+    this.taken.clear();
+    this.retryDelay = this.options.retryMs.first;
+    if (this.options.path !== ":memory:") this.device = deviceOf(dirname(this.options.path));
+    if (this.sessionBegun) outbox.beginSession();
+  }
+
+  private at(): { wall: number; mono: number } {
+    return { wall: this.options.clock.now(), mono: this.options.clock.monotonic() };
+  }
+}
+
+function deviceOf(path: string): number | null {
+  try {
+    return statSync(path).dev;
+  } catch {
+    return null;
+  }
+}
+
+/** Closes an outbox whose disk failed: whatever the close itself fails at is past saving. */
+function letGo(outbox: Outbox): void {
+  try {
+    outbox.close();
+  } catch {
+    // the file is gone or read-only: SQLite could not checkpoint; nothing more to do
+  }
+}

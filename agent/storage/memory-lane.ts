@@ -1,0 +1,179 @@
+import type { AlertDraft } from "../outbox/outbox.js";
+import { LANE, type OutboxRow } from "../outbox/publish-queue.js";
+import type { ReeferReading } from "../record.js";
+
+/** A row held in memory while the disk fails, with what is needed to store it later. */
+interface HeldRow extends OutboxRow {
+  readonly lane: typeof LANE.alert | typeof LANE.telemetry;
+  /** The reading or alert itself, to be committed to the outbox once the disk is back. */
+  readonly reading: ReeferReading | null;
+  readonly alert: AlertDraft | null;
+  /** The ClockGuard epoch the reading was taken under; null when the clock was trusted. */
+  readonly epoch: number | null;
+  taken: boolean;
+}
+
+/** What is left in memory to store once the disk is back, in capture order. */
+export interface HeldBatch {
+  readonly readings: ReeferReading[];
+  readonly alerts: AlertDraft[];
+}
+
+/**
+ * The rows captured while the outbox's disk fails: published from here (alerts, then readings
+ * one a message) so the live lane goes on without a disk, and handed back to the outbox when it
+ * opens again. Bounded: past `maxRows` the oldest readings go (the caller counts them), alerts
+ * only when nothing else is left. Ids are negative, so they never meet the outbox's.
+ */
+export class MemoryLane {
+  private readonly rows = new Map<number, HeldRow>();
+  private nextId = -1;
+  private alertCount = 0;
+
+  constructor(private readonly maxRows: number) {}
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  /** Holds a tick's readings and alerts; returns what was dropped to stay within the bound. */
+  hold(
+    readings: readonly ReeferReading[],
+    alerts: readonly AlertDraft[],
+    capturedAt: number,
+    epoch: number | null,
+  ): { droppedReadings: number; droppedAlerts: number } {
+    for (const alert of alerts) {
+      this.add(LANE.alert, alert.containerId, null, JSON.stringify(alert.payload), capturedAt, {
+        alert,
+        epoch: null,
+      });
+    }
+    for (const reading of readings) {
+      this.add(
+        LANE.telemetry,
+        reading.container_id,
+        reading.seq,
+        JSON.stringify(reading),
+        capturedAt,
+        {
+          reading,
+          epoch,
+        },
+      );
+    }
+    let droppedReadings = 0;
+    let droppedAlerts = 0;
+    for (const [id, row] of this.rows) {
+      if (this.rows.size <= this.maxRows) break;
+      const onlyAlertsLeft = this.alertCount === this.rows.size;
+      if (row.lane === LANE.alert && !onlyAlertsLeft) continue;
+      this.remove(id);
+      if (row.lane === LANE.alert) droppedAlerts++;
+      else droppedReadings++;
+    }
+    return { droppedReadings, droppedAlerts };
+  }
+
+  /** A new broker connection: everything not acknowledged is to be sent again. */
+  beginSession(): void {
+    for (const row of this.rows.values()) row.taken = false;
+  }
+
+  takeAlerts(limit: number): OutboxRow[] {
+    return this.alertCount === 0 ? [] : this.take(LANE.alert, limit);
+  }
+
+  takeLive(limit: number): OutboxRow[] {
+    return this.take(LANE.telemetry, limit);
+  }
+
+  private take(lane: HeldRow["lane"], limit: number): OutboxRow[] {
+    const taken: OutboxRow[] = [];
+    for (const row of this.rows.values()) {
+      if (taken.length >= limit) break;
+      if (row.lane !== lane || row.taken) continue;
+      row.taken = true;
+      taken.push(row);
+    }
+    return taken;
+  }
+
+  /** Acknowledged or refused for good: gone (ids of rows no longer here are ignored). */
+  remove(id: number): void {
+    const row = this.rows.get(id);
+    if (!row) return;
+    this.rows.delete(id);
+    if (row.lane === LANE.alert) this.alertCount--;
+  }
+
+  /** Not delivered this time: to be taken again. */
+  release(id: number): void {
+    const row = this.rows.get(id);
+    if (row) row.taken = false;
+  }
+
+  pending(): { alerts: number; telemetry: number } {
+    return { alerts: this.alertCount, telemetry: this.rows.size - this.alertCount };
+  }
+
+  /** Readings of a clock epoch move by `deltaMs` and become "synced" (see ClockCorrection). */
+  correctClock(epoch: number, deltaMs: number): number {
+    let corrected = 0;
+    for (const [id, row] of this.rows) {
+      const reading = row.reading;
+      if (!reading || row.epoch !== epoch) continue;
+      const moved: ReeferReading = {
+        ...reading,
+        measurement_time: new Date(Date.parse(reading.measurement_time) + deltaMs).toISOString(),
+        clock: "synced",
+      };
+      const payload = JSON.stringify(moved);
+      const bytes = Buffer.byteLength(payload);
+      this.rows.set(id, { ...row, reading: moved, payload, bytes, epoch: null });
+      corrected++;
+    }
+    return corrected;
+  }
+
+  /**
+   * Everything still held, in capture order, and the lane emptied: for the outbox to store.
+   * Readings of an epoch not corrected yet are stored as they are ("unsynced").
+   */
+  drain(): HeldBatch {
+    const readings: ReeferReading[] = [];
+    const alerts: AlertDraft[] = [];
+    for (const row of this.rows.values()) {
+      if (row.reading) readings.push(row.reading);
+      if (row.alert) alerts.push(row.alert);
+    }
+    this.rows.clear();
+    this.alertCount = 0;
+    return { readings, alerts };
+  }
+
+  private add(
+    lane: HeldRow["lane"],
+    containerId: string,
+    seq: number | null,
+    payload: string,
+    capturedAt: number,
+    what: { reading?: ReeferReading; alert?: AlertDraft; epoch: number | null },
+  ): void {
+    const id = this.nextId--;
+    this.rows.set(id, {
+      id,
+      lane,
+      containerId,
+      seq,
+      capturedAt,
+      bytes: Buffer.byteLength(payload),
+      payload,
+      reading: what.reading ?? null,
+      alert: what.alert ?? null,
+      epoch: what.epoch,
+      taken: false,
+    });
+    if (lane === LANE.alert) this.alertCount++;
+  }
+}
