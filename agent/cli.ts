@@ -10,6 +10,7 @@ import { ConfigReloader } from "./config-reloader.js";
 import { HttpListenerError, readTokenFile } from "./http/listener.js";
 import { createLogger } from "./logger.js";
 import { loadTlsMaterial, TlsFileError } from "./publisher/tls.js";
+import { capturedReportPath, reportCaptured } from "./captured-report.js";
 import { EXIT_OUTBOX_LOCKED, OutboxLock, OutboxLockedError } from "./outbox/outbox-lock.js";
 
 /** sysexits EX_CONFIG: systemd's RestartPreventExitStatus stops a restart loop on a bad config. */
@@ -18,8 +19,11 @@ export const EXIT_CONFIG = 78;
 const USAGE = `reefer-edge: edge gateway agent for refrigerated containers
 
 Usage:
-  reefer-edge run --config FILE        run the agent (SIGTERM/SIGINT stop it gracefully; SIGHUP
-                                       or a changed file reloads the rules)
+  reefer-edge run --config FILE [--captured-report FILE]
+                                       run the agent (SIGTERM/SIGINT stop it gracefully; SIGHUP
+                                       or a changed file reloads the rules); --captured-report
+                                       appends each durably captured reading to FILE, for a
+                                       rig that checks the outbox from outside (power cuts)
   reefer-edge validate --config FILE   check a config; prints every problem, exits non-zero on any
   reefer-edge doctor --config FILE [--json]
                                        on site: config, certificates, clock, serial ports and a
@@ -167,8 +171,13 @@ async function outbox(args: string[]): Promise<number> {
 }
 
 function configPath(args: string[]): string | undefined {
-  const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" } } });
-  return values.config ?? process.env.REEFER_EDGE_CONFIG;
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: "string", short: "c" } },
+    strict: false,
+  });
+  const config = values.config;
+  return (typeof config === "string" ? config : undefined) ?? process.env.REEFER_EDGE_CONFIG;
 }
 
 function validate(args: string[]): number {
@@ -255,6 +264,8 @@ async function run(args: string[]): Promise<number> {
     const config = loadConfigFile(file, process.env);
     const logger = createLogger(config.log);
     agent = new Agent(config, { logger });
+    const report = capturedReportPath(args);
+    if (report) reportCaptured(agent, report);
     agent.start();
     await agent.listen().catch(async (error: unknown) => {
       await agent.stop(0);

@@ -1,0 +1,23 @@
+import { CUT_POINTS, type CutRecord, type Verdict } from "./rig.js";
+
+/** The table per cut point (RELIABILITY.md), and the invariants' line under it. */
+export function cutTable(cuts: readonly CutRecord[], verdict: Verdict): string {
+  const rows = CUT_POINTS.map((point) => {
+    const mine = cuts.filter((c) => c.point === point);
+    const reached = mine.filter((c) => c.reached);
+    const firsts = mine.flatMap((c) => (c.firstPublishMs === null ? [] : [c.firstPublishMs]));
+    const at = [...new Set(reached.map((c) => c.cutAt))].slice(0, 3).join("; ");
+    return `| ${point} | ${mine.length} | ${reached.length} | ${at || "-"} | ${firsts.length > 0 ? (Math.max(...firsts) / 1000).toFixed(1) + " s" : "-"} |`;
+  });
+  return [
+    "| cut point | cuts | reached | froze at (examples) | slowest first publish |",
+    "| --- | --- | --- | --- | --- |",
+    ...rows,
+    "",
+    `${verdict.cuts} cuts: ${verdict.captured} readings reported captured, ${verdict.lost.length} lost, ` +
+      `${verdict.conflicts.length} seqs carrying two readings, ${verdict.delivered} delivered ` +
+      `(${verdict.duplicates} duplicates), ${verdict.recoveries} outboxes moved aside, ` +
+      `${verdict.failedStarts.length} failed starts, slowest first publish after a restart ` +
+      `${(verdict.slowestFirstPublishMs / 1000).toFixed(1)} s`,
+  ].join("\n");
+}
