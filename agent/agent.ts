@@ -10,6 +10,7 @@ import type { AgentEventMap, AgentEvents } from "./events.js";
 import { Metrics } from "./metrics.js";
 import { GuardedOutbox } from "./storage/guarded-outbox.js";
 import { NO_STORAGE_FAILURE, type StorageState } from "./storage/storage-watch.js";
+import { readDeviceWear, type DeviceWear } from "./storage/device-wear.js";
 import {
   EMPTY_OUTBOX_STATS,
   type AgentDependencies,
@@ -63,6 +64,8 @@ export class Agent {
   private feed: GatewayFeed | null = null;
   private healthShadow: HealthShadow | null = null;
   private samplingStopped = false;
+  /** The device's write count when first read, for the average write rate. */
+  private wearAtStart: { bytes: number; at: number } | null = null;
   /** Wall and monotonic time of the start, for /metrics and /healthz. */
   private startedAt = { wall: 0, mono: 0 };
   private readonly clock: Clock;
@@ -188,6 +191,7 @@ export class Agent {
     });
     outbox.start();
     this.outbox = outbox;
+    this.storageWear(); // the baseline of the write rate
     const clockCorrection = new ClockCorrection(
       new ClockGuard(
         clock,
@@ -309,6 +313,20 @@ export class Agent {
     });
   }
 
+  /**
+   * The device under the outbox: bytes written since boot (every writer's), the average rate
+   * since this agent started, and eMMC's wear estimate where it has one. Null off a block device.
+   */
+  storageWear(): (DeviceWear & { bytesPerSecond: number | null }) | null {
+    if (this.config.buffer.path === ":memory:") return null;
+    const wear = readDeviceWear(this.config.buffer.path);
+    if (!wear) return null;
+    const first = (this.wearAtStart ??= { bytes: wear.bytesWritten, at: this.clock.monotonic() });
+    const seconds = (this.clock.monotonic() - first.at) / 1000;
+    const bytesPerSecond = seconds >= 1 ? (wear.bytesWritten - first.bytes) / seconds : null;
+    return { ...wear, bytesPerSecond };
+  }
+
   /** The outbox's storage: failing or not, since when, why, and what could not be stored. */
   storage(): StorageState {
     return this.outbox?.storage ?? NO_STORAGE_FAILURE;
@@ -324,6 +342,7 @@ export class Agent {
       inflightRows: this.publisher?.inflightRows ?? 0,
       unreachableDevices: this.devices.raised().length,
       storage: this.storage(),
+      wear: this.storageWear(),
       version: agentVersion(),
       now: this.clock.now(),
       startedAt: this.startedAt.wall,

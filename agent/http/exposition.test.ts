@@ -46,6 +46,7 @@ function scrape(metrics: Metrics) {
     inflightRows: 0,
     unreachableDevices: 1,
     storage: { failing: true, since: 1_050_000, reason: "EIO", readingsNotStored: 5 },
+    wear: { device: "179:2", bytesWritten: 123_456, lifeUsedA: 0.1, lifeUsedB: null, preEol: 1 },
     version: "0.1.0",
     now: 1_090_000,
     startedAt: 1_000_000,
@@ -101,6 +102,18 @@ describe("/metrics", () => {
       expect(value("reefer_edge_build_info", "reefer_edge_build_info", { version: "0.1.0" })).toBe(
         1,
       );
+      // The storage: failing, and the flash's wear as the device counts it.
+      expect(value("reefer_edge_storage_failing", "reefer_edge_storage_failing")).toBe(1);
+      expect(
+        value("reefer_edge_storage_bytes_written", "reefer_edge_storage_bytes_written_total", {
+          device: "179:2",
+        }),
+      ).toBe(123_456);
+      expect(
+        value("reefer_edge_storage_life_used_ratio", "reefer_edge_storage_life_used_ratio", {
+          cells: "A",
+        }),
+      ).toBe(0.1);
       // The histogram: cumulative buckets, +Inf equal to the count, a sum.
       expect(families.get("reefer_edge_publish_ack_seconds")?.type).toBe("histogram");
       expect(

@@ -2,6 +2,7 @@ import type { HistogramState, Metrics } from "../metrics.js";
 import { LATENCY_BUCKETS } from "../metrics.js";
 import type { OutboxStats } from "../outbox/outbox.js";
 import type { StorageState } from "../storage/storage-watch.js";
+import type { DeviceWear } from "../storage/device-wear.js";
 import { METRIC_CATALOGUE, type MetricSpec } from "./metric-catalogue.js";
 
 /** What /metrics reports: the agent's metrics and the state read at the scrape. */
@@ -14,6 +15,8 @@ export interface ScrapeState {
   readonly inflightRows: number;
   readonly unreachableDevices: number;
   readonly storage: StorageState;
+  /** The block device under the outbox; null off one (tmpfs, FUSE) or in a fleet. */
+  readonly wear: DeviceWear | null;
   readonly version: string;
   /** Wall ms, now and at the agent's start. */
   readonly now: number;
@@ -80,6 +83,37 @@ export function formatExposition(state: ScrapeState): string {
     "1 while the storage_failing alert is raised: the outbox's storage failed and readings are held in memory.",
     state.storage.failing ? 1 : 0,
   );
+  const wear = state.wear;
+  if (wear) {
+    const device = `{device="${wear.device}"}`;
+    total(
+      "storage_bytes_written",
+      "Bytes written to the block device under the outbox since boot, by every writer (the kernel's count): the flash's wear.",
+      wear.bytesWritten,
+      device,
+    );
+    const lifeHelp =
+      "eMMC's estimate of its life used (0.1 steps; 1.1: exceeded), by cell type (JEDEC life_time).";
+    for (const [cells, used] of [
+      ["A", wear.lifeUsedA],
+      ["B", wear.lifeUsedB],
+    ] as const) {
+      if (used !== null)
+        gauge(
+          "storage_life_used_ratio",
+          lifeHelp,
+          used,
+          `{device="${wear.device}",cells="${cells}"}`,
+        );
+    }
+    if (wear.preEol !== null)
+      gauge(
+        "storage_pre_eol",
+        "eMMC PRE_EOL_INFO: 1 normal, 2 warning (80 % of reserved blocks used), 3 urgent.",
+        wear.preEol,
+        device,
+      );
+  }
   const outbox = state.outbox;
   if (outbox) {
     const rowsHelp = "Rows waiting in the outbox, by lane (held: report by exception decides).";

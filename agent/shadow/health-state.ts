@@ -49,7 +49,7 @@ export function healthReport(
       evicted: outbox.evictedTelemetry + outbox.evictedAlerts,
       deadLettered: outbox.deadLettered,
     },
-    storage: storageReport(agent.storage()),
+    storage: storageReport(agent.storage(), agent.storageWear()),
     clock: facts.clock,
     unreachable: [...agent.unreachableDevices()].sort(),
     devices: Object.fromEntries(
@@ -61,11 +61,19 @@ export function healthReport(
 }
 
 /** The storage block of the report: null fields while it works. */
-function storageReport(state: StorageState): Record<string, unknown> {
+function storageReport(
+  state: StorageState,
+  wear: ReturnType<Agent["storageWear"]>,
+): Record<string, unknown> {
   return {
     failing: state.failing,
     since: state.since === null ? null : new Date(state.since).toISOString(),
     reason: state.reason,
     readingsNotStored: state.readingsNotStored,
+    // The flash's wear: bytes a second written to the device since the agent started.
+    writeBytesPerSecond:
+      wear?.bytesPerSecond === null || !wear ? null : Math.round(wear.bytesPerSecond),
+    lifeUsed: wear ? (wear.lifeUsedA ?? wear.lifeUsedB) : null,
+    preEol: wear?.preEol ?? null,
   };
 }

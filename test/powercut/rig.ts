@@ -10,6 +10,7 @@ import { FaultProxy } from "../support/fault-proxy.js";
 import { Monitor } from "../support/monitor.js";
 import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
 import { makePki, type TestPki } from "../support/pki.js";
+import { makeReading } from "../support/readings.js";
 import { makeTempDir } from "../support/tmp.js";
 import { PowerCutDisk } from "./disk.js";
 
@@ -444,28 +445,6 @@ function keyOf(reading: ReeferReading): string {
 }
 
 function oldReading(gatewayId: string, containerId: string, seq: number): ReeferReading {
-  return {
-    container_id: containerId,
-    measurement_time: new Date(Date.UTC(2026, 11, 1, 0, 0, seq)).toISOString(),
-    product_id: "P01",
-    temperature: 4.1,
-    target_temperature: 4,
-    ambient_temperature: 20,
-    humidity_level: 40,
-    kilowatts: 3.2,
-    oxygen_level: 20.9,
-    carbon_dioxide_level: 0.1,
-    nitrogen_level: 78,
-    time_door_open: 0,
-    latitude: null,
-    longitude: null,
-    fan_1: true,
-    fan_2: true,
-    fan_3: true,
-    defrost_cycle: false,
-    gateway_id: gatewayId,
-    boot_id: "00000000-0000-4000-8000-000000000001",
-    clock: "synced",
-    seq,
-  };
+  const at = Date.UTC(2026, 11, 1, 0, 0, seq);
+  return { ...makeReading(containerId, at, { gateway_id: gatewayId, product_id: "P01" }), seq };
 }
