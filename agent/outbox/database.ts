@@ -91,7 +91,13 @@ export function openOutboxDatabase(
   durability: Durability,
   now: number,
   cacheKiB = 4000,
-): { db: Database.Database; lock: AttachedLock | null; recovery: Recovery | null } {
+): {
+  db: Database.Database;
+  lock: AttachedLock | null;
+  recovery: Recovery | null;
+  /** Created by this open (never synced yet: see WalSync's `alsoOnce`). */
+  fresh: boolean;
+} {
   try {
     return { ...openDatabase(path, durability, now, cacheKiB), recovery: null };
   } catch (error) {
@@ -127,7 +133,7 @@ function openDatabase(
   durability: Durability,
   now: number,
   cacheKiB: number,
-): { db: Database.Database; lock: AttachedLock | null } {
+): { db: Database.Database; lock: AttachedLock | null; fresh: boolean } {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const fresh = path === ":memory:" || !existsSync(path);
   // timeout 0 while the lock is taken: a held lock answers at once, not after 5 s.
@@ -165,7 +171,7 @@ function openDatabase(
     // The check read every page into this connection's cache: give that memory back (about
     // 85 KiB a handle, measured; it counts on a Pi and times 10,000 in a fleet simulator).
     db.pragma("shrink_memory");
-    return { db, lock };
+    return { db, lock, fresh };
   } catch (error) {
     db.close();
     lock?.release();

@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { dirname } from "node:path";
 import type { ReeferReading, UnsequencedReading } from "../record.js";
 import { DiskBudget } from "./budget.js";
 import { openOutboxDatabase, type Durability, type Recovery } from "./database.js";
@@ -77,6 +78,11 @@ export interface CaptureResult {
   readonly diskFull?: boolean;
 }
 
+/** Acknowledged rows wait this long at most for a capture to carry their deletes, ms ... */
+const DEFERRED_ACKS_MS = 2000;
+/** ... and at most this many (a drain deletes in batches of its own). */
+const DEFERRED_ACKS_MAX = 2000;
+
 /** Space kept beside the database and given back when the disk is full, KiB, by default. */
 const RESERVE_KIB = 512;
 
@@ -92,6 +98,8 @@ const RESERVE_KIB = 512;
 export class Outbox implements PublishQueue {
   /** Set when the database file was corrupt at start and a fresh one replaced it. */
   readonly recovery: Recovery | null;
+  /** The database file was created by this open. */
+  private readonly fresh: boolean;
   private readonly db: Database.Database;
   private store!: OutboxStore;
   private sequences!: Sequences;
@@ -100,6 +108,7 @@ export class Outbox implements PublishQueue {
   private reserve!: SpaceReserve;
   private readonly lock: AttachedLock | null;
   private walSync: WalSync | null = null;
+  private ackTimer: NodeJS.Timeout | null = null;
   /** Callbacks waiting for rows up to `id` to be durable, in commit order. */
   private waiting: { id: number; run: () => void }[] = [];
 
@@ -115,6 +124,7 @@ export class Outbox implements PublishQueue {
     this.db = opened.db;
     this.lock = opened.lock;
     this.recovery = opened.recovery;
+    this.fresh = opened.fresh;
     try {
       this.setUp();
     } catch (error) {
@@ -152,10 +162,19 @@ export class Outbox implements PublishQueue {
     this.db.pragma("shrink_memory");
     if (this.syncsInBackground) {
       store.syncedId = store.lastInsertedId;
-      this.walSync = new WalSync(`${options.path}-wal`, store.lastInsertedId, {
-        durable: (id) => this.durable(id),
-        failed: (error) => options.onSyncError?.(error),
-      });
+      this.walSync = new WalSync(
+        `${options.path}-wal`,
+        store.lastInsertedId,
+        {
+          durable: (id) => this.durable(id),
+          failed: (error) => options.onSyncError?.(error),
+        },
+        // A new file was made without syncs: its header and its name must be on the disk before
+        // the first rows it holds are reported or sent, or a power cut leaves a WAL of synced
+        // rows beside an empty database, which starts afresh at seq 1 (the power-cut rig found
+        // it: seqs given twice).
+        this.fresh ? [options.path, dirname(options.path)] : [],
+      );
     }
   }
 
@@ -261,6 +280,9 @@ export class Outbox implements PublishQueue {
   private commitOnce(batch: CaptureBatch): CaptureResult {
     const store = this.store;
     return store.atomically(() => {
+      // First the rows the broker acknowledged since the last commit: their pages are this
+      // commit's anyway, and the budget below must not count them.
+      this.sessions.deleteAcknowledged();
       const capturedAt = Math.floor(this.options.now());
       const readings = batch.readings ?? [];
       const epoch = batch.clockEpoch ?? null;
@@ -327,9 +349,23 @@ export class Outbox implements PublishQueue {
   }
 
   accept(ids: readonly number[]): void {
-    // Deletes need no sync of their own (see PublishSessions.accept); with a background sync the
-    // connection is at synchronous=NORMAL already.
-    this.sessions.accept(ids, this.options.durability === "full" && this.walSync === null);
+    if (this.walSync) {
+      // The agent's outbox: the deletes ride with the next capture (PublishSessions.defer), or
+      // go in a transaction of their own when none comes soon (a drain, a stop).
+      this.sessions.defer(ids);
+      if (this.sessions.deferred >= DEFERRED_ACKS_MAX) this.deleteAcknowledged();
+      else this.ackTimer ??= setTimeout(() => this.deleteAcknowledged(), DEFERRED_ACKS_MS).unref();
+      return;
+    }
+    // Deletes need no sync of their own (see PublishSessions.accept).
+    this.sessions.accept(ids, this.options.durability === "full");
+  }
+
+  /** Deletes the acknowledged rows now, in their own transaction. */
+  private deleteAcknowledged(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    if (this.sessions.deferred > 0) this.store.atomically(() => this.sessions.deleteAcknowledged());
   }
 
   reject(ids: readonly number[], reason: string): void {
@@ -341,8 +377,7 @@ export class Outbox implements PublishQueue {
   }
 
   pending(): { alerts: number; telemetry: number } {
-    const { rows } = this.store.tally;
-    return { alerts: rows.alert, telemetry: rows.telemetry };
+    return this.sessions.pending();
   }
 
   /**
@@ -408,6 +443,11 @@ export class Outbox implements PublishQueue {
   }
 
   close(): void {
+    try {
+      this.deleteAcknowledged();
+    } catch {
+      // a failing disk: the rows are sent again after the next start (duplicates)
+    }
     this.walSync?.close();
     // SQLite's close checkpoints the WAL into the database and syncs both: what waited for the
     // background sync is durable now.

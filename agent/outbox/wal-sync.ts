@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fdatasyncSync, openSync } from "node:fs";
+import { closeSync, fdatasync, fdatasyncSync, fsync, openSync } from "node:fs";
 
 /** What the outbox hears from its background sync. */
 export interface WalSyncEvents {
@@ -35,11 +35,16 @@ export class WalSync {
   private closing = false;
   private closed = false;
 
+  /** Files (and folders) to fsync once, before the first WAL sync: a new database's. */
+  private alsoOnce: string[];
+
   constructor(
     walPath: string,
     committedId: number,
     private readonly events: WalSyncEvents,
+    alsoOnce: readonly string[] = [],
   ) {
+    this.alsoOnce = [...alsoOnce];
     // Read-only is enough: fsync(2) flushes the file, whatever the descriptor's mode.
     this.fd = openSync(walPath, "r");
     // What an earlier process committed may not have been synced before it died: once, now
@@ -78,6 +83,18 @@ export class WalSync {
    */
   syncNow(): void {
     if (this.closing) return;
+    for (const path of this.alsoOnce.splice(0)) {
+      try {
+        const fd = openSync(path, "r");
+        try {
+          fdatasyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+      } catch (error) {
+        this.events.failed(error as Error);
+      }
+    }
     const target = this.wantedId;
     try {
       fdatasyncSync(this.fd);
@@ -104,6 +121,20 @@ export class WalSync {
     const target = this.wantedId;
     this.syncing = true;
     this.syncs++;
+    const once = this.alsoOnce;
+    this.alsoOnce = [];
+    syncAll(once, (onceError) => {
+      if (onceError) this.events.failed(onceError);
+      this.syncWal(target);
+    });
+  }
+
+  private syncWal(target: number): void {
+    if (this.closing) {
+      this.syncing = false;
+      this.release();
+      return;
+    }
     fdatasync(this.fd, (error) => {
       this.syncing = false;
       if (this.closing) {
@@ -124,4 +155,25 @@ export class WalSync {
     this.closed = true;
     closeSync(this.fd);
   }
+}
+
+/** fsyncs each path in turn in the thread pool (a folder too: its entries), then calls back. */
+function syncAll(paths: readonly string[], done: (error: Error | null) => void): void {
+  const [first, ...rest] = paths;
+  if (first === undefined) {
+    done(null);
+    return;
+  }
+  let fd: number;
+  try {
+    fd = openSync(first, "r");
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
+  fsync(fd, (error) => {
+    closeSync(fd);
+    if (error) done(error);
+    else syncAll(rest, done);
+  });
 }

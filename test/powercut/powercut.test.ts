@@ -12,7 +12,7 @@ if (problem !== null) {
   console.warn(`SKIPPED: the power-cut rig ${problem}`);
 }
 /** Cuts in CI; `npm run bench:powercut` runs a thousand. */
-const CUTS = Number(process.env.REEFER_EDGE_POWERCUTS ?? 56);
+const CUTS = Number(process.env.REEFER_EDGE_POWERCUTS ?? 63);
 
 describe.skipIf(mosquitto.skip || problem !== null)(
   "the outbox through power cuts (a disk that forgets what was not synced)",

@@ -16,7 +16,8 @@ import { PowerCutDisk } from "./disk.js";
 
 /**
  * Where a cut lands. "random": after a random number of captured readings, at whatever the
- * agent was doing. The others arm the disk to cut right before the named operation.
+ * agent was doing; "new outbox in use": the same on a gateway's first run, while its outbox is
+ * new. The others arm the disk to cut right before the named operation.
  */
 export const CUT_POINTS = [
   "random",
@@ -25,6 +26,7 @@ export const CUT_POINTS = [
   "acknowledgement",
   "checkpoint",
   "first start",
+  "new outbox in use",
   "migration",
   "lock",
 ] as const;
@@ -152,7 +154,7 @@ export class PowerCutRig {
 
   /** One power-on, the agent's start, a cut at `point`, the agent killed, the power off. */
   async cycle(point: CutPoint, options: { offline?: boolean } = {}): Promise<CutRecord> {
-    if (point === "first start") this.nextGateway();
+    if (point === "first start" || point === "new outbox in use") this.nextGateway();
     if (point === "migration") {
       this.nextGateway();
       this.seedOldOutbox();
@@ -180,7 +182,7 @@ export class PowerCutRig {
     const captured = () => this.capturedCount();
     const atStart = captured();
     try {
-      if (point === "random") {
+      if (point === "random" || point === "new outbox in use") {
         const want = atStart + 5 + Math.floor(this.random() * 40);
         await this.until(agent, disk, () => captured() >= want, notePublish);
         if (!disk.isCut) await disk.cut();
