@@ -398,6 +398,16 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
 
   private adopt(outbox: Outbox): void {
     this.outbox = outbox;
+    if (outbox.recovery) {
+      // Corrupt at open and moved aside: the readings it held wait in that file, not here. The
+      // alert says so (raised now, cleared once the new file has worked for a while).
+      const { movedTo, reason } = outbox.recovery;
+      this.watch.failed(
+        `the outbox was corrupt (${reason}); moved aside to ${movedTo}`,
+        this.at(),
+        (c) => this.lastSeq(c),
+      );
+    }
     this.taken.clear();
     this.retryDelay = this.options.retryMs.first;
     if (this.options.path !== ":memory:") this.device = deviceOf(dirname(this.options.path));

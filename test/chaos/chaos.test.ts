@@ -198,6 +198,17 @@ describe.skipIf(mosquitto.skip)("chaos", () => {
           second,
         ),
       );
+      // A critical alert says so, naming where the old file went.
+      const raised = rig.monitor.alerts.filter(
+        (a) =>
+          a.alert.gateway_id === "gw-corrupt" &&
+          a.alert.alert_type === "storage_failing" &&
+          a.alert.state === "raised",
+      );
+      expect(raised.length).toBeGreaterThan(0);
+      expect(String(raised[0]?.alert.reason)).toMatch(
+        /corrupt .*moved aside to .*outbox\.db\.corrupt-/,
+      );
     },
   );
 
