@@ -98,8 +98,11 @@ export class OutboxLock {
   /** Releases the lock (also released by the kernel if the process dies). */
   release(): void {
     if (!this.db.open) return;
-    rmSync(this.ownerFile, { force: true });
-    this.db.close();
+    try {
+      forgetOwner(this.ownerFile);
+    } finally {
+      this.db.close();
+    }
   }
 
   /**
@@ -125,7 +128,19 @@ export class OutboxLock {
       holdThrough(db, lockFile, now);
     }
     writeOwner(ownerFile, now);
-    return { release: () => rmSync(ownerFile, { force: true }) };
+    return { release: () => forgetOwner(ownerFile) };
+  }
+}
+
+/**
+ * Removes the owner file. On a file system gone read-only (a failing card) it stays: it only
+ * names who held the lock, and the lock itself goes with the connection.
+ */
+function forgetOwner(ownerFile: string): void {
+  try {
+    rmSync(ownerFile, { force: true });
+  } catch {
+    // read-only or gone: nothing to do
   }
 }
 

@@ -131,8 +131,11 @@ export class Outbox implements PublishQueue {
       // A disk that fails between the open and the first writes (read-only, an I/O error): let
       // go of the file and the lock, so the next attempt (GuardedOutbox) can open it afresh.
       this.walSync?.close();
-      this.lock?.release();
-      this.db.close();
+      try {
+        this.lock?.release();
+      } finally {
+        this.db.close();
+      }
       throw error;
     }
   }
@@ -449,13 +452,22 @@ export class Outbox implements PublishQueue {
       // a failing disk: the rows are sent again after the next start (duplicates)
     }
     this.walSync?.close();
-    // SQLite's close checkpoints the WAL into the database and syncs both: what waited for the
-    // background sync is durable now.
-    this.lock?.release();
-    if (this.db.open) this.db.close();
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (const w of waiting) w.run();
-    this.reserve.release();
+    try {
+      this.lock?.release();
+    } finally {
+      // Always closed, whatever failed before (a card gone read-only): a handle left open would
+      // keep the file system from being checked and mounted again. SQLite's close checkpoints
+      // the WAL into the database and syncs both: what waited for the background sync is
+      // durable now.
+      if (this.db.open) this.db.close();
+      const waiting = this.waiting;
+      this.waiting = [];
+      for (const w of waiting) w.run();
+      try {
+        this.reserve.release();
+      } catch {
+        // read-only or gone: the reserve file stays, which costs nothing
+      }
+    }
   }
 }

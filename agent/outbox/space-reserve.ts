@@ -21,8 +21,12 @@ export class SpaceReserve {
       writeFileSync(this.file, zeros(this.bytes));
       this.held = true;
     } catch {
-      rmSync(this.file, { force: true });
       this.held = false;
+      try {
+        rmSync(this.file, { force: true });
+      } catch {
+        // a file system gone read-only: nothing to give back either
+      }
     }
     return this.held;
   }
