@@ -37,7 +37,7 @@ for (const tear of [false, true]) {
     durability: "full",
     tear,
     seed: seed + (tear ? 1 : 0),
-    gateways: 2 + Math.ceil(share / 4),
+    gateways: 2 + Math.ceil(share / 3),
   });
   const started = Date.now();
   try {
