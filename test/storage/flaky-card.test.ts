@@ -95,6 +95,18 @@ log: { level: info }
         )
         .map((a) => a.alert.container_id),
     ).size;
+  /** Waits for the clear and for readings after it, then stops the agent and the disk. */
+  async function clearedThenStop(gateway: string, running: RunningCli): Promise<void> {
+    await monitor.waitFor(() => alerts(gateway, "cleared") === 2, "storage_failing cleared");
+    const after = received(gateway);
+    await monitor.waitFor(() => received(gateway) >= after + 20, "readings after it");
+    running.child.kill("SIGTERM");
+    expect(await running.exited).toBe(0);
+    agent = null;
+    await disk?.unmount();
+    disk = null;
+  }
+
   const captured = (gateway: string): ReeferReading[] =>
     readFileSync(join(temp.dir, `${gateway}.captured`), "utf8")
       .split("\n")
@@ -113,14 +125,7 @@ log: { level: info }
     await monitor.waitFor(() => received("gw-flaky") >= during + 50, "readings while it fails");
     disk.fail("write", "EIO", 0);
     disk.fail("fsync", "EIO", 0);
-    await monitor.waitFor(() => alerts("gw-flaky", "cleared") === 2, "storage_failing cleared");
-    const after = received("gw-flaky");
-    await monitor.waitFor(() => received("gw-flaky") >= after + 20, "readings after it");
-    running.child.kill("SIGTERM");
-    expect(await running.exited).toBe(0);
-    agent = null;
-    await disk.unmount();
-    disk = null;
+    await clearedThenStop("gw-flaky", running);
     const delivery = checkDelivery(monitor.readings, "gw-flaky");
     expect(delivery.missing).toEqual([]);
     expect(delivery.conflicts).toEqual([]);
@@ -140,14 +145,7 @@ log: { level: info }
     const during = received("gw-pulled");
     await monitor.waitFor(() => received("gw-pulled") >= during + 30, "readings while it is out");
     disk = await PowerCutDisk.mount(state(), mnt(), { seed: 7 });
-    await monitor.waitFor(() => alerts("gw-pulled", "cleared") === 2, "storage_failing cleared");
-    const after = received("gw-pulled");
-    await monitor.waitFor(() => received("gw-pulled") >= after + 20, "readings after it");
-    running.child.kill("SIGTERM");
-    expect(await running.exited).toBe(0);
-    agent = null;
-    await disk.unmount();
-    disk = null;
+    await clearedThenStop("gw-pulled", running);
     const delivery = checkDelivery(monitor.readings, "gw-pulled");
     expect(delivery.conflicts).toEqual([]);
     const delivered = new Set(
