@@ -78,11 +78,6 @@ export interface CaptureResult {
   readonly diskFull?: boolean;
 }
 
-/** Acknowledged rows wait this long at most for a capture to carry their deletes, ms ... */
-const DEFERRED_ACKS_MS = 2000;
-/** ... and at most this many (a drain deletes in batches of its own). */
-const DEFERRED_ACKS_MAX = 2000;
-
 /** Space kept beside the database and given back when the disk is full, KiB, by default. */
 const RESERVE_KIB = 512;
 
@@ -108,7 +103,6 @@ export class Outbox implements PublishQueue {
   private reserve!: SpaceReserve;
   private readonly lock: AttachedLock | null;
   private walSync: WalSync | null = null;
-  private ackTimer: NodeJS.Timeout | null = null;
   /** Callbacks waiting for rows up to `id` to be durable, in commit order. */
   private waiting: { id: number; run: () => void }[] = [];
 
@@ -283,9 +277,6 @@ export class Outbox implements PublishQueue {
   private commitOnce(batch: CaptureBatch): CaptureResult {
     const store = this.store;
     return store.atomically(() => {
-      // First the rows the broker acknowledged since the last commit: their pages are this
-      // commit's anyway, and the budget below must not count them.
-      this.sessions.deleteAcknowledged();
       const capturedAt = Math.floor(this.options.now());
       const readings = batch.readings ?? [];
       const epoch = batch.clockEpoch ?? null;
@@ -352,23 +343,9 @@ export class Outbox implements PublishQueue {
   }
 
   accept(ids: readonly number[]): void {
-    if (this.walSync) {
-      // The agent's outbox: the deletes ride with the next capture (PublishSessions.defer), or
-      // go in a transaction of their own when none comes soon (a drain, a stop).
-      this.sessions.defer(ids);
-      if (this.sessions.deferred >= DEFERRED_ACKS_MAX) this.deleteAcknowledged();
-      else this.ackTimer ??= setTimeout(() => this.deleteAcknowledged(), DEFERRED_ACKS_MS).unref();
-      return;
-    }
-    // Deletes need no sync of their own (see PublishSessions.accept).
-    this.sessions.accept(ids, this.options.durability === "full");
-  }
-
-  /** Deletes the acknowledged rows now, in their own transaction. */
-  private deleteAcknowledged(): void {
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-    this.ackTimer = null;
-    if (this.sessions.deferred > 0) this.store.atomically(() => this.sessions.deleteAcknowledged());
+    // Deletes need no sync of their own (see PublishSessions.accept); with a background sync the
+    // connection is at synchronous=NORMAL already.
+    this.sessions.accept(ids, this.options.durability === "full" && this.walSync === null);
   }
 
   reject(ids: readonly number[], reason: string): void {
@@ -380,7 +357,8 @@ export class Outbox implements PublishQueue {
   }
 
   pending(): { alerts: number; telemetry: number } {
-    return this.sessions.pending();
+    const { rows } = this.store.tally;
+    return { alerts: rows.alert, telemetry: rows.telemetry };
   }
 
   /**
@@ -446,11 +424,6 @@ export class Outbox implements PublishQueue {
   }
 
   close(): void {
-    try {
-      this.deleteAcknowledged();
-    } catch {
-      // a failing disk: the rows are sent again after the next start (duplicates)
-    }
     this.walSync?.close();
     try {
       this.lock?.release();

@@ -8,14 +8,7 @@ import type { OutboxStore } from "./store.js";
  * before the current connection began. Taken rows stay stored until accepted or rejected.
  */
 export class PublishSessions {
-  /** Rows taken and not settled, with their lane. */
-  private readonly inflight = new Map<number, Lane>();
-  /**
-   * Acknowledged rows whose delete waits for the next capture's transaction (see `defer`):
-   * still in flight (never taken again), no longer pending.
-   */
-  private acknowledged: number[] = [];
-  private readonly acknowledgedByLane = { alert: 0, telemetry: 0 };
+  private readonly inflight = new Set<number>();
   private session = { boundary: 0, alertCursor: 0, liveCursor: 0 };
   private backfillCursors = new Map<string, number>();
 
@@ -25,8 +18,6 @@ export class PublishSessions {
   ) {}
 
   beginSession(): void {
-    // Deletes still waiting are done first: after this, nothing is in flight.
-    if (this.acknowledged.length > 0) this.store.atomically(() => this.deleteAcknowledged());
     this.inflight.clear();
     // Rows not yet synced (see WalSync) belong to the live lane, taken once they are durable.
     const boundary = Math.min(this.store.statements.maxId.get()?.id ?? 0, this.store.visibleId);
@@ -115,50 +106,6 @@ export class PublishSessions {
     }
   }
 
-  /**
-   * The broker acknowledged these rows: their deletes wait for the next commit (`deleteAcknowledged`
-   * inside the capture's transaction), so a reading costs one transaction, its capture, instead
-   * of two (what the flash writes per reading, BENCHMARKS.md). The rows stay in flight
-   * meanwhile and leave `pending` at once. A power cut before that commit sends them again: a
-   * duplicate, as with a relaxed delete.
-   */
-  defer(ids: readonly number[]): void {
-    for (const id of ids) {
-      const lane = this.inflight.get(id);
-      if (lane === undefined) continue;
-      this.acknowledged.push(id);
-      if (lane === LANE.alert) this.acknowledgedByLane.alert++;
-      else this.acknowledgedByLane.telemetry++;
-    }
-  }
-
-  /** Acknowledged rows waiting for their delete. */
-  get deferred(): number {
-    return this.acknowledged.length;
-  }
-
-  /** Deletes the acknowledged rows; inside the caller's transaction. */
-  deleteAcknowledged(): void {
-    if (this.acknowledged.length === 0) return;
-    for (const id of this.acknowledged) {
-      this.inflight.delete(id);
-      this.store.delete(id);
-    }
-    this.acknowledged = [];
-    this.acknowledgedByLane.alert = 0;
-    this.acknowledgedByLane.telemetry = 0;
-  }
-
-  /** What waits to be published: the tally less what was acknowledged and not yet deleted. */
-  pending(): { alerts: number; telemetry: number } {
-    const { rows } = this.store.tally;
-    // (At least 0: a full disk may evict an acknowledged row before its delete.)
-    return {
-      alerts: Math.max(0, rows.alert - this.acknowledgedByLane.alert),
-      telemetry: Math.max(0, rows.telemetry - this.acknowledgedByLane.telemetry),
-    };
-  }
-
   reject(ids: readonly number[], reason: string): void {
     if (ids.length === 0) return;
     const failedAt = Math.floor(this.now());
@@ -227,7 +174,7 @@ export class PublishSessions {
 
   private markTaken(rows: readonly RowRecord[]): OutboxRow[] {
     return rows.map((row) => {
-      this.inflight.set(row.id, row.lane as Lane);
+      this.inflight.add(row.id);
       return {
         id: row.id,
         lane: row.lane as Lane,
