@@ -3,6 +3,8 @@ import type { AgentConfig } from "../config/schema.js";
 import type { Clock } from "./clock.js";
 import type { Metrics } from "./metrics.js";
 import { Outbox } from "./outbox/outbox.js";
+import type { Product } from "./products.js";
+import { GuardedOutbox } from "./storage/guarded-outbox.js";
 
 /**
  * The agent's outbox: opened from the config with its WAL synced in the background (WalSync),
@@ -47,4 +49,39 @@ export function withinMs(promise: Promise<void>, ms: number): Promise<void> {
       timer = setTimeout(resolve, ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The agent's outbox kept alive through failing storage (GuardedOutbox, with the config's
+ * `buffer.whenStorageFails`), opened: a dead disk at start leaves it running from memory.
+ */
+export function openGuardedOutbox(
+  config: AgentConfig,
+  parts: {
+    readonly products: ReadonlyMap<string, Product>;
+    readonly clock: Clock;
+    readonly logger: Logger;
+    readonly metrics: Metrics;
+    /** The outbox opened again: the publisher may send what it now holds. */
+    readonly recovered: () => void;
+  },
+): GuardedOutbox {
+  const { clock, logger, metrics } = parts;
+  const whenFailing = config.buffer.whenStorageFails;
+  const outbox: GuardedOutbox = new GuardedOutbox({
+    memoryRows: whenFailing.memoryRows,
+    clearAfterMs: whenFailing.clearAfterSeconds * 1000,
+    retryMs: { first: 1000, max: whenFailing.retryMaxSeconds * 1000 },
+    open: () =>
+      openAgentOutbox(config, clock, logger, metrics, (error) => outbox.syncFailed(error)),
+    path: config.buffer.path,
+    gatewayId: config.gateway.id,
+    containers: new Map([...parts.products].map(([id, product]) => [id, product.id])),
+    clock,
+    logger: logger.child({ component: "storage" }),
+    metrics,
+    recovered: parts.recovered,
+  });
+  outbox.start();
+  return outbox;
 }

@@ -8,16 +8,16 @@ import { ClockCorrection } from "./clock-correction.js";
 import { ClockGuard } from "./clock-guard.js";
 import type { AgentEventMap, AgentEvents } from "./events.js";
 import { Metrics } from "./metrics.js";
-import { GuardedOutbox } from "./storage/guarded-outbox.js";
+import type { GuardedOutbox } from "./storage/guarded-outbox.js";
 import { NO_STORAGE_FAILURE, type StorageState } from "./storage/storage-watch.js";
-import { readDeviceWear, type DeviceWear } from "./storage/device-wear.js";
+import { WearRate, type DeviceWearRate } from "./storage/wear-rate.js";
 import {
   EMPTY_OUTBOX_STATS,
   type AgentDependencies,
   type AgentStatus,
   type ContainerInfo,
 } from "./agent-types.js";
-import { openAgentOutbox, withinMs } from "./agent-outbox.js";
+import { openGuardedOutbox, withinMs } from "./agent-outbox.js";
 import { productCatalogue, type Product } from "./products.js";
 import { Publisher } from "./publisher/publisher.js";
 import { loadTlsMaterial } from "./publisher/tls.js";
@@ -64,8 +64,7 @@ export class Agent {
   private feed: GatewayFeed | null = null;
   private healthShadow: HealthShadow | null = null;
   private samplingStopped = false;
-  /** The device's write count when first read, for the average write rate. */
-  private wearAtStart: { bytes: number; at: number } | null = null;
+  private wear: WearRate | null = null;
   /** Wall and monotonic time of the start, for /metrics and /healthz. */
   private startedAt = { wall: 0, mono: 0 };
   private readonly clock: Clock;
@@ -174,24 +173,15 @@ export class Agent {
     this.startedAt = { wall: clock.now(), mono: clock.monotonic() };
     const tls = loadTlsMaterial(config.mqtt, clock.now());
     for (const warning of tls.warnings) logger.warn(warning);
-    const whenFailing = config.buffer.whenStorageFails;
-    const outbox: GuardedOutbox = new GuardedOutbox({
-      memoryRows: whenFailing.memoryRows,
-      clearAfterMs: whenFailing.clearAfterSeconds * 1000,
-      retryMs: { first: 1000, max: whenFailing.retryMaxSeconds * 1000 },
-      open: () =>
-        openAgentOutbox(config, clock, logger, metrics, (error) => outbox.syncFailed(error)),
-      path: config.buffer.path,
-      gatewayId: config.gateway.id,
-      containers: new Map([...this.products].map(([id, product]) => [id, product.id])),
+    const outbox = openGuardedOutbox(config, {
+      products: this.products,
       clock,
-      logger: logger.child({ component: "storage" }),
+      logger,
       metrics,
       recovered: () => this.publisher?.kick(),
     });
-    outbox.start();
     this.outbox = outbox;
-    this.storageWear(); // the baseline of the write rate
+    this.wear = new WearRate(config.buffer.path, clock);
     const clockCorrection = new ClockCorrection(
       new ClockGuard(
         clock,
@@ -313,18 +303,9 @@ export class Agent {
     });
   }
 
-  /**
-   * The device under the outbox: bytes written since boot (every writer's), the average rate
-   * since this agent started, and eMMC's wear estimate where it has one. Null off a block device.
-   */
-  storageWear(): (DeviceWear & { bytesPerSecond: number | null }) | null {
-    if (this.config.buffer.path === ":memory:") return null;
-    const wear = readDeviceWear(this.config.buffer.path);
-    if (!wear) return null;
-    const first = (this.wearAtStart ??= { bytes: wear.bytesWritten, at: this.clock.monotonic() });
-    const seconds = (this.clock.monotonic() - first.at) / 1000;
-    const bytesPerSecond = seconds >= 1 ? (wear.bytesWritten - first.bytes) / seconds : null;
-    return { ...wear, bytesPerSecond };
+  /** The flash's wear under the outbox (see WearRate); null off a block device. */
+  storageWear(): DeviceWearRate | null {
+    return this.wear?.read() ?? null;
   }
 
   /** The outbox's storage: failing or not, since when, why, and what could not be stored. */
