@@ -259,10 +259,6 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     return this.guarded(() => this.outbox?.oldestCapturedAt()) ?? null;
   }
 
-  get inflightCount(): number {
-    return this.taken.size;
-  }
-
   close(): void {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);

@@ -74,11 +74,6 @@ export class StorageWatch {
     return due;
   }
 
-  /** Records taken by a commit that failed for good go back to the front. */
-  giveBack(alerts: readonly StorageAlert[]): void {
-    this.due.unshift(...alerts);
-  }
-
   get state(): StorageState {
     const episode = this.episode;
     return {
