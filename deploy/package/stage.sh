@@ -32,7 +32,9 @@ case "$arch" in
 esac
 command -v "$cxx" >/dev/null || { echo "stage: $cxx missing (Debian: apt-get install g++-${cxx%-g++})" >&2; exit 1; }
 rm -rf "$out" && mkdir -p "$out/bin" "$out/libexec"
-(cd "$repo" && npm run build --silent)
+# The test suite builds dist/ once before any test runs (test/support/global-setup.ts) and says
+# so: rebuilding it here would rewrite files under other tests that are running it.
+[ "${REEFER_EDGE_DIST_BUILT:-}" = 1 ] || (cd "$repo" && npm run build --silent)
 cp -r "$repo/dist" "$repo/package.json" "$repo/package-lock.json" "$out/"
 # Production dependencies only, with no install scripts: nothing compiles for the build machine.
 # The optional ones come too: aws-iot-device-sdk-v2 (mqtt.client: aws-crt) ships its native
@@ -57,8 +59,18 @@ if [ -n "$runtime" ]; then
   mv "$tmp/package" "$out/node"
   headers="$out/node"
 fi
+# Compiling SQLite takes a core for a minute or more, and CI needs the same addon up to three
+# times (this package, the Node 22 test stage, a second package test): with
+# REEFER_EDGE_ADDON_CACHE set (.ci/run sets it), each (better-sqlite3, Node, arch) is compiled
+# once. The key names everything the binary depends on but the compiler, which is the machine's.
+addon_cache=${REEFER_EDGE_ADDON_CACHE:-}
+addon_key="better-sqlite3-$(node -p 'require(process.argv[1]).version' "$out/node_modules/better-sqlite3/package.json")-node-$node_version-$arch.node"
 gyp="$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js"
-(
+if [ -n "$addon_cache" ] && [ -f "$addon_cache/$addon_key" ]; then
+  mkdir -p "$out/node_modules/better-sqlite3/build/Release"
+  cp "$addon_cache/$addon_key" "$out/node_modules/better-sqlite3/build/Release/better_sqlite3.node"
+  rm -rf "$out/node_modules/better-sqlite3/deps" "$out/node_modules/better-sqlite3/src"
+else (
   cd "$out/node_modules/better-sqlite3"
   # npm's own settings in the environment (npm_config_nodedir when run under npm) would win over
   # the flags: set them to the target's.
@@ -69,7 +81,12 @@ gyp="$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js"
   find build -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +
   find build/Release -mindepth 1 ! -name better_sqlite3.node -exec rm -rf {} +
   rm -rf deps src
-)
+  if [ -n "$addon_cache" ]; then
+    mkdir -p "$addon_cache"
+    cp build/Release/better_sqlite3.node "$addon_cache/$addon_key.$$"
+    mv "$addon_cache/$addon_key.$$" "$addon_cache/$addon_key"
+  fi
+) fi
 # serialport's prebuilt binaries for this architecture only (it carries them for nine).
 case "$arch" in x64) keep=linux-x64 ;; arm64) keep=linux-arm64 ;; armv7l) keep=linux-arm ;; esac
 find "$out/node_modules/@serialport/bindings-cpp/prebuilds" -mindepth 1 -maxdepth 1 ! -name "$keep" \

@@ -15,19 +15,32 @@ esac
 dir=$(mktemp -d)
 # Others may run this node: tests that drop to another user (nobody) execute it too.
 chmod 755 "$dir"
-host_node=$(command -v node)
-host_nodedir=${npm_config_nodedir:-}
+addon=node_modules/better-sqlite3/build/Release/better_sqlite3.node
+# The installed node's addon is kept aside and put back at the end: compiling SQLite again for it
+# would take a core for a minute or more.
+cp "$addon" "$dir/host-addon.node"
+host_version=$(node --version)
 restore() {
-  echo "node22: rebuilding better-sqlite3 for $("$host_node" --version) again"
-  PATH="$(dirname "$host_node"):$PATH" npm_config_nodedir="$host_nodedir" npm rebuild better-sqlite3 >/dev/null
+  echo "node22: better-sqlite3 for $host_version back in place"
+  cp "$dir/host-addon.node" "$addon"
 }
 trap 'restore; rm -rf "$dir"' EXIT
 npm pack --silent --pack-destination "$dir" "node-linux-$arch@$version" >/dev/null
 tar -xzf "$dir"/node-linux-"$arch"-*.tgz -C "$dir"
 export PATH="$dir/package/bin:$PATH"
 export npm_config_nodedir="$dir/package"
-echo "node22: $(node --version) from node-linux-$arch@$version; rebuilding better-sqlite3 against its headers"
-npm rebuild better-sqlite3 >/dev/null
+# The addon for Node 22: from REEFER_EDGE_ADDON_CACHE when the package stage (deploy/package/
+# stage.sh) compiled it earlier in the same CI run, under the same key; else compiled here.
+cache=${REEFER_EDGE_ADDON_CACHE:-}
+key="better-sqlite3-$(node -p 'require("better-sqlite3/package.json").version')-node-$version-$arch.node"
+if [ -n "$cache" ] && [ -f "$cache/$key" ]; then
+  echo "node22: $(node --version) from node-linux-$arch@$version; better-sqlite3 from $cache/$key"
+  cp "$cache/$key" "$addon"
+else
+  echo "node22: $(node --version) from node-linux-$arch@$version; rebuilding better-sqlite3 against its headers"
+  npm rebuild better-sqlite3 >/dev/null
+  if [ -n "$cache" ]; then mkdir -p "$cache" && cp "$addon" "$cache/$key.$$" && mv "$cache/$key.$$" "$cache/$key"; fi
+fi
 node -e 'new (require("better-sqlite3"))(":memory:").close()'
 # The chaos suite and the power-cut rig run once, on the installed node: their faults are the
 # OS's and SQLite's, not the runtime's (the failing-storage tests do run again: they caught a
