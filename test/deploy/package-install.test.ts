@@ -8,14 +8,16 @@ import {
   readFileSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../agent/outbox/database.js";
 import { useMosquitto } from "../support/broker-fixture.js";
 import { BootedSystem } from "../support/booted-system.js";
-import { buildPackages, type BuiltPackages } from "../support/packages.js";
+import type { BuiltPackages } from "../support/packages.js";
+import { sharedPackages } from "../support/shared-packages.js";
 import { makeReading } from "../support/readings.js";
 import { requireRoot, requireTool } from "../support/tools.js";
+import { waitFor } from "../support/wait-for.js";
 
 // A booted systemd needs root and systemd-nspawn; a missing one skips with the reason printed,
 // and fails under CI (test/support/tools.ts), where .ci/run installs them.
@@ -46,8 +48,9 @@ describe.skipIf(mosquitto.skip || nspawn.skip || root.skip)("the amd64 package o
     const found = leftovers.filter((path) => existsSync(path));
     if (found.length > 0)
       throw new Error(`this machine has ${found.join(", ")}: the test needs it without them`);
-    built = await buildPackages("amd64", join(env.temp.dir, "packages"));
-    for (const n of [1, 2]) upgrades.push(repack(built.deb, `${built.version}+upgrade${n}`));
+    built = await sharedPackages("amd64");
+    for (const n of [1, 2])
+      upgrades.push(repack(built.deb, `${built.version}+upgrade${n}`, env.temp.dir));
     system = await BootedSystem.boot(join(env.temp.dir, "system"));
     for (const file of [built.deb, built.tarball, ...upgrades])
       copyFileSync(file, join(system.root, "root", file.split("/").pop() ?? ""));
@@ -122,7 +125,7 @@ describe.skipIf(mosquitto.skip || nspawn.skip || root.skip)("the amd64 package o
     const sys = gateway();
     await env.proxy.down();
     const outbox = join(sys.root, "var/lib/reefer-edge/outbox.db");
-    await until(() => pending(outbox) >= 3, "a backlog of 3 readings", 60_000);
+    await waitFor("a backlog of 3 readings", () => pending(outbox) >= 3, 60_000);
     const before = (await sys.exec(["journalctl", "-u", "reefer-edge", "-o", "cat"])).stdout;
     await sys.must(["dpkg", "-i", inRoot(upgrades[1] ?? "")]);
     const stops = (text: string) => text.split("agent stopped").length - 1;
@@ -241,18 +244,11 @@ function pending(path: string): number {
   }
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 /** The .deb again under another version (dpkg-deb -R, the version changed, dpkg-deb -b). */
-function repack(deb: string, version: string): string {
-  const dir = `${deb}.${version}`;
-  const out = deb.replace(/_[^_]+_(\w+)\.deb$/, `_${version}_$1.deb`);
+/** `deb` again under `version`, written into `outdir` (the built one is shared, read only). */
+function repack(deb: string, version: string, outdir: string): string {
+  const out = join(outdir, basename(deb).replace(/_[^_]+_(\w+)\.deb$/, `_${version}_$1.deb`));
+  const dir = `${out}.tree`;
   for (const [command, args] of [
     ["dpkg-deb", ["-R", deb, dir]],
     ["sed", ["-i", `s/^Version: .*/Version: ${version}/`, join(dir, "DEBIAN/control")]],

@@ -26,7 +26,9 @@ export function buildPackages(
 ): Promise<BuiltPackages> {
   return new Promise((resolve, reject) => {
     const build = spawn("bash", ["deploy/package/build.sh", arch, outdir], {
-      env: { ...process.env, VERSION: version },
+      // dist/ is built once for the whole run (test/support/global-setup.ts): the build must not
+      // rewrite it under tests that are running it.
+      env: { ...process.env, VERSION: version, REEFER_EDGE_DIST_BUILT: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";

@@ -98,10 +98,16 @@ export function issueExpired(dir: string, name: string, libfaketime: string): Id
   });
 }
 
-export function makePki(dir: string, clients: readonly string[]): TestPki {
+export function makePki(
+  dir: string,
+  clients: readonly string[],
+  /** More names for the broker's certificate ("IP:10.0.2.2": the host as a qemu guest sees it). */
+  brokerAltNames: readonly string[] = [],
+): TestPki {
   makeCa(dir, "test-ca");
   makeCa(dir, "rogue-ca");
-  const server = issue(dir, "broker", "test-ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  const names = ["IP:127.0.0.1", "DNS:localhost", ...brokerAltNames].join(",");
+  const server = issue(dir, "broker", "test-ca", `subjectAltName=${names}\n`);
   const issued = new Map<string, Identity>();
   for (const name of clients) issued.set(name, issue(dir, name, "test-ca"));
   const untrusted = issue(dir, "rogue-gw", "rogue-ca");
