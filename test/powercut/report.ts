@@ -1,8 +1,13 @@
-import { CUT_POINTS, type CutRecord, type Verdict } from "./rig.js";
+import { CUT_POINTS } from "./rig.js";
+import type { CutRecord, Verdict } from "./verdict.js";
 
 /** The table per cut point (RELIABILITY.md), and the invariants' line under it. */
-export function cutTable(cuts: readonly CutRecord[], verdict: Verdict): string {
-  const rows = CUT_POINTS.map((point) => {
+export function cutTable(
+  cuts: readonly CutRecord[],
+  verdict: Verdict,
+  points: readonly string[] = CUT_POINTS,
+): string {
+  const rows = points.map((point) => {
     const mine = cuts.filter((c) => c.point === point);
     const reached = mine.filter((c) => c.reached);
     const firsts = mine.flatMap((c) => (c.firstPublishMs === null ? [] : [c.firstPublishMs]));

@@ -13,6 +13,7 @@ import { makePki, type TestPki } from "../support/pki.js";
 import { makeReading } from "../support/readings.js";
 import { makeTempDir } from "../support/tmp.js";
 import { PowerCutDisk } from "./disk.js";
+import { judge, keyOf, readCapturedReport, type CutRecord, type Verdict } from "./verdict.js";
 
 /**
  * Where a cut lands. "random": after a random number of captured readings, at whatever the
@@ -31,37 +32,7 @@ export const CUT_POINTS = [
   "lock",
 ] as const;
 export type CutPoint = (typeof CUT_POINTS)[number];
-
-/** What one cut found. */
-export interface CutRecord {
-  readonly point: CutPoint;
-  /** The operation the disk froze at ("fsync outbox.db-wal"), or "command" for a random cut. */
-  readonly cutAt: string;
-  /** The armed operation never came within the wait; the rig cut by command instead. */
-  readonly reached: boolean;
-  /** From the agent's start to its first reading at the broker, ms; null if none before the cut. */
-  readonly firstPublishMs: number | null;
-}
-
-/** The invariants over every gateway the rig ran, checked from outside the cut. */
-export interface Verdict {
-  readonly cuts: number;
-  /** Readings reported captured (durable), and of those, the ones never delivered as captured. */
-  readonly captured: number;
-  readonly lost: string[];
-  /** (gateway, container, seq) delivered with two different readings, or unlike its capture. */
-  readonly conflicts: string[];
-  readonly delivered: number;
-  readonly duplicates: number;
-  /** Outboxes moved aside as corrupt at a start after a cut. */
-  readonly recoveries: number;
-  /** Starts after which the agent exited by itself (a crash loop would show here). */
-  readonly failedStarts: string[];
-  /** For a failure message: what the agents said at the end about what they did not deliver. */
-  readonly diagnosis: string;
-  /** The slowest first publish after a restart, ms. */
-  readonly slowestFirstPublishMs: number;
-}
+export type { CutRecord, Verdict } from "./verdict.js";
 
 export interface RigOptions {
   readonly durability: "full" | "normal";
@@ -263,49 +234,15 @@ export class PowerCutRig {
   }
 
   private verdict(): Verdict {
-    // Every reading, by (gateway, container, seq): each body it was captured or delivered with.
-    const bodies = new Map<string, Set<string>>();
-    const add = (key: string, body: string) => {
-      const set = bodies.get(key) ?? new Set<string>();
-      set.add(body);
-      bodies.set(key, set);
-    };
-    const delivered = new Set<string>();
-    let deliveries = 0;
-    for (const { reading } of this.monitor.readings) {
-      if (!this.used.includes(reading.gateway_id)) continue;
-      deliveries++;
-      const body = JSON.stringify(reading);
-      delivered.add(body);
-      add(keyOf(reading), body);
-    }
-    const captured = this.capturedReadings();
-    const lost: string[] = [];
-    for (const [key, body] of captured) {
-      add(key, body);
-      if (!delivered.has(body)) lost.push(key);
-    }
-    const conflicts = [...bodies].flatMap(([key, set]) => (set.size > 1 ? [key] : []));
-    const distinctDelivered = new Set(
-      this.monitor.readings
-        .filter((r) => this.used.includes(r.reading.gateway_id))
-        .map((r) => keyOf(r.reading)),
-    ).size;
-    const firsts = this.records.flatMap((r) =>
-      r.firstPublishMs === null ? [] : [r.firstPublishMs],
-    );
-    return {
-      cuts: this.records.length,
-      captured: captured.length,
-      lost,
-      conflicts,
-      delivered: distinctDelivered,
-      duplicates: deliveries - distinctDelivered,
+    return judge({
+      gateways: this.used,
+      delivered: this.monitor.readings.map((r) => r.reading),
+      captured: this.capturedReadings(),
+      cuts: this.records,
       recoveries: this.recoveries,
       failedStarts: this.failedStarts,
       diagnosis: this.diagnosis.join("\n"),
-      slowestFirstPublishMs: Math.max(0, ...firsts),
-    };
+    });
   }
 
   /** Waits for `done`; the agent dying by itself is a failed start; NotReached after `ms`. */
@@ -402,15 +339,8 @@ log: { level: info }
     return n;
   }
 
-  /** Every line of the captured report, as [key, body]: a seq given twice shows twice. */
   private capturedReadings(): [string, string][] {
-    if (!existsSync(this.reportPath)) return [];
-    const lines = readFileSync(this.reportPath, "utf8").split("\n");
-    return lines.flatMap((line) => {
-      if (!line) return [];
-      const reading = JSON.parse(line) as ReeferReading;
-      return [[keyOf(reading), JSON.stringify(reading)] as [string, string]];
-    });
+    return readCapturedReport(this.reportPath);
   }
 
   private capturedKeys(gateway: string): Set<string> {
@@ -440,10 +370,6 @@ class NotReached extends Error {}
 
 function gatewayName(i: number): string {
   return `gw-pc-${String(i).padStart(3, "0")}`;
-}
-
-function keyOf(reading: ReeferReading): string {
-  return `${reading.gateway_id}/${reading.container_id}/${reading.seq}`;
 }
 
 function oldReading(gatewayId: string, containerId: string, seq: number): ReeferReading {
