@@ -7,6 +7,7 @@ import { startCli, type RunningCli } from "../support/cli.js";
 import { CHROMIUM, launchBrowser, openPage, screenshot } from "../support/browser.js";
 import { makeTempDir } from "../support/tmp.js";
 import { requireTool } from "../support/tools.js";
+import { waitFor } from "../support/wait-for.js";
 
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 const GATEWAYS = 200;
@@ -51,11 +52,9 @@ describe.skipIf(CHROMIUM.skip || mosquitto.skip)("the fleet's dashboard in a rea
       }),
     );
     fleet = startCli(["fleet", "--file", file]);
-    const deadline = Date.now() + 60_000;
-    while (!/"url":"(http:[^"]+)"/.test(fleet.stderr)) {
-      if (Date.now() > deadline) throw new Error(`no dashboard URL:\n${fleet.stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await waitFor("the dashboard's URL", () => /"url":"(http:[^"]+)"/.test(fleet.stderr), 60_000, {
+      detail: () => fleet.stderr,
+    });
     url = /"url":"(http:[^"]+)"/.exec(fleet.stderr)?.[1] ?? "";
     browser = await launchBrowser();
   }, 90_000);

@@ -6,6 +6,7 @@ import { startCli, type RunningCli } from "../support/cli.js";
 import { CHROMIUM, launchBrowser } from "../support/browser.js";
 import { freePort } from "../support/ports.js";
 import { makeTempDir } from "../support/tmp.js";
+import { waitFor } from "../support/wait-for.js";
 
 /**
  * `reefer-edge run` with a bearer token on its listener (required before it may listen off
@@ -41,16 +42,16 @@ log: { level: warn }
     );
     agent = startCli(["run", "--config", config]);
     base = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const status = await fetch(`${base}/healthz`).then(
-        (r) => r.status,
-        () => 0,
-      );
-      if (status === 401) break;
-      if (Date.now() > deadline) throw new Error(`the listener did not start:\n${agent.stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitFor(
+      "the listener to answer 401 without the token",
+      async () =>
+        (await fetch(`${base}/healthz`).then(
+          (r) => r.status,
+          () => 0,
+        )) === 401,
+      20_000,
+      { detail: () => agent.stderr },
+    );
     browser = await launchBrowser();
   });
 

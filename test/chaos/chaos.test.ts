@@ -5,13 +5,13 @@ import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireFaketime, requireRoot, requireTool } from "../support/tools.js";
+import { waitFor } from "../support/wait-for.js";
 import { ChaosRig, formatTable, type ScenarioFigures } from "./rig.js";
 
 // Needs real peers; a missing one skips with the reason printed, and fails under CI (tools.ts).
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 const root = requireRoot("the disk-full chaos scenario");
 const faketime = requireFaketime("the 1970-clock chaos scenario");
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * Soak mode: REEFER_EDGE_CHAOS_SOAK=N repeats and lengthens every fault N times (npm run
  * chaos:soak runs N = 10, about half an hour). CI runs N = 1, about 3 minutes.
@@ -59,25 +59,30 @@ describe.skipIf(mosquitto.skip)("chaos", () => {
   // The broker is unreachable to the agent (connections cut, new ones refused at the proxy) while
   // the monitor stays connected to it: an observer whose own session crossed a broker restart
   // once missed a backfill envelope the broker had acknowledged, which read as the agent's loss.
-  it(`broker outages of 30 s, ${2 * SOAK} times`, { timeout: budget(120_000) }, async () => {
-    const agent = rig.startAgent(rig.config("gw-outage", { viaProxy: true }));
-    await agent.waitForOutput(/connected to the broker/);
-    for (let i = 0; i < 2 * SOAK; i++) {
-      await sleep(3000);
-      await rig.proxy.down();
-      await sleep(30_000);
-      await rig.proxy.up();
-    }
-    check(
-      await rig.settle(
-        "gw-outage",
-        "broker outage 30 s",
-        2,
-        "broker unreachable: connections cut and refused",
-        agent,
-      ),
-    );
-  });
+  // Faults last a number of captured readings (20 a second here), never a sleep.
+  it(
+    `broker outages of 600 readings (30 s), ${2 * SOAK} times`,
+    { timeout: budget(180_000) },
+    async () => {
+      const agent = rig.startAgent(rig.config("gw-outage", { viaProxy: true }));
+      await agent.waitForOutput(/connected to the broker/);
+      for (let i = 0; i < 2 * SOAK; i++) {
+        await rig.runFor("gw-outage", 60, agent);
+        await rig.proxy.down();
+        await rig.runFor("gw-outage", 600, agent);
+        await rig.proxy.up();
+      }
+      check(
+        await rig.settle(
+          "gw-outage",
+          "broker outage 600 readings (30 s)",
+          2,
+          "broker unreachable: connections cut and refused",
+          agent,
+        ),
+      );
+    },
+  );
 
   it(
     `kill -9 of the agent at ${20 * SOAK} random moments`,
@@ -87,7 +92,8 @@ describe.skipIf(mosquitto.skip)("chaos", () => {
       const random = seeded(7);
       for (let kill = 0; kill < 20 * SOAK; kill++) {
         const agent = rig.startAgent(file);
-        await sleep(300 + random() * 1200);
+        // Anywhere from the start (none captured yet) to 30 readings in.
+        await rig.runFor("gw-kill", Math.floor(random() * 31), agent);
         agent.child.kill("SIGKILL");
         expect(await agent.exited).toBe("SIGKILL");
       }
@@ -109,28 +115,30 @@ describe.skipIf(mosquitto.skip)("chaos", () => {
       const agent = rig.startAgent(rig.config("gw-link", { viaProxy: true, keepaliveSeconds: 5 }));
       await agent.waitForOutput(/connected to the broker/);
       rig.proxy.set({ kind: "latency", ms: 300 });
-      await sleep(5000);
+      await rig.runFor("gw-link", 100, agent);
       rig.proxy.set({ kind: "bandwidth", bytesPerSecond: 8_000 });
-      await sleep(5000);
+      await rig.runFor("gw-link", 100, agent);
       rig.proxy.set({ kind: "none" });
       for (let i = 0; i < 3; i++) {
         rig.proxy.reset();
-        await sleep(2000);
+        await rig.runFor("gw-link", 40, agent);
       }
       const disconnectsBefore = count(agent.stdout, "disconnected from the broker");
       rig.proxy.set({ kind: "blackhole" });
-      await sleep(20_000);
-      // The half-open link was noticed by keep-alive (5 s × 1.5) without any socket error.
-      expect(count(agent.stdout, "disconnected from the broker")).toBeGreaterThan(
-        disconnectsBefore,
+      // The half-open link is noticed by keep-alive (5 s × 1.5) without any socket error.
+      await waitFor(
+        "keep-alive to notice the half-open link",
+        () => count(agent.stdout, "disconnected from the broker") > disconnectsBefore,
+        60_000,
       );
+      await rig.runFor("gw-link", 100, agent);
       rig.proxy.set({ kind: "none" });
       check(
         await rig.settle(
           "gw-link",
           "bad link",
           1,
-          "300 ms latency, 8 kB/s, 3 resets, 20 s blackhole (half-open)",
+          "300 ms latency, 8 kB/s, 3 resets, a blackhole (half-open) until keep-alive notices",
           agent,
         ),
       );
@@ -154,7 +162,7 @@ describe.skipIf(mosquitto.skip)("chaos", () => {
       });
       thief.on("error", () => undefined);
       const started = Date.now();
-      await sleep(20_000);
+      await rig.runFor("gw-steal", 400, agent);
       await thief.endAsync(true);
       const seconds = (Date.now() - started) / 1000;
       const attempts = count(agent.stdout, "connected to the broker");
@@ -179,7 +187,7 @@ describe.skipIf(mosquitto.skip)("chaos", () => {
       const db = rig.dbPath("gw-corrupt");
       const first = rig.startAgent(file);
       await first.waitForOutput(/connected to the broker/);
-      await sleep(2000);
+      await rig.runFor("gw-corrupt", 40, first);
       first.child.kill("SIGTERM");
       expect(await first.exited).toBe(0);
       writeFileSync(db, Buffer.alloc(64 * 1024, "garbage after a bad power cut "));
@@ -188,7 +196,7 @@ describe.skipIf(mosquitto.skip)("chaos", () => {
       const second = rig.startAgent(file);
       await second.waitForOutput(/outbox database was corrupt/);
       expect(readdirSync(dirname(db)).some((f) => f.startsWith("outbox.db.corrupt-"))).toBe(true);
-      await sleep(2000);
+      await rig.runFor("gw-corrupt", 40, second);
       check(
         await rig.settle(
           "gw-corrupt",
@@ -228,7 +236,7 @@ describe.skipIf(mosquitto.skip)("chaos", () => {
           rig.config("gw-disk", { extraContainers: 18, viaProxy: true }),
         );
         await agent.waitForOutput(/disk full: evicted the oldest telemetry/, 120_000);
-        await sleep(5000); // running on a full disk
+        await rig.runFor("gw-disk", 1000, agent); // running on a full disk (20 containers)
         expect(agent.child.exitCode).toBeNull();
         expect(agent.stdout).not.toContain("this tick's readings are lost");
         rmSync(ballast); // space returns
@@ -265,7 +273,7 @@ describe.skipIf(mosquitto.skip)("chaos", () => {
       await agent.waitForOutput(
         /certificate is not valid yet: the gateway clock is probably wrong/,
       );
-      await sleep(4000);
+      await rig.runFor("gw-clock", 80, agent);
       writeFileSync(clockFile, "+0"); // NTP: the true time
       await agent.waitForOutput(/the wall clock is now trusted/, 30_000);
       const figures = await rig.settle(

@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startCli, type RunningCli } from "../support/cli.js";
 import { FaultProxy } from "../support/fault-proxy.js";
@@ -7,6 +7,7 @@ import { Monitor } from "../support/monitor.js";
 import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
 import { makePki, type TestPki } from "../support/pki.js";
 import { makeTempDir } from "../support/tmp.js";
+import { waitFor } from "../support/wait-for.js";
 
 export const SCENARIO_GATEWAYS = [
   "gw-outage",
@@ -115,8 +116,40 @@ log: { level: info }
     return file;
   }
 
+  /**
+   * Starts the agent of the scenario whose config is `file`; every reading it captures durably
+   * goes to that gateway's captured report too, which the scenarios count to pace their faults.
+   */
   startAgent(file: string, env: NodeJS.ProcessEnv = {}): RunningCli {
-    return startCli(["run", "--config", file], env);
+    const report = `${file.replace(/\.yaml$/, "")}.captured.jsonl`;
+    return startCli(["run", "--config", file, "--captured-report", report], env);
+  }
+
+  /** Readings the gateway's agents have reported durably captured, all runs together. */
+  captured(gateway: ScenarioGateway): number {
+    const report = join(this.temp.dir, `${gateway}.captured.jsonl`);
+    if (!existsSync(report)) return 0;
+    let lines = 0;
+    for (const byte of readFileSync(report)) if (byte === 0x0a) lines++;
+    return lines;
+  }
+
+  /**
+   * Lets the scenario run until its agent has captured `readings` more (at 10 Hz, two
+   * containers: 20 a second on an idle machine): a fault lasts so many readings, not so many
+   * seconds, so a busy machine makes it longer, never shorter.
+   */
+  async runFor(gateway: ScenarioGateway, readings: number, agent?: RunningCli): Promise<void> {
+    const want = this.captured(gateway) + readings;
+    await waitFor(
+      `${readings} readings captured by ${gateway}`,
+      () => {
+        if (agent && agent.child.exitCode !== null)
+          throw new Error(`${gateway}'s agent exited: ${agent.stderr.slice(-400)}`);
+        return this.captured(gateway) >= want;
+      },
+      120_000 + readings * 200,
+    );
   }
 
   /**

@@ -8,6 +8,7 @@ import type { FleetReport } from "../../agent/fleet/report.js";
 import { freePort } from "../support/ports.js";
 import { makeTempDir } from "../support/tmp.js";
 import { requireRoot, requireTool } from "../support/tools.js";
+import { waitFor } from "../support/wait-for.js";
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL("../..", import.meta.url));
@@ -139,13 +140,24 @@ describe.skipIf(skip)("the fleet in containers (podman, docker-compose)", () => 
       };
       // All 100 gateways publish before the clock starts.
       await waitFor(
+        "100 gateways",
         () => new Set(lines().map((l) => l.split("/")[2])).size >= 100,
         240_000,
-        "100 gateways",
       );
-      await sleep(25_000);
+      // The fleet runs for 1,250 messages (25 s at 50 a second), the broker restarts, and it runs
+      // for 1,000 more: counted at the observer, not timed.
+      const beforeRestart = lines().length;
+      await waitFor("1,250 messages", () => lines().length >= beforeRestart + 1250, 300_000, {
+        everyMs: 500,
+      });
       await sh(compose.path ?? "docker-compose", [...composeArgs, "restart", "broker"], env);
-      await sleep(30_000);
+      const afterRestart = lines().length;
+      await waitFor(
+        "1,000 messages after the broker's restart",
+        () => lines().length >= afterRestart + 1000,
+        300_000,
+        { everyMs: 500 },
+      );
       await sh(compose.path ?? "docker-compose", [...composeArgs, "down"], env, 300_000);
 
       // Each shard's report is on its volume (kept by `down` without -v).
@@ -205,15 +217,3 @@ describe.skipIf(skip)("the fleet in containers (podman, docker-compose)", () => 
     },
   );
 });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitFor(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(500);
-  }
-}

@@ -6,6 +6,7 @@ import type { Measurement } from "../../agent/record.js";
 import { ReeferModel } from "../../drivers/simulated/model.js";
 import { loadProfile } from "../../drivers/modbus/profile.js";
 import type { Driver } from "../../drivers/driver.js";
+import { waitFor } from "../support/wait-for.js";
 import { Rig, requireSocat } from "./rig.js";
 import type { SlaveUnit } from "./modbus-slave.js";
 
@@ -201,7 +202,12 @@ describe.skipIf(socat.skip)("a shared RS-485 bus with a dead slave", () => {
       onTick: (tick) => ticks.push(tick.samples.map((s) => s.reading)),
     });
     sampler.start();
-    await new Promise((r) => setTimeout(r, 9000));
+    // 15 ticks (9 s at 600 ms), by count: enough for the circuit to open and be probed 3 times.
+    await waitFor(
+      "15 ticks and 3 requests to the dead slave",
+      () => ticks.length >= 15 && dead.requests.length >= 3,
+      60_000,
+    );
     await sampler.stop();
 
     const of = (id: string) => ticks.flatMap((t) => t.filter((r) => r.container_id === id));
@@ -219,7 +225,7 @@ describe.skipIf(socat.skip)("a shared RS-485 bus with a dead slave", () => {
     expect(rig.metrics.get("modbus_circuit_opens", unit2)).toBeGreaterThanOrEqual(1);
     expect(rig.metrics.get("modbus_skipped", unit2)).toBeGreaterThan(0);
     const sentToDead = dead.requests.length;
-    // 2 failures open it; over 9 s a probe every 2 s: far fewer requests than ticks.
+    // 2 failures open it, then a probe every 2 s: far fewer requests than ticks.
     expect(sentToDead).toBeGreaterThanOrEqual(3);
     expect(sentToDead).toBeLessThan(ticks.length / 2);
     expect(rig.metrics.get("modbus_circuit_open", unit2)).toBe(1);

@@ -18,6 +18,7 @@ import { runCli } from "../support/cli.js";
 import { freePort } from "../support/ports.js";
 import { ShadowService } from "../support/shadow-service.js";
 import { requireTool } from "../support/tools.js";
+import { waitFor } from "../support/wait-for.js";
 
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 const moto = requireMoto();
@@ -109,8 +110,9 @@ describe.skipIf(mosquitto.skip || moto.skip)("the config shadow", () => {
     );
     return JSON.parse(Buffer.from(response.payload ?? []).toString()) as ConfigDocument;
   }
-  async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
-    while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 100));
+  /** The condition's own text names what was awaited if it never comes. */
+  function until(condition: () => boolean | Promise<boolean>): Promise<void> {
+    return waitFor(String(condition), condition, 60_000, { everyMs: 100 });
   }
   const limit = (agent: Agent) => agent.containers()[0]?.limit;
 

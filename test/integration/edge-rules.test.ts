@@ -99,14 +99,24 @@ describe.skipIf(mosquitto.skip)("edge rules end to end, against Mosquitto", () =
         ],
         { window: { seconds: 1, allowedLatenessSeconds: 0 } },
       );
-      agent.start();
-      await new Promise((resolve) => setTimeout(resolve, 8000));
-      await agent.stop(2000);
-
       const received = (id: string) =>
         env.monitor.readings.filter(
           (r) => r.reading.gateway_id === "gw-0003" && r.reading.container_id === id,
         );
+      agent.start();
+      // Long enough that the hot reefer's window went over its threshold and stayed there for
+      // 25 readings, and the others sent 80: counted, not timed.
+      await env.monitor.waitFor(
+        () => {
+          const hot = received("HOT").map((r) => r.reading);
+          const over = hot.filter((r) => (r.temperature ?? 0) > 18).map((r) => r.seq);
+          const last = Math.max(0, ...hot.map((r) => r.seq));
+          return received("ALL").length >= 80 && over.length > 0 && last > Math.min(...over) + 25;
+        },
+        "80 readings of ALL and 25 of HOT past its threshold",
+        60_000,
+      );
+      await agent.stop(2000);
       const stable = received("STABLE").length;
       const all = received("ALL").length;
       expect(all).toBeGreaterThan(60);

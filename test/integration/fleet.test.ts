@@ -9,6 +9,7 @@ import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
 import { makePki, type TestPki } from "../support/pki.js";
 import { makeTempDir } from "../support/tmp.js";
 import { requireTool } from "../support/tools.js";
+import { waitFor } from "../support/wait-for.js";
 
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 
@@ -98,9 +99,10 @@ describe.skipIf(mosquitto.skip)("reefer-edge fleet", () => {
       const { code, report, stderr } = await runFleet(file, async (fleet) => {
         // The fleet did not start this broker: it asks the operator, who restarts it.
         await waitFor(
+          "the fleet to ask for the broker's restart",
           () => fleet.stderr.includes("restart the broker now"),
           240_000,
-          () => fleet.stderr,
+          { detail: () => fleet.stderr.slice(-3000) },
         );
         await broker.pause({ hard: false });
         await new Promise((resolve) => setTimeout(resolve, 3000));
@@ -191,11 +193,3 @@ describe.skipIf(mosquitto.skip)("reefer-edge fleet", () => {
     },
   );
 });
-
-async function waitFor(condition: () => boolean, ms: number, detail: () => string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out; output:\n${detail().slice(-3000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

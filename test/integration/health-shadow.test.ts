@@ -12,6 +12,7 @@ import { MotoServer, requireMoto } from "../support/moto.js";
 import { MONITOR, SHADOW_SERVICE } from "../support/mosquitto.js";
 import { ShadowService } from "../support/shadow-service.js";
 import { requireTool } from "../support/tools.js";
+import { waitFor } from "../support/wait-for.js";
 
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 const moto = requireMoto();
@@ -65,9 +66,8 @@ describe.skipIf(mosquitto.skip || moto.skip)("the health shadow", () => {
       identity: env.pki.client(SHADOW_SERVICE),
       data,
     });
-    const until = async (condition: () => boolean) => {
-      while (!condition()) await new Promise((resolve) => setTimeout(resolve, 50));
-    };
+    // The condition's own text names what was awaited if it never comes.
+    const until = (condition: () => boolean) => waitFor(String(condition), condition, 60_000);
     try {
       const config = validateConfig(
         {
@@ -114,13 +114,17 @@ describe.skipIf(mosquitto.skip || moto.skip)("the health shadow", () => {
         return JSON.parse(Buffer.from(response.payload ?? []).toString()) as Stored;
       };
       let shadow = await stored();
-      while (
-        !shadow.state.reported.lastDeliveryAt ||
-        shadow.state.reported.bootId !== agent.bootId
-      ) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        shadow = await stored();
-      }
+      await waitFor(
+        "a stored report of this boot with a delivery",
+        async () => {
+          shadow = await stored();
+          return (
+            Boolean(shadow.state.reported.lastDeliveryAt) &&
+            shadow.state.reported.bootId === agent.bootId
+          );
+        },
+        60_000,
+      );
       expect(shadow.state.reported.schema).toBe("reefer-edge/health/1");
       // Versioned by moto, one version an accepted report (how many depends on timing).
       expect(shadow.version).toBeGreaterThanOrEqual(1);

@@ -9,6 +9,7 @@ import { ConfigError, validateConfig } from "../../config/load.js";
 import { runCli } from "../support/cli.js";
 import { captureLogs } from "../support/logs.js";
 import { freePort } from "../support/ports.js";
+import { waitFor } from "../support/wait-for.js";
 
 const dir = mkdtempSync(join(tmpdir(), "reefer-edge-http-"));
 const running: Agent[] = [];
@@ -57,9 +58,7 @@ describe("the HTTP listener", () => {
     const port = await freePort();
     const agent = await agentWith({ listen: `127.0.0.1:${port}` });
     expect(await agent.listen()).toMatchObject({ port });
-    const deadline = Date.now() + 10_000;
-    while (agent.metrics.get("readings_captured") < 5 && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor("5 readings captured", () => agent.metrics.get("readings_captured") >= 5, 10_000);
 
     const health = await get(port, "/healthz");
     expect(health.status).toBe(200);

@@ -14,6 +14,7 @@ import { runCli, startCli } from "../support/cli.js";
 import { CLAIM, PROVISIONING_SERVICE } from "../support/mosquitto.js";
 import { ProvisioningService } from "../support/provisioning-service.js";
 import { requireTool } from "../support/tools.js";
+import { waitFor } from "../support/wait-for.js";
 
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 const SERIAL = "RX7-000042";
@@ -170,14 +171,12 @@ log: { level: warn }
   it("the gateway runs with the identity it was given", async () => {
     const agent = startCli(["run", "--config", config]);
     try {
-      const deadline = Date.now() + 20_000;
-      while (env.monitor.seqs("C1").size < 3) {
-        if (Date.now() > deadline)
-          throw new Error(
-            `no readings from the provisioned gateway:\n${agent.stderr}${agent.stdout}`,
-          );
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await waitFor(
+        "readings from the provisioned gateway",
+        () => env.monitor.seqs("C1").size >= 3,
+        20_000,
+        { detail: () => agent.stderr + agent.stdout },
+      );
     } finally {
       agent.child.kill("SIGTERM");
       expect(await agent.exited).toBe(0);

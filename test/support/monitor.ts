@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import mqtt, { type MqttClient } from "mqtt";
+import { waitFor } from "./wait-for.js";
 import type { ReeferReading } from "../../agent/record.js";
 import { BACKFILL_SCHEMA } from "../../agent/publisher/topics.js";
 import type { Identity } from "./pki.js";
@@ -71,13 +72,9 @@ export class Monitor {
     return this.seen.get(containerId) ?? new Set();
   }
 
-  /** Resolves once `predicate` holds, polling; rejects with `what` after `timeoutMs`. */
+  /** Resolves once `predicate` holds (test/support/wait-for.ts); fails naming `what`. */
   async waitFor(predicate: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitFor(what, predicate, timeoutMs);
   }
 
   async close(): Promise<void> {
