@@ -36,6 +36,9 @@ install -m 0644 "$repo/deploy/systemd/reefer-edge.service" "$root/lib/systemd/sy
 install -m 0644 "$here/agent.yaml.example" "$root/etc/reefer-edge/agent.yaml.example"
 install -m 0644 "$repo/README.md" "$repo/config/REFERENCE.md" "$repo/config/schema.json" \
   "$repo/docs/wire-contract.md" "$root/usr/share/doc/reefer-edge/"
+# The guides, where the README's links expect them (docs/ beside it).
+install -d "$root/usr/share/doc/reefer-edge/docs"
+install -m 0644 "$repo"/docs/*.md "$root/usr/share/doc/reefer-edge/docs/"
 printf 'reefer-edge\nLicense: Apache-2.0 (see /usr/share/common-licenses/Apache-2.0)\nBundled: Node.js and npm packages under their own licenses, in /usr/lib/reefer-edge.\n' \
   >"$root/usr/share/doc/reefer-edge/copyright"
 for script in postinst prerm postrm; do install -m 0755 "$here/debian/$script" "$root/DEBIAN/"; done
