@@ -4,6 +4,7 @@ import type { Clock } from "./clock.js";
 import type { Metrics } from "./metrics.js";
 import { Outbox } from "./outbox/outbox.js";
 import type { Product } from "./products.js";
+import type { ReeferReading } from "./record.js";
 import { GuardedOutbox } from "./storage/guarded-outbox.js";
 
 /**
@@ -21,6 +22,8 @@ export function openAgentOutbox(
     ...config.buffer,
     now: () => clock.now(),
     backgroundSync: true,
+    // Under write-behind no capture commit a tick syncs the drain's deletes along: sync them.
+    syncAcknowledgements: config.buffer.writeBehindSeconds > 0,
     onSyncError: (error) => {
       metrics.increment("outbox_sync_errors");
       logger.error(
@@ -64,12 +67,16 @@ export function openGuardedOutbox(
     readonly metrics: Metrics;
     /** The outbox opened again: the publisher may send what it now holds. */
     readonly recovered: () => void;
+    /** Readings held in memory (write-behind, or while the storage failed) are now durable. */
+    readonly stored: (readings: readonly ReeferReading[]) => void;
   },
 ): GuardedOutbox {
   const { clock, logger, metrics } = parts;
   const whenFailing = config.buffer.whenStorageFails;
   const outbox: GuardedOutbox = new GuardedOutbox({
     memoryRows: whenFailing.memoryRows,
+    writeBehindMs: config.buffer.writeBehindSeconds * 1000,
+    stored: parts.stored,
     clearAfterMs: whenFailing.clearAfterSeconds * 1000,
     retryMs: { first: 1000, max: whenFailing.retryMaxSeconds * 1000 },
     open: () =>

@@ -179,6 +179,7 @@ export class Agent {
       logger,
       metrics,
       recovered: () => this.publisher?.kick(),
+      stored: (readings) => this.events.emit("stored", readings),
     });
     this.outbox = outbox;
     this.wear = new WearRate(config.buffer.path, clock);

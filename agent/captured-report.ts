@@ -1,6 +1,7 @@
 import { openSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Agent } from "./agent.js";
+import type { ReeferReading } from "./record.js";
 
 /** `--captured-report FILE` of `run`, if given. */
 export function capturedReportPath(args: string[]): string | undefined {
@@ -17,12 +18,15 @@ export function capturedReportPath(args: string[]): string | undefined {
  * Appends every reading the agent reports durably captured to `path`, one JSON line each, as
  * the outbox says it: written before the event returns, so what a power cut of the outbox's
  * disk must not lose is on record outside it (the power-cut rig's observer, test/powercut).
- * Readings held in memory while the storage fails are not durable and not written.
+ * Readings held in memory (write-behind, failing storage) are written once they are stored.
  */
 export function reportCaptured(agent: Agent, path: string): void {
   const fd = openSync(path, "a");
-  agent.events.on("captured", (readings, durable) => {
-    if (!durable) return;
+  const write = (readings: readonly ReeferReading[]) =>
     writeSync(fd, readings.map((r) => JSON.stringify(r) + "\n").join(""));
+  agent.events.on("captured", (readings, durable) => {
+    if (durable) write(readings);
   });
+  // Held in memory first (write-behind, failing storage), durable now.
+  agent.events.on("stored", write);
 }

@@ -12,6 +12,12 @@ export interface AgentEventMap {
    * durability setting); false while the storage fails and they are held in memory.
    */
   captured: [readings: readonly ReeferReading[], durable: boolean];
+  /**
+   * Readings captured earlier but held in memory (`buffer.writeBehindSeconds`, or while the
+   * storage failed) reached the disk and are durable now. Those the broker acknowledged first
+   * never do, and are never told here.
+   */
+  stored: [readings: readonly ReeferReading[]];
   published: [readings: number, kind: TopicKind];
   connection: [state: ConnectionState, detail?: string];
   deadLettered: [rows: number, reason: string];

@@ -34,6 +34,14 @@ export const bufferSchema = z
       .describe(
         'SQLite synchronous mode under WAL. "full" (default): a reading survives power loss; its commit is synced to disk (off the event loop) before it is published. "normal": it survives a process crash, but the last transactions may be lost on power loss; fewer writes to the SD card.',
       ),
+    writeBehindSeconds: z
+      .number()
+      .min(0)
+      .max(300)
+      .default(0)
+      .describe(
+        "Telemetry waits this long in memory, published at once, before it is written to the outbox; what the broker acknowledges within it is never written (0, the default: every reading is committed before it is published). Fewer writes to an SD card: online, almost none. The price: a power cut loses the readings of the last writeBehindSeconds that the broker had not acknowledged (offline, all of them). Alerts and readings held by report by exception are written at once. Seqs stay unique across power cuts: they are reserved on disk in blocks ahead of use, so a crash skips some, and a graceful stop gives the unused back.",
+      ),
     whenStorageFails: z
       .strictObject({
         memoryRows: z

@@ -45,6 +45,7 @@ describe("config", () => {
       cacheKiB: 4000,
       reserveKiB: 512,
       durability: "full",
+      writeBehindSeconds: 0,
       whenStorageFails: { memoryRows: 10_000, clearAfterSeconds: 60, retryMaxSeconds: 30 },
     });
     expect(config.sampling.intervalMs).toBe(60_000);

@@ -50,6 +50,12 @@ export interface OutboxOptions {
    * commit. Rows reach the publisher, and `afterDurable` callbacks run, once they are synced.
    */
   readonly backgroundSync?: boolean;
+  /**
+   * With a background sync: sync acknowledgements' deletes too (in the background, coalesced).
+   * Without, they become durable with the next capture's sync, a tick later; under write-behind
+   * there may be none for long, and a power cut would send a whole drain again.
+   */
+  readonly syncAcknowledgements?: boolean;
   /** A background fdatasync failed; its rows are published anyway (see WalSync). */
   readonly onSyncError?: (error: Error) => void;
 }
@@ -76,6 +82,8 @@ export interface CaptureResult {
   readonly evictedAlerts: number;
   /** The disk was full and room was made by evicting (counted in evictedTelemetry). */
   readonly diskFull?: boolean;
+  /** The outbox's row id of each reading, in the batch's order. */
+  readonly rowIds?: readonly number[];
 }
 
 /** Space kept beside the database and given back when the disk is full, KiB, by default. */
@@ -239,6 +247,18 @@ export class Outbox implements PublishQueue {
   }
 
   /**
+   * Sets each container's last seq to exactly the given one, giving back seqs reserved ahead
+   * (write-behind) but never used, so a graceful restart leaves no gap: only when no seq above
+   * them was given out or stored.
+   */
+  settleSeqs(lastSeqs: ReadonlyMap<string, number>): void {
+    this.store.atomically(() => {
+      for (const [id, seq] of lastSeqs) this.sequences.settle(id, seq);
+    });
+    this.walSync?.syncNow();
+  }
+
+  /**
    * Commits one tick: readings (with their seqs), alerts and the fate of held readings in one
    * transaction, then applies the disk budget. On return the rows are durable (per the configured
    * durability); if it throws, nothing of the batch was captured. A full disk is met by evicting
@@ -280,11 +300,14 @@ export class Outbox implements PublishQueue {
       const capturedAt = Math.floor(this.options.now());
       const readings = batch.readings ?? [];
       const epoch = batch.clockEpoch ?? null;
+      const rowIds: number[] = [];
       for (const [i, reading] of readings.entries()) {
         this.sequences.save(reading.container_id, reading.seq);
         const lane = batch.held?.[i] === true ? LANE.held : LANE.telemetry;
         const payload = JSON.stringify(reading);
-        store.insert(lane, reading.container_id, reading.seq, capturedAt, payload, epoch);
+        rowIds.push(
+          store.insert(lane, reading.container_id, reading.seq, capturedAt, payload, epoch),
+        );
       }
       for (const alert of batch.alerts ?? []) {
         store.insert(
@@ -297,7 +320,7 @@ export class Outbox implements PublishQueue {
         );
       }
       this.resolveHeld(batch);
-      return { readings, ...this.budget.enforce() };
+      return { readings, rowIds, ...this.budget.enforce() };
     });
   }
 
@@ -330,6 +353,14 @@ export class Outbox implements PublishQueue {
     this.sessions.beginSession();
   }
 
+  /**
+   * Rows the publisher already has in flight under other ids (write-behind: sent from memory,
+   * then stored): not taken again unless released.
+   */
+  markInFlight(ids: readonly number[]): void {
+    this.sessions.markInFlight(ids);
+  }
+
   takeAlerts(limit: number): OutboxRow[] {
     return this.sessions.takeAlerts(limit);
   }
@@ -346,6 +377,7 @@ export class Outbox implements PublishQueue {
     // Deletes need no sync of their own (see PublishSessions.accept); with a background sync the
     // connection is at synchronous=NORMAL already.
     this.sessions.accept(ids, this.options.durability === "full" && this.walSync === null);
+    if (this.options.syncAcknowledgements === true) this.walSync?.soon();
   }
 
   reject(ids: readonly number[], reason: string): void {

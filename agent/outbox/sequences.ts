@@ -28,9 +28,21 @@ export class Sequences {
     });
   }
 
-  /** Stores a container's seq; inside the commit's transaction. */
+  /**
+   * Stores a container's seq, never below what is stored (a reservation ahead of use may be);
+   * inside the commit's transaction.
+   */
   save(containerId: string, seq: number): void {
     this.statements.saveSeq.run(containerId, seq);
+    this.committed.set(containerId, Math.max(seq, this.committed.get(containerId) ?? seq));
+  }
+
+  /**
+   * Sets a container's last seq to exactly `seq`, below a reservation: only when every seq
+   * given out is at most `seq` (a graceful stop giving back the unused part of a reservation).
+   */
+  settle(containerId: string, seq: number): void {
+    this.statements.setSeq.run(containerId, seq);
     this.committed.set(containerId, seq);
   }
 

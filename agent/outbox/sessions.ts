@@ -127,6 +127,11 @@ export class PublishSessions {
     }
   }
 
+  /** Rows already in flight under other ids (see Outbox.markInFlight): skipped when taking. */
+  markInFlight(ids: readonly number[]): void {
+    for (const id of ids) this.inflight.add(id);
+  }
+
   /** A row gone from the outbox another way (evicted): no longer in flight. */
   forget(id: number): void {
     this.inflight.delete(id);

@@ -27,6 +27,10 @@ export function prepareStatements(db: Database.Database) {
       ),
     saveSeq: () =>
       db.prepare(
+        "INSERT INTO sequences (container_id, last_seq) VALUES (?, ?) ON CONFLICT (container_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
+      ),
+    setSeq: () =>
+      db.prepare(
         "INSERT INTO sequences (container_id, last_seq) VALUES (?, ?) ON CONFLICT (container_id) DO UPDATE SET last_seq = excluded.last_seq",
       ),
     insert: () =>

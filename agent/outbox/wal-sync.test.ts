@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { makeReading } from "../../test/support/readings.js";
 import { useOutboxes } from "../../test/support/outbox-fixture.js";
+import { waitFor } from "../../test/support/wait-for.js";
 import { WalSync } from "./wal-sync.js";
 
 const boxes = useOutboxes({ backgroundSync: true });
@@ -31,6 +32,29 @@ describe("an outbox that syncs its WAL in the background", () => {
     // Nothing waits: a callback runs at once.
     box.afterDurable(() => order.push("now"));
     expect(order).toEqual(["first", "second", "now"]);
+  });
+
+  it("syncs acknowledgements' deletes by themselves when asked (write-behind), coalesced", async () => {
+    const box = boxes.open({ syncAcknowledgements: true });
+    box.capture([makeReading("C1"), makeReading("C1")]);
+    await box.synced();
+    const before = box.backgroundSyncs;
+    box.beginSession();
+    const rows = box.takeBackfill(1e6, 10);
+    expect(rows).toHaveLength(2);
+    box.accept([rows[0]?.id ?? 0]);
+    box.accept([rows[1]?.id ?? 0]); // while the first sync runs: one more after it, not two
+    await waitFor("the deletes' syncs", () => box.backgroundSyncs >= before + 2, 10_000);
+    await box.synced();
+    expect(box.backgroundSyncs).toBe(before + 2);
+    // Without it, deletes wait for the next capture's sync.
+    const plain = boxes.open({ path: `${boxes.path}.plain` });
+    plain.capture([makeReading("C1")]);
+    await plain.synced();
+    const plainBefore = plain.backgroundSyncs;
+    plain.beginSession();
+    plain.accept(plain.takeBackfill(1e6, 10).map((r) => r.id));
+    expect(plain.backgroundSyncs).toBe(plainBefore);
   });
 
   it("shares one sync among the commits made while another runs (a group commit)", async () => {

@@ -33,6 +33,8 @@ export class WalSync {
   /** fdatasync calls made in the background so far (commits share them). */
   syncs = 0;
   private closing = false;
+  /** `soon` was called while a sync ran: one more after it. */
+  private again = false;
   private closed = false;
 
   /** Files (and folders) to fsync once, before the first WAL sync: a new database's. */
@@ -78,6 +80,16 @@ export class WalSync {
   }
 
   /**
+   * The WAL holds writes no row id stands for (deletes): sync once in the background, or once
+   * more after the sync under way.
+   */
+  soon(): void {
+    if (this.closing) return;
+    if (this.syncing) this.again = true;
+    else this.start();
+  }
+
+  /**
    * Syncs now, on the event loop, and reports what it covered: for the rare writes that must be
    * durable before anything else happens (a clock correction's rewrite, seqs moved up).
    */
@@ -119,6 +131,7 @@ export class WalSync {
 
   private start(): void {
     const target = this.wantedId;
+    this.again = false;
     this.syncing = true;
     this.syncs++;
     const once = this.alsoOnce;
@@ -146,7 +159,7 @@ export class WalSync {
       if (error) this.events.failed(error);
       this.durableId = Math.max(this.durableId, target);
       this.events.durable(this.durableId);
-      if (this.wantedId > this.durableId) this.start();
+      if (this.wantedId > this.durableId || this.again) this.start();
     });
   }
 

@@ -4,7 +4,8 @@ import { makeReading } from "../../test/support/readings.js";
 import { useOutboxes } from "../../test/support/outbox-fixture.js";
 import { Metrics } from "../metrics.js";
 import type { Outbox } from "../outbox/outbox.js";
-import { GuardedOutbox } from "./guarded-outbox.js";
+import type { ReeferReading } from "../record.js";
+import { GuardedOutbox, SEQ_RESERVATION } from "./guarded-outbox.js";
 
 const T0 = Date.UTC(2026, 11, 4, 12);
 
@@ -29,9 +30,14 @@ describe("GuardedOutbox: the outbox through failing storage", () => {
     vi.useRealTimers();
   });
 
-  function guard(open: () => Outbox, recovered = () => {}) {
+  function guard(
+    open: () => Outbox,
+    recovered = () => {},
+    behind: { writeBehindMs?: number; stored?: (r: readonly ReeferReading[]) => void } = {},
+  ) {
     const metrics = new Metrics();
     const box = new GuardedOutbox({
+      ...behind,
       open,
       path: outboxes.path,
       gatewayId: "gw-1",
@@ -139,6 +145,152 @@ describe("GuardedOutbox: the outbox through failing storage", () => {
     box.beginSession();
     expect(box.takeLive(1)[0]?.seq).toBe(T0 + 24);
     box.close();
+  });
+
+  describe("write-behind", () => {
+    const rowsOnDisk = (box: GuardedOutbox) =>
+      box.current?.query<{ seq: number }>("SELECT seq FROM outbox ORDER BY id").map((r) => r.seq);
+    const lastSeqOnDisk = (box: GuardedOutbox, id: string) =>
+      box.current?.query<{ last_seq: number }>(
+        "SELECT last_seq FROM sequences WHERE container_id = ?",
+        id,
+      )[0]?.last_seq;
+
+    it("publishes at once from memory and never writes what the broker acknowledged in time", () => {
+      const stored: number[] = [];
+      const { box } = guard(
+        () => outboxes.open(),
+        () => {},
+        { writeBehindMs: 5000, stored: (r) => stored.push(...r.map((x) => x.seq)) },
+      );
+      box.start();
+      box.beginSession();
+      const first = box.commit({
+        readings: box.nextSeqs([makeReading("C01"), makeReading("C02")]),
+      });
+      expect(first.stored).toBe(false);
+      // Seqs are reserved on disk before any reading with them can leave.
+      expect(lastSeqOnDisk(box, "C01")).toBe(1 + SEQ_RESERVATION);
+      const live = box.takeLive(10);
+      expect(live.map((r) => [r.containerId, r.seq])).toEqual([
+        ["C01", 1],
+        ["C02", 1],
+      ]);
+      box.accept(live.map((r) => r.id));
+      wall += 6000;
+      box.commit({ readings: box.nextSeqs([makeReading("C01")]) });
+      expect(rowsOnDisk(box)).toEqual([]);
+      expect(stored).toEqual([]);
+      box.close();
+    });
+
+    it("writes what waited the write-behind time unacknowledged, in one commit, and tells it stored", () => {
+      const stored: number[] = [];
+      const { box } = guard(
+        () => outboxes.open(),
+        () => {},
+        { writeBehindMs: 5000, stored: (r) => stored.push(...r.map((x) => x.seq)) },
+      );
+      box.start();
+      for (let i = 0; i < 5; i++) {
+        box.commit({ readings: box.nextSeqs([makeReading("C01")]) });
+        wall += 1000;
+      }
+      expect(rowsOnDisk(box)).toEqual([]);
+      box.commit({ readings: box.nextSeqs([makeReading("C01")]) });
+      expect(rowsOnDisk(box)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(stored).toEqual([1, 2, 3, 4, 5, 6]);
+      // A new connection finds them in the outbox (its backlog), each once, none in memory.
+      box.beginSession();
+      expect(box.takeLive(10)).toEqual([]);
+      expect(box.takeBackfill(1 << 20, 100).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      box.close();
+    });
+
+    it("a row in flight when it is written is settled by its acknowledgement, not sent twice", () => {
+      const { box } = guard(
+        () => outboxes.open(),
+        () => {},
+        { writeBehindMs: 5000 },
+      );
+      box.start();
+      box.beginSession();
+      box.commit({ readings: box.nextSeqs([makeReading("C01"), makeReading("C01")]) });
+      const [first, second] = box.takeLive(10);
+      wall += 5000;
+      box.commit({ readings: box.nextSeqs([makeReading("C01")]) }); // writes all three
+      expect(rowsOnDisk(box)).toEqual([1, 2, 3]);
+      // Only the one that was not in flight is taken from the outbox.
+      expect(box.takeLive(10).map((r) => r.seq)).toEqual([3]);
+      box.accept([first?.id ?? 0]);
+      expect(rowsOnDisk(box)).toEqual([2, 3]);
+      // Released (the link dropped): taken again, from the outbox.
+      if (second) box.release([second]);
+      expect(box.takeLive(10).map((r) => r.seq)).toEqual([2]);
+      box.close();
+    });
+
+    it("writes alerts and held readings at once", () => {
+      const { box } = guard(
+        () => outboxes.open(),
+        () => {},
+        { writeBehindMs: 5000 },
+      );
+      box.start();
+      const readings = box.nextSeqs([makeReading("C01"), makeReading("C02")]);
+      box.commit({
+        readings,
+        held: [true, false],
+        alerts: [{ containerId: "C01", payload: { alert: 1 } }],
+      });
+      expect(
+        box.current?.query<{ lane: number; seq: number | null }>(
+          "SELECT lane, seq FROM outbox ORDER BY id",
+        ),
+      ).toEqual([
+        { lane: 2, seq: 1 },
+        { lane: 0, seq: null },
+      ]);
+      box.close();
+    });
+
+    it("stores what is left at a graceful stop and gives the unused reservation back", () => {
+      const { box } = guard(
+        () => outboxes.open(),
+        () => {},
+        { writeBehindMs: 5000 },
+      );
+      box.start();
+      box.commit({ readings: box.nextSeqs([makeReading("C01"), makeReading("C01")]) });
+      box.close();
+      const again = outboxes.open();
+      expect(again.query<{ seq: number }>("SELECT seq FROM outbox ORDER BY id")).toEqual([
+        { seq: 1 },
+        { seq: 2 },
+      ]);
+      expect(again.lastSeq("C01")).toBe(2);
+      again.close();
+    });
+
+    it("after a crash goes on above the reservation: no seq given twice", () => {
+      const { box } = guard(
+        () => outboxes.open(),
+        () => {},
+        { writeBehindMs: 5000 },
+      );
+      box.start();
+      box.commit({ readings: box.nextSeqs([makeReading("C01")]) });
+      // A crash: nothing flushed, nothing given back (the handle closes as a dying process's would).
+      box.current?.close();
+      const { box: next } = guard(
+        () => outboxes.open(),
+        () => {},
+        { writeBehindMs: 5000 },
+      );
+      next.start();
+      expect(next.nextSeqs([makeReading("C01")])[0]?.seq).toBe(2 + SEQ_RESERVATION);
+      next.close();
+    });
   });
 
   it("throws what is not a storage failure: another agent's lock is not a broken disk", () => {

@@ -3,7 +3,14 @@ import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { CLOCK_FLOOR_MS, type Clock } from "../clock.js";
 import type { Metrics } from "../metrics.js";
-import type { CaptureBatch, Outbox, OutboxRow, OutboxStats } from "../outbox/outbox.js";
+import type {
+  CaptureBatch,
+  CaptureResult,
+  Outbox,
+  OutboxRow,
+  OutboxStats,
+} from "../outbox/outbox.js";
+import { LANE } from "../outbox/publish-queue.js";
 import type { PublishQueue } from "../outbox/publish-queue.js";
 import type { ReeferReading, UnsequencedReading } from "../record.js";
 import { withSeq } from "../record.js";
@@ -32,7 +39,22 @@ export interface GuardedOutboxOptions {
   readonly retryMs: { readonly first: number; readonly max: number };
   /** The outbox opened again and took what memory held: the publisher may send it. */
   readonly recovered: () => void;
+  /**
+   * Write-behind (`buffer.writeBehindSeconds`), ms; 0: off. Telemetry waits this long in the
+   * memory lane (published at once) before it is committed; what is acknowledged first is never
+   * written. Seqs are then reserved on disk ahead of use (SEQ_RESERVATION).
+   */
+  readonly writeBehindMs?: number;
+  /** Readings held in memory reached the disk (write-behind, or after the storage failed). */
+  readonly stored?: (readings: readonly ReeferReading[]) => void;
 }
+
+/**
+ * Seqs reserved on disk ahead of use under write-behind: a reading may reach the broker before
+ * any commit stores its seq, so a power cut must not let the next start give that seq again.
+ * One synced write per this many readings of a container; a crash skips at most this many.
+ */
+export const SEQ_RESERVATION = 1000;
 
 const NO_STATS: OutboxStats = {
   alerts: 0,
@@ -72,6 +94,13 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   private sessionBegun = false;
   /** The device of the outbox's folder while it worked: a different one is an empty mount point. */
   private device: number | null = null;
+  /** Under write-behind: each container's seqs stored on disk ahead of use, up to here. */
+  private readonly reserved = new Map<string, number>();
+  /**
+   * Memory rows in flight when write-behind stored them, by their memory id: their outcome
+   * (acknowledged, refused, released) goes to the stored row, so it is not sent twice.
+   */
+  private readonly moved = new Map<number, OutboxRow>();
   private closed = false;
 
   constructor(private readonly options: GuardedOutboxOptions) {
@@ -112,8 +141,13 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     return this.watch.take();
   }
 
+  private get writeBehind(): boolean {
+    return (this.options.writeBehindMs ?? 0) > 0;
+  }
+
   nextSeqs(readings: readonly UnsequencedReading[]): ReeferReading[] {
     const outbox = this.outbox;
+    if (outbox && this.writeBehind) return this.reserveSeqs(outbox, this.giveSeqs(readings));
     if (outbox) {
       try {
         return outbox.nextSeqs(readings);
@@ -122,12 +156,38 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
         this.fail(error, "read");
       }
     }
+    return this.giveSeqs(readings);
+  }
+
+  /** The next seqs after the highest given out, stored or held (seqs given by memory). */
+  private giveSeqs(readings: readonly UnsequencedReading[]): ReeferReading[] {
     const given = new Map<string, number>();
     return readings.map((reading) => {
       const seq = (given.get(reading.container_id) ?? this.lastSeq(reading.container_id)) + 1;
       given.set(reading.container_id, seq);
       return withSeq(reading, seq);
     });
+  }
+
+  /**
+   * Under write-behind, a seq is stored (synced) before its reading can be published: the
+   * reservation moves SEQ_RESERVATION ahead when a seq passes it.
+   */
+  private reserveSeqs(outbox: Outbox, readings: ReeferReading[]): ReeferReading[] {
+    const ahead = new Map<string, number>();
+    for (const r of readings) {
+      if (r.seq > (this.reserved.get(r.container_id) ?? -1))
+        ahead.set(r.container_id, r.seq + SEQ_RESERVATION);
+    }
+    if (ahead.size === 0) return readings;
+    try {
+      outbox.ensureSeqsAbove(ahead);
+      for (const [id, seq] of ahead) this.reserved.set(id, seq);
+    } catch (error) {
+      if (!isStorageFailure(error)) throw error;
+      this.fail(error, "commit");
+    }
+    return readings;
   }
 
   lastSeq(containerId: string): number {
@@ -153,6 +213,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
 
   commit(batch: CaptureBatch): GuardedCaptureResult {
     const outbox = this.outbox;
+    if (outbox && this.writeBehind) return this.commitBehind(outbox, batch);
     if (outbox) {
       try {
         const result = outbox.commit(batch);
@@ -165,6 +226,88 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
       }
     }
     return this.holdInMemory(batch);
+  }
+
+  /**
+   * Write-behind: the tick's telemetry goes to the memory lane (published from there at once);
+   * what must be on disk now goes to the outbox: alerts, readings held by report by exception,
+   * and the fate of held ones. Then what memory has held for the write-behind time is stored.
+   */
+  private commitBehind(outbox: Outbox, batch: CaptureBatch): GuardedCaptureResult {
+    const readings = batch.readings ?? [];
+    const later = readings.filter((_, i) => batch.held?.[i] !== true);
+    const now = readings.filter((_, i) => batch.held?.[i] === true);
+    const { promote, drop } = batch;
+    const alerts = batch.alerts ?? [];
+    let evictedTelemetry = 0;
+    let evictedAlerts = 0;
+    if (now.length > 0 || alerts.length > 0 || (promote?.size ?? 0) > 0 || (drop?.size ?? 0) > 0) {
+      try {
+        const result = outbox.commit({ ...batch, readings: now, held: now.map(() => true) });
+        evictedTelemetry = result.evictedTelemetry;
+        evictedAlerts = result.evictedAlerts;
+      } catch (error) {
+        if (!isStorageFailure(error)) throw error;
+        this.fail(error, "commit");
+        return this.holdInMemory(batch);
+      }
+    }
+    this.noteSeqs(readings);
+    const at = Math.floor(this.options.clock.now());
+    const dropped = this.memory.hold(later, [], at, batch.clockEpoch ?? null);
+    this.options.metrics.increment("readings_dropped", dropped.droppedReadings, {
+      reason: "write_behind_full",
+    });
+    this.flushBehind(false);
+    if (this.outbox) this.watch.worked(this.at(), (c) => this.lastSeq(c));
+    this.options.metrics.set("memory_lane_rows", this.memory.size);
+    return { readings, evictedTelemetry, evictedAlerts, stored: later.length === 0 };
+  }
+
+  /**
+   * Stores what the memory lane holds, in one commit per clock epoch, once its oldest row has
+   * waited the write-behind time (or the lane is half full, or `all`: a graceful stop). Rows the
+   * publisher has in flight are stored too: if their acknowledgement comes after, they are sent
+   * again from the outbox (a duplicate, never a loss).
+   */
+  private flushBehind(all: boolean): void {
+    const outbox = this.outbox;
+    const oldest = this.memory.oldestCapturedAt;
+    if (!outbox || oldest === null) return;
+    const due = oldest <= Math.floor(this.options.clock.now()) - (this.options.writeBehindMs ?? 0);
+    if (!all && !due && this.memory.size < this.options.memoryRows / 2) return;
+    for (const group of this.memory.readingsByEpoch()) {
+      let result: CaptureResult;
+      try {
+        result = outbox.commit({ readings: group.readings, clockEpoch: group.epoch });
+      } catch (error) {
+        if (!isStorageFailure(error)) throw error;
+        this.fail(error, "commit");
+        return;
+      }
+      const inFlight: number[] = [];
+      for (const [i, id] of group.ids.entries()) {
+        const rowId = result.rowIds?.[i];
+        const reading = group.readings[i];
+        if (group.taken[i] !== true || rowId === undefined || !reading) continue;
+        const payload = JSON.stringify(reading);
+        this.moved.set(id, {
+          id: rowId,
+          lane: LANE.telemetry,
+          containerId: reading.container_id,
+          seq: reading.seq,
+          capturedAt: Math.floor(this.options.clock.now()),
+          bytes: Buffer.byteLength(payload),
+          payload,
+        });
+        this.taken.add(rowId);
+        inFlight.push(rowId);
+      }
+      outbox.markInFlight(inFlight);
+      this.memory.forget(group.ids);
+      const stored = this.options.stored;
+      if (stored) outbox.afterDurable(() => stored(group.readings));
+    }
   }
 
   private holdInMemory(batch: CaptureBatch): GuardedCaptureResult {
@@ -206,6 +349,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   beginSession(): void {
     this.sessionBegun = true;
     this.taken.clear();
+    this.moved.clear();
     this.memory.beginSession();
     this.guarded(() => this.outbox?.beginSession());
   }
@@ -238,7 +382,9 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
 
   release(rows: readonly OutboxRow[]): void {
     const mine: OutboxRow[] = [];
-    for (const row of rows) {
+    for (const original of rows) {
+      const row = this.moved.get(original.id) ?? original;
+      this.moved.delete(original.id);
       if (row.id < 0) this.memory.release(row.id);
       else if (this.taken.delete(row.id)) mine.push(row);
     }
@@ -263,6 +409,12 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    if (this.writeBehind && this.outbox) {
+      // What the broker did not acknowledge is stored, and the unused reserved seqs given back:
+      // a graceful restart leaves no gap in the seqs.
+      this.flushBehind(true);
+      this.guarded(() => this.outbox?.settleSeqs(this.lastSeqs));
+    }
     const outbox = this.outbox;
     this.outbox = null;
     if (outbox) letGo(outbox);
@@ -271,7 +423,9 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   /** Settles ids: memory rows by themselves, the current outbox's through it, stale ones ignored. */
   private settle(ids: readonly number[], settle: (mine: number[]) => void): void {
     const mine: number[] = [];
-    for (const id of ids) {
+    for (const original of ids) {
+      const id = this.moved.get(original)?.id ?? original;
+      this.moved.delete(original);
       if (id < 0) this.memory.remove(id);
       else if (this.taken.delete(id)) mine.push(id);
     }
@@ -323,6 +477,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
       }
       this.outbox = null;
       this.taken.clear();
+      this.moved.clear();
       letGo(outbox);
       logger.error(
         { operation, reason },
@@ -376,6 +531,8 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
       const held = this.memory.drain();
       if (held.readings.length > 0 || held.alerts.length > 0) {
         outbox.commit({ readings: held.readings, alerts: held.alerts });
+        const stored = this.options.stored;
+        if (stored && held.readings.length > 0) outbox.afterDurable(() => stored(held.readings));
       }
       this.adopt(outbox);
       metrics.set("memory_lane_rows", 0);
@@ -394,6 +551,8 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
 
   private adopt(outbox: Outbox): void {
     this.outbox = outbox;
+    // A file (re)opened: its reservations are read again as the seqs are given.
+    this.reserved.clear();
     if (outbox.recovery) {
       // Corrupt at open and moved aside: the readings it held wait in that file, not here. The
       // alert says so (raised now, cleared once the new file has worked for a while).
@@ -405,6 +564,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
       );
     }
     this.taken.clear();
+    this.moved.clear();
     this.retryDelay = this.options.retryMs.first;
     if (this.options.path !== ":memory:") this.device = deviceOf(dirname(this.options.path));
     if (this.sessionBegun) outbox.beginSession();

@@ -152,6 +152,44 @@ export class MemoryLane {
     return { readings, alerts };
   }
 
+  /** When the oldest row held was captured (wall ms); null when nothing is held. */
+  get oldestCapturedAt(): number | null {
+    // A Map iterates in insertion order, and rows are added as they are captured.
+    for (const row of this.rows.values()) return row.capturedAt;
+    return null;
+  }
+
+  /**
+   * The readings held, grouped by clock epoch (each group is one commit), with their ids; the
+   * rows stay until `forget`: if storing them fails, nothing is lost.
+   */
+  readingsByEpoch(): {
+    epoch: number | null;
+    ids: number[];
+    readings: ReeferReading[];
+    /** Per reading: the publisher has it in flight. */
+    taken: boolean[];
+  }[] {
+    const groups = new Map<
+      number | null,
+      { ids: number[]; readings: ReeferReading[]; taken: boolean[] }
+    >();
+    for (const row of this.rows.values()) {
+      if (!row.reading) continue;
+      const group = groups.get(row.epoch) ?? { ids: [], readings: [], taken: [] };
+      group.ids.push(row.id);
+      group.readings.push(row.reading);
+      group.taken.push(row.taken);
+      groups.set(row.epoch, group);
+    }
+    return [...groups].map(([epoch, group]) => ({ epoch, ...group }));
+  }
+
+  /** Rows now stored elsewhere: gone from here. */
+  forget(ids: readonly number[]): void {
+    for (const id of ids) this.remove(id);
+  }
+
   private add(
     lane: HeldRow["lane"],
     containerId: string,

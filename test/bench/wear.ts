@@ -45,13 +45,19 @@ interface Case {
   readonly containers: number;
   readonly intervalMs: number;
   readonly online: boolean;
+  /** `buffer.writeBehindSeconds` (0: every reading committed before it is published). */
+  readonly writeBehindSeconds: number;
 }
 
 const CASES: Case[] = [
   { name: "4 containers × 1 Hz, online", containers: 4, intervalMs: 1000, online: true },
   { name: "4 containers × 1 Hz, offline", containers: 4, intervalMs: 1000, online: false },
   { name: "1 container every 10 s, online", containers: 1, intervalMs: 10_000, online: true },
-];
+].flatMap((c) => [
+  { ...c, writeBehindSeconds: 0 },
+  { ...c, name: `${c.name}, write-behind 5 s`, writeBehindSeconds: 5 },
+  ...(c.online ? [] : [{ ...c, name: `${c.name}, write-behind 30 s`, writeBehindSeconds: 30 }]),
+]);
 
 /** The agent on its card; resolves with bytes written per reading captured. */
 async function agentCase(c: Case, brokerUrl: string): Promise<number> {
@@ -65,7 +71,7 @@ async function agentCase(c: Case, brokerUrl: string): Promise<number> {
         protocolVersion: 4,
         reconnect: { initialDelayMs: 1000, maxDelayMs: 5000, stableAfterMs: 5000 },
       },
-      buffer: { path: join(disk.mnt, "outbox.db") },
+      buffer: { path: join(disk.mnt, "outbox.db"), writeBehindSeconds: c.writeBehindSeconds },
       sampling: { intervalMs: c.intervalMs },
       containers: Array.from({ length: c.containers }, (_, i) => ({
         id: `C0${i + 1}`,

@@ -41,6 +41,8 @@ export interface RigOptions {
   readonly seed: number;
   /** How many gateways the rig may start fresh (first start and migration cuts each take one). */
   readonly gateways: number;
+  /** `buffer.writeBehindSeconds` of the agents (0 or absent: off). */
+  readonly writeBehindSeconds?: number;
 }
 
 const CONTAINERS = ["C01", "C02", "C03"];
@@ -150,7 +152,11 @@ export class PowerCutRig {
       if (firstPublishMs === null && this.ownSince(before)) firstPublishMs = Date.now() - startedAt;
     };
     const agent = this.startAgent(viaProxy);
-    const captured = () => this.capturedCount();
+    // Progress, to pace the cut: readings reported captured, and under write-behind also those
+    // the broker received (acknowledged before they were written, they are never reported).
+    const captured = () =>
+      this.capturedCount() +
+      ((this.options.writeBehindSeconds ?? 0) > 0 ? this.ownDeliveredSince(before) : 0);
     const atStart = captured();
     try {
       if (point === "random" || point === "new outbox in use") {
@@ -179,7 +185,8 @@ export class PowerCutRig {
     agent.child.kill("SIGKILL");
     await disk.unmount();
     await agent.exited;
-    if (options.offline) await this.proxy.up();
+    // (The acknowledgement point brought the link up itself.)
+    if (options.offline && point !== "acknowledgement") await this.proxy.up();
     if (/outbox database was corrupt/.test(agent.stdout)) this.recoveries++;
     const record: CutRecord = {
       point,
@@ -287,7 +294,7 @@ mqtt:
   key: "${key}"
   connectTimeoutMs: 5000
   reconnect: { initialDelayMs: 100, maxDelayMs: 1000, stableAfterMs: 5000 }
-buffer: { path: "${this.outboxPath()}", durability: ${this.options.durability}, reserveKiB: 16 }
+buffer: { path: "${this.outboxPath()}", durability: ${this.options.durability}, reserveKiB: 16, writeBehindSeconds: ${this.options.writeBehindSeconds ?? 0} }
 sampling: { intervalMs: 100 }
 containers:
 ${CONTAINERS.map((id, i) => `  - { id: ${id}, product: P0${i + 1}, driver: { type: simulated, seed: ${i + 1} } }`).join("\n")}
@@ -353,6 +360,11 @@ log: { level: info }
 
   private deliveredKeys(): Set<string> {
     return new Set(this.monitor.readings.map((r) => keyOf(r.reading)));
+  }
+
+  private ownDeliveredSince(index: number): number {
+    return this.monitor.readings.slice(index).filter((r) => r.reading.gateway_id === this.gateway)
+      .length;
   }
 
   private ownSince(index: number): boolean {
