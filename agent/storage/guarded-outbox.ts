@@ -3,19 +3,14 @@ import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { CLOCK_FLOOR_MS, type Clock } from "../clock.js";
 import type { Metrics } from "../metrics.js";
-import type {
-  CaptureBatch,
-  CaptureResult,
-  Outbox,
-  OutboxRow,
-  OutboxStats,
-} from "../outbox/outbox.js";
-import { LANE } from "../outbox/publish-queue.js";
+import type { CaptureBatch, Outbox, OutboxRow, OutboxStats } from "../outbox/outbox.js";
 import type { PublishQueue } from "../outbox/publish-queue.js";
 import type { ReeferReading, UnsequencedReading } from "../record.js";
 import { withSeq } from "../record.js";
 import type { StorageAlert } from "../rules/alerts.js";
 import { MemoryLane } from "./memory-lane.js";
+import { RowRouting } from "./row-routing.js";
+import { WriteBehind } from "./write-behind.js";
 import { describeStorageFailure, isStorageFailure } from "./storage-failure.js";
 import { StorageWatch, type StorageState } from "./storage-watch.js";
 import type { CaptureStore, GuardedCaptureResult } from "./capture-store.js";
@@ -49,12 +44,7 @@ export interface GuardedOutboxOptions {
   readonly stored?: (readings: readonly ReeferReading[]) => void;
 }
 
-/**
- * Seqs reserved on disk ahead of use under write-behind: a reading may reach the broker before
- * any commit stores its seq, so a power cut must not let the next start give that seq again.
- * One synced write per this many readings of a container; a crash skips at most this many.
- */
-export const SEQ_RESERVATION = 1000;
+export { SEQ_RESERVATION } from "./write-behind.js";
 
 const NO_STATS: OutboxStats = {
   alerts: 0,
@@ -87,26 +77,35 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   private readonly watch: StorageWatch;
   /** The highest seq given to each container, stored or held. */
   private readonly lastSeqs = new Map<string, number>();
-  /** Ids taken from the current outbox and not yet settled: others are stale after a swap. */
-  private readonly taken = new Set<number>();
+  /** Where acknowledgements and releases go: memory, the current outbox, or nowhere. */
+  private readonly routing = new RowRouting();
   private retryTimer: NodeJS.Timeout | null = null;
   private retryDelay: number;
   private sessionBegun = false;
   /** The device of the outbox's folder while it worked: a different one is an empty mount point. */
   private device: number | null = null;
-  /** Under write-behind: each container's seqs stored on disk ahead of use, up to here. */
-  private readonly reserved = new Map<string, number>();
-  /**
-   * Memory rows in flight when write-behind stored them, by their memory id: their outcome
-   * (acknowledged, refused, released) goes to the stored row, so it is not sent twice.
-   */
-  private readonly moved = new Map<number, OutboxRow>();
+  /** Write-behind (`writeBehindMs` > 0), or null. */
+  private readonly behind: WriteBehind | null;
   private closed = false;
 
   constructor(private readonly options: GuardedOutboxOptions) {
     this.memory = new MemoryLane(options.memoryRows);
     this.watch = new StorageWatch(options.gatewayId, options.containers, options.clearAfterMs);
     this.retryDelay = options.retryMs.first;
+    const delayMs = options.writeBehindMs ?? 0;
+    this.behind =
+      delayMs > 0
+        ? new WriteBehind(
+            {
+              delayMs,
+              memoryRows: options.memoryRows,
+              now: () => options.clock.now(),
+              ...(options.stored && { stored: options.stored }),
+            },
+            this.memory,
+            this.routing,
+          )
+        : null;
   }
 
   /**
@@ -141,13 +140,10 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     return this.watch.take();
   }
 
-  private get writeBehind(): boolean {
-    return (this.options.writeBehindMs ?? 0) > 0;
-  }
-
   nextSeqs(readings: readonly UnsequencedReading[]): ReeferReading[] {
     const outbox = this.outbox;
-    if (outbox && this.writeBehind) return this.reserveSeqs(outbox, this.giveSeqs(readings));
+    if (outbox && this.behind)
+      return this.reserveSeqs(outbox, this.behind, this.giveSeqs(readings));
     if (outbox) {
       try {
         return outbox.nextSeqs(readings);
@@ -169,20 +165,14 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     });
   }
 
-  /**
-   * Under write-behind, a seq is stored (synced) before its reading can be published: the
-   * reservation moves SEQ_RESERVATION ahead when a seq passes it.
-   */
-  private reserveSeqs(outbox: Outbox, readings: ReeferReading[]): ReeferReading[] {
-    const ahead = new Map<string, number>();
-    for (const r of readings) {
-      if (r.seq > (this.reserved.get(r.container_id) ?? -1))
-        ahead.set(r.container_id, r.seq + SEQ_RESERVATION);
-    }
-    if (ahead.size === 0) return readings;
+  /** Under write-behind, a seq is stored (synced) before its reading can be published. */
+  private reserveSeqs(
+    outbox: Outbox,
+    behind: WriteBehind,
+    readings: ReeferReading[],
+  ): ReeferReading[] {
     try {
-      outbox.ensureSeqsAbove(ahead);
-      for (const [id, seq] of ahead) this.reserved.set(id, seq);
+      behind.reserve(outbox, readings);
     } catch (error) {
       if (!isStorageFailure(error)) throw error;
       this.fail(error, "commit");
@@ -213,7 +203,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
 
   commit(batch: CaptureBatch): GuardedCaptureResult {
     const outbox = this.outbox;
-    if (outbox && this.writeBehind) return this.commitBehind(outbox, batch);
+    if (outbox && this.behind) return this.commitBehind(outbox, this.behind, batch);
     if (outbox) {
       try {
         const result = outbox.commit(batch);
@@ -233,7 +223,11 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
    * what must be on disk now goes to the outbox: alerts, readings held by report by exception,
    * and the fate of held ones. Then what memory has held for the write-behind time is stored.
    */
-  private commitBehind(outbox: Outbox, batch: CaptureBatch): GuardedCaptureResult {
+  private commitBehind(
+    outbox: Outbox,
+    behind: WriteBehind,
+    batch: CaptureBatch,
+  ): GuardedCaptureResult {
     const readings = batch.readings ?? [];
     const later = readings.filter((_, i) => batch.held?.[i] !== true);
     const now = readings.filter((_, i) => batch.held?.[i] === true);
@@ -258,55 +252,21 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     this.options.metrics.increment("readings_dropped", dropped.droppedReadings, {
       reason: "write_behind_full",
     });
-    this.flushBehind(false);
+    this.flushBehind(behind, false);
     if (this.outbox) this.watch.worked(this.at(), (c) => this.lastSeq(c));
     this.options.metrics.set("memory_lane_rows", this.memory.size);
     return { readings, evictedTelemetry, evictedAlerts, stored: later.length === 0 };
   }
 
-  /**
-   * Stores what the memory lane holds, in one commit per clock epoch, once its oldest row has
-   * waited the write-behind time (or the lane is half full, or `all`: a graceful stop). Rows the
-   * publisher has in flight are stored too: if their acknowledgement comes after, they are sent
-   * again from the outbox (a duplicate, never a loss).
-   */
-  private flushBehind(all: boolean): void {
+  /** Writes what memory has held long enough (WriteBehind.flush); a storage failure fails over. */
+  private flushBehind(behind: WriteBehind, all: boolean): void {
     const outbox = this.outbox;
-    const oldest = this.memory.oldestCapturedAt;
-    if (!outbox || oldest === null) return;
-    const due = oldest <= Math.floor(this.options.clock.now()) - (this.options.writeBehindMs ?? 0);
-    if (!all && !due && this.memory.size < this.options.memoryRows / 2) return;
-    for (const group of this.memory.readingsByEpoch()) {
-      let result: CaptureResult;
-      try {
-        result = outbox.commit({ readings: group.readings, clockEpoch: group.epoch });
-      } catch (error) {
-        if (!isStorageFailure(error)) throw error;
-        this.fail(error, "commit");
-        return;
-      }
-      const inFlight: number[] = [];
-      for (const [i, id] of group.ids.entries()) {
-        const rowId = result.rowIds?.[i];
-        const reading = group.readings[i];
-        if (group.taken[i] !== true || rowId === undefined || !reading) continue;
-        const payload = JSON.stringify(reading);
-        this.moved.set(id, {
-          id: rowId,
-          lane: LANE.telemetry,
-          containerId: reading.container_id,
-          seq: reading.seq,
-          capturedAt: Math.floor(this.options.clock.now()),
-          bytes: Buffer.byteLength(payload),
-          payload,
-        });
-        this.taken.add(rowId);
-        inFlight.push(rowId);
-      }
-      outbox.markInFlight(inFlight);
-      this.memory.forget(group.ids);
-      const stored = this.options.stored;
-      if (stored) outbox.afterDurable(() => stored(group.readings));
+    if (!outbox) return;
+    try {
+      behind.flush(outbox, all);
+    } catch (error) {
+      if (!isStorageFailure(error)) throw error;
+      this.fail(error, "commit");
     }
   }
 
@@ -348,8 +308,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
 
   beginSession(): void {
     this.sessionBegun = true;
-    this.taken.clear();
-    this.moved.clear();
+    this.routing.clear();
     this.memory.beginSession();
     this.guarded(() => this.outbox?.beginSession());
   }
@@ -381,14 +340,9 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   }
 
   release(rows: readonly OutboxRow[]): void {
-    const mine: OutboxRow[] = [];
-    for (const original of rows) {
-      const row = this.moved.get(original.id) ?? original;
-      this.moved.delete(original.id);
-      if (row.id < 0) this.memory.release(row.id);
-      else if (this.taken.delete(row.id)) mine.push(row);
-    }
-    if (mine.length > 0) this.guarded(() => this.outbox?.release(mine));
+    const { memory, outbox } = this.routing.rows(rows);
+    for (const id of memory) this.memory.release(id);
+    if (outbox.length > 0) this.guarded(() => this.outbox?.release(outbox));
   }
 
   pending(): { alerts: number; telemetry: number } {
@@ -409,10 +363,10 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    if (this.writeBehind && this.outbox) {
+    if (this.behind && this.outbox) {
       // What the broker did not acknowledge is stored, and the unused reserved seqs given back:
       // a graceful restart leaves no gap in the seqs.
-      this.flushBehind(true);
+      this.flushBehind(this.behind, true);
       this.guarded(() => this.outbox?.settleSeqs(this.lastSeqs));
     }
     const outbox = this.outbox;
@@ -422,20 +376,15 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
 
   /** Settles ids: memory rows by themselves, the current outbox's through it, stale ones ignored. */
   private settle(ids: readonly number[], settle: (mine: number[]) => void): void {
-    const mine: number[] = [];
-    for (const original of ids) {
-      const id = this.moved.get(original)?.id ?? original;
-      this.moved.delete(original);
-      if (id < 0) this.memory.remove(id);
-      else if (this.taken.delete(id)) mine.push(id);
-    }
+    const { memory, outbox } = this.routing.ids(ids);
+    this.memory.forget(memory);
     this.options.metrics.set("memory_lane_rows", this.memory.size);
-    if (mine.length > 0) this.guarded(() => settle(mine));
+    if (outbox.length > 0) this.guarded(() => settle(outbox));
   }
 
   private track(rows: OutboxRow[] | undefined): OutboxRow[] {
     if (!rows) return [];
-    for (const row of rows) this.taken.add(row.id);
+    this.routing.track(rows);
     return rows;
   }
 
@@ -476,8 +425,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
         }
       }
       this.outbox = null;
-      this.taken.clear();
-      this.moved.clear();
+      this.routing.clear();
       letGo(outbox);
       logger.error(
         { operation, reason },
@@ -552,7 +500,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   private adopt(outbox: Outbox): void {
     this.outbox = outbox;
     // A file (re)opened: its reservations are read again as the seqs are given.
-    this.reserved.clear();
+    this.behind?.forgetReservations();
     if (outbox.recovery) {
       // Corrupt at open and moved aside: the readings it held wait in that file, not here. The
       // alert says so (raised now, cleared once the new file has worked for a while).
@@ -563,8 +511,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
         (c) => this.lastSeq(c),
       );
     }
-    this.taken.clear();
-    this.moved.clear();
+    this.routing.clear();
     this.retryDelay = this.options.retryMs.first;
     if (this.options.path !== ":memory:") this.device = deviceOf(dirname(this.options.path));
     if (this.sessionBegun) outbox.beginSession();

@@ -13,8 +13,9 @@ import { makeTempDir } from "../support/tmp.js";
 import { formatResults, type BenchResult } from "./report.js";
 
 /**
- * `npm run bench:wear [-- --seconds S]` (root): what the outbox writes to the flash per reading,
- * counted by the kernel at the block device (WAL, checkpoints and the ext4 journal included),
+ * `npm run bench:wear [-- --seconds S]` (root): what the outbox writes to the flash per reading
+ * in the steady state (after a warm-up: a start's own writes left out), counted by the kernel at
+ * the block device (WAL, checkpoints and the ext4 journal included),
  * each case on its own loop-mounted ext4 and all at once, beside a logger that commits each
  * reading on its own in SQLite's default mode (how most hobby loggers write), in the same run.
  */
@@ -82,16 +83,21 @@ async function agentCase(c: Case, brokerUrl: string): Promise<number> {
     },
     "bench:wear",
   );
-  spawnSync("sync");
-  const before = disk.bytes();
   const agent = new Agent(config, { logger: pino({ level: "silent" }) });
   let captured = 0;
   agent.events.on("captured", (readings) => (captured += readings.length));
   agent.start();
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  await agent.stop();
+  // The steady state: what a start writes once (a new database, the full-disk reserve file,
+  // the first seq reservations) is left out, after a warm-up of two readings' time.
+  await new Promise((resolve) => setTimeout(resolve, 2 * c.intervalMs + 1000));
   spawnSync("sync");
-  return (disk.bytes() - before) / captured;
+  const before = disk.bytes();
+  captured = 0;
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  spawnSync("sync");
+  const perReading = (disk.bytes() - before) / captured;
+  await agent.stop();
+  return perReading;
 }
 
 /** The baseline: each reading its own transaction, SQLite's defaults (rollback journal, FULL). */
