@@ -7,6 +7,8 @@ export interface BenchResult {
   readonly target: string;
   /** Minimum value/baseline (throughput) or, with `lowerIsBetter`, the maximum. */
   readonly targetRatio?: number;
+  /** An absolute target instead: the value at most (with `lowerIsBetter`) or at least this. */
+  readonly targetValue?: number;
   readonly lowerIsBetter?: boolean;
   readonly note?: string;
 }
@@ -18,18 +20,21 @@ export function formatResults(results: readonly BenchResult[]): string {
   ];
   for (const r of results) {
     const ratio = r.value / r.baseline;
-    const met =
-      r.targetRatio === undefined
-        ? "—"
-        : (r.lowerIsBetter ? ratio <= r.targetRatio : ratio >= r.targetRatio)
-          ? "yes"
-          : "NO";
+    const met = meets(r, ratio);
     lines.push(
       `| ${r.name} | ${fmt(r.value)} ${r.unit} | ${r.baselineName}: ${fmt(r.baseline)} ${r.unit} | ${ratio.toFixed(2)}× | ${r.target} | ${met} |`,
     );
   }
   const notes = results.filter((r) => r.note).map((r) => `- ${r.name}: ${r.note ?? ""}`);
   return [...lines, ...(notes.length ? ["", ...notes] : [])].join("\n");
+}
+
+function meets(r: BenchResult, ratio: number): string {
+  const within = (value: number, target: number) =>
+    r.lowerIsBetter ? value <= target : value >= target;
+  if (r.targetValue !== undefined) return within(r.value, r.targetValue) ? "yes" : "NO";
+  if (r.targetRatio !== undefined) return within(ratio, r.targetRatio) ? "yes" : "NO";
+  return "—";
 }
 
 function fmt(n: number): string {
