@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireTool, inCi } from "../support/tools.js";
+import { requireFaketime, requireTool, inCi } from "../support/tools.js";
 import { powerCutDiskProblem } from "./disk.js";
 import { CUT_POINTS, PowerCutRig, type CutPoint } from "./rig.js";
 import { cutTable } from "./report.js";
 
 // Needs real peers; a missing one skips with the reason printed, and fails under CI (tools.ts).
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
+const faketime = requireFaketime("the power-cut rig's clock correction point");
 const problem = powerCutDiskProblem();
 if (problem !== null) {
   if (inCi()) throw new Error(`the power-cut rig ${problem}; .ci/run installs what it needs`);
@@ -15,6 +16,8 @@ if (problem !== null) {
 const CUTS = Number(process.env.REEFER_EDGE_POWERCUTS ?? 63);
 /** Cuts of agents with write-behind on (`buffer.writeBehindSeconds`). */
 const WRITE_BEHIND_CUTS = Number(process.env.REEFER_EDGE_WRITE_BEHIND_POWERCUTS ?? 20);
+/** Cuts around a clock correction (libfaketime). */
+const CLOCK_CUTS = Number(process.env.REEFER_EDGE_CLOCK_POWERCUTS ?? 8);
 
 describe.skipIf(mosquitto.skip || problem !== null)(
   "the outbox through power cuts (a disk that forgets what was not synced)",
@@ -92,6 +95,38 @@ describe.skipIf(mosquitto.skip || problem !== null)(
         }
       },
       20 * 60_000,
+    );
+  },
+);
+
+describe.skipIf(mosquitto.skip || problem !== null || faketime.skip)(
+  "a clock correction through power cuts",
+  () => {
+    it(
+      "never sends one seq with two times: the corrected rewrite is synced before it can leave",
+      async () => {
+        const rig = await PowerCutRig.start(mosquitto.path ?? "", {
+          durability: "full",
+          tear: true,
+          seed: 11,
+          gateways: 1,
+          faketime: faketime.path ?? "",
+        });
+        try {
+          for (let i = 0; i < CLOCK_CUTS; i++) await rig.cycle("clock correction");
+          const verdict = await rig.settle();
+          console.log(`clock correction:\n${cutTable(rig.cuts, verdict, ["clock correction"])}`);
+          expect(verdict.failedStarts).toEqual([]);
+          expect(verdict.lost).toEqual([]);
+          expect(verdict.conflicts).toEqual([]);
+          expect(verdict.recoveries).toBe(0);
+          // Some cuts came after the correction had run (the others, before it).
+          expect(rig.cuts.filter((c) => c.reached).length).toBeGreaterThan(0);
+        } finally {
+          await rig.stop();
+        }
+      },
+      10 * 60_000,
     );
   },
 );

@@ -31,7 +31,13 @@ export const CUT_POINTS = [
   "migration",
   "lock",
 ] as const;
-export type CutPoint = (typeof CUT_POINTS)[number];
+/**
+ * Besides CUT_POINTS, "clock correction": the agent starts with its wall clock in 1970
+ * (libfaketime; RigOptions.faketime), captures readings stamped "unsynced", the clock is
+ * stepped to the true time, and the cut lands 0 to 5 readings later: before, during or after
+ * the rewrite of the buffered readings' times, and its sync.
+ */
+export type CutPoint = (typeof CUT_POINTS)[number] | "clock correction";
 export type { CutRecord, Verdict } from "./verdict.js";
 
 export interface RigOptions {
@@ -43,6 +49,8 @@ export interface RigOptions {
   readonly gateways: number;
   /** `buffer.writeBehindSeconds` of the agents (0 or absent: off). */
   readonly writeBehindSeconds?: number;
+  /** libfaketime's preload library, for the "clock correction" point. */
+  readonly faketime?: string;
 }
 
 const CONTAINERS = ["C01", "C02", "C03"];
@@ -151,7 +159,19 @@ export class PowerCutRig {
     const notePublish = () => {
       if (firstPublishMs === null && this.ownSince(before)) firstPublishMs = Date.now() - startedAt;
     };
-    const agent = this.startAgent(viaProxy);
+    const clockFile = join(this.temp.dir, "faketime");
+    let env: NodeJS.ProcessEnv = {};
+    if (point === "clock correction") {
+      if (!this.options.faketime) throw new Error("the clock correction point needs faketime");
+      writeFileSync(clockFile, "@1970-01-01 00:00:00");
+      env = {
+        LD_PRELOAD: this.options.faketime,
+        FAKETIME_TIMESTAMP_FILE: clockFile,
+        FAKETIME_NO_CACHE: "1",
+        FAKETIME_DONT_FAKE_MONOTONIC: "1",
+      };
+    }
+    const agent = this.startAgent(viaProxy, env);
     // Progress, to pace the cut: readings reported captured, and under write-behind also those
     // the broker received (acknowledged before they were written, they are never reported).
     const captured = () =>
@@ -168,6 +188,13 @@ export class PowerCutRig {
         await this.until(agent, disk, () => captured() >= atStart + 20, notePublish);
         disk.arm("write", "outbox.db-wal", n);
         await this.proxy.up();
+      } else if (point === "clock correction") {
+        // In 1970 the broker's certificate is not valid yet: readings only buffer.
+        await this.until(agent, disk, () => captured() >= atStart + 10, notePublish);
+        writeFileSync(clockFile, "+0"); // NTP steps the clock
+        const want = captured() + Math.floor(this.random() * 6);
+        await this.until(agent, disk, () => captured() >= want, notePublish);
+        if (!disk.isCut) await disk.cut();
       } else if (point === "checkpoint") {
         // A graceful stop checkpoints the WAL into the database: cut in the middle of it.
         await this.until(agent, disk, () => captured() >= atStart + 10, notePublish);
@@ -178,8 +205,12 @@ export class PowerCutRig {
     } catch (error) {
       if (!(error instanceof NotReached)) throw error;
     }
-    const reached = disk.isCut;
-    if (!reached) await disk.cut();
+    // The clock correction point is reached when the correction ran before the cut.
+    const reached =
+      point === "clock correction"
+        ? /the wall clock is now trusted/.test(agent.stdout)
+        : disk.isCut;
+    if (!disk.isCut) await disk.cut();
     // Killed first: once the disk is gone no code of the agent's may run. A thread of it blocked
     // in a request the frozen disk never answers dies when the disk's daemon exits.
     agent.child.kill("SIGKILL");
@@ -279,7 +310,7 @@ export class PowerCutRig {
     }
   }
 
-  private startAgent(viaProxy: boolean): RunningCli {
+  private startAgent(viaProxy: boolean, env: NodeJS.ProcessEnv = {}): RunningCli {
     const { cert, key } = this.pki.client(this.gateway);
     const url = viaProxy ? `mqtts://127.0.0.1:${this.proxy.port}` : this.broker.url;
     const file = join(this.temp.dir, `${this.gateway}.yaml`);
@@ -302,7 +333,7 @@ health: { enabled: false }
 log: { level: info }
 `,
     );
-    return startCli(["run", "--config", file, "--captured-report", this.reportPath]);
+    return startCli(["run", "--config", file, "--captured-report", this.reportPath], env);
   }
 
   private outboxPath(): string {

@@ -48,37 +48,41 @@ export interface Observed {
 }
 
 /**
- * The invariants: nothing reported captured is missing at the broker (byte for byte), and no
- * (gateway, container, seq) was captured or delivered with two different readings.
+ * The invariants: nothing reported captured is missing at the broker (byte for byte, or with
+ * its clock corrected), and no (gateway, container, seq) was delivered with two different
+ * readings, captured twice, or delivered as another reading than the one captured.
  */
 export function judge(seen: Observed): Verdict {
-  // Every reading, by (gateway, container, seq): each body it was captured or delivered with.
-  const bodies = new Map<string, Set<string>>();
-  const add = (key: string, body: string) => {
-    const set = bodies.get(key) ?? new Set<string>();
-    set.add(body);
-    bodies.set(key, set);
-  };
+  // Every reading, by (gateway, container, seq): each body it was delivered with.
+  const delivered = new Map<string, Set<string>>();
   const ours = seen.delivered.filter((r) => seen.gateways.includes(r.gateway_id));
-  const delivered = new Set<string>();
   for (const reading of ours) {
-    const body = JSON.stringify(reading);
-    delivered.add(body);
-    add(keyOf(reading), body);
+    const key = keyOf(reading);
+    const set = delivered.get(key) ?? new Set<string>();
+    set.add(JSON.stringify(reading));
+    delivered.set(key, set);
   }
+  const conflicts = new Set<string>();
+  for (const [key, set] of delivered) if (set.size > 1) conflicts.add(key);
+  const capturedBodies = new Map<string, string>();
   const lost: string[] = [];
   for (const [key, body] of seen.captured) {
-    add(key, body);
-    if (!delivered.has(body)) lost.push(key);
+    const before = capturedBodies.get(key);
+    if (before !== undefined && before !== body) conflicts.add(key); // one seq, two captures
+    capturedBodies.set(key, body);
+    const arrived = [...(delivered.get(key) ?? [])];
+    if (!arrived.some((d) => sameReading(body, d))) {
+      lost.push(key);
+      if (arrived.length > 0) conflicts.add(key); // delivered, but another reading
+    }
   }
-  const conflicts = [...bodies].flatMap(([key, set]) => (set.size > 1 ? [key] : []));
-  const distinctDelivered = new Set(ours.map(keyOf)).size;
+  const distinctDelivered = delivered.size;
   const firsts = seen.cuts.flatMap((r) => (r.firstPublishMs === null ? [] : [r.firstPublishMs]));
   return {
     cuts: seen.cuts.length,
     captured: seen.captured.length,
     lost,
-    conflicts,
+    conflicts: [...conflicts],
     delivered: distinctDelivered,
     duplicates: ours.length - distinctDelivered,
     recoveries: seen.recoveries,
@@ -86,6 +90,20 @@ export function judge(seen: Observed): Verdict {
     diagnosis: seen.diagnosis,
     slowestFirstPublishMs: Math.max(0, ...firsts),
   };
+}
+
+/**
+ * The reading captured as `captured` arrived as `delivered`: the same bytes, or the same
+ * reading with its clock corrected (captured "unsynced", delivered "synced" with its time
+ * moved by the correction; docs/wire-contract.md), and nothing else changed.
+ */
+export function sameReading(captured: string, delivered: string): boolean {
+  if (captured === delivered) return true;
+  const a = JSON.parse(captured) as ReeferReading;
+  const b = JSON.parse(delivered) as ReeferReading;
+  if (a.clock !== "unsynced" || b.clock !== "synced") return false;
+  const rest = (r: ReeferReading) => JSON.stringify({ ...r, measurement_time: 0, clock: 0 });
+  return rest(a) === rest(b);
 }
 
 /**
