@@ -15,9 +15,9 @@ if (problem !== null) {
 /** Cuts in CI; `npm run bench:powercut` runs a thousand. */
 const CUTS = Number(process.env.REEFER_EDGE_POWERCUTS ?? 63);
 /** Cuts of agents with write-behind on (`buffer.writeBehindSeconds`). */
-const WRITE_BEHIND_CUTS = Number(process.env.REEFER_EDGE_WRITE_BEHIND_POWERCUTS ?? 20);
+const WRITE_BEHIND_CUTS = Number(process.env.REEFER_EDGE_WRITE_BEHIND_POWERCUTS ?? 12);
 /** Cuts around a clock correction (libfaketime). */
-const CLOCK_CUTS = Number(process.env.REEFER_EDGE_CLOCK_POWERCUTS ?? 8);
+const CLOCK_CUTS = Number(process.env.REEFER_EDGE_CLOCK_POWERCUTS ?? 6);
 
 describe.skipIf(mosquitto.skip || problem !== null)(
   "the outbox through power cuts (a disk that forgets what was not synced)",
