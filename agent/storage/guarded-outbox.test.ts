@@ -148,6 +148,17 @@ describe("GuardedOutbox: the outbox through failing storage", () => {
   });
 
   describe("write-behind", () => {
+    /** A started GuardedOutbox with a 5 s write-behind; `stored` collects what it tells stored. */
+    const behind = (): { box: GuardedOutbox; stored: number[] } => {
+      const stored: number[] = [];
+      const { box } = guard(
+        () => outboxes.open(),
+        () => {},
+        { writeBehindMs: 5000, stored: (r) => stored.push(...r.map((x) => x.seq)) },
+      );
+      box.start();
+      return { box, stored };
+    };
     const rowsOnDisk = (box: GuardedOutbox) =>
       box.current?.query<{ seq: number }>("SELECT seq FROM outbox ORDER BY id").map((r) => r.seq);
     const lastSeqOnDisk = (box: GuardedOutbox, id: string) =>
@@ -157,13 +168,7 @@ describe("GuardedOutbox: the outbox through failing storage", () => {
       )[0]?.last_seq;
 
     it("publishes at once from memory and never writes what the broker acknowledged in time", () => {
-      const stored: number[] = [];
-      const { box } = guard(
-        () => outboxes.open(),
-        () => {},
-        { writeBehindMs: 5000, stored: (r) => stored.push(...r.map((x) => x.seq)) },
-      );
-      box.start();
+      const { box, stored } = behind();
       box.beginSession();
       const first = box.commit({
         readings: box.nextSeqs([makeReading("C01"), makeReading("C02")]),
@@ -185,13 +190,7 @@ describe("GuardedOutbox: the outbox through failing storage", () => {
     });
 
     it("writes what waited the write-behind time unacknowledged, in one commit, and tells it stored", () => {
-      const stored: number[] = [];
-      const { box } = guard(
-        () => outboxes.open(),
-        () => {},
-        { writeBehindMs: 5000, stored: (r) => stored.push(...r.map((x) => x.seq)) },
-      );
-      box.start();
+      const { box, stored } = behind();
       for (let i = 0; i < 5; i++) {
         box.commit({ readings: box.nextSeqs([makeReading("C01")]) });
         wall += 1000;
@@ -208,12 +207,7 @@ describe("GuardedOutbox: the outbox through failing storage", () => {
     });
 
     it("a row in flight when it is written is settled by its acknowledgement, not sent twice", () => {
-      const { box } = guard(
-        () => outboxes.open(),
-        () => {},
-        { writeBehindMs: 5000 },
-      );
-      box.start();
+      const { box } = behind();
       box.beginSession();
       box.commit({ readings: box.nextSeqs([makeReading("C01"), makeReading("C01")]) });
       const [first, second] = box.takeLive(10);
@@ -231,12 +225,7 @@ describe("GuardedOutbox: the outbox through failing storage", () => {
     });
 
     it("writes alerts and held readings at once", () => {
-      const { box } = guard(
-        () => outboxes.open(),
-        () => {},
-        { writeBehindMs: 5000 },
-      );
-      box.start();
+      const { box } = behind();
       const readings = box.nextSeqs([makeReading("C01"), makeReading("C02")]);
       box.commit({
         readings,
@@ -255,12 +244,7 @@ describe("GuardedOutbox: the outbox through failing storage", () => {
     });
 
     it("stores what is left at a graceful stop and gives the unused reservation back", () => {
-      const { box } = guard(
-        () => outboxes.open(),
-        () => {},
-        { writeBehindMs: 5000 },
-      );
-      box.start();
+      const { box } = behind();
       box.commit({ readings: box.nextSeqs([makeReading("C01"), makeReading("C01")]) });
       box.close();
       const again = outboxes.open();
@@ -273,12 +257,7 @@ describe("GuardedOutbox: the outbox through failing storage", () => {
     });
 
     it("after a crash goes on above the reservation: no seq given twice", () => {
-      const { box } = guard(
-        () => outboxes.open(),
-        () => {},
-        { writeBehindMs: 5000 },
-      );
-      box.start();
+      const { box } = behind();
       box.commit({ readings: box.nextSeqs([makeReading("C01")]) });
       // A crash: nothing flushed, nothing given back (the handle closes as a dying process's would).
       box.current?.close();
