@@ -5,12 +5,17 @@ import { buildPackages, type BuiltPackages, type DebianArch } from "./packages.j
 import { waitFor } from "./wait-for.js";
 
 /**
- * The packages for `arch` at package.json's version, built once per run of the suite and shared
- * by the test files that install them (the package tests, the power-cut guest): the first caller
- * builds, the others wait for it. Read only: a test that changes a package copies it first.
+ * The packages for `arch` at package.json's version, built once per run of the suite (or per CI
+ * run: REEFER_EDGE_PACKAGES_DIR) and shared by the test files that install them (the package
+ * tests, the power-cut guest): the first caller builds, the others wait for it. Read only: a
+ * test that changes a package copies it first.
  */
 export async function sharedPackages(arch: DebianArch): Promise<BuiltPackages> {
-  const dir = join(inject("runDir"), `packages-${arch}`);
+  // .ci/run names a folder for the whole CI run (its suites run in more than one vitest run);
+  // otherwise the folder of this run of the suite.
+  const base = process.env.REEFER_EDGE_PACKAGES_DIR ?? inject("runDir");
+  mkdirSync(base, { recursive: true });
+  const dir = join(base, `packages-${arch}`);
   const done = join(dir, "built");
   const failed = join(dir, "failed");
   let mine = false;
