@@ -28,6 +28,6 @@ export function reeferEslint(rootDir, ignores) {
         ],
       },
     },
-    { files: ["**/*.js"], ...tseslint.configs.disableTypeChecked },
+    { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
   );
 }

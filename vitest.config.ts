@@ -3,7 +3,10 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: [
+      "core/**/*.test.ts",
       "agent/**/*.test.ts",
+      "commands/**/*.test.ts",
+      "fleet/**/*.test.ts",
       "drivers/**/*.test.ts",
       "config/**/*.test.ts",
       "test/**/*.test.ts",

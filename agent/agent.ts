@@ -3,25 +3,19 @@ import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
 import { readTimeoutMs, type AgentConfig } from "../config/schema.js";
 import { CaptureStage } from "./capture-stage.js";
-import { systemClock, type Clock } from "./clock.js";
+import { systemClock, type Clock } from "../core/clock.js";
 import { ClockCorrection } from "./clock-correction.js";
 import { ClockGuard } from "./clock-guard.js";
-import type { AgentEventMap, AgentEvents } from "./events.js";
-import { Metrics } from "./metrics.js";
+import type { AgentEventMap, AgentEvents } from "../core/events.js";
+import { Metrics } from "../core/metrics.js";
 import type { GuardedOutbox } from "./storage/guarded-outbox.js";
-import { NO_STORAGE_FAILURE, type StorageState } from "./storage/storage-watch.js";
-import { WearRate, type DeviceWearRate } from "./storage/wear-rate.js";
-import {
-  EMPTY_OUTBOX_STATS,
-  type AgentDependencies,
-  type AgentStatus,
-  type ContainerInfo,
-} from "./agent-types.js";
-import { openGuardedOutbox, withinMs } from "./agent-outbox.js";
-import { productCatalogue, type Product } from "./products.js";
+import { WearRate } from "./storage/wear-rate.js";
+import type { AgentDependencies } from "./dependencies.js";
+import { openGuardedOutbox, withinMs } from "./open-outbox.js";
+import { productCatalogue, type Product } from "../core/products.js";
 import { Publisher } from "./publisher/publisher.js";
 import { loadTlsMaterial } from "./publisher/tls.js";
-import { judgeHealth, type Health } from "./http/health.js";
+import { judgeHealth } from "./http/health.js";
 import { formatExposition } from "./http/exposition.js";
 import type { GatewayFeed } from "./dashboard/gateway-feed.js";
 import type { HttpListener } from "./http/listener.js";
@@ -31,19 +25,29 @@ import { RuleEngine } from "./rules/engine.js";
 import { ReportByException } from "./rules/report-by-exception.js";
 import { Sampler } from "./sampler.js";
 import { sampledContainers } from "./sampled-containers.js";
-import { SharedResources } from "./shared-resources.js";
+import { SharedResources } from "../core/shared-resources.js";
 import {
   containerInfos,
   deviceUnreachableAfter,
   remoteStateFile,
   reportByExceptionConfigs,
-} from "./config-derived.js";
+} from "./settings-from-config.js";
 import { HealthShadow } from "./shadow/health-shadow.js";
 import { ConfigShadow } from "./shadow/config-shadow.js";
 import { checkCrtClient } from "./publisher/crt-client.js";
 import { agentVersion } from "./version.js";
+import {
+  EMPTY_OUTBOX_STATS,
+  NO_STORAGE_FAILURE,
+  type AgentStatus,
+  type ContainerInfo,
+  type GatewayGlance,
+  type GatewayStatus,
+  type Health,
+  type StorageState,
+} from "../core/gateway-status.js";
 
-export type { AgentDependencies, AgentStatus, ContainerInfo } from "./agent-types.js";
+export type { AgentDependencies } from "./dependencies.js";
 
 /**
  * One gateway's agent, and the composition root of its parts: drivers -> sampler -> capture stage
@@ -51,7 +55,7 @@ export type { AgentDependencies, AgentStatus, ContainerInfo } from "./agent-type
  * module-level state, so a fleet simulator can run thousands in one process, each with its own
  * clock, logger and outbox file.
  */
-export class Agent {
+export class Agent implements GatewayStatus {
   readonly events: AgentEvents = new EventEmitter<AgentEventMap>();
   readonly metrics = new Metrics();
   readonly bootId = randomUUID();
@@ -300,18 +304,8 @@ export class Agent {
       connected: this.publisher?.isConnected ?? false,
       backlog: this.outbox?.pending().telemetry ?? 0,
       unreachableDevices: this.devices.raised(),
-      storage: this.storage(),
+      storage: this.storage,
     });
-  }
-
-  /** The flash's wear under the outbox (see WearRate); null off a block device. */
-  storageWear(): DeviceWearRate | null {
-    return this.wear?.read() ?? null;
-  }
-
-  /** The outbox's storage: failing or not, since when, why, and what could not be stored. */
-  storage(): StorageState {
-    return this.outbox?.storage ?? NO_STORAGE_FAILURE;
   }
 
   /** /metrics in the Prometheus text format. */
@@ -323,8 +317,8 @@ export class Agent {
       connected: this.publisher?.isConnected ?? false,
       inflightRows: this.publisher?.inflightRows ?? 0,
       unreachableDevices: this.devices.raised().length,
-      storage: this.storage(),
-      wear: this.storageWear(),
+      storage: this.storage,
+      wear: this.wear?.read() ?? null,
       version: agentVersion(),
       now: this.clock.now(),
       startedAt: this.startedAt.wall,
@@ -372,60 +366,38 @@ export class Agent {
     return this.config.gateway.id;
   }
 
-  /** The broker as a technician may see it: scheme, host and port, never credentials. */
   get brokerAddress(): string {
     const url = new URL(this.config.mqtt.url);
     return `${url.protocol}//${url.host}`;
   }
 
-  /** Milliseconds since start (monotonic); 0 before it. */
-  uptimeMs(): number {
-    return this.sampler === null ? 0 : this.clock.monotonic() - this.startedAt.mono;
-  }
-
-  /** The containers with their products, setpoints and current temperature limits. */
   containers(): ContainerInfo[] {
     return containerInfos(this.config, this.products, this.rulesConfig);
   }
 
-  /** Containers whose device stopped answering (device_unreachable raised). */
-  unreachableDevices(): readonly string[] {
-    return this.devices.raised();
-  }
-
-  get containerCount(): number {
-    return this.config.containers.length;
-  }
-
-  /** Each container's sampling interval, ms. */
-  containerIntervals(): Map<string, number> {
-    return new Map(
-      this.config.containers.map((c) => [c.id, c.intervalMs ?? this.config.sampling.intervalMs]),
-    );
-  }
-
-  /** When the oldest row still in the outbox was captured (ms since the epoch); null if none. */
-  oldestCapturedAt(): number | null {
-    return this.outbox?.oldestCapturedAt() ?? null;
-  }
-
-  /** Rows waiting in the outbox (telemetry and alerts), from its in-memory tally: cheap. */
-  backlog(): number {
+  glance(): GatewayGlance {
     const pending = this.outbox?.pending();
-    return pending ? pending.telemetry + pending.alerts : 0;
-  }
-
-  /** Whether the publisher is connected to the broker: cheap, unlike `status()`. */
-  get connected(): boolean {
-    return this.publisher?.isConnected ?? false;
+    return {
+      connected: this.publisher?.isConnected ?? false,
+      backlog: pending ? pending.telemetry + pending.alerts : 0,
+      oldestCapturedAt: this.outbox?.oldestCapturedAt() ?? null,
+      uptimeMs: this.sampler === null ? 0 : this.clock.monotonic() - this.startedAt.mono,
+      unreachableDevices: this.devices.raised(),
+      storage: this.storage,
+    };
   }
 
   status(): AgentStatus {
     return {
-      connected: this.connected,
+      connected: this.publisher?.isConnected ?? false,
       outbox: this.outbox?.stats() ?? EMPTY_OUTBOX_STATS,
       inflight: this.publisher?.inflightRows ?? 0,
       metrics: this.metrics.snapshot(),
+      wear: this.wear?.read() ?? null,
     };
+  }
+
+  private get storage(): StorageState {
+    return this.outbox?.storage ?? NO_STORAGE_FAILURE;
   }
 }

@@ -1,12 +1,12 @@
 import type { Logger } from "pino";
-import type { Clock } from "./clock.js";
+import type { Clock } from "../core/clock.js";
 import type { ClockCorrection } from "./clock-correction.js";
-import type { AgentEvents } from "./events.js";
-import type { Metrics } from "./metrics.js";
+import type { AgentEvents } from "../core/events.js";
+import type { Metrics } from "../core/metrics.js";
 import { DiskFullError } from "./outbox/outbox.js";
 import type { CaptureStore, GuardedCaptureResult } from "./storage/capture-store.js";
-import type { ReeferReading } from "./record.js";
-import type { AlertRecord } from "./rules/alerts.js";
+import type { ReeferReading } from "../core/record.js";
+import type { AlertRecord } from "../core/alerts.js";
 import type { DeviceWatch } from "./rules/device-watch.js";
 import type { RuleEngine } from "./rules/engine.js";
 import type { HeldReading, ReportByException } from "./rules/report-by-exception.js";

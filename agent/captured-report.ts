@@ -1,7 +1,7 @@
 import { openSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
-import type { Agent } from "./agent.js";
-import type { ReeferReading } from "./record.js";
+import type { GatewayStatus } from "../core/gateway-status.js";
+import type { ReeferReading } from "../core/record.js";
 
 /** `--captured-report FILE` of `run`, if given. */
 export function capturedReportPath(args: string[]): string | undefined {
@@ -20,7 +20,7 @@ export function capturedReportPath(args: string[]): string | undefined {
  * disk must not lose is on record outside it (the power-cut rig's observer, test/powercut).
  * Readings held in memory (write-behind, failing storage) are written once they are stored.
  */
-export function reportCaptured(agent: Agent, path: string): void {
+export function reportCaptured(agent: GatewayStatus, path: string): void {
   const fd = openSync(path, "a");
   const write = (readings: readonly ReeferReading[]) =>
     writeSync(fd, readings.map((r) => JSON.stringify(r) + "\n").join(""));

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { ClockGuard, ClockObservation } from "./clock-guard.js";
-import type { Metrics } from "./metrics.js";
+import type { Metrics } from "../core/metrics.js";
 import type { Sample, Tick } from "./tick.js";
 
 /** Where buffered readings of an untrusted clock epoch are corrected (the outbox). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CLOCK_FLOOR_MS, type Clock } from "./clock.js";
+import { CLOCK_FLOOR_MS, type Clock } from "../core/clock.js";
 import { ClockGuard } from "./clock-guard.js";
 
 /** A clock whose wall time can be set like NTP or a bad RTC would. */

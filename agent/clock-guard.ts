@@ -1,5 +1,5 @@
-import { isClockPlausible, type Clock } from "./clock.js";
-import type { ClockState } from "./record.js";
+import { isClockPlausible, type Clock } from "../core/clock.js";
+import type { ClockState } from "../core/record.js";
 
 /** A step of the wall clock against the monotonic clock larger than this is a jump. */
 export const JUMP_THRESHOLD_MS = 2000;

@@ -1,4 +1,4 @@
-import { isClockPlausible, type Clock } from "./clock.js";
+import { isClockPlausible, type Clock } from "../core/clock.js";
 import {
   type ClockState,
   BOOLEAN_FIELDS,
@@ -7,7 +7,7 @@ import {
   type NumericField,
   type UnsequencedReading,
   unsequencedReading,
-} from "./record.js";
+} from "../core/record.js";
 
 /**
  * Physically possible ranges of each numeric field. A value outside is a sensor fault (a broken

@@ -1,11 +1,11 @@
 import type { Logger } from "pino";
 import { readTimeoutMs, type AgentConfig } from "../config/schema.js";
 import { createDriver } from "../drivers/registry.js";
-import type { Clock } from "./clock.js";
-import type { Metrics } from "./metrics.js";
-import type { Product } from "./products.js";
+import type { Clock } from "../core/clock.js";
+import type { Metrics } from "../core/metrics.js";
+import type { Product } from "../core/products.js";
 import type { SampledContainer } from "./sampler.js";
-import type { SharedResources } from "./shared-resources.js";
+import type { SharedResources } from "../core/shared-resources.js";
 
 /** What a container's driver is built with besides its config. */
 export interface DriverContext {

@@ -4,10 +4,10 @@ import type { Driver } from "../drivers/driver.js";
 import { DeviceReadError } from "../drivers/read-error.js";
 import type { ReadFailure } from "./tick.js";
 import { simulatedDriver } from "../drivers/simulated/driver.js";
-import type { Clock } from "./clock.js";
-import { Metrics } from "./metrics.js";
-import { BUILTIN_PRODUCTS } from "./products.js";
-import type { UnsequencedReading } from "./record.js";
+import type { Clock } from "../core/clock.js";
+import { Metrics } from "../core/metrics.js";
+import { BUILTIN_PRODUCTS } from "../core/products.js";
+import type { UnsequencedReading } from "../core/record.js";
 import { Sampler, type SampledContainer } from "./sampler.js";
 import { driverContext } from "../test/support/driver-context.js";
 

@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
 import type { Driver } from "../drivers/driver.js";
 import { describeReadFailure } from "../drivers/read-error.js";
-import { isClockPlausible, type Clock } from "./clock.js";
+import { isClockPlausible, type Clock } from "../core/clock.js";
 import type { ClockObservation } from "./clock-guard.js";
-import type { Metrics } from "./metrics.js";
+import type { Metrics } from "../core/metrics.js";
 import { normalize } from "./normalizer.js";
 import type { ReadFailure, Sample, Tick } from "./tick.js";
 

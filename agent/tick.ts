@@ -1,5 +1,5 @@
 import type { ClockObservation } from "./clock-guard.js";
-import type { UnsequencedReading } from "./record.js";
+import type { UnsequencedReading } from "../core/record.js";
 
 /** A reading as the normalizer made it, with its measurement time in epoch ms. */
 export interface Sample {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NUMERIC_FIELDS, BOOLEAN_FIELDS } from "../agent/record.js";
+import { NUMERIC_FIELDS, BOOLEAN_FIELDS } from "../core/record.js";
 
 /** The seed's cloud rule: a reading above 18 °C is over. */
 export const SEED_THRESHOLD_C = 18;

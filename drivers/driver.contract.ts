@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BOOLEAN_FIELDS, NUMERIC_FIELDS } from "../agent/record.js";
+import { BOOLEAN_FIELDS, NUMERIC_FIELDS } from "../core/record.js";
 import type { Driver } from "./driver.js";
 
 /** A driver under test, on whatever its "hardware" is in this run. */

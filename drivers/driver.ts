@@ -1,10 +1,10 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
-import type { Clock } from "../agent/clock.js";
-import type { Metrics } from "../agent/metrics.js";
-import type { Product } from "../agent/products.js";
-import type { Measurement } from "../agent/record.js";
-import type { SharedResources } from "../agent/shared-resources.js";
+import type { Clock } from "../core/clock.js";
+import type { Metrics } from "../core/metrics.js";
+import type { Product } from "../core/products.js";
+import type { Measurement } from "../core/record.js";
+import type { SharedResources } from "../core/shared-resources.js";
 
 /** What the agent hands a driver when it creates one. */
 export interface DriverContext {

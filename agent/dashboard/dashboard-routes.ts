@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { SseStream } from "./sse-stream.js";
 import type { WebAssets } from "./web-assets.js";
-import type { DashboardInfo } from "./web/wire.js";
+import type { DashboardInfo } from "../../dashboard/wire.js";
 
 /** One live event, as a stream sends it. */
 export interface LiveEvent {

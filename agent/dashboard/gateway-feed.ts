@@ -1,11 +1,16 @@
-import type { Agent } from "../agent.js";
-import type { ConnectionState } from "../events.js";
-import type { ReeferReading } from "../record.js";
-import type { AlertRecord } from "../rules/alerts.js";
-import { deviceErrors } from "./device-errors.js";
+import type { GatewayStatus } from "../../core/gateway-status.js";
+import type { ConnectionState } from "../../core/events.js";
+import type { ReeferReading } from "../../core/record.js";
+import type { AlertRecord } from "../../core/alerts.js";
+import { deviceErrors } from "../device-errors.js";
 import { HistoryRing, type HistoryPoint } from "./history-ring.js";
 import { alertKey, alertTime, describeAlert, OpenAlerts } from "./open-alerts.js";
-import type { AlertWire, GatewaySnapshotWire, GatewayStatusWire, ReadingWire } from "./web/wire.js";
+import type {
+  AlertWire,
+  GatewaySnapshotWire,
+  GatewayStatusWire,
+  ReadingWire,
+} from "../../dashboard/wire.js";
 
 /** One event of a gateway's live stream, as Server-Sent Events carry it. */
 export type FeedEvent =
@@ -50,15 +55,14 @@ export class GatewayFeed {
   private statusTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly agent: Agent,
+    private readonly agent: GatewayStatus,
     options: GatewayFeedOptions = {},
   ) {
     this.historyMs = options.historyMs ?? HOUR;
     this.statusIntervalMs = options.statusIntervalMs ?? 1000;
     this.now = options.now ?? Date.now;
     // A ring long enough for the history at the fastest container's interval, within bounds.
-    const intervals = agent.containerIntervals();
-    for (const [id, intervalMs] of intervals) {
+    for (const { id, intervalMs } of agent.containers()) {
       this.rings.set(
         id,
         new HistoryRing(Math.min(7200, Math.max(60, Math.ceil(this.historyMs / intervalMs) + 1))),
@@ -118,7 +122,7 @@ export class GatewayFeed {
         ? ((this.acknowledged - first.acknowledged) * 1000) / (now - first.at)
         : 0;
     const depth = outbox.telemetry + outbox.alerts;
-    const oldest = this.agent.oldestCapturedAt();
+    const { oldestCapturedAt: oldest, uptimeMs } = this.agent.glance();
     const { devices, readErrors } = deviceErrors(this.agent.metrics);
     return {
       at: now,
@@ -144,7 +148,7 @@ export class GatewayFeed {
       clock: this.clock,
       devices,
       readErrors,
-      uptimeSeconds: Math.round(this.agent.uptimeMs() / 1000),
+      uptimeSeconds: Math.round(uptimeMs / 1000),
     };
   }
 

@@ -1,4 +1,4 @@
-import { HISTORY_COLUMNS, type HistoryColumnsWire } from "./web/wire.js";
+import { HISTORY_COLUMNS, type HistoryColumnsWire } from "../../dashboard/wire.js";
 
 /** One reading as the chart takes it: the values of HISTORY_COLUMNS, in order. */
 export type HistoryPoint = readonly (number | null)[];

@@ -1,4 +1,4 @@
-import type { AlertRecord } from "../rules/alerts.js";
+import type { AlertRecord } from "../../core/alerts.js";
 
 /**
  * The alerts raised and not yet cleared, by container: what a live view shows as a container's

@@ -18,7 +18,7 @@ const TYPES: Readonly<Record<string, string>> = {
 };
 
 /** The page's folder: beside this module in dist/ (the build compiles and copies it there). */
-const WEB_DIR = fileURLToPath(new URL("./web/", import.meta.url));
+const WEB_DIR = fileURLToPath(new URL("../../dashboard/", import.meta.url));
 
 /**
  * The dashboard's files, read once at start and served from memory: the page, its compiled

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { AgentConfig } from "../../config/schema.js";
-import type { Agent } from "../agent.js";
+import type { GatewayStatus } from "../../core/gateway-status.js";
 import { DashboardRoutes } from "../dashboard/dashboard-routes.js";
 import { GatewayFeed } from "../dashboard/gateway-feed.js";
 import { WebAssets } from "../dashboard/web-assets.js";
@@ -12,7 +12,7 @@ import { HttpListener } from "./listener.js";
  * feed unless `http.dashboard` is off. Not started: the caller starts it and owns both.
  */
 export function agentListener(
-  agent: Agent,
+  agent: GatewayStatus,
   config: AgentConfig,
   logger: Logger,
 ): { http: HttpListener; feed: GatewayFeed | null } {

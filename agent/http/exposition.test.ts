@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { requirePythonModule } from "../../test/support/tools.js";
-import { Metrics } from "../metrics.js";
+import { Metrics } from "../../core/metrics.js";
 import { formatExposition } from "./exposition.js";
 import { METRIC_CATALOGUE } from "./metric-catalogue.js";
 

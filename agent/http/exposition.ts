@@ -1,9 +1,7 @@
-import type { HistogramState, Metrics } from "../metrics.js";
-import { LATENCY_BUCKETS } from "../metrics.js";
-import type { OutboxStats } from "../outbox/outbox.js";
-import type { StorageState } from "../storage/storage-watch.js";
-import type { DeviceWear } from "../storage/device-wear.js";
+import type { HistogramState, Metrics } from "../../core/metrics.js";
+import { LATENCY_BUCKETS } from "../../core/metrics.js";
 import { METRIC_CATALOGUE, type MetricSpec } from "./metric-catalogue.js";
+import type { DeviceWear, OutboxStats, StorageState } from "../../core/gateway-status.js";
 
 /** What /metrics reports: the agent's metrics and the state read at the scrape. */
 export interface ScrapeState {

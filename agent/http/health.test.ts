@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { judgeHealth, type HealthInputs } from "./health.js";
-import { NO_STORAGE_FAILURE } from "../storage/storage-watch.js";
+import { NO_STORAGE_FAILURE } from "../../core/gateway-status.js";
 
 const healthy: HealthInputs = {
   running: true,

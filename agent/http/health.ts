@@ -1,4 +1,4 @@
-import type { StorageState } from "../storage/storage-watch.js";
+import type { Health, StorageState } from "../../core/gateway-status.js";
 
 /** What /healthz judges, read from the running agent. All times monotonic ms. */
 export interface HealthInputs {
@@ -17,16 +17,6 @@ export interface HealthInputs {
   readonly unreachableDevices: readonly string[];
   /** The outbox's storage (see GuardedOutbox). */
   readonly storage: StorageState;
-}
-
-export interface Health {
-  readonly status: "ok" | "failing";
-  /** Why it is failing, each in words an operator acts on; empty when ok. */
-  readonly reasons: string[];
-  /** delivering: connected to the broker; buffering: capturing into the outbox while offline. */
-  readonly mode: "delivering" | "buffering";
-  readonly backlog: number;
-  readonly unreachableDevices: readonly string[];
 }
 
 /**

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { listenAddress, type HttpConfig } from "../../config/http-schema.js";
 import type { DashboardRoutes } from "../dashboard/dashboard-routes.js";
-import type { Health } from "./health.js";
+import type { Health } from "../../core/gateway-status.js";
 
 /** What the listener serves, read at each request; a route without its source is not served. */
 export interface HttpSources {

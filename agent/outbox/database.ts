@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import { existsSync, mkdirSync, renameSync } from "node:fs";
-import { CLOCK_FLOOR_MS } from "../clock.js";
+import { CLOCK_FLOOR_MS } from "../../core/clock.js";
 import { OutboxLock, type AttachedLock } from "./outbox-lock.js";
 import { dirname } from "node:path";
 

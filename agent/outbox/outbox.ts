@@ -1,6 +1,7 @@
+import type { OutboxStats } from "../../core/gateway-status.js";
 import type Database from "better-sqlite3";
 import { dirname } from "node:path";
-import type { ReeferReading, UnsequencedReading } from "../record.js";
+import type { ReeferReading, UnsequencedReading } from "../../core/record.js";
 import { DiskBudget } from "./budget.js";
 import { openOutboxDatabase, type Durability, type Recovery } from "./database.js";
 import type { AttachedLock } from "./outbox-lock.js";
@@ -20,19 +21,6 @@ export { ROW_OVERHEAD_BYTES } from "./tally.js";
 export interface AlertDraft {
   readonly containerId: string;
   readonly payload: object;
-}
-
-export interface OutboxStats {
-  readonly alerts: number;
-  readonly telemetry: number;
-  readonly held: number;
-  readonly bytes: number;
-  readonly evictedTelemetry: number;
-  readonly evictedAlerts: number;
-  readonly deadLettered: number;
-  readonly droppedByException: number;
-  /** Times the disk was found full while capturing. */
-  readonly diskFullEvents: number;
 }
 
 export interface OutboxOptions {

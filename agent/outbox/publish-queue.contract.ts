@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { makeReading } from "../../test/support/readings.js";
-import type { UnsequencedReading } from "../record.js";
+import type { UnsequencedReading } from "../../core/record.js";
 import { LANE, type PublishQueue } from "./publish-queue.js";
 
 /** A queue under test, and how to put rows into it as capture would. */

@@ -1,4 +1,4 @@
-import { withSeq, type ReeferReading, type UnsequencedReading } from "../record.js";
+import { withSeq, type ReeferReading, type UnsequencedReading } from "../../core/record.js";
 import type { Statements } from "./statements.js";
 
 /**

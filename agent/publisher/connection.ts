@@ -1,9 +1,9 @@
 import type { MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { AgentConfig } from "../../config/schema.js";
-import type { Clock } from "../clock.js";
-import type { AgentEvents } from "../events.js";
-import type { Metrics } from "../metrics.js";
+import type { Clock } from "../../core/clock.js";
+import type { AgentEvents } from "../../core/events.js";
+import type { Metrics } from "../../core/metrics.js";
 import { describeConnectionError } from "./errors.js";
 import { mqttClientOptions } from "./client-options.js";
 import { connectCrt } from "./crt-client.js";

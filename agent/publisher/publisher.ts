@@ -1,16 +1,17 @@
 import type { MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import { IOT_CORE_MAX_MESSAGE_BYTES, type AgentConfig } from "../../config/schema.js";
-import type { Clock } from "../clock.js";
-import type { AgentEvents } from "../events.js";
-import type { Metrics } from "../metrics.js";
+import type { Clock } from "../../core/clock.js";
+import type { AgentEvents } from "../../core/events.js";
+import type { Metrics } from "../../core/metrics.js";
 import type { OutboxRow, PublishQueue } from "../outbox/publish-queue.js";
 import { AckBatcher } from "./ack-batcher.js";
 import { BrokerConnection } from "./connection.js";
 import { isPermanentPublishError, publishErrorReason } from "./errors.js";
 import { RateLimiter, type RateLimits } from "./rate-limiter.js";
 import type { TlsMaterial } from "./tls.js";
-import { backfillEnvelope, ENVELOPE_OVERHEAD_BYTES, topicFor, type TopicKind } from "./topics.js";
+import type { TopicKind } from "../../core/events.js";
+import { backfillEnvelope, ENVELOPE_OVERHEAD_BYTES, topicFor } from "./topics.js";
 
 /** Readings in one backfill envelope at most, whatever their size. */
 const MAX_ENVELOPE_READINGS = 1000;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Clock } from "../clock.js";
+import type { Clock } from "../../core/clock.js";
 import { RateLimiter } from "./rate-limiter.js";
 
 const clock: Clock = { now: () => Date.now(), monotonic: () => Date.now() };

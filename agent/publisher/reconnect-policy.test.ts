@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Clock } from "../clock.js";
-import { Backoff } from "../backoff.js";
+import type { Clock } from "../../core/clock.js";
+import { Backoff } from "../../core/backoff.js";
 import { MIN_CONNECT_INTERVAL_MS, ReconnectPolicy } from "./reconnect-policy.js";
 
 // The policy reads the clock; under fake timers Date.now() is the fake time.

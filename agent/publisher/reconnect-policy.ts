@@ -1,5 +1,5 @@
-import type { Clock } from "../clock.js";
-import { Backoff } from "../backoff.js";
+import type { Clock } from "../../core/clock.js";
+import { Backoff } from "../../core/backoff.js";
 
 /** AWS IoT Core accepts one CONNECT per second per client id. */
 export const MIN_CONNECT_INTERVAL_MS = 1000;

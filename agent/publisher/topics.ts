@@ -1,6 +1,6 @@
-/** Topic kinds of the wire contract (docs/wire-contract.md); AWS IoT rules select on them. */
-export type TopicKind = "telemetry" | "backfill" | "alert";
+import type { TopicKind } from "../../core/events.js";
 
+/** The topics of the wire contract (docs/wire-contract.md); AWS IoT rules select on them. */
 export function topicFor(gatewayId: string, containerId: string, kind: TopicKind): string {
   return `dt/reefer/${gatewayId}/${containerId}/${kind}`;
 }

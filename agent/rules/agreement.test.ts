@@ -10,8 +10,8 @@ import {
   windowStreams,
   type WindowRow,
 } from "../../test/support/window-streams.js";
-import { BUILTIN_PRODUCTS, type Product } from "../products.js";
-import type { ReeferReading } from "../record.js";
+import { BUILTIN_PRODUCTS, type Product } from "../../core/products.js";
+import type { ReeferReading } from "../../core/record.js";
 import { RuleEngine } from "./engine.js";
 
 const CARROTS = BUILTIN_PRODUCTS[0] as Product;

@@ -1,4 +1,4 @@
-import { ALERT_SCHEMA, SEVERITY, type StateAlert, type WindowAlert } from "./alerts.js";
+import { ALERT_SCHEMA, SEVERITY, type StateAlert, type WindowAlert } from "../../core/alerts.js";
 import type { Transition } from "./condition.js";
 import type { WindowTally } from "./windows.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { makeReading } from "../../test/support/readings.js";
-import type { ReeferReading } from "../record.js";
+import type { ReeferReading } from "../../core/record.js";
 import type { ReadFailure } from "../tick.js";
 import { DeviceWatch } from "./device-watch.js";
 

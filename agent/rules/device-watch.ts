@@ -1,6 +1,6 @@
-import type { ReeferReading } from "../record.js";
+import type { ReeferReading } from "../../core/record.js";
 import type { ReadFailure } from "../tick.js";
-import { ALERT_SCHEMA, SEVERITY, type DeviceAlert } from "./alerts.js";
+import { ALERT_SCHEMA, SEVERITY, type DeviceAlert } from "../../core/alerts.js";
 
 interface Watched {
   /** Monotonic and wall time of the last good read (or of the first look, if none since). */

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { rulesSchema } from "../../config/rules-schema.js";
 import { makeReading } from "../../test/support/readings.js";
-import { BUILTIN_PRODUCTS, type Product } from "../products.js";
-import type { ReeferReading } from "../record.js";
-import type { StateAlert, WindowAlert } from "./alerts.js";
+import { BUILTIN_PRODUCTS, type Product } from "../../core/products.js";
+import type { ReeferReading } from "../../core/record.js";
+import type { StateAlert, WindowAlert } from "../../core/alerts.js";
 import { RuleEngine, thresholdFor } from "./engine.js";
 
 const T0 = Date.UTC(2026, 10, 25, 12);

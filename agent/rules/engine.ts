@@ -1,8 +1,8 @@
 import type { RulesConfig } from "../../config/rules-schema.js";
-import type { Product } from "../products.js";
-import type { ReeferReading } from "../record.js";
+import type { Product } from "../../core/products.js";
+import type { ReeferReading } from "../../core/record.js";
 import { stateAlert, windowAlert, type AlertSubject } from "./alert-records.js";
-import type { AlertRecord } from "./alerts.js";
+import type { AlertRecord } from "../../core/alerts.js";
 import { Condition, type Verdict } from "./condition.js";
 import { eventTime } from "./event-time.js";
 import {

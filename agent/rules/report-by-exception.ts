@@ -1,5 +1,5 @@
 import type { ReportByExceptionConfig } from "../../config/rules-schema.js";
-import { BOOLEAN_FIELDS, type NumericField, type UnsequencedReading } from "../record.js";
+import { BOOLEAN_FIELDS, type NumericField, type UnsequencedReading } from "../../core/record.js";
 
 interface LastSent {
   readonly at: number;

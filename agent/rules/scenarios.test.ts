@@ -4,12 +4,12 @@ import { rulesSchema } from "../../config/rules-schema.js";
 import type { Driver } from "../../drivers/driver.js";
 import { simulatedDriver } from "../../drivers/simulated/driver.js";
 import type { Scenario } from "../../drivers/simulated/config.js";
-import type { Clock } from "../clock.js";
-import { Metrics } from "../metrics.js";
-import { BUILTIN_PRODUCTS, type Product } from "../products.js";
-import type { Measurement, ReeferReading } from "../record.js";
+import type { Clock } from "../../core/clock.js";
+import { Metrics } from "../../core/metrics.js";
+import { BUILTIN_PRODUCTS, type Product } from "../../core/products.js";
+import type { Measurement, ReeferReading } from "../../core/record.js";
 import { Sampler } from "../sampler.js";
-import type { AlertRecord, StateAlert } from "./alerts.js";
+import type { AlertRecord, StateAlert } from "../../core/alerts.js";
 import { RuleEngine } from "./engine.js";
 import { driverContext } from "../../test/support/driver-context.js";
 

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { rulesSchema } from "../../config/rules-schema.js";
 import { makeReading } from "../../test/support/readings.js";
-import type { ReeferReading } from "../record.js";
+import type { ReeferReading } from "../../core/record.js";
 import { fastPathOf, mayBeOn, STATE_RULES } from "./state-rules.js";
 
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: null });

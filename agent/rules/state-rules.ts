@@ -1,6 +1,6 @@
 import type { RulesConfig } from "../../config/rules-schema.js";
-import type { MeasurementField, ReeferReading } from "../record.js";
-import type { StateAlert } from "./alerts.js";
+import type { MeasurementField, ReeferReading } from "../../core/record.js";
+import type { StateAlert } from "../../core/alerts.js";
 import type { RaisePolicy, Verdict } from "./condition.js";
 
 /** What a rule may know of its container besides the reading. */

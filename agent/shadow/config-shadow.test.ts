@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { validateConfig } from "../../config/load.js";
 import type { AgentConfig } from "../../config/schema.js";
 import { captureLogs } from "../../test/support/logs.js";
-import { Metrics } from "../metrics.js";
+import { Metrics } from "../../core/metrics.js";
 import { ConfigShadow } from "./config-shadow.js";
 
 /** The part of an MQTT.js client the shadow uses: what it subscribed to and published. */

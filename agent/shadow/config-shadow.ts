@@ -2,8 +2,8 @@ import { chmodSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { AgentConfig } from "../../config/schema.js";
-import type { Clock } from "../clock.js";
-import type { Metrics } from "../metrics.js";
+import type { Clock } from "../../core/clock.js";
+import type { Metrics } from "../../core/metrics.js";
 import { checkRemote, isObject, type RemoteProblem } from "./remote-settings.js";
 import { shadowTopic } from "./shadow-topics.js";
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Clock } from "../clock.js";
+import type { Clock } from "../../core/clock.js";
 import { HealthReporter, type HealthClass } from "./health-reporter.js";
 
 /** The reporter's clock, on vitest's fake timers. */

@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.js";
+import type { Clock } from "../../core/clock.js";
 
 /** What a health report is judged by: a change of any of these is news, sent at once. */
 export interface HealthClass {

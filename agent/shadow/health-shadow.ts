@@ -1,7 +1,7 @@
-import type { Agent } from "../agent.js";
-import type { Clock } from "../clock.js";
-import type { ConnectionState } from "../events.js";
-import type { ReeferReading } from "../record.js";
+import type { GatewayStatus } from "../../core/gateway-status.js";
+import type { Clock } from "../../core/clock.js";
+import type { ConnectionState } from "../../core/events.js";
+import type { ReeferReading } from "../../core/record.js";
 import { HealthReporter } from "./health-reporter.js";
 import { healthClass, healthReport, type HealthFacts } from "./health-state.js";
 import { shadowTopic } from "./shadow-topics.js";
@@ -28,7 +28,7 @@ export class HealthShadow {
   private readonly clock: Clock;
 
   constructor(
-    private readonly agent: Agent,
+    private readonly agent: GatewayStatus,
     options: HealthShadowOptions,
   ) {
     this.clock = options.clock;

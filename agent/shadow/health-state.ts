@@ -1,8 +1,7 @@
-import type { Agent } from "../agent.js";
-import { deviceErrors } from "../dashboard/device-errors.js";
-import type { StorageState } from "../storage/storage-watch.js";
+import { deviceErrors } from "../device-errors.js";
 import { agentVersion } from "../version.js";
 import type { HealthClass } from "./health-reporter.js";
+import type { DeviceWearRate, GatewayStatus, StorageState } from "../../core/gateway-status.js";
 
 /** The `health` shadow's reported state's format; a consumer checks it before reading fields. */
 export const HEALTH_SCHEMA = "reefer-edge/health/1";
@@ -17,30 +16,32 @@ export interface HealthFacts {
  * The class of the gateway's health, a change of which is reported at once: from in-memory
  * tallies only (it is looked at every second, by every agent of a fleet).
  */
-export function healthClass(agent: Agent, facts: HealthFacts): HealthClass {
+export function healthClass(gateway: GatewayStatus, facts: HealthFacts): HealthClass {
+  const glance = gateway.glance();
   return {
-    backlog: agent.backlog() > agent.containerCount * 3,
+    backlog: glance.backlog > gateway.containers().length * 3,
     clock: facts.clock,
     // Containers whose device stopped answering (device_unreachable raised).
-    failing: [...agent.unreachableDevices()].sort(),
-    storage: agent.storage().failing,
+    failing: [...glance.unreachableDevices].sort(),
+    storage: glance.storage.failing,
   };
 }
 
 /** The gateway's health as the `health` shadow reports it: small, far under the shadow's 8 KB. */
 export function healthReport(
-  agent: Agent,
+  gateway: GatewayStatus,
   facts: HealthFacts,
   now: number,
 ): Record<string, unknown> {
-  const { outbox } = agent.status();
-  const oldest = agent.oldestCapturedAt();
-  const { devices } = deviceErrors(agent.metrics);
+  const { outbox, wear } = gateway.status();
+  const glance = gateway.glance();
+  const oldest = glance.oldestCapturedAt;
+  const { devices } = deviceErrors(gateway.metrics);
   return {
     schema: HEALTH_SCHEMA,
     agentVersion: agentVersion(),
-    bootId: agent.bootId,
-    uptimeSeconds: Math.round(agent.uptimeMs() / 1000),
+    bootId: gateway.bootId,
+    uptimeSeconds: Math.round(glance.uptimeMs / 1000),
     reportedAt: new Date(now).toISOString(),
     outbox: {
       depth: outbox.telemetry + outbox.alerts,
@@ -49,9 +50,9 @@ export function healthReport(
       evicted: outbox.evictedTelemetry + outbox.evictedAlerts,
       deadLettered: outbox.deadLettered,
     },
-    storage: storageReport(agent.storage(), agent.storageWear()),
+    storage: storageReport(glance.storage, wear),
     clock: facts.clock,
-    unreachable: [...agent.unreachableDevices()].sort(),
+    unreachable: [...glance.unreachableDevices].sort(),
     devices: Object.fromEntries(
       devices.map((d) => [d.device, { requests: d.requests, errors: d.errors }]),
     ),
@@ -61,10 +62,7 @@ export function healthReport(
 }
 
 /** The storage block of the report: null fields while it works. */
-function storageReport(
-  state: StorageState,
-  wear: ReturnType<Agent["storageWear"]>,
-): Record<string, unknown> {
+function storageReport(state: StorageState, wear: DeviceWearRate | null): Record<string, unknown> {
   return {
     failing: state.failing,
     since: state.since === null ? null : new Date(state.since).toISOString(),

@@ -1,6 +1,6 @@
 import type { CaptureBatch, CaptureResult } from "../outbox/outbox.js";
-import type { ReeferReading, UnsequencedReading } from "../record.js";
-import type { StorageAlert } from "../rules/alerts.js";
+import type { ReeferReading, UnsequencedReading } from "../../core/record.js";
+import type { StorageAlert } from "../../core/alerts.js";
 
 /** What the capture stage needs of the outbox: seqs, one commit a tick, durability. */
 export interface CaptureStore {

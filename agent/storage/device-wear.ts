@@ -1,21 +1,6 @@
+import type { DeviceWear } from "../../core/gateway-status.js";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-
-/** What the block device under the outbox says of its writes and its wear. */
-export interface DeviceWear {
-  /** The device (or partition), as /sys/dev/block names it: "179:2". */
-  readonly device: string;
-  /** Bytes written to it since boot, by every writer (the kernel's count, from its stat file). */
-  readonly bytesWritten: number;
-  /**
-   * eMMC's own estimate of the life used, 0 to 1 in tenths, for its two kinds of cells (JEDEC
-   * DEVICE_LIFE_TIME_EST_TYP_A and _B); null where the device does not tell (SD cards, USB).
-   */
-  readonly lifeUsedA: number | null;
-  readonly lifeUsedB: number | null;
-  /** eMMC PRE_EOL_INFO: 1 normal, 2 warning (80 % of reserved blocks used), 3 urgent; or null. */
-  readonly preEol: number | null;
-}
 
 /**
  * Reads the wear of the device holding `path` from sysfs: the kernel's count of sectors written

@@ -2,9 +2,9 @@ import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { makeReading } from "../../test/support/readings.js";
 import { useOutboxes } from "../../test/support/outbox-fixture.js";
-import { Metrics } from "../metrics.js";
+import { Metrics } from "../../core/metrics.js";
 import type { Outbox } from "../outbox/outbox.js";
-import type { ReeferReading } from "../record.js";
+import type { ReeferReading } from "../../core/record.js";
 import { GuardedOutbox, SEQ_RESERVATION } from "./guarded-outbox.js";
 
 const T0 = Date.UTC(2026, 11, 4, 12);

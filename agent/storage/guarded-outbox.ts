@@ -1,19 +1,20 @@
 import { statSync, existsSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
-import { CLOCK_FLOOR_MS, type Clock } from "../clock.js";
-import type { Metrics } from "../metrics.js";
-import type { CaptureBatch, Outbox, OutboxRow, OutboxStats } from "../outbox/outbox.js";
+import { CLOCK_FLOOR_MS, type Clock } from "../../core/clock.js";
+import type { Metrics } from "../../core/metrics.js";
+import type { CaptureBatch, Outbox, OutboxRow } from "../outbox/outbox.js";
 import type { PublishQueue } from "../outbox/publish-queue.js";
-import type { ReeferReading, UnsequencedReading } from "../record.js";
-import { withSeq } from "../record.js";
-import type { StorageAlert } from "../rules/alerts.js";
+import type { ReeferReading, UnsequencedReading } from "../../core/record.js";
+import { withSeq } from "../../core/record.js";
+import type { StorageAlert } from "../../core/alerts.js";
 import { MemoryLane } from "./memory-lane.js";
 import { RowRouting } from "./row-routing.js";
 import { WriteBehind } from "./write-behind.js";
 import { describeStorageFailure, isStorageFailure } from "./storage-failure.js";
-import { StorageWatch, type StorageState } from "./storage-watch.js";
+import { StorageWatch } from "./storage-watch.js";
 import type { CaptureStore, GuardedCaptureResult } from "./capture-store.js";
+import type { OutboxStats, StorageState } from "../../core/gateway-status.js";
 
 export interface GuardedOutboxOptions {
   /** Opens the outbox at its configured path (again, after a failure). */

@@ -1,6 +1,6 @@
 import type { AlertDraft } from "../outbox/outbox.js";
 import { LANE, type OutboxRow } from "../outbox/publish-queue.js";
-import type { ReeferReading } from "../record.js";
+import type { ReeferReading } from "../../core/record.js";
 
 /** A row held in memory while the disk fails, with what is needed to store it later. */
 interface HeldRow extends OutboxRow {

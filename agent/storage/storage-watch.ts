@@ -1,23 +1,8 @@
-import { ALERT_SCHEMA, SEVERITY, type StorageAlert } from "../rules/alerts.js";
+import type { StorageState } from "../../core/gateway-status.js";
+import { ALERT_SCHEMA, SEVERITY, type StorageAlert } from "../../core/alerts.js";
 import type { WatchTime } from "../rules/device-watch.js";
 
 /** The storage's state as /healthz, /metrics and the health shadow show it. */
-export interface StorageState {
-  readonly failing: boolean;
-  /** Wall ms of the first failure of the current episode; null while healthy. */
-  readonly since: number | null;
-  /** The last failure's words; null while healthy. */
-  readonly reason: string | null;
-  /** Readings not stored on the disk (kept in memory, or dropped) since the agent started. */
-  readonly readingsNotStored: number;
-}
-
-export const NO_STORAGE_FAILURE: StorageState = {
-  failing: false,
-  since: null,
-  reason: null,
-  readingsNotStored: 0,
-};
 
 interface Episode {
   readonly sinceWall: number;

@@ -1,8 +1,6 @@
-import type { Clock } from "../clock.js";
-import { readDeviceWear, type DeviceWear } from "./device-wear.js";
-
-/** The device's wear, and the average write rate since the agent started (null in its first second). */
-export type DeviceWearRate = DeviceWear & { readonly bytesPerSecond: number | null };
+import type { Clock } from "../../core/clock.js";
+import type { DeviceWearRate } from "../../core/gateway-status.js";
+import { readDeviceWear } from "./device-wear.js";
 
 /**
  * The flash's wear under the outbox for /metrics and the health shadow: the device's own count

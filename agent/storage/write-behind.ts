@@ -1,6 +1,6 @@
 import type { CaptureResult, Outbox } from "../outbox/outbox.js";
 import { LANE } from "../outbox/publish-queue.js";
-import type { ReeferReading } from "../record.js";
+import type { ReeferReading } from "../../core/record.js";
 import type { MemoryLane } from "./memory-lane.js";
 import type { RowRouting } from "./row-routing.js";
 

@@ -10,7 +10,7 @@ if [ -z "$node" ]; then
 fi
 version=$([ -n "$node" ] && "$node" --version 2>/dev/null || true)
 case "$version" in
-  v@NODE_MAJOR@.*) exec "$node" "$here/../dist/agent/cli.js" "$@" ;;
+  v@NODE_MAJOR@.*) exec "$node" "$here/../dist/commands/cli.js" "$@" ;;
 esac
 echo "reefer-edge: needs Node @NODE_MAJOR@ (found ${version:-no node}${node:+ at $node}). Install Node @NODE_MAJOR@ for $(uname -m): unpack nodejs.org's node-v@NODE_MAJOR@.x-linux-<arch> tarball into $(readlink -f "$here/..")/node, or set REEFER_EDGE_NODE" >&2
 exit 78

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import type { Clock } from "../../agent/clock.js";
-import type { Metrics } from "../../agent/metrics.js";
+import type { Clock } from "../../core/clock.js";
+import type { Metrics } from "../../core/metrics.js";
 import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit-breaker.js";
 import { classify, ModbusRequestError } from "./errors.js";
 import { ModbusLine } from "./line.js";

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BOOLEAN_FIELDS, NUMERIC_FIELDS } from "../../agent/record.js";
+import { BOOLEAN_FIELDS, NUMERIC_FIELDS } from "../../core/record.js";
 import { decodeRequest, encodeMeasurement } from "./codec.js";
 import { loadProfile, parseProfile } from "./profile.js";
 import { planRequests, type ReadRequest } from "./request-plan.js";

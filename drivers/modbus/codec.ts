@@ -1,4 +1,4 @@
-import type { Measurement, MeasurementField } from "../../agent/record.js";
+import type { Measurement, MeasurementField } from "../../core/record.js";
 import {
   isBitFunction,
   isBooleanField,

@@ -1,5 +1,5 @@
-import type { Measurement } from "../../agent/record.js";
-import type { Lease } from "../../agent/shared-resources.js";
+import type { Measurement } from "../../core/record.js";
+import type { Lease } from "../../core/shared-resources.js";
 import type { Driver, DriverContext, DriverDefinition } from "../driver.js";
 import { ModbusBus } from "./bus.js";
 import { decodeRequest } from "./codec.js";

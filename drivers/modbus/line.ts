@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import { Backoff } from "../../agent/backoff.js";
-import type { Metrics } from "../../agent/metrics.js";
+import { Backoff } from "../../core/backoff.js";
+import type { Metrics } from "../../core/metrics.js";
 import type { ModbusTransport } from "./transport.js";
 
 type LineState = "closed" | "opening" | "open" | "down";

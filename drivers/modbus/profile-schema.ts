@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { BOOLEAN_FIELDS, NUMERIC_FIELDS } from "../../agent/record.js";
+import { BOOLEAN_FIELDS, NUMERIC_FIELDS } from "../../core/record.js";
 
 /**
  * A register profile: how one device model's registers map to the wire contract's fields. Data,

@@ -1,4 +1,4 @@
-import type { Measurement } from "../../agent/record.js";
+import type { Measurement } from "../../core/record.js";
 import type { Driver, DriverContext, DriverDefinition } from "../driver.js";
 import { simulatedDriverConfig, type SimulatedDriverConfig } from "./config.js";
 import { ReeferModel } from "./model.js";

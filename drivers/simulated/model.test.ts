@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Measurement } from "../../agent/record.js";
+import type { Measurement } from "../../core/record.js";
 import { simulatedDriverConfig, type Scenario } from "./config.js";
 import { ReeferModel } from "./model.js";
 

@@ -1,7 +1,7 @@
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
-import type { Measurement } from "../../agent/record.js";
+import type { Measurement } from "../../core/record.js";
 import type { Scenario } from "./config.js";
 
 /** Everything the model needs to know about its reefer. */

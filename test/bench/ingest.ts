@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { Outbox } from "../../agent/outbox/outbox.js";
-import type { UnsequencedReading } from "../../agent/record.js";
+import type { UnsequencedReading } from "../../core/record.js";
 import { makeReading } from "../support/readings.js";
 import type { BenchResult } from "./report.js";
 

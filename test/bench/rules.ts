@@ -2,8 +2,8 @@ import { rulesSchema, reportByExceptionSchema } from "../../config/rules-schema.
 import { simulatedDriverConfig } from "../../drivers/simulated/config.js";
 import { ReeferModel } from "../../drivers/simulated/model.js";
 import { normalize } from "../../agent/normalizer.js";
-import { BUILTIN_PRODUCTS, type Product } from "../../agent/products.js";
-import { withSeq, type ReeferReading } from "../../agent/record.js";
+import { BUILTIN_PRODUCTS, type Product } from "../../core/products.js";
+import { withSeq, type ReeferReading } from "../../core/record.js";
 import { RuleEngine } from "../../agent/rules/engine.js";
 import { ReportByException } from "../../agent/rules/report-by-exception.js";
 import { makeReading } from "../support/readings.js";

@@ -1,8 +1,8 @@
 import { EventEmitter } from "node:events";
 import pino from "pino";
-import { systemClock } from "../../agent/clock.js";
-import type { AgentEventMap } from "../../agent/events.js";
-import { Metrics } from "../../agent/metrics.js";
+import { systemClock } from "../../core/clock.js";
+import type { AgentEventMap } from "../../core/events.js";
+import { Metrics } from "../../core/metrics.js";
 import type { Outbox } from "../../agent/outbox/outbox.js";
 import { Publisher } from "../../agent/publisher/publisher.js";
 import type { RateLimits } from "../../agent/publisher/rate-limiter.js";

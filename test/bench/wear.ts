@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import pino from "pino";
 import { validateConfig } from "../../config/load.js";
 import { Agent } from "../../agent/agent.js";
-import { startEmbeddedBroker } from "../../agent/demo/broker.js";
+import { startEmbeddedBroker } from "../../commands/demo/broker.js";
 import { readDeviceWear } from "../../agent/storage/device-wear.js";
 import { makeReading } from "../support/readings.js";
 import { makeTempDir } from "../support/tmp.js";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FleetReport } from "../../agent/fleet/report.js";
+import type { FleetReport } from "../../fleet/report.js";
 import { freePort } from "../support/ports.js";
 import { makeTempDir } from "../support/tmp.js";
 import { requireRoot, requireTool } from "../support/tools.js";

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { rulesSchema, SEED_THRESHOLD_C } from "../../config/rules-schema.js";
-import { NUMERIC_FIELDS, BOOLEAN_FIELDS } from "../../agent/record.js";
+import { NUMERIC_FIELDS, BOOLEAN_FIELDS } from "../../core/record.js";
 
 const sql = readFileSync(
   fileURLToPath(new URL("../../deploy/aws/analytics/faulty-reefers.sql", import.meta.url)),

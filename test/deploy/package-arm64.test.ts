@@ -41,7 +41,7 @@ describe.skipIf(mosquitto.skip || qemu.skip || cross.skip)("the arm64 package un
     "-L",
     SYSROOT,
     join(stage, "node/bin/node"),
-    join(stage, "dist/agent/cli.js"),
+    join(stage, "dist/commands/cli.js"),
     ...cli,
   ];
 

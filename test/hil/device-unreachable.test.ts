@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Agent } from "../../agent/agent.js";
-import type { AlertRecord, DeviceAlert } from "../../agent/rules/alerts.js";
+import type { AlertRecord, DeviceAlert } from "../../core/alerts.js";
 import { validateConfig } from "../../config/load.js";
 import { captureLogs } from "../support/logs.js";
 import { freePort } from "../support/ports.js";

@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runDoctor } from "../../agent/doctor/doctor.js";
+import { runDoctor } from "../../commands/doctor/doctor.js";
 import { freePort } from "../support/ports.js";
 import { Rig, requireSocat } from "./rig.js";
 

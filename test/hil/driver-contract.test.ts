@@ -1,6 +1,6 @@
 import pino from "pino";
-import { systemClock } from "../../agent/clock.js";
-import { BUILTIN_PRODUCTS, type Product } from "../../agent/products.js";
+import { systemClock } from "../../core/clock.js";
+import { BUILTIN_PRODUCTS, type Product } from "../../core/products.js";
 import { driverContract } from "../../drivers/driver.contract.js";
 import { simulatedDriver } from "../../drivers/simulated/driver.js";
 import { driverContext } from "../support/driver-context.js";

@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Measurement } from "../../agent/record.js";
+import type { Measurement } from "../../core/record.js";
 import { loadProfile } from "../../drivers/modbus/profile.js";
 import { ReeferModel } from "../../drivers/simulated/model.js";
 import { useMosquitto } from "../support/broker-fixture.js";

@@ -1,8 +1,8 @@
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { systemClock } from "../../agent/clock.js";
+import { systemClock } from "../../core/clock.js";
 import { Sampler } from "../../agent/sampler.js";
-import type { Measurement } from "../../agent/record.js";
+import type { Measurement } from "../../core/record.js";
 import { ReeferModel } from "../../drivers/simulated/model.js";
 import { loadProfile } from "../../drivers/modbus/profile.js";
 import type { Driver } from "../../drivers/driver.js";

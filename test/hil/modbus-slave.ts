@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import jsmodbus from "jsmodbus";
 import { SerialPort } from "serialport";
-import type { Measurement } from "../../agent/record.js";
+import type { Measurement } from "../../core/record.js";
 import { encodeMeasurement } from "../../drivers/modbus/codec.js";
 import type { Profile } from "../../drivers/modbus/profile-schema.js";
 

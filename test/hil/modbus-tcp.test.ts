@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Metrics } from "../../agent/metrics.js";
-import type { Measurement } from "../../agent/record.js";
+import { Metrics } from "../../core/metrics.js";
+import type { Measurement } from "../../core/record.js";
 import type { Driver } from "../../drivers/driver.js";
 import { TcpSlave } from "./tcp-slave.js";
 import { modbusDriver } from "./modbus-driver.js";

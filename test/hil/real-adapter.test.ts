@@ -1,8 +1,8 @@
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Metrics } from "../../agent/metrics.js";
+import { Metrics } from "../../core/metrics.js";
 import { FIELD_RANGES } from "../../agent/normalizer.js";
-import type { NumericField } from "../../agent/record.js";
+import type { NumericField } from "../../core/record.js";
 import type { Driver } from "../../drivers/driver.js";
 import { makeTempDir } from "../support/tmp.js";
 import { ModbusSlaveBus } from "./modbus-slave.js";

@@ -1,8 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
-import { Metrics } from "../../agent/metrics.js";
-import { SharedResources } from "../../agent/shared-resources.js";
+import { Metrics } from "../../core/metrics.js";
+import { SharedResources } from "../../core/shared-resources.js";
 import type { Driver } from "../../drivers/driver.js";
 import type { ModbusRtuDriverConfig } from "../../drivers/modbus/config.js";
 import { makeTempDir } from "../support/tmp.js";

@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Agent } from "../../agent/agent.js";
-import type { Clock } from "../../agent/clock.js";
+import type { Clock } from "../../core/clock.js";
 import { testConfig } from "../support/agent-config.js";
 import { captureLogs } from "../support/logs.js";
 import { useMosquitto } from "../support/broker-fixture.js";

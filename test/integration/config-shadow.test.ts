@@ -129,7 +129,7 @@ describe.skipIf(mosquitto.skip || moto.skip)("the config shadow", () => {
       async () => ((await shadowDocument()).state.reported?.configVersion ?? 0) >= version,
     );
     expect(limit(agent)).toBe(9);
-    expect(agent.containerIntervals().get("S1")).toBe(300);
+    expect(agent.containers().find((c) => c.id === "S1")?.intervalMs).toBe(300);
     const applied = await shadowDocument();
     expect(applied.state.delta).toBeUndefined();
     expect(applied.state.reported?.refused).toBeUndefined();
@@ -173,7 +173,7 @@ describe.skipIf(mosquitto.skip || moto.skip)("the config shadow", () => {
     const problems = (await shadowDocument()).state.reported?.refused?.problems ?? [];
     expect(problems.map((p) => p.path)).toEqual(["rules.temperature.threshold"]);
     expect(limit(agent)).toBe(9);
-    expect(agent.containerIntervals().get("S1")).toBe(300);
+    expect(agent.containers().find((c) => c.id === "S1")?.intervalMs).toBe(300);
 
     // Bad input on the device's own topics: not JSON, a megabyte; each refused and reported.
     const { cert, key } = env.pki.client(SHADOW_SERVICE);
@@ -216,14 +216,14 @@ describe.skipIf(mosquitto.skip || moto.skip)("the config shadow", () => {
     // The broker is unreachable: only the saved settings can say 9.
     const agent = startAgent({ url: `mqtt://127.0.0.1:${await freePort()}` });
     expect(limit(agent)).toBe(9);
-    expect(agent.containerIntervals().get("S1")).toBe(300);
+    expect(agent.containers().find((c) => c.id === "S1")?.intervalMs).toBe(300);
   });
 
   it("applies a flood of changes at most once a second, the last one winning, and loses no reading in a drain", async () => {
     const agent = startAgent(agentMqtt(env, GATEWAY));
     await until(() => agent.status().connected);
     await env.proxy.down();
-    await until(() => agent.backlog() > 5);
+    await until(() => agent.glance().backlog > 5);
     let last = 0;
     for (let threshold = 20; threshold < 40; threshold++) {
       last = await desire({ rules: { temperature: { threshold } } });
@@ -232,7 +232,7 @@ describe.skipIf(mosquitto.skip || moto.skip)("the config shadow", () => {
     await until(async () => ((await shadowDocument()).state.reported?.configVersion ?? 0) >= last);
     expect(limit(agent)).toBe(39);
     expect(agent.metrics.get("shadow_applied")).toBeLessThanOrEqual(3);
-    await until(() => agent.backlog() === 0);
+    await until(() => agent.glance().backlog === 0);
     const seqs = env.monitor.seqs("S1");
     const highest = Math.max(...seqs);
     for (let seq = 1; seq <= highest; seq++) expect(seqs.has(seq), `seq ${seq}`).toBe(true);

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Agent } from "../../agent/agent.js";
-import type { GatewaySnapshotWire } from "../../agent/dashboard/web/wire.js";
+import type { GatewaySnapshotWire } from "../../dashboard/wire.js";
 import { validateConfig } from "../../config/load.js";
 import { captureLogs } from "../support/logs.js";
 import { freePort } from "../support/ports.js";

@@ -1,7 +1,7 @@
 import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { DoctorReport } from "../../agent/doctor/doctor.js";
+import type { DoctorReport } from "../../commands/doctor/doctor.js";
 import { useMosquitto } from "../support/broker-fixture.js";
 import { runCli } from "../support/cli.js";
 import { freePort } from "../support/ports.js";

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FleetReport } from "../../agent/fleet/report.js";
+import type { FleetReport } from "../../fleet/report.js";
 import { startCli, type RunningCli } from "../support/cli.js";
 import { Monitor } from "../support/monitor.js";
 import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";

@@ -92,7 +92,7 @@ describe.skipIf(mosquitto.skip || moto.skip)("the health shadow", () => {
 
       // An outage: readings pile up; the report of the backlog is owed until the link is back.
       await env.proxy.down();
-      await until(() => agent.backlog() > 20);
+      await until(() => agent.glance().backlog > 20);
       const before = reports.length;
       await env.proxy.up();
       await until(() => reports.slice(before).some((r) => r.state.reported.outbox.depth > 3));

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Agent } from "../../agent/agent.js";
-import { NUMERIC_FIELDS, BOOLEAN_FIELDS } from "../../agent/record.js";
+import { NUMERIC_FIELDS, BOOLEAN_FIELDS } from "../../core/record.js";
 import { testConfig, type TestConfigOptions } from "../support/agent-config.js";
 import { captureLogs } from "../support/logs.js";
 import { issueExpired } from "../support/pki.js";

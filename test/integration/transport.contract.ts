@@ -53,10 +53,10 @@ export function transportContract(binary: string, client: "mqttjs" | "aws-crt"):
       });
       await env.monitor.waitFor(() => env.monitor.seqs("C01").size >= 5, "five readings");
       await env.proxy.down();
-      await env.monitor.waitFor(() => agent.backlog() >= 40, "a backlog");
+      await env.monitor.waitFor(() => agent.glance().backlog >= 40, "a backlog");
       await env.proxy.up();
       await agent.stopSampling();
-      await env.monitor.waitFor(() => agent.backlog() === 0, "the backlog drained");
+      await env.monitor.waitFor(() => agent.glance().backlog === 0, "the backlog drained");
       const status = agent.status();
       expect(status.outbox.telemetry).toBe(0);
       const last = agent.metrics.get("readings_captured") / 2;

@@ -4,7 +4,7 @@ import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MIGRATIONS } from "../../agent/outbox/database.js";
-import type { ReeferReading } from "../../agent/record.js";
+import type { ReeferReading } from "../../core/record.js";
 import { startCli, type RunningCli } from "../support/cli.js";
 import { FaultProxy } from "../support/fault-proxy.js";
 import { Monitor } from "../support/monitor.js";

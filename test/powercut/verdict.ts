@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import type { ReeferReading } from "../../agent/record.js";
+import type { ReeferReading } from "../../core/record.js";
 
 /** What one cut found (either rig: the FUSE disk's or the whole guest's). */
 export interface CutRecord {

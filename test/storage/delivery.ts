@@ -1,4 +1,4 @@
-import type { ReeferReading } from "../../agent/record.js";
+import type { ReeferReading } from "../../core/record.js";
 
 /** What a gateway's readings at the broker show: gaps, conflicts and each container's last seq. */
 export interface Delivery {

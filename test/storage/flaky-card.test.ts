@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ReeferReading } from "../../agent/record.js";
+import type { ReeferReading } from "../../core/record.js";
 import { startCli, type RunningCli } from "../support/cli.js";
 import { Monitor } from "../support/monitor.js";
 import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 /** The built CLI, whether this file runs from source (tests) or from dist/ (benchmarks). */
 export const CLI = fileURLToPath(
   new URL(
-    import.meta.url.includes("/dist/") ? "../../agent/cli.js" : "../../dist/agent/cli.js",
+    import.meta.url.includes("/dist/") ? "../../commands/cli.js" : "../../dist/commands/cli.js",
     import.meta.url,
   ),
 );

@@ -1,8 +1,8 @@
 import pino, { type Logger } from "pino";
-import { systemClock, type Clock } from "../../agent/clock.js";
-import { Metrics } from "../../agent/metrics.js";
-import { BUILTIN_PRODUCTS, type Product } from "../../agent/products.js";
-import { SharedResources } from "../../agent/shared-resources.js";
+import { systemClock, type Clock } from "../../core/clock.js";
+import { Metrics } from "../../core/metrics.js";
+import { BUILTIN_PRODUCTS, type Product } from "../../core/products.js";
+import { SharedResources } from "../../core/shared-resources.js";
 import type { DriverContext } from "../../drivers/driver.js";
 
 /** A driver's context as the agent builds it, with quiet defaults for what a test leaves out. */

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import mqtt, { type MqttClient } from "mqtt";
 import { waitFor } from "./wait-for.js";
-import type { ReeferReading } from "../../agent/record.js";
+import type { ReeferReading } from "../../core/record.js";
 import { BACKFILL_SCHEMA } from "../../agent/publisher/topics.js";
 import type { Identity } from "./pki.js";
 

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { mosquittoConfig, MosquittoProcess } from "../../agent/fleet/mosquitto-process.js";
+import { mosquittoConfig, MosquittoProcess } from "../../fleet/mosquitto-process.js";
 import type { TestPki } from "./pki.js";
 import { freePort } from "./ports.js";
 

@@ -1,4 +1,4 @@
-import type { UnsequencedReading } from "../../agent/record.js";
+import type { UnsequencedReading } from "../../core/record.js";
 
 /** A plausible unsequenced reading for outbox and publisher tests. */
 export function makeReading(

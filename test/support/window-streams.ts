@@ -2,9 +2,9 @@ import fc from "fast-check";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { rulesSchema } from "../../config/rules-schema.js";
-import { BUILTIN_PRODUCTS, type Product } from "../../agent/products.js";
-import type { ReeferReading } from "../../agent/record.js";
-import type { WindowAlert } from "../../agent/rules/alerts.js";
+import { BUILTIN_PRODUCTS, type Product } from "../../core/products.js";
+import type { ReeferReading } from "../../core/record.js";
+import type { WindowAlert } from "../../core/alerts.js";
 import { RuleEngine } from "../../agent/rules/engine.js";
 import { makeReading } from "./readings.js";
 

@@ -1,0 +1,64 @@
+import { dirname, join } from "node:path";
+import type { AgentConfig } from "../config/schema.js";
+import type { ContainerInfo } from "../core/gateway-status.js";
+import type { Product } from "../core/products.js";
+import { thresholdFor } from "./rules/engine.js";
+
+/** What the agent derives from its config, in one place: the file's and a remote setting's. */
+
+/** Where the config shadow's applied settings are kept: beside the outbox, unless configured. */
+export function remoteStateFile(config: AgentConfig): string | null {
+  if (config.remoteConfig.stateFile !== undefined) return config.remoteConfig.stateFile;
+  if (config.buffer.path === ":memory:") return null;
+  return join(dirname(config.buffer.path), "remote-config.json");
+}
+
+export function reportByExceptionConfigs(config: AgentConfig) {
+  return new Map(
+    config.containers.flatMap((c) =>
+      c.reportByException ? [[c.id, c.reportByException] as const] : [],
+    ),
+  );
+}
+
+/**
+ * Per container, how long without a good read raises device_unreachable: the configured time,
+ * else the longer of three sampling intervals and 30 s (one slow poll is not news).
+ */
+export function deviceUnreachableAfter(config: AgentConfig): Map<string, number> {
+  const rule = config.rules.deviceUnreachable;
+  if (!rule.enabled) return new Map();
+  return new Map(
+    config.containers.map((c) => {
+      const interval = c.intervalMs ?? config.sampling.intervalMs;
+      return [
+        c.id,
+        rule.afterSeconds !== undefined ? rule.afterSeconds * 1000 : Math.max(3 * interval, 30_000),
+      ];
+    }),
+  );
+}
+
+/** The containers as a live view shows them: product, setpoint, the rules' current limit, interval. */
+export function containerInfos(
+  config: AgentConfig,
+  products: ReadonlyMap<string, Product>,
+  rules: AgentConfig["rules"],
+): ContainerInfo[] {
+  return config.containers.map((c) => {
+    const product = products.get(c.id) ?? {
+      id: c.product,
+      name: c.product,
+      targetTemperature: 0,
+      targetHumidity: 0,
+    };
+    return {
+      id: c.id,
+      product: product.id,
+      productName: product.name,
+      setpoint: product.targetTemperature,
+      limit: thresholdFor(rules, product),
+      intervalMs: c.intervalMs ?? config.sampling.intervalMs,
+    };
+  });
+}
