@@ -6,6 +6,7 @@ import type { AgentConfig } from "../config/schema.js";
 import { captureLogs } from "../test/support/logs.js";
 import { makeTempDir } from "../test/support/tmp.js";
 import { ConfigReloader } from "./config-reloader.js";
+import { waitFor } from "../test/support/wait-for.js";
 
 const BASE = `version: 1
 gateway: { id: gw-1 }
@@ -40,9 +41,7 @@ describe("ConfigReloader", () => {
     reloader.start();
     writeFileSync(file, `${BASE}rules: { temperature: { threshold: 12 } }\n`);
     utimesSync(file, new Date(), new Date(Date.now() + 5000)); // a distinct mtime, whatever the fs granularity
-    const deadline = Date.now() + 5000;
-    while (applied.length === 0 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+    await waitFor("the reload", () => applied.length > 0, 5000, { everyMs: 20 });
     expect(applied[0]?.rules.temperature.threshold).toBe(12);
     expect(lines.some((l) => l.msg === "config reloaded" && l.reason === "file changed")).toBe(
       true,
@@ -52,8 +51,7 @@ describe("ConfigReloader", () => {
     // As editors and config management do: a new file renamed over the old one.
     writeFileSync(`${file}.new`, `${BASE}rules: { temperature: { threshold: 14 } }\n`);
     renameSync(`${file}.new`, file);
-    const again = Date.now() + 5000;
-    while (applied.length < 2 && Date.now() < again) await new Promise((r) => setTimeout(r, 20));
+    await waitFor("the second reload", () => applied.length >= 2, 5000, { everyMs: 20 });
     expect(applied[1]?.rules.temperature.threshold).toBe(14);
   });
 });

@@ -8,6 +8,7 @@ import { freePort } from "../test/support/ports.js";
 import { Agent } from "../agent/agent.js";
 import { TILE } from "../dashboard/wire.js";
 import { TileTracker } from "./tile-tracker.js";
+import { waitFor } from "../test/support/wait-for.js";
 
 const running: Agent[] = [];
 afterEach(async () => {
@@ -36,10 +37,6 @@ async function offlineAgent(): Promise<Agent> {
   return agent;
 }
 
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
-}
-
 describe("TileTracker", () => {
   it("flags each container: no data, offline, backlog, alarm; and sends a tile only when it changed", async () => {
     const agent = await offlineAgent();
@@ -59,7 +56,7 @@ describe("TileTracker", () => {
     });
     agent.start();
     // Offline, the backlog grows past three ticks of the gateway's containers.
-    await until(() => alarmed && agent.glance().backlog > 6);
+    await waitFor("an alarm and a backlog", () => alarmed && agent.glance().backlog > 6, 20_000);
     const changes = tracker.changes();
     expect(changes.tiles).toEqual([4, 5]);
     expect(changes.flags[0]).toBe(TILE.offline | TILE.backlog);

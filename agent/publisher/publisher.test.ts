@@ -12,6 +12,7 @@ import { Metrics } from "../../core/metrics.js";
 import { Outbox } from "../outbox/outbox.js";
 import { Publisher } from "./publisher.js";
 import { BACKFILL_SCHEMA } from "./topics.js";
+import { waitFor } from "../../test/support/wait-for.js";
 
 /**
  * The publisher alone, fast: an in-memory outbox, the embedded broker (aedes) on loopback and a
@@ -78,13 +79,7 @@ function start(options: { envelopeBytes?: number; observe?: () => void } = {}): 
   return publisher;
 }
 
-async function until(what: string, done: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const until = (what: string, done: () => boolean) => waitFor(what, done, 10_000, { everyMs: 10 });
 
 const seqsArrived = () =>
   arrived.flatMap(({ topic, body }) =>

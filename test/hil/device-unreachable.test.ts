@@ -7,6 +7,7 @@ import { captureLogs } from "../support/logs.js";
 import { freePort } from "../support/ports.js";
 import { Rig, requireSocat } from "./rig.js";
 import type { Fault } from "./modbus-slave.js";
+import { waitFor } from "../support/wait-for.js";
 
 // Needs socat for the pty RS-485 line: a missing one skips with the reason printed, and fails
 // under CI (test/support/tools.ts), where .ci/run installs it.
@@ -67,13 +68,8 @@ describe.skipIf(socat.skip)("device_unreachable on the RS-485 rig", () => {
 
   const unreachable = () =>
     alerts.filter((a): a is DeviceAlert => a.alert_type === "device_unreachable");
-  const until = async (what: string, done: () => boolean, timeoutMs = 20_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!done()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
+  const until = (what: string, done: () => boolean, timeoutMs = 20_000) =>
+    waitFor(what, done, timeoutMs);
 
   it("a silent slave raises it, not before the configured time, naming the device and the class", async () => {
     await until("readings", () => readings >= 3);

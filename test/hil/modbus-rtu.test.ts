@@ -23,19 +23,17 @@ async function readUntil(
   predicate: (m: Measurement) => boolean,
   ms = 10_000,
 ): Promise<Measurement> {
-  const deadline = Date.now() + ms;
   let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const m = await read(driver);
-      if (predicate(m)) return m;
-      last = m;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`condition not met; last: ${String(last)}`);
+  await waitFor(
+    "a reading that meets the condition",
+    async () => {
+      last = await read(driver).catch((error: unknown) => error);
+      return !(last instanceof Error) && predicate(last as Measurement);
+    },
+    ms,
+    { detail: () => `last: ${last instanceof Error ? last.message : JSON.stringify(last)}` },
+  );
+  return last as Measurement;
 }
 
 describe.skipIf(socat.skip)("Modbus RTU on the pty rig (socat + jsmodbus slave)", () => {
@@ -276,7 +274,6 @@ describe.skipIf(socat.skip)("the USB adapter unplugged and plugged back", () => 
         () => classes.push("read"),
         (error: unknown) => classes.push((error as { errorClass?: string }).errorClass ?? "?"),
       );
-      await new Promise((r) => setTimeout(r, 100));
     }
     expect(classes.slice(2)).toEqual(new Array(8).fill("port_gone"));
     expect(classes.slice(0, 2).every((c) => c === "timeout" || c === "port_gone")).toBe(true);

@@ -33,6 +33,8 @@ export class SlaveUnit {
   readonly faults: Fault[] = [];
   dead = false;
   answered = 0;
+  /** Replies a "slow" fault held back, once they have been written after all. */
+  lateReplies = 0;
 
   constructor(readonly unitId: number) {}
 
@@ -164,6 +166,7 @@ export class ModbusSlaveBus {
       case "slow":
         setTimeout(() => {
           this.port?.write(reply);
+          unit.lateReplies++;
         }, fault.ms);
         return;
     }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Metrics } from "../../core/metrics.js";
 import type { Measurement } from "../../core/record.js";
 import type { Driver } from "../../drivers/driver.js";
+import { waitFor } from "../support/wait-for.js";
 import { TcpSlave } from "./tcp-slave.js";
 import { modbusDriver } from "./modbus-driver.js";
 
@@ -11,13 +12,16 @@ async function readUntil(
   driver: Driver,
   predicate: (m: Measurement) => boolean,
 ): Promise<Measurement> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const m = await read(driver).catch(() => null);
-    if (m && predicate(m)) return m;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error("condition not met");
+  let last: Measurement | null = null;
+  await waitFor(
+    "a reading that meets the condition",
+    async () => {
+      last = await read(driver).catch(() => null);
+      return last !== null && predicate(last);
+    },
+    10_000,
+  );
+  return last as unknown as Measurement;
 }
 
 describe("Modbus TCP against a jsmodbus device on loopback", () => {
@@ -77,14 +81,22 @@ describe("Modbus TCP against a jsmodbus device on loopback", () => {
     const clean = await read(driver);
     // Each block of the map in turn answers late: no other block may take that answer.
     for (let block = 0; block < 6; block++) {
+      const late = slave.unit.lateReplies;
       for (let i = 0; i < block; i++) slave.unit.faults.push({ kind: "slow", ms: 0 });
       slave.unit.faults.push({ kind: "slow", ms: 450 }, { kind: "slow", ms: 450 });
+      const pushed = slave.unit.faults.length;
       const partial = await read(driver);
       for (const [field, value] of Object.entries(partial)) {
         expect(value, `block ${block}: ${field}`).toEqual(clean[field as keyof Measurement]);
       }
+      const delayed = pushed - slave.unit.faults.length;
       slave.unit.faults.length = 0;
-      await new Promise((r) => setTimeout(r, 500)); // let the late replies arrive, then go
+      // Let every late reply reach the driver's socket before the next block goes.
+      await waitFor(
+        `block ${block}'s ${delayed} late replies`,
+        () => slave.unit.lateReplies >= late + delayed,
+        10_000,
+      );
     }
     expect(await read(driver)).toEqual(clean);
   });

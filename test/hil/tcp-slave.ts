@@ -49,7 +49,10 @@ export class TcpSlave {
       case "drop":
         return;
       case "slow":
-        setTimeout(() => write(reply), fault.ms);
+        setTimeout(() => {
+          write(reply);
+          this.unit.lateReplies++;
+        }, fault.ms);
         return;
       case "exception": {
         // Same transaction id and unit; PDU: the function code with the high bit, the code.

@@ -104,8 +104,16 @@ describe.skipIf(mosquitto.skip)("reefer-edge fleet", () => {
           240_000,
           { detail: () => fleet.stderr.slice(-3000) },
         );
+        const before = fleet.stderr.length;
         await broker.pause({ hard: false });
-        await new Promise((resolve) => setTimeout(resolve, 3000));
+        // The outage lasts until the fleet reports every gateway offline:
+        // a fact from its progress lines, however busy the machine is.
+        await waitFor(
+          "the whole fleet to report itself offline",
+          () => fleet.stderr.slice(before).includes('"connected":0,"captured"'),
+          120_000,
+          { detail: () => fleet.stderr.slice(-3000) },
+        );
         await broker.resume();
       });
       // The broker acknowledged every reading; the subscriber's queue may still be emptying.
