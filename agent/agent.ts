@@ -214,7 +214,7 @@ export class Agent implements GatewayStatus {
       metrics,
       events,
       random: this.random,
-      ...(this.configShadow && { session: this.configShadow }),
+      ...(this.configShadow && { sessions: [this.configShadow] }),
     });
     this.publisher = publisher;
     const capture = new CaptureStage({

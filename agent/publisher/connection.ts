@@ -1,4 +1,3 @@
-import type { MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { AgentConfig } from "../../config/schema.js";
 import type { Clock } from "../../core/clock.js";
@@ -6,8 +5,9 @@ import type { AgentEvents } from "../../core/events.js";
 import type { Metrics } from "../../core/metrics.js";
 import { describeConnectionError } from "./errors.js";
 import { mqttClientOptions } from "./client-options.js";
-import { connectCrt } from "./crt-client.js";
-import { connect } from "./mqtt-connect.js";
+import type { BrokerClient, SessionLink } from "./broker-client.js";
+import { openCrtClient } from "./crt-client.js";
+import { openMqttJsClient } from "./mqttjs-client.js";
 import { ReconnectPolicy } from "./reconnect-policy.js";
 import type { TlsMaterial } from "./tls.js";
 
@@ -26,8 +26,14 @@ export interface BrokerConnectionOptions {
 /** What the publisher does when a connection comes up or goes. */
 export interface ConnectionHandlers {
   /** A new connection (a fresh client) is up; its session starts now. */
-  up(client: MqttClient, generation: number): void;
+  up(client: BrokerClient, generation: number): void;
   /** The connection is gone; whatever was in flight on it is pending again. */
+  down(): void;
+}
+
+/** A session riding on each connection (a shadow): it may send and receive, never end the link. */
+export interface LinkSession {
+  up(link: SessionLink): void;
   down(): void;
 }
 
@@ -39,7 +45,7 @@ export interface ConnectionHandlers {
  * per outage.
  */
 export class BrokerConnection {
-  private client: MqttClient | null = null;
+  private client: BrokerClient | null = null;
   /** Bumped on every connection; callbacks of an older client are ignored. */
   private generationNow = 0;
   private connected = false;
@@ -52,6 +58,8 @@ export class BrokerConnection {
   constructor(
     private readonly options: BrokerConnectionOptions,
     private readonly handlers: ConnectionHandlers,
+    /** Told of each connection after the publisher, in this order. */
+    private readonly sessions: readonly LinkSession[] = [],
   ) {
     this.reconnect = new ReconnectPolicy({
       ...options.mqtt.reconnect,
@@ -82,7 +90,7 @@ export class BrokerConnection {
     this.client = null;
     this.generationNow++;
     this.connected = false;
-    if (client) await client.endAsync(true).catch(() => undefined);
+    if (client) await client.end();
     this.options.events.emit("connection", "stopped");
   }
 
@@ -98,23 +106,22 @@ export class BrokerConnection {
       { url: config.url, clientId: gatewayId, attempt: this.reconnect.failures },
       "connecting",
     );
-    const client =
-      config.client === "aws-crt"
-        ? connectCrt(config.url, clientOptions)
-        : connect(config.url, clientOptions);
+    const open = config.client === "aws-crt" ? openCrtClient : openMqttJsClient;
+    const client: BrokerClient = open(config.url, clientOptions, {
+      connected: () => {
+        this.onConnect(generation, client);
+      },
+      failed: (error) => {
+        this.onError(generation, error);
+      },
+      closed: () => {
+        this.onClose(generation);
+      },
+    });
     this.client = client;
-    client.on("connect", () => {
-      this.onConnect(generation, client);
-    });
-    client.on("error", (error) => {
-      this.onError(generation, error);
-    });
-    client.on("close", () => {
-      this.onClose(generation);
-    });
   }
 
-  private onConnect(generation: number, client: MqttClient): void {
+  private onConnect(generation: number, client: BrokerClient): void {
     if (generation !== this.generationNow) return;
     this.connected = true;
     this.reconnect.connected();
@@ -122,6 +129,7 @@ export class BrokerConnection {
     this.lastProblemKind = "network";
     this.options.metrics.increment("connects");
     this.handlers.up(client, generation);
+    for (const session of this.sessions) session.up(client);
     this.options.events.emit("connection", "connected");
   }
 
@@ -147,7 +155,8 @@ export class BrokerConnection {
     const client = this.client;
     this.client = null;
     this.generationNow++;
-    client?.end(true);
+    void client?.end();
+    for (const session of this.sessions) session.down();
     this.handlers.down();
     if (wasConnected) {
       this.options.metrics.increment("disconnects");

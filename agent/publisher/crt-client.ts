@@ -1,7 +1,7 @@
-import { EventEmitter } from "node:events";
 import { ConfigError } from "../../config/load.js";
 import { createRequire } from "node:module";
-import type { IClientOptions, MqttClient } from "mqtt";
+import type { IClientOptions } from "mqtt";
+import type { BrokerClient, LinkEvents } from "./broker-client.js";
 import type { mqtt5 as Mqtt5, iot as Iot } from "aws-iot-device-sdk-v2";
 
 type Sdk = { mqtt5: typeof Mqtt5; iot: typeof Iot };
@@ -51,20 +51,24 @@ export function checkCrtClient(client: "mqttjs" | "aws-crt"): void {
 }
 
 /**
- * aws-iot-device-sdk-v2's MQTT 5 client (the AWS CRT, native) behind the few calls the agent
- * makes of an MQTT.js client, so the publisher, its reconnect policy and the shadows run on it
- * unchanged. Written by hand because no library adapts one to the other. Like the agent's MQTT.js
+ * aws-iot-device-sdk-v2's MQTT 5 client (the AWS CRT, native) behind the BrokerClient seam, so
+ * the publisher, its reconnect policy and the shadows run on it unchanged. Written by hand
+ * because no library adapts it to a small interface of our own. Like the agent's MQTT.js
  * clients it lives for one connection: the CRT's own reconnect is pushed out of the way (the
  * agent's full-jitter policy decides), its offline queue fails on a disconnect (the outbox keeps
  * the rows), and its AWS IoT flow control (100 publishes a second) is off: the agent's own rate
  * limits (`publish.*`) govern, as they do for MQTT.js.
  */
-class CrtConnection extends EventEmitter {
+class CrtConnection implements BrokerClient {
   private readonly client: Mqtt5.Mqtt5Client;
+  private readonly listeners = new Set<(topic: string, payload: Buffer) => void>();
   private closed = false;
 
-  constructor(url: URL, options: IClientOptions) {
-    super();
+  constructor(
+    url: URL,
+    options: IClientOptions,
+    private readonly events: LinkEvents,
+  ) {
     const { mqtt5, iot } = loadSdk();
     const pem = (value: unknown): string =>
       Buffer.isBuffer(value) ? value.toString("utf8") : typeof value === "string" ? value : "";
@@ -89,13 +93,15 @@ class CrtConnection extends EventEmitter {
       mqtt5.ClientExtendedValidationAndFlowControl.None,
     );
     this.client = new mqtt5.Mqtt5Client(builder.build());
-    this.client.on("connectionSuccess", () => this.emit("connect"));
+    this.client.on("connectionSuccess", () => {
+      events.connected();
+    });
     this.client.on("connectionFailure", (event) => {
-      this.emit("error", event.error);
+      events.failed(asError(event.error));
       this.close();
     });
     this.client.on("disconnection", (event) => {
-      this.emit("error", event.error);
+      events.failed(asError(event.error));
       this.close();
     });
     this.client.on("messageReceived", (event) => {
@@ -106,23 +112,18 @@ class CrtConnection extends EventEmitter {
           : typeof payload === "string"
             ? Buffer.from(payload)
             : Buffer.from(payload as ArrayBuffer);
-      this.emit("message", event.message.topicName, bytes);
+      for (const listener of this.listeners) listener(event.message.topicName, bytes);
     });
     this.client.start();
   }
 
-  publish(
-    topic: string,
-    payload: string,
-    options: { qos: 0 | 1 },
-    callback?: (error?: Error) => void,
-  ): this {
+  publish(topic: string, payload: string, qos: 0 | 1, callback?: (error?: Error) => void): void {
     const { mqtt5 } = loadSdk();
     this.client
       .publish({
         topicName: topic,
         payload,
-        qos: options.qos === 1 ? mqtt5.QoS.AtLeastOnce : mqtt5.QoS.AtMostOnce,
+        qos: qos === 1 ? mqtt5.QoS.AtLeastOnce : mqtt5.QoS.AtMostOnce,
       })
       .then(
         (result) => {
@@ -134,35 +135,33 @@ class CrtConnection extends EventEmitter {
         },
         (error: unknown) => callback?.(error instanceof Error ? error : new Error(String(error))),
       );
-    return this;
   }
 
-  subscribe(
-    topics: string[],
-    options: { qos: 0 | 1 },
-    callback?: (error: Error | null) => void,
-  ): this {
+  subscribe(topics: readonly string[], qos: 0 | 1, callback: (error: Error | null) => void): void {
     const { mqtt5 } = loadSdk();
     this.client
       .subscribe({
         subscriptions: topics.map((topicFilter) => ({
           topicFilter,
-          qos: options.qos === 1 ? mqtt5.QoS.AtLeastOnce : mqtt5.QoS.AtMostOnce,
+          qos: qos === 1 ? mqtt5.QoS.AtLeastOnce : mqtt5.QoS.AtMostOnce,
         })),
       })
       .then(
-        () => callback?.(null),
-        (error: unknown) => callback?.(error instanceof Error ? error : new Error(String(error))),
+        () => {
+          callback(null);
+        },
+        (error: unknown) => {
+          callback(error instanceof Error ? error : new Error(String(error)));
+        },
       );
-    return this;
   }
 
-  end(): this {
-    this.close();
-    return this;
+  onMessage(listener: (topic: string, payload: Buffer) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
-  endAsync(): Promise<void> {
+  end(): Promise<void> {
     this.close();
     return Promise.resolve();
   }
@@ -172,15 +171,28 @@ class CrtConnection extends EventEmitter {
     this.closed = true;
     this.client.stop();
     // The native client is freed once stopped.
-    this.client.once("stopped", () => this.client.close());
-    this.emit("close");
+    this.client.once("stopped", () => {
+      this.client.close();
+    });
+    this.events.closed();
   }
 }
 
 /**
- * A connection through the CRT, typed as the MQTT.js client the agent drives: it answers the
- * calls and events the agent uses (publish, subscribe, message, connect, error, close, end).
+ * The CRT types its failures as ICrtError, which need not be an Error; at run time they are
+ * CrtError (an Error). A plain object becomes one that keeps its error name for the classifier.
  */
-export function connectCrt(url: string, options: IClientOptions): MqttClient {
-  return new CrtConnection(new URL(url), options) as unknown as MqttClient;
+function asError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  const name = (error as { error_name?: string } | undefined)?.error_name ?? "unknown CRT error";
+  return Object.assign(new Error(name), error);
+}
+
+/** One connection through the CRT behind the BrokerClient seam. */
+export function openCrtClient(
+  url: string,
+  options: IClientOptions,
+  events: LinkEvents,
+): BrokerClient {
+  return new CrtConnection(new URL(url), options, events);
 }

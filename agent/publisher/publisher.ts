@@ -1,4 +1,3 @@
-import type { MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import { IOT_CORE_MAX_MESSAGE_BYTES, type AgentConfig } from "../../config/schema.js";
 import type { Clock } from "../../core/clock.js";
@@ -6,7 +5,8 @@ import type { AgentEvents } from "../../core/events.js";
 import type { Metrics } from "../../core/metrics.js";
 import type { OutboxRow, PublishQueue } from "../outbox/publish-queue.js";
 import { AckBatcher } from "./ack-batcher.js";
-import { BrokerConnection } from "./connection.js";
+import type { BrokerClient } from "./broker-client.js";
+import { BrokerConnection, type LinkSession } from "./connection.js";
 import { isPermanentPublishError, publishErrorReason } from "./errors.js";
 import { RateLimiter, type RateLimits } from "./rate-limiter.js";
 import type { TlsMaterial } from "./tls.js";
@@ -36,8 +36,8 @@ export interface PublisherOptions {
    * buffered readings are corrected before they leave once the clock is trusted.
    */
   readonly clockCorrection?: { observe(): unknown };
-  /** Told of each connection's client and its end (the config shadow subscribes on it). */
-  readonly session?: { up(client: MqttClient): void; down(): void };
+  /** Sessions the connection hands each link to, and tells of its end (the config shadow). */
+  readonly sessions?: readonly LinkSession[];
 }
 
 interface InflightMessage {
@@ -54,7 +54,7 @@ interface InflightMessage {
  * dead-lettered on a permanent refusal, and released to be sent again otherwise.
  */
 export class Publisher {
-  private client: MqttClient | null = null;
+  private client: BrokerClient | null = null;
   private generation = -1;
   private stopping = false;
   private readonly inflight = new Map<number, InflightMessage>();
@@ -71,14 +71,18 @@ export class Publisher {
   constructor(private readonly options: PublisherOptions) {
     this.limiter = new RateLimiter(options.limits, options.clock);
     this.acks = new AckBatcher(options.queue, options.logger);
-    this.connection = new BrokerConnection(options, {
-      up: (client, generation) => {
-        this.sessionUp(client, generation);
+    this.connection = new BrokerConnection(
+      options,
+      {
+        up: (client, generation) => {
+          this.sessionUp(client, generation);
+        },
+        down: () => {
+          this.sessionDown();
+        },
       },
-      down: () => {
-        this.sessionDown();
-      },
-    });
+      options.sessions,
+    );
   }
 
   start(): void {
@@ -104,7 +108,7 @@ export class Publisher {
   sendSideMessage(topic: string, payload: string): boolean {
     const client = this.client;
     if (!client || this.stopping) return false;
-    client.publish(topic, payload, { qos: 0 }, (error) => {
+    client.publish(topic, payload, 0, (error) => {
       if (error) this.options.logger.debug({ err: error, topic }, "side message not sent");
     });
     return true;
@@ -139,7 +143,7 @@ export class Publisher {
     await this.connection.stop();
   }
 
-  private sessionUp(client: MqttClient, generation: number): void {
+  private sessionUp(client: BrokerClient, generation: number): void {
     const { queue, logger, mqtt: config } = this.options;
     this.client = client;
     this.generation = generation;
@@ -155,12 +159,10 @@ export class Publisher {
       this.reportProgress();
     }, PROGRESS_INTERVAL_MS);
     this.progressTimer.unref();
-    this.options.session?.up(client);
     this.pump();
   }
 
   private sessionDown(): void {
-    this.options.session?.down();
     if (this.progressTimer) clearInterval(this.progressTimer);
     this.acks.flush();
     // Whatever was in flight on this connection is pending again at the next session.
@@ -251,7 +253,7 @@ export class Publisher {
     const key = this.nextMessageKey++;
     const generation = this.generation;
     this.inflight.set(key, { rows, kind, sentAt: this.options.clock.monotonic() });
-    client.publish(topicFor(gatewayId, containerId, kind), payload, { qos: 1 }, (error) => {
+    client.publish(topicFor(gatewayId, containerId, kind), payload, 1, (error) => {
       this.onPublished(generation, key, error);
     });
     metrics.increment("bytes_sent", bytes);

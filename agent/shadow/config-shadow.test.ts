@@ -1,24 +1,27 @@
-import { EventEmitter } from "node:events";
-import type { MqttClient } from "mqtt";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { validateConfig } from "../../config/load.js";
 import type { AgentConfig } from "../../config/schema.js";
 import { captureLogs } from "../../test/support/logs.js";
 import { Metrics } from "../../core/metrics.js";
+import type { SessionLink } from "../publisher/broker-client.js";
 import { ConfigShadow } from "./config-shadow.js";
 
-/** The part of an MQTT.js client the shadow uses: what it subscribed to and published. */
-class Session extends EventEmitter {
+/** The session link the shadow gets (SessionLink): what it subscribed to and published. */
+class Session implements SessionLink {
   readonly published: { topic: string; body: unknown }[] = [];
-  subscribe(_topics: string[], _options: unknown, done: (error?: Error) => void): void {
-    done();
+  private listener: ((topic: string, payload: Buffer) => void) | null = null;
+  subscribe(_topics: readonly string[], _qos: 0 | 1, done: (error: Error | null) => void): void {
+    done(null);
   }
   publish(topic: string, payload: string): void {
     this.published.push({ topic, body: JSON.parse(payload) });
   }
+  onMessage(listener: (topic: string, payload: Buffer) => void): () => void {
+    this.listener = listener;
+    return () => (this.listener = null);
+  }
   deliver(operation: string, body: unknown): void {
-    this.emit(
-      "message",
+    this.listener?.(
       `$aws/things/gw/shadow/name/config/${operation}`,
       Buffer.from(JSON.stringify(body)),
     );
@@ -57,7 +60,7 @@ describe("ConfigShadow", () => {
       metrics,
     });
     const session = new Session();
-    config.up(session as unknown as MqttClient);
+    config.up(session);
     return { config, session, applied, metrics };
   }
   const doc = (version: number, threshold: number) => ({

@@ -1,9 +1,9 @@
 import { chmodSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import type { MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { AgentConfig } from "../../config/schema.js";
 import type { Clock } from "../../core/clock.js";
 import type { Metrics } from "../../core/metrics.js";
+import type { SessionLink } from "../publisher/broker-client.js";
 import { checkRemote, isObject, type RemoteProblem } from "./remote-settings.js";
 import { shadowTopic } from "./shadow-topics.js";
 
@@ -50,7 +50,8 @@ export class ConfigShadow {
   private readonly reportedKeys = new Set<string>();
   private applyTimer: NodeJS.Timeout | null = null;
   private lastApplyAt: number | null = null;
-  private client: MqttClient | null = null;
+  private link: SessionLink | null = null;
+  private unlisten: (() => void) | null = null;
   private readonly topics: Record<
     "get" | "update" | "accepted" | "rejected" | "delta" | "documents" | "updateRejected",
     string
@@ -123,27 +124,24 @@ export class ConfigShadow {
   }
 
   /** A connection is up (the publisher's session hook): subscribe, then ask for the document. */
-  up(client: MqttClient): void {
-    this.client = client;
-    client.on("message", this.onMessage);
+  up(link: SessionLink): void {
+    this.link = link;
+    this.unlisten = link.onMessage(this.onMessage);
     const { delta, documents, accepted, rejected, updateRejected, get } = this.topics;
-    client.subscribe(
-      [delta, documents, accepted, rejected, updateRejected],
-      { qos: 1 },
-      (error) => {
-        if (error) {
-          this.options.logger.warn({ err: error }, "config shadow: cannot subscribe");
-          return;
-        }
-        if (this.client === client) client.publish(get, "{}", { qos: 1 });
-      },
-    );
+    link.subscribe([delta, documents, accepted, rejected, updateRejected], 1, (error) => {
+      if (error) {
+        this.options.logger.warn({ err: error }, "config shadow: cannot subscribe");
+        return;
+      }
+      if (this.link === link) link.publish(get, "{}", 1);
+    });
   }
 
   /** The connection is gone. */
   down(): void {
-    this.client?.off("message", this.onMessage);
-    this.client = null;
+    this.unlisten?.();
+    this.unlisten = null;
+    this.link = null;
   }
 
   stop(): void {
@@ -200,7 +198,7 @@ export class ConfigShadow {
         current.version > newest &&
         JSON.stringify(desired) !== this.lastDesired
       ) {
-        this.client?.publish(this.topics.get, "{}", { qos: 1 });
+        this.link?.publish(this.topics.get, "{}", 1);
       }
       return;
     }
@@ -234,7 +232,7 @@ export class ConfigShadow {
       this.options.metrics.increment("shadow_stale_deltas");
       return;
     }
-    this.client?.publish(this.topics.get, "{}", { qos: 1 });
+    this.link?.publish(this.topics.get, "{}", 1);
   };
 
   /** A desired state at a version: applied once the gap allows, a later one replacing it. */
@@ -314,7 +312,7 @@ export class ConfigShadow {
   }
 
   private send(body: unknown): void {
-    this.client?.publish(this.topics.update, JSON.stringify(body), { qos: 1 });
+    this.link?.publish(this.topics.update, JSON.stringify(body), 1);
   }
 
   /** Written beside the outbox, atomically (a rename), readable by the agent's user only. */
