@@ -58,6 +58,26 @@ const chaosSchema = z.discriminatedUnion("kind", [
 
 export type ChaosEvent = z.output<typeof chaosSchema>;
 
+/**
+ * The settings every gateway of a fleet shares, in the agent config's own names. Each gateway's
+ * config is checked in full by the agent's schema when it is built (gatewayConfig); here the
+ * block is typed for what the fleet itself reads (the broker, its CA, the first reconnect delay,
+ * the log level) and sets per gateway, and any other setting passes through as it is.
+ */
+const section = z.looseObject({});
+const fleetAgentSchema = z.looseObject({
+  mqtt: z
+    .looseObject({
+      url: z.string().optional(),
+      ca: z.string().optional(),
+      reconnect: z.looseObject({ initialDelayMs: z.number().optional() }).optional(),
+    })
+    .optional(),
+  buffer: section.optional(),
+  log: z.looseObject({ level: z.string().optional() }).optional(),
+  remoteConfig: section.optional(),
+});
+
 export const fleetSchema = z
   .strictObject({
     version: z.literal(FLEET_VERSION).describe("Fleet file format version."),
@@ -170,8 +190,7 @@ export const fleetSchema = z
     http: httpSchema.describe(
       "The fleet's dashboard (every container as a tile, a gateway's view on a click) and its listener: the agent's http settings. Off unless http.listen is set; `--http HOST:PORT` sets it for one run.",
     ),
-    agent: z
-      .record(z.string(), z.unknown())
+    agent: fleetAgentSchema
       .default({})
       .describe(
         "Settings every gateway shares, in the agent config's own names (mqtt, sampling, rules, buffer.maxBytes, publish, log). gateway, containers, buffer.path, mqtt.cert and mqtt.key are set per gateway.",
@@ -188,7 +207,7 @@ export const fleetSchema = z
         });
       }
     }
-    const mqtt = fleet.agent.mqtt as Record<string, unknown> | undefined;
+    const mqtt = fleet.agent.mqtt;
     for (const key of ["cert", "key"]) {
       if (mqtt && key in mqtt) {
         ctx.addIssue({
@@ -198,7 +217,7 @@ export const fleetSchema = z
         });
       }
     }
-    const buffer = fleet.agent.buffer as Record<string, unknown> | undefined;
+    const buffer = fleet.agent.buffer;
     if (buffer && "path" in buffer) {
       ctx.addIssue({
         code: "custom",
@@ -206,7 +225,7 @@ export const fleetSchema = z
         message: "each gateway's outbox lives under dataDir; remove it",
       });
     }
-    if (fleet.broker.start === "none" && typeof mqtt?.url !== "string") {
+    if (fleet.broker.start === "none" && mqtt?.url === undefined) {
       ctx.addIssue({
         code: "custom",
         path: ["agent", "mqtt", "url"],

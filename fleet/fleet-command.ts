@@ -33,7 +33,7 @@ export async function runFleet(args: string[], interrupted: Promise<void>): Prom
   // A broker URL known only at start (a container's port): overrides agent.mqtt.url.
   if (values.broker !== undefined) {
     const mqtt = {
-      ...(config.agent.mqtt as Record<string, unknown> | undefined),
+      ...config.agent.mqtt,
       url: values.broker,
     };
     config = parseFleet({ ...config, agent: { ...config.agent, mqtt } }, "--broker", "/");

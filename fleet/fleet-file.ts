@@ -41,8 +41,8 @@ export function parseFleet(raw: unknown, source: string, baseDir: string): Fleet
 
 function resolveFleetPaths(fleet: FleetConfig, base: string): FleetConfig {
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
-  const mqtt = { ...(fleet.agent.mqtt as Record<string, unknown> | undefined) };
-  if (typeof mqtt.ca === "string") mqtt.ca = at(mqtt.ca);
+  const mqtt = { ...fleet.agent.mqtt };
+  if (mqtt.ca !== undefined) mqtt.ca = at(mqtt.ca);
   return {
     ...fleet,
     dataDir: at(fleet.dataDir),
@@ -149,7 +149,7 @@ export function gatewayConfig(
   broker: BrokerEndpoint,
 ): AgentConfig {
   const id = gatewayId(fleet, index);
-  const shared = fleet.agent as Record<string, Record<string, unknown> | undefined>;
+  const shared = fleet.agent;
   const containers = Array.from({ length: fleet.containersPerGateway }, (_, j) => ({
     id: `${id}-C${j + 1}`,
     product: BUILTIN_PRODUCTS[(index + j) % BUILTIN_PRODUCTS.length]?.id ?? "P01",

@@ -61,7 +61,7 @@ export async function startFleetServices(
   shard: { index: number; of: number },
 ): Promise<FleetServices> {
   const issuer = await fleetIssuer(fleet);
-  const mqtt = fleet.agent.mqtt as { url?: string; ca?: string } | undefined;
+  const mqtt = fleet.agent.mqtt;
   const broker = fleet.broker.start === "mosquitto" ? await startOwnBroker(fleet, issuer) : null;
   const brokerUrl = broker?.url ?? mqtt?.url ?? "";
   const ca = broker ? issuer.cert : mqtt?.ca;

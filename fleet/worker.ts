@@ -65,7 +65,7 @@ class FleetWorker {
   async init(message: Extract<ToWorker, { type: "init" }>): Promise<void> {
     const { fleet, range } = message;
     mkdirSync(join(fleet.dataDir, "logs"), { recursive: true });
-    const level = (fleet.agent.log as { level?: string } | undefined)?.level ?? "warn";
+    const level = fleet.agent.log?.level ?? "warn";
     this.logger = pino(
       {
         level,
