@@ -17,11 +17,14 @@ declare module "vitest" {
 
 /**
  * The CLI tests run the built agent (`dist/`), as a user would: build it once, fresh, with the
- * same `npm run build` (it also copies the register profiles beside the code).
+ * same `npm run build` (it also copies the register profiles beside the code). Not when
+ * REEFER_EDGE_DIST_BUILT=1: .ci/run builds once and runs several vitest processes side by side,
+ * and a build under a running suite would rewrite files its tests are loading.
  */
 export default function setup(project: TestProject): () => void {
   const root = fileURLToPath(new URL("../..", import.meta.url));
-  execFileSync("npm", ["run", "build", "--silent"], { cwd: root, stdio: "inherit" });
+  if (process.env.REEFER_EDGE_DIST_BUILT !== "1")
+    execFileSync("npm", ["run", "build", "--silent"], { cwd: root, stdio: "inherit" });
   const runDir = mkdtempSync(join(tmpdir(), "reefer-edge-run-"));
   project.provide("runDir", runDir);
   return () => rmSync(runDir, { recursive: true, force: true });
