@@ -1,9 +1,10 @@
-import { byId, formatNumber, h } from "./dom.js";
+import { byId, h } from "./dom.js";
+import { FleetTiles, type SortKey } from "./fleet-tiles.js";
+import { formatNumber } from "./format.js";
 import { openStream } from "./live-stream.js";
-import { drawTile, drawTiles, severityOf, TILE_STATES } from "./tile-state.js";
+import { drawTile, drawTiles } from "./tile-painter.js";
+import { severityOf, TILE_STATES } from "./tile-state.js";
 import { TILE, type FleetSnapshotWire, type FleetUpdateWire } from "./wire.js";
-
-type SortKey = "id" | "state" | "temperature";
 
 /** What the page measures of itself, for the browser tests and benchmarks. */
 export interface FleetTimings {
@@ -33,19 +34,11 @@ const GAP = 1;
  * Every container of the fleet as a small tile on one canvas (10,000 DOM nodes would not
  * update every second on a phone): coloured and shaped by state, sortable, filterable, and
  * navigable with the keyboard; a tile opens its gateway. A list of the containers needing
- * attention gives screen readers the same facts in text.
+ * attention gives screen readers the same facts in text. What shows, in what order and in
+ * which words is the model's (FleetTiles); this paints it and takes the user's input.
  */
 export class FleetView {
-  private gateways: readonly string[] = [];
-  private containers: readonly string[] = [];
-  private flags = new Uint8Array(0);
-  private temperatures = new Float32Array(0);
-  /** The visible tiles in display order, and each tile's slot in it (-1: filtered out). */
-  private order = new Int32Array(0);
-  private slotOf = new Int32Array(0);
-  private filter = 0;
-  private sort: SortKey = "id";
-  private search = "";
+  private readonly tiles = new FleetTiles();
   private tileSize = 10;
   private columns = 1;
   private cursor = 0;
@@ -76,7 +69,7 @@ export class FleetView {
     for (const f of FILTERS) {
       const box = h("input", { type: "checkbox", value: f.flag, id: `filter-${f.flag}` });
       box.addEventListener("change", () => {
-        this.filter = box.checked ? this.filter | f.flag : this.filter & ~f.flag;
+        this.tiles.filter = box.checked ? this.tiles.filter | f.flag : this.tiles.filter & ~f.flag;
         this.relayout();
       });
       filters.append(h("label", { for: `filter-${f.flag}` }, box, ` ${f.label}`));
@@ -89,7 +82,7 @@ export class FleetView {
       h("option", { value: "temperature" }, "temperature, warmest first"),
     );
     sort.addEventListener("change", () => {
-      this.sort = sort.value as SortKey;
+      this.tiles.sort = sort.value as SortKey;
       this.relayout();
     });
     const search = h("input", {
@@ -98,7 +91,7 @@ export class FleetView {
       placeholder: "gateway or container id",
     });
     search.addEventListener("input", () => {
-      this.search = search.value.trim().toLowerCase();
+      this.tiles.search = search.value.trim().toLowerCase();
       this.relayout();
     });
     const zoom = h("input", { type: "range", id: "zoom", min: 4, max: 24, value: this.tileSize });
@@ -139,7 +132,7 @@ export class FleetView {
     this.canvas.addEventListener("click", (event) => this.openAt(event.offsetX, event.offsetY));
     this.canvas.addEventListener("mousemove", (event) => {
       const tile = this.tileAt(event.offsetX, event.offsetY);
-      this.canvas.title = tile === null ? "" : this.describe(tile);
+      this.canvas.title = tile === null ? "" : this.tiles.describe(tile);
     });
     this.canvas.addEventListener("keydown", (event) => this.onKey(event));
     this.canvas.addEventListener("focus", () => this.moveCursor(this.cursor));
@@ -157,15 +150,8 @@ export class FleetView {
   }
 
   private onSnapshot(snapshot: FleetSnapshotWire): void {
-    this.gateways = snapshot.gateways;
-    this.containers = snapshot.containerSuffixes;
-    const n = snapshot.flags.length;
-    this.flags = Uint8Array.from(snapshot.flags);
-    this.temperatures = Float32Array.from(snapshot.temperatures, (t) =>
-      t === null ? Number.NaN : t / 10,
-    );
-    this.slotOf = new Int32Array(n).fill(-1);
-    this.timings.tiles = n;
+    this.tiles.load(snapshot);
+    this.timings.tiles = this.tiles.size;
     this.relayout();
     this.renderCounts();
     this.renderAttention();
@@ -175,26 +161,15 @@ export class FleetView {
   /** Applies a second of changes; timed from its arrival, its JSON's parsing included. */
   private onUpdate(update: FleetUpdateWire, arrivedAt: number): void {
     const began = arrivedAt;
-    const { tiles, flags, temperatures } = update;
-    let layoutChanged = false;
-    const keyed = this.filter !== 0 || this.search !== "" || this.sort !== "id";
-    for (let i = 0; i < tiles.length; i++) {
-      const tile = tiles[i] ?? -1;
-      if (tile < 0 || tile >= this.flags.length) continue;
-      const before = this.flags[tile] ?? 0;
-      const after = flags[i] ?? 0;
-      this.flags[tile] = after;
-      const t = temperatures[i];
-      this.temperatures[tile] = t === null || t === undefined ? Number.NaN : t / 10;
-      if (keyed && (before !== after || this.sort === "temperature")) layoutChanged = true;
-    }
+    const { tiles } = update;
+    const reorder = this.tiles.apply(update);
     const ctx = this.canvas.getContext("2d");
     // Most tiles changed: one clear and a full redraw beat a clear per tile.
-    if (layoutChanged || !ctx || tiles.length > this.order.length / 2) this.relayout();
+    if (reorder || !ctx || tiles.length > this.tiles.order.length / 2) this.relayout();
     else {
       const slots: number[] = [];
       for (const tile of tiles) {
-        const slot = this.slotOf[tile] ?? -1;
+        const slot = this.tiles.slotOf[tile] ?? -1;
         if (slot >= 0) slots.push(slot);
       }
       this.drawSlots(ctx, slots, true);
@@ -216,30 +191,15 @@ export class FleetView {
     }
   }
 
-  /** Recomputes which tiles show, in what order, and redraws them all. */
+  /** Lays the model out again (which tiles show, in what order) and redraws them all. */
   private relayout(): void {
-    const n = this.flags.length;
-    const visible: number[] = [];
-    for (let tile = 0; tile < n; tile++) {
-      if (this.filter !== 0 && ((this.flags[tile] ?? 0) & this.filter) === 0) continue;
-      if (this.search !== "" && !this.idOf(tile).toLowerCase().includes(this.search)) continue;
-      visible.push(tile);
-    }
-    if (this.sort === "state")
-      visible.sort(
-        (a, b) => severityOf(this.flags[a] ?? 0) - severityOf(this.flags[b] ?? 0) || a - b,
-      );
-    if (this.sort === "temperature")
-      visible.sort(
-        (a, b) => warmest(this.temperatures[b]) - warmest(this.temperatures[a]) || a - b,
-      );
-    this.order = Int32Array.from(visible);
-    this.slotOf.fill(-1);
-    this.order.forEach((tile, slot) => (this.slotOf[tile] = slot));
+    this.tiles.layout();
+    const n = this.tiles.size;
+    const order = this.tiles.order;
     const available = Math.max(200, this.canvas.parentElement?.clientWidth ?? 600);
     const pitch = this.tileSize + GAP;
     this.columns = Math.max(1, Math.floor(available / pitch));
-    const rows = Math.max(1, Math.ceil(this.order.length / this.columns));
+    const rows = Math.max(1, Math.ceil(order.length / this.columns));
     const ratio = window.devicePixelRatio || 1;
     const width = Math.round(this.columns * pitch * ratio);
     const height = Math.round(rows * pitch * ratio);
@@ -250,18 +210,18 @@ export class FleetView {
       this.canvas.width = width;
       this.canvas.height = height;
     }
-    this.canvas.setAttribute("aria-label", `${this.order.length} of ${n} containers shown`);
-    this.canvas.dataset.shown = String(this.order.length);
+    this.canvas.setAttribute("aria-label", `${order.length} of ${n} containers shown`);
+    this.canvas.dataset.shown = String(order.length);
     const ctx = this.canvas.getContext("2d");
     if (!ctx) return;
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, this.columns * pitch, rows * pitch);
     this.drawSlots(
       ctx,
-      Array.from({ length: this.order.length }, (_, slot) => slot),
+      Array.from({ length: order.length }, (_, slot) => slot),
       false,
     );
-    this.cursor = Math.min(this.cursor, Math.max(0, this.order.length - 1));
+    this.cursor = Math.min(this.cursor, Math.max(0, order.length - 1));
     if (document.activeElement === this.canvas) this.drawCursor(ctx);
   }
 
@@ -272,12 +232,12 @@ export class FleetView {
     const ys: number[][] = TILE_STATES.map(() => []);
     let cursorDrawn = false;
     for (const slot of slots) {
-      const tile = this.order[slot];
+      const tile = this.tiles.order[slot];
       if (tile === undefined) continue;
       const x = (slot % this.columns) * pitch;
       const y = Math.floor(slot / this.columns) * pitch;
       if (clear) ctx.clearRect(x - 1, y - 1, pitch + 1, pitch + 1);
-      const severity = severityOf(this.flags[tile] ?? 0);
+      const severity = severityOf(this.tiles.flags[tile] ?? 0);
       xs[severity]?.push(x);
       ys[severity]?.push(y);
       if (slot === this.cursor) cursorDrawn = true;
@@ -307,18 +267,18 @@ export class FleetView {
       PageDown: this.columns * 10,
     };
     if (event.key === "Enter" || event.key === " ") {
-      const tile = this.order[this.cursor];
+      const tile = this.tiles.order[this.cursor];
       if (tile !== undefined) this.open(tile);
       event.preventDefault();
       return;
     }
     let next: number | null = null;
     if (event.key === "Home") next = 0;
-    else if (event.key === "End") next = this.order.length - 1;
+    else if (event.key === "End") next = this.tiles.order.length - 1;
     else if (moves[event.key] !== undefined) next = this.cursor + (moves[event.key] ?? 0);
     if (next === null) return;
     event.preventDefault();
-    this.moveCursor(Math.max(0, Math.min(this.order.length - 1, next)));
+    this.moveCursor(Math.max(0, Math.min(this.tiles.order.length - 1, next)));
   }
 
   private moveCursor(slot: number): void {
@@ -326,8 +286,9 @@ export class FleetView {
     const previous = this.cursor;
     this.cursor = slot;
     if (ctx) this.drawSlots(ctx, [previous, slot], true);
-    const tile = this.order[slot];
-    this.announcer.textContent = tile === undefined ? "No containers shown." : this.describe(tile);
+    const tile = this.tiles.order[slot];
+    this.announcer.textContent =
+      tile === undefined ? "No containers shown." : this.tiles.describe(tile);
   }
 
   private tileAt(x: number, y: number): number | null {
@@ -335,7 +296,7 @@ export class FleetView {
     const column = Math.floor(x / pitch);
     if (column >= this.columns) return null;
     const slot = Math.floor(y / pitch) * this.columns + column;
-    return this.order[slot] ?? null;
+    return this.tiles.order[slot] ?? null;
   }
 
   private openAt(x: number, y: number): void {
@@ -344,36 +305,11 @@ export class FleetView {
   }
 
   private open(tile: number): void {
-    location.hash = this.linkOf(tile);
-  }
-
-  /** The gateway view of a tile's gateway, its container selected. */
-  private linkOf(tile: number): string {
-    const per = Math.max(1, this.containers.length);
-    const gateway = this.gateways[Math.floor(tile / per)] ?? "";
-    const container = `${gateway}-${this.containers[tile % per] ?? ""}`;
-    return `#/gateway/${encodeURIComponent(gateway)}/${encodeURIComponent(container)}`;
-  }
-
-  private idOf(tile: number): string {
-    const per = Math.max(1, this.containers.length);
-    return `${this.gateways[Math.floor(tile / per)] ?? "?"}-${this.containers[tile % per] ?? "?"}`;
-  }
-
-  private describe(tile: number): string {
-    const flags = this.flags[tile] ?? 0;
-    const states = TILE_STATES.filter((s) => s.flag !== 0 && (flags & s.flag) !== 0).map(
-      (s) => s.label,
-    );
-    return `${this.idOf(tile)}: ${states.length ? states.join(", ") : "Normal"}, ${formatNumber(this.temperatures[tile])} °C`;
+    location.hash = this.tiles.linkOf(tile);
   }
 
   private renderCounts(): void {
-    const counts = new Map<string, number>();
-    const bySeverity = new Array<number>(TILE_STATES.length).fill(0);
-    for (const flags of this.flags)
-      bySeverity[severityOf(flags)] = (bySeverity[severityOf(flags)] ?? 0) + 1;
-    TILE_STATES.forEach((state, i) => counts.set(state.name, bySeverity[i] ?? 0));
+    const counts = this.tiles.counts();
     if (this.counts.childElementCount !== TILE_STATES.length) {
       this.counts.replaceChildren(
         ...TILE_STATES.map((state) => {
@@ -398,27 +334,15 @@ export class FleetView {
   }
 
   private renderAttention(): void {
-    const worst: number[] = [];
-    for (let tile = 0; tile < this.flags.length && worst.length < 50; tile++) {
-      if (
-        ((this.flags[tile] ?? 0) &
-          (TILE.alarm | TILE.offline | TILE.backlog | TILE.clockUntrusted)) !==
-        0
-      )
-        worst.push(tile);
-    }
-    worst.sort((a, b) => severityOf(this.flags[a] ?? 0) - severityOf(this.flags[b] ?? 0) || a - b);
+    const worst = this.tiles.attention();
     this.attention.replaceChildren(
       ...(worst.length === 0
         ? [h("li", {}, "Nothing: every container is normal or waiting for its first reading.")]
         : worst.map((tile) =>
-            h("li", {}, h("a", { href: this.linkOf(tile) }, this.describe(tile))),
+            h("li", {}, h("a", { href: this.tiles.linkOf(tile) }, this.tiles.describe(tile))),
           )),
     );
-    byId("title").textContent = `${this.gateways.length} gateways, ${this.flags.length} containers`;
+    byId("title").textContent =
+      `${this.tiles.gateways.length} gateways, ${this.tiles.size} containers`;
   }
-}
-
-function warmest(t: number | undefined): number {
-  return t === undefined || Number.isNaN(t) ? -Infinity : t;
 }

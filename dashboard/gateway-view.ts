@@ -1,5 +1,6 @@
 import { ContainerCharts } from "./chart.js";
-import { formatBytes, formatDuration, formatNumber, formatTime, h } from "./dom.js";
+import { h } from "./dom.js";
+import { formatBytes, formatDuration, formatNumber, formatTime } from "./format.js";
 import { openStream } from "./live-stream.js";
 import { HISTORY_COLUMNS } from "./wire.js";
 import type {
