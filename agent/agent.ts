@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
-import { readTimeoutMs, type AgentConfig } from "../config/schema.js";
+import type { AgentConfig } from "../config/schema.js";
 import { CaptureStage } from "./capture-stage.js";
 import { systemClock, type Clock } from "../core/clock.js";
 import { ClockCorrection } from "./clock-correction.js";
@@ -29,6 +29,7 @@ import { SharedResources } from "../core/shared-resources.js";
 import {
   containerInfos,
   deviceUnreachableAfter,
+  readTimeoutMs,
   remoteStateFile,
   reportByExceptionConfigs,
 } from "./settings-from-config.js";

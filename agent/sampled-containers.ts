@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
-import { readTimeoutMs, type AgentConfig } from "../config/schema.js";
+import type { AgentConfig } from "../config/schema.js";
+import { readTimeoutMs } from "./settings-from-config.js";
 import { createDriver } from "../drivers/registry.js";
 import type { Clock } from "../core/clock.js";
 import type { Metrics } from "../core/metrics.js";

@@ -62,3 +62,8 @@ export function containerInfos(
     };
   });
 }
+
+/** Per-read timeout in force for a sampling interval. */
+export function readTimeoutMs(config: AgentConfig, intervalMs: number): number {
+  return config.sampling.timeoutMs ?? Math.min(10_000, Math.floor(intervalMs / 2));
+}

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
-import { IOT_CORE_MAX_MESSAGE_BYTES, type AgentConfig } from "../../config/schema.js";
+import { IOT_CORE_MAX_MESSAGE_BYTES } from "../../config/mqtt-schema.js";
+import type { AgentConfig } from "../../config/schema.js";
 import type { Clock } from "../../core/clock.js";
 import type { AgentEvents } from "../../core/events.js";
 import type { Metrics } from "../../core/metrics.js";
