@@ -30,6 +30,16 @@ class Corrections implements CorrectableStore {
   }
 }
 
+/** A correction whose store, log and metrics no test reads. */
+function quietCorrection(clock: Clock): ClockCorrection {
+  return new ClockCorrection(
+    new ClockGuard(clock),
+    new Corrections(),
+    captureLogs("fatal").logger,
+    new Metrics(),
+  );
+}
+
 function tickAt(t: number, epoch: number | null): Tick {
   return {
     samples: [{ reading: makeReading("C1", t, { clock: "unsynced" }), t }],
@@ -66,12 +76,7 @@ describe("ClockCorrection", () => {
 
   it("settles a tick read before the correction and committed after it: moved by the step, synced, under no epoch", () => {
     const t = bootedIn1970();
-    const correction = new ClockCorrection(
-      new ClockGuard(t.clock),
-      new Corrections(),
-      captureLogs("fatal").logger,
-      new Metrics(),
-    );
+    const correction = quietCorrection(t.clock);
     correction.observe();
     t.advance(5000);
     const late = tickAt(5000, 1); // read in epoch 1, before NTP
@@ -86,12 +91,7 @@ describe("ClockCorrection", () => {
 
   it("leaves a tick of an epoch not yet corrected, and a synced tick, as they are", () => {
     const t = bootedIn1970();
-    const correction = new ClockCorrection(
-      new ClockGuard(t.clock),
-      new Corrections(),
-      captureLogs("fatal").logger,
-      new Metrics(),
-    );
+    const correction = quietCorrection(t.clock);
     correction.observe();
     const untrusted = tickAt(1000, 1);
     expect(correction.settle(untrusted)).toEqual({ samples: untrusted.samples, epoch: 1 });
