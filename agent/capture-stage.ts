@@ -12,12 +12,34 @@ import type { RuleEngine } from "./rules/engine.js";
 import type { HeldReading, ReportByException } from "./rules/report-by-exception.js";
 import type { Tick } from "./tick.js";
 
+/**
+ * The faces of its parts the capture stage uses, and no more: the store is a port of its own
+ * (CaptureStore); the rules, report by exception, device watch and clock correction are pure
+ * logic, taken by these slices of their classes so the stage can call nothing else of them.
+ */
+export type CaptureRules = Pick<
+  RuleEngine,
+  | "evaluate"
+  | "advanceTo"
+  | "flush"
+  | "thresholdOf"
+  | "isNoteworthy"
+  | "isWindowClosed"
+  | "windowStart"
+>;
+export type CaptureReportByException = Pick<
+  ReportByException,
+  "applies" | "decide" | "plan" | "settle"
+>;
+export type CaptureDeviceWatch = Pick<DeviceWatch, "observe" | "isRaised">;
+export type TickSettler = Pick<ClockCorrection, "settle">;
+
 export interface CaptureStageOptions {
   readonly outbox: CaptureStore;
-  readonly rules: RuleEngine;
-  readonly reportByException: ReportByException;
-  readonly devices: DeviceWatch;
-  readonly clockCorrection: ClockCorrection;
+  readonly rules: CaptureRules;
+  readonly reportByException: CaptureReportByException;
+  readonly devices: CaptureDeviceWatch;
+  readonly clockCorrection: TickSettler;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics: Metrics;
