@@ -1,5 +1,3 @@
-import { statSync, existsSync } from "node:fs";
-import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { CLOCK_FLOOR_MS, type Clock } from "../../core/clock.js";
 import type { Metrics } from "../../core/metrics.js";
@@ -9,6 +7,7 @@ import type { ReeferReading, UnsequencedReading } from "../../core/record.js";
 import { withSeq } from "../../core/record.js";
 import type { StorageAlert } from "../../core/alerts.js";
 import { MemoryLane } from "./memory-lane.js";
+import { letGo, ReopenSchedule } from "./reopen-schedule.js";
 import { RowRouting } from "./row-routing.js";
 import { WriteBehind } from "./write-behind.js";
 import { describeStorageFailure, isStorageFailure } from "./storage-failure.js";
@@ -80,11 +79,8 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   private readonly lastSeqs = new Map<string, number>();
   /** Where acknowledgements and releases go: memory, the current outbox, or nowhere. */
   private readonly routing = new RowRouting();
-  private retryTimer: NodeJS.Timeout | null = null;
-  private retryDelay: number;
+  private readonly reopening: ReopenSchedule;
   private sessionBegun = false;
-  /** The device of the outbox's folder while it worked: a different one is an empty mount point. */
-  private device: number | null = null;
   /** Write-behind (`writeBehindMs` > 0), or null. */
   private readonly behind: WriteBehind | null;
   private closed = false;
@@ -92,7 +88,9 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   constructor(private readonly options: GuardedOutboxOptions) {
     this.memory = new MemoryLane(options.memoryRows);
     this.watch = new StorageWatch(options.gatewayId, options.containers, options.clearAfterMs);
-    this.retryDelay = options.retryMs.first;
+    this.reopening = new ReopenSchedule(options.path, options.retryMs, () => {
+      this.reopen();
+    });
     const delayMs = options.writeBehindMs ?? 0;
     this.behind =
       delayMs > 0
@@ -362,8 +360,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
 
   close(): void {
     this.closed = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this.reopening.stop();
     if (this.behind && this.outbox) {
       // What the broker did not acknowledge is stored, and the unused reserved seqs given back:
       // a graceful restart leaves no gap in the seqs.
@@ -438,29 +435,19 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
         "the outbox's storage cannot be opened: capturing into memory, trying again",
       );
     }
-    this.scheduleRetry();
-  }
-
-  private scheduleRetry(): void {
-    if (this.retryTimer || this.closed) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      this.reopen();
-    }, this.retryDelay);
-    this.retryTimer.unref();
-    this.retryDelay = Math.min(this.retryDelay * 2, this.options.retryMs.max);
+    this.reopening.schedule();
   }
 
   private reopen(): void {
     if (this.closed || this.outbox) return;
-    const { path, logger, metrics } = this.options;
-    if (this.device !== null && !existsSync(path) && deviceOf(dirname(path)) !== this.device) {
+    const { logger, metrics } = this.options;
+    if (this.reopening.mountPointLeftEmpty) {
       // The folder is now on another file system: the card's mount point, left empty. A fresh
       // outbox there would vanish under the card when it is mounted again.
       this.watch.failed("the outbox's file system is not mounted", this.at(), (c) =>
         this.lastSeq(c),
       );
-      this.scheduleRetry();
+      this.reopening.schedule();
       return;
     }
     let outbox: Outbox;
@@ -472,7 +459,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
       } else {
         this.watch.failed(describeStorageFailure(error), this.at(), (c) => this.lastSeq(c));
       }
-      this.scheduleRetry();
+      this.reopening.schedule();
       return;
     }
     try {
@@ -494,7 +481,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
       letGo(outbox);
       if (!isStorageFailure(error)) throw error;
       this.watch.failed(describeStorageFailure(error), this.at(), (c) => this.lastSeq(c));
-      this.scheduleRetry();
+      this.reopening.schedule();
     }
   }
 
@@ -513,29 +500,11 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
       );
     }
     this.routing.clear();
-    this.retryDelay = this.options.retryMs.first;
-    if (this.options.path !== ":memory:") this.device = deviceOf(dirname(this.options.path));
+    this.reopening.opened();
     if (this.sessionBegun) outbox.beginSession();
   }
 
   private at(): { wall: number; mono: number } {
     return { wall: this.options.clock.now(), mono: this.options.clock.monotonic() };
-  }
-}
-
-function deviceOf(path: string): number | null {
-  try {
-    return statSync(path).dev;
-  } catch {
-    return null;
-  }
-}
-
-/** Closes an outbox whose disk failed: whatever the close itself fails at is past saving. */
-function letGo(outbox: Outbox): void {
-  try {
-    outbox.close();
-  } catch {
-    // the file is gone or read-only: SQLite could not checkpoint; nothing more to do
   }
 }
