@@ -362,8 +362,10 @@ export class Outbox implements PublishQueue {
   }
 
   accept(ids: readonly number[]): void {
-    // Deletes need no sync of their own (see PublishSessions.accept); with a background sync the
-    // connection is at synchronous=NORMAL already.
+    // A delete needs no sync of its own (see PublishSessions.accept): a lost one sends a row
+    // again, never loses it. With a background sync the connection is at synchronous=NORMAL
+    // already, and the next capture's sync carries the deletes along; under write-behind no
+    // capture commit may follow for a while, so syncAcknowledgements asks a sync soon instead.
     this.sessions.accept(ids, this.options.durability === "full" && this.walSync === null);
     if (this.options.syncAcknowledgements === true) this.walSync?.soon();
   }
