@@ -71,6 +71,9 @@ describe.skipIf(socat.skip)(`Modbus RTU on ${realPort ?? "the pty rig"}`, () => 
         expect(value, field).toBeGreaterThanOrEqual(low);
         expect(value, field).toBeLessThanOrEqual(high);
       }
+      // Not a wait for something: it paces the reads as a 200 ms sampling interval would, since
+      // a real sensor on a real bus is read at the agent's rate, not back to back. This test runs
+      // only against real hardware (TEST_SERIAL_PORT), so the pacing cannot be checked here.
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(metrics.total("modbus_errors")).toBe(0);
