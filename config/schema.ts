@@ -2,6 +2,7 @@ import { z } from "zod";
 import { checkHttp, httpSchema, isLoopbackHost } from "./http-schema.js";
 import { checkMqtt, mqttSchema, publishSchema } from "./mqtt-schema.js";
 import { healthSchema, remoteConfigSchema } from "./shadow-schema.js";
+import { updateSchema } from "./update-schema.js";
 import { driverConfigSchema } from "../drivers/registry.js";
 import { reportByExceptionSchema, rulesSchema } from "./rules-schema.js";
 import { bufferSchema } from "./buffer-schema.js";
@@ -111,6 +112,7 @@ const configShape = z.strictObject({
   http: httpSchema,
   health: healthSchema,
   remoteConfig: remoteConfigSchema,
+  update: updateSchema,
 });
 
 export const configSchema = configShape.superRefine(checkConsistency);
