@@ -37,6 +37,7 @@ import { HealthShadow } from "./shadow/health-shadow.js";
 import { ConfigShadow } from "./shadow/config-shadow.js";
 import { checkCrtClient } from "./publisher/crt-client.js";
 import { agentVersion } from "./version.js";
+import { openUpdates, type Updates } from "./update/updates.js";
 import {
   EMPTY_OUTBOX_STATS,
   NO_STORAGE_FAILURE,
@@ -68,6 +69,7 @@ export class Agent implements GatewayStatus {
   private http: HttpListener | null = null;
   private feed: GatewayFeed | null = null;
   private healthShadow: HealthShadow | null = null;
+  private updates: Updates | null = null;
   private samplingStopped = false;
   private wear: WearRate | null = null;
   /** Wall and monotonic time of the start, for /metrics and /healthz. */
@@ -178,6 +180,20 @@ export class Agent implements GatewayStatus {
     this.startedAt = { wall: clock.now(), mono: clock.monotonic() };
     const tls = loadTlsMaterial(config.mqtt, clock.now());
     for (const warning of tls.warnings) logger.warn(warning);
+    this.updates = config.update.enabled
+      ? openUpdates(config, {
+          status: this,
+          runningVersion: this.version,
+          excursions: () =>
+            config.containers
+              .map((c) => c.id)
+              .filter((id) => this.rules.isNoteworthy(id, clock.now())),
+          clock,
+          logger: logger.child({ component: "update" }),
+          metrics,
+          random: this.random,
+        })
+      : null;
     const outbox = openGuardedOutbox(config, {
       products: this.products,
       clock,
@@ -215,7 +231,10 @@ export class Agent implements GatewayStatus {
       metrics,
       events,
       random: this.random,
-      ...(this.configShadow && { sessions: [this.configShadow] }),
+      sessions: [
+        ...(this.configShadow ? [this.configShadow] : []),
+        ...(this.updates ? [this.updates.session] : []),
+      ],
     });
     this.publisher = publisher;
     const capture = new CaptureStage({
@@ -320,7 +339,7 @@ export class Agent implements GatewayStatus {
       unreachableDevices: this.devices.raised().length,
       storage: this.storage,
       wear: this.wear?.read() ?? null,
-      version: agentVersion(),
+      version: this.version,
       now: this.clock.now(),
       startedAt: this.startedAt.wall,
     });
@@ -348,6 +367,8 @@ export class Agent implements GatewayStatus {
     this.healthShadow = null;
     this.configShadow?.stop();
     this.configShadow = null;
+    await this.updates?.stop();
+    this.updates = null;
     await this.stopSampling();
     // The last tick reaches the publisher once its WAL sync is done: wait for it (bounded, in
     // case the disk hangs), so it is sent in this drain rather than at the next start.
@@ -361,6 +382,11 @@ export class Agent implements GatewayStatus {
     this.capture = null;
     this.outbox = null;
     this.deps.logger.info({ backlog: stats?.telemetry, alerts: stats?.alerts }, "agent stopped");
+  }
+
+  /** The version running: the package's, or the one a fleet or a test plays. */
+  get version(): string {
+    return this.deps.version ?? agentVersion();
   }
 
   get gatewayId(): string {

@@ -7,4 +7,6 @@ export interface AgentDependencies {
   readonly clock?: Clock;
   /** Uniform in [0, 1): the backoff's jitter. */
   readonly random?: () => number;
+  /** The version this agent runs as; default its package.json's (a fleet or a test plays others). */
+  readonly version?: string;
 }

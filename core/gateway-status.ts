@@ -13,6 +13,8 @@ import type { Metrics } from "./metrics.js";
  */
 export interface GatewayStatus {
   readonly gatewayId: string;
+  /** The agent's version, as the health shadow and the Jobs reports name it. */
+  readonly version: string;
   /** Fresh at every start of the process: tells restarts apart in the cloud. */
   readonly bootId: string;
   /** The broker as a technician may see it: scheme, host and port, never credentials. */

@@ -4,7 +4,6 @@ import type { GatewayStatus } from "../../core/gateway-status.js";
 import { DashboardRoutes } from "../dashboard/dashboard-routes.js";
 import { GatewayFeed } from "../dashboard/gateway-feed.js";
 import { WebAssets } from "../dashboard/web-assets.js";
-import { agentVersion } from "../version.js";
 import { HttpListener } from "./listener.js";
 
 /**
@@ -24,7 +23,7 @@ export function agentListener(
     const id = config.gateway.id;
     dashboard = new DashboardRoutes(
       {
-        info: () => ({ mode: "gateway", gateway: id, version: agentVersion() }),
+        info: () => ({ mode: "gateway", gateway: id, version: agent.version }),
         gateway: (wanted) => (wanted === id ? gatewayFeed : null),
         fleet: () => null,
       },

@@ -86,6 +86,26 @@ export const METRIC_CATALOGUE: Readonly<Record<string, MetricSpec | null>> = {
     "shadow_stale_deltas",
     "Config shadow deltas older than the version applied, ignored.",
   ),
+  jobs_messages_refused: counter(
+    "jobs_messages_refused",
+    "Messages on the gateway's AWS IoT Jobs topics that are not the Jobs API's (not JSON, a bad job id): ignored.",
+  ),
+  update_jobs: counter(
+    "update_jobs",
+    "Update jobs ended by this gateway, by status (succeeded, failed).",
+  ),
+  update_jobs_refused: counter(
+    "update_jobs_refused",
+    "Update jobs refused before any download: a malformed document or a signature not by the release key.",
+  ),
+  update_download_retries: counter(
+    "update_download_retries",
+    "Times an update's package download resumed (a drop, an expired URL, a server error).",
+  ),
+  update_download_bytes: counter(
+    "update_download_bytes",
+    "Bytes of update packages received, every attempt counted.",
+  ),
   publish_errors: counter("publish_errors", "Publishes that failed and will be retried."),
   rate_limited: counter(
     "rate_limited",

@@ -1,5 +1,4 @@
 import { deviceErrors } from "../device-errors.js";
-import { agentVersion } from "../version.js";
 import type { HealthClass } from "./health-reporter.js";
 import type { DeviceWearRate, GatewayStatus, StorageState } from "../../core/gateway-status.js";
 
@@ -39,7 +38,7 @@ export function healthReport(
   const { devices } = deviceErrors(gateway.metrics);
   return {
     schema: HEALTH_SCHEMA,
-    agentVersion: agentVersion(),
+    agentVersion: gateway.version,
     bootId: gateway.bootId,
     uptimeSeconds: Math.round(glance.uptimeMs / 1000),
     reportedAt: new Date(now).toISOString(),

@@ -20,6 +20,7 @@ export class StatusFixture implements GatewayStatus {
   readonly events: AgentEvents = new EventEmitter<AgentEventMap>();
   readonly metrics = new Metrics();
   readonly bootId = "00000000-0000-4000-8000-000000000001";
+  readonly version = "0.0.0-test";
   readonly brokerAddress = "mqtts://broker.test:8883";
   glanceNow: GatewayGlance = {
     connected: true,

@@ -8,6 +8,8 @@ import { freePort } from "./ports.js";
 export const MONITOR = "monitor";
 /** Common name of the shadow service stand-in (test/support/shadow-service.ts). */
 export const SHADOW_SERVICE = "shadow-service";
+/** Common name of the Jobs stand-in (test/support/jobs-service.ts). */
+export const JOBS_SERVICE = "jobs-service";
 /** Common name of the provisioning stand-in (test/support/provisioning-service.ts). */
 export const PROVISIONING_SERVICE = "provisioning-service";
 /** Common name of a factory claim certificate: it may only provision. */
@@ -29,12 +31,16 @@ export class MosquittoBroker extends MosquittoProcess {
         "pattern write dt/reefer/%u/#",
         "pattern write $aws/things/%u/shadow/#",
         "pattern read $aws/things/%u/shadow/#",
+        "pattern readwrite $aws/things/%u/jobs/#",
         "",
         `user ${MONITOR}`,
         "topic read #",
         "topic read $aws/#",
         "",
         `user ${SHADOW_SERVICE}`,
+        "topic readwrite $aws/#",
+        "",
+        `user ${JOBS_SERVICE}`,
         "topic readwrite $aws/#",
         "",
         `user ${PROVISIONING_SERVICE}`,

@@ -16,6 +16,8 @@ export interface ReleaseServerFaults {
 export class ReleaseServer {
   private readonly files = new Map<string, Buffer>();
   private readonly expired = new Set<string>();
+  private readonly uses = new Map<string, number>();
+  private maxUses = Infinity;
   private tokens = 0;
   private dropsLeft: number;
   bytesSent = 0;
@@ -54,6 +56,11 @@ export class ReleaseServer {
     this.expired.add(new URL(url).searchParams.get("X-Amz-Signature") ?? "");
   }
 
+  /** Every URL serves this many requests, then is refused as expired (a short expiry). */
+  limitUses(uses: number): void {
+    this.maxUses = uses;
+  }
+
   setDrops(drops: number, dropAfterBytes: number): void {
     this.dropsLeft = drops;
     this.faults.dropAfterBytes = dropAfterBytes;
@@ -73,7 +80,9 @@ export class ReleaseServer {
     };
     const body = this.files.get(url.pathname.slice(1));
     const token = url.searchParams.get("X-Amz-Signature") ?? "";
-    if (!token || this.expired.has(token)) {
+    const used = (this.uses.get(token) ?? 0) + 1;
+    this.uses.set(token, used);
+    if (!token || this.expired.has(token) || used > this.maxUses) {
       answer(403, { "content-type": "application/xml" });
       response.end(
         "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
