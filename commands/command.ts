@@ -2,6 +2,8 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "../config/load.js";
 import { HttpListenerError } from "../agent/http/listener.js";
 import { EXIT_OUTBOX_LOCKED, OutboxLockedError } from "../agent/outbox/outbox-lock.js";
+import { OutboxTooNewError } from "../agent/outbox/database.js";
+import { ReleaseKeyError } from "../agent/update/job-document.js";
 import { TlsFileError } from "../agent/publisher/tls.js";
 
 /** sysexits EX_CONFIG: systemd's RestartPreventExitStatus stops a restart loop on a bad config. */
@@ -32,15 +34,18 @@ export function configPath(args: string[]): string | undefined {
 }
 
 /**
- * The exit code of a start that could not happen, with its message on stderr: a config, TLS or
- * listener file that cannot be used (78), an outbox another agent holds (75). Anything else is a
+ * The exit code of a start that could not happen, with its message on stderr: a config, TLS,
+ * listener or release-key file that cannot be used, or an outbox a newer version migrated beyond
+ * this one's reach (78: systemd does not restart it), an outbox another agent holds (75). Anything else is a
  * bug, thrown on to the top.
  */
 export function reportStartupError(error: unknown): number {
   if (
     error instanceof ConfigError ||
     error instanceof TlsFileError ||
-    error instanceof HttpListenerError
+    error instanceof HttpListenerError ||
+    error instanceof ReleaseKeyError ||
+    error instanceof OutboxTooNewError
   ) {
     process.stderr.write(`${error.message}\n`);
     return EXIT_CONFIG;

@@ -64,6 +64,20 @@ export const MIGRATIONS: readonly string[] = [
 /** The schema version this agent writes: how many migrations it knows. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/**
+ * The oldest schema version whose agent may still use an outbox at this one: recorded in the
+ * file at each migration, and read by an older agent that finds a newer file (a rollback after
+ * an update). A migration that only adds (a table, a nullable column, an index) keeps it; one
+ * that an older agent's statements would misuse raises it to SCHEMA_VERSION. Agents of schema 3
+ * and before refuse any newer file whatever it says: they predate the marker.
+ */
+export const OLDEST_COMPATIBLE_SCHEMA = 3;
+
+/** The outbox was migrated by a newer agent in a way this one cannot use (exit 78). */
+export class OutboxTooNewError extends Error {
+  override name = "OutboxTooNewError";
+}
+
 /** A database file that could not be used and was moved aside. */
 export interface Recovery {
   readonly movedTo: string;
@@ -182,11 +196,20 @@ function openDatabase(
 function migrate(db: Database.Database): void {
   const applied = db.pragma("user_version", { simple: true }) as number;
   if (applied > SCHEMA_VERSION) {
-    throw new Error(
-      `outbox database schema version ${applied} is newer than this agent understands (${SCHEMA_VERSION}); refusing to touch it`,
+    // A newer agent migrated it (this one is a rollback): usable as is if it says so.
+    const oldest = db
+      .prepare("SELECT value FROM meta WHERE key = 'oldest_compatible_schema'")
+      .pluck()
+      .get() as number | undefined;
+    if (oldest !== undefined && oldest <= SCHEMA_VERSION) return;
+    throw new OutboxTooNewError(
+      `outbox database schema version ${applied} is newer than this agent understands (${SCHEMA_VERSION}) and not marked usable by it (oldest compatible: ${oldest ?? "not recorded"}); refusing to touch it. Reinstall the version that migrated it, or move the file aside.`,
     );
   }
-  if (applied === MIGRATIONS.length) return;
+  if (applied === MIGRATIONS.length) {
+    markCompatibility(db);
+    return;
+  }
   // Every pending step in one transaction: all or none, and one durable commit (one fsync) for
   // a new outbox instead of one per step, which a fleet of thousands opening at once feels.
   // (BEGIN and COMMIT by hand: see OutboxStore.atomically.)
@@ -196,9 +219,22 @@ function migrate(db: Database.Database): void {
       db.exec(MIGRATIONS[version] ?? "");
       db.exec(`PRAGMA user_version = ${version + 1}`);
     }
+    markCompatibility(db);
     db.exec("COMMIT");
   } catch (error) {
     if (db.inTransaction) db.exec("ROLLBACK");
     throw error;
   }
+}
+
+/** Records which older agents may use this file (see OLDEST_COMPATIBLE_SCHEMA), once. */
+function markCompatibility(db: Database.Database): void {
+  const current = db
+    .prepare("SELECT value FROM meta WHERE key = 'oldest_compatible_schema'")
+    .pluck()
+    .get() as number | undefined;
+  if (current === OLDEST_COMPATIBLE_SCHEMA) return;
+  db.prepare(
+    "INSERT OR REPLACE INTO meta (key, value) VALUES ('oldest_compatible_schema', ?)",
+  ).run(OLDEST_COMPATIBLE_SCHEMA);
 }

@@ -3,6 +3,11 @@ import { readFileSync, statSync } from "node:fs";
 import { z } from "zod";
 import { isLoopbackHost } from "../../config/http-schema.js";
 
+/** The release key cannot be used: the agent does not start (exit 78), as for a bad TLS file. */
+export class ReleaseKeyError extends Error {
+  override name = "ReleaseKeyError";
+}
+
 /** The job document's `operation`: a job of another kind is not this agent's to run. */
 export const UPDATE_OPERATION = "reefer-edge.update";
 
@@ -93,14 +98,14 @@ export function loadReleaseKey(file: string): KeyObject {
   let text: string;
   try {
     if ((statSync(file).mode & 0o022) !== 0) {
-      throw new Error(
+      throw new ReleaseKeyError(
         `update.releaseKeyFile ${file}: writable by group or others; chmod go-w ${file}`,
       );
     }
     text = readFileSync(file, "utf8");
   } catch (error) {
-    if (error instanceof Error && error.message.startsWith("update.releaseKeyFile")) throw error;
-    throw new Error(`update.releaseKeyFile ${file}: ${(error as Error).message}`, {
+    if (error instanceof ReleaseKeyError) throw error;
+    throw new ReleaseKeyError(`update.releaseKeyFile ${file}: ${(error as Error).message}`, {
       cause: error,
     });
   }
@@ -108,10 +113,10 @@ export function loadReleaseKey(file: string): KeyObject {
   try {
     key = createPublicKey(text);
   } catch (error) {
-    throw new Error(`update.releaseKeyFile ${file}: not a PEM public key`, { cause: error });
+    throw new ReleaseKeyError(`update.releaseKeyFile ${file}: not a PEM public key`, { cause: error });
   }
   if (key.asymmetricKeyType !== "ed25519") {
-    throw new Error(
+    throw new ReleaseKeyError(
       `update.releaseKeyFile ${file}: an ${key.asymmetricKeyType ?? "unknown"} key; releases are signed with Ed25519`,
     );
   }

@@ -1,6 +1,8 @@
+import { generateKeyPairSync } from "node:crypto";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openOutboxDatabase, SCHEMA_VERSION } from "../../agent/outbox/database.js";
 import { runCli, startCli } from "../support/cli.js";
 import { Monitor } from "../support/monitor.js";
 import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
@@ -88,6 +90,59 @@ describe("reefer-edge validate", () => {
     } finally {
       chmodSync(key, 0o600);
     }
+  });
+});
+
+describe("reefer-edge run, refusing to start", () => {
+  function plainConfig(dataDir: string, extra = ""): string {
+    return `version: 1
+gateway: { id: gw-0001 }
+mqtt: { url: "mqtt://127.0.0.1:9" }
+buffer: { path: "${join(dataDir, "outbox.db")}" }
+containers:
+  - { id: C01, product: P01, driver: { type: simulated, seed: 1 } }
+${extra}`;
+  }
+
+  it("exits 78 on an outbox a newer version migrated beyond its reach (a rollback gone wrong)", async () => {
+    const dir = join(temp.dir, "too-new");
+    mkdirSync(dir, { recursive: true });
+    const { db, lock } = openOutboxDatabase(join(dir, "outbox.db"), "full", Date.now());
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'oldest_compatible_schema'").run(
+      SCHEMA_VERSION + 1,
+    );
+    db.close();
+    lock?.release();
+    const { code, stderr } = await runCli([
+      "run",
+      "--config",
+      writeConfig("too-new.yaml", plainConfig(dir)),
+    ]);
+    expect(code).toBe(78);
+    expect(stderr).toContain(
+      `outbox database schema version ${SCHEMA_VERSION + 1} is newer than this agent understands`,
+    );
+  });
+
+  it("exits 78 when updates are on and the release key is writable by others", async () => {
+    const dir = join(temp.dir, "key");
+    mkdirSync(dir, { recursive: true });
+    const key = join(dir, "release.pem");
+    writeFileSync(
+      key,
+      generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }),
+    );
+    chmodSync(key, 0o666);
+    const file = writeConfig(
+      "release-key.yaml",
+      plainConfig(dir, `update: { enabled: true, releaseKeyFile: "${key}" }\n`),
+    );
+    const { code, stderr } = await runCli(["run", "--config", file]);
+    expect(code).toBe(78);
+    expect(stderr).toContain(
+      `update.releaseKeyFile ${key}: writable by group or others; chmod go-w ${key}`,
+    );
   });
 });
 
