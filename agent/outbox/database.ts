@@ -234,7 +234,7 @@ function markCompatibility(db: Database.Database): void {
     .pluck()
     .get() as number | undefined;
   if (current === OLDEST_COMPATIBLE_SCHEMA) return;
-  db.prepare(
-    "INSERT OR REPLACE INTO meta (key, value) VALUES ('oldest_compatible_schema', ?)",
-  ).run(OLDEST_COMPATIBLE_SCHEMA);
+  db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('oldest_compatible_schema', ?)").run(
+    OLDEST_COMPATIBLE_SCHEMA,
+  );
 }

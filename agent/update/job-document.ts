@@ -113,7 +113,9 @@ export function loadReleaseKey(file: string): KeyObject {
   try {
     key = createPublicKey(text);
   } catch (error) {
-    throw new ReleaseKeyError(`update.releaseKeyFile ${file}: not a PEM public key`, { cause: error });
+    throw new ReleaseKeyError(`update.releaseKeyFile ${file}: not a PEM public key`, {
+      cause: error,
+    });
   }
   if (key.asymmetricKeyType !== "ed25519") {
     throw new ReleaseKeyError(
