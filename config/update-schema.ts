@@ -40,12 +40,19 @@ export const updateSchema = z
       .min(1024)
       .optional()
       .describe("Caps the download's bandwidth (a satellite link is shared with the crew's)."),
-    soakMinutes: z
+    soakSeconds: z
       .int()
-      .min(1)
-      .default(10)
+      .min(10)
+      .default(600)
       .describe(
-        "How long the new version must capture, commit and publish or buffer, with no restart, before the installer keeps it; otherwise it reinstalls the previous version.",
+        "How long the new version must capture, commit and publish or buffer, healthy and with no restart, before the installer keeps it; otherwise it reinstalls the previous version.",
+      ),
+    soakMaxMemoryMiB: z
+      .int()
+      .min(32)
+      .default(256)
+      .describe(
+        "The new version's resident memory, as it reports it in its soak: past this, it is rolled back (a leak).",
       ),
   })
   .prefault({})

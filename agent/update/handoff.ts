@@ -43,15 +43,23 @@ export const installRequestSchema = z.object({
   sha256: z.string(),
   /** The version running when the request was made: the one to go back to. */
   previousVersion: z.string(),
+  size: z.int().positive(),
+  /** The release key's signature: the installer checks it again, trusting no file of the agent's. */
+  signature: z.string(),
   soakSeconds: z.int().positive(),
+  /** The new version's resident memory past which the soak fails. */
+  maxRssBytes: z.int().positive(),
   requestedAt: z.int(),
 });
 export type InstallRequest = z.output<typeof installRequestSchema>;
 
 export const installResultSchema = z.object({
   jobId: z.string(),
-  /** kept: the new version passed its soak; rolled-back: the previous one runs again. */
-  outcome: z.enum(["kept", "rolled-back"]),
+  /**
+   * kept: the new version passed its soak; rolled-back: the previous one runs again; refused:
+   * the installer would not install the request (its own checks of the package failed).
+   */
+  outcome: z.enum(["kept", "rolled-back", "refused"]),
   /** The version installed now. */
   version: z.string(),
   reason: z.string(),

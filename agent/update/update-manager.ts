@@ -169,7 +169,10 @@ export class UpdateManager {
       package: file,
       sha256: document.package.sha256,
       previousVersion: runningVersion,
-      soakSeconds: this.options.settings.soakMinutes * 60,
+      soakSeconds: this.options.settings.soakSeconds,
+      maxRssBytes: this.options.settings.soakMaxMemoryMiB * 1024 * 1024,
+      signature: document.signature,
+      size: document.package.size,
       requestedAt: this.options.clock.now(),
     });
     logger.info({ jobId, version: document.version }, "update handed to the installer");

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { desiredFromSets } from "./desired-settings.js";
 import { CloudShadows, type ShadowDocument } from "./shadow-client.js";
+import { releaseCommand, RELEASE_USAGE } from "./release-command.js";
 
 export const CLOUD_USAGE = `reefer-edge cloud: the operator's commands, through AWS IoT's data plane
 
@@ -13,6 +14,7 @@ export const CLOUD_USAGE = `reefer-edge cloud: the operator's commands, through 
                       gateways by health: every thing of the account unless a file names them
   reefer-edge cloud send --gateway ID --command NAME [--payload JSON]
                       publishes to cmd/reefer/<gateway>/<command>
+${RELEASE_USAGE}
 
   Every command: --endpoint URL (the account's iot:Data-ATS endpoint; or AWS_ENDPOINT_URL_IOT_DATA_PLANE),
   --region R, --json. Credentials come from the AWS SDK's usual chain.`;
@@ -22,6 +24,7 @@ type Output = (text: string) => void;
 /** Runs one `reefer-edge cloud ...` command; the exit code. */
 export async function cloudCommand(args: string[], out: Output, err: Output): Promise<number> {
   const [verb, ...rest] = args;
+  if (verb === "release" || verb === "job") return releaseCommand(verb, rest, out, err);
   const sub = verb === "config" ? rest[0] : undefined;
   const { values } = parseArgs({
     args: verb === "config" ? rest.slice(1) : rest,

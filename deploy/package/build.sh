@@ -29,10 +29,15 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 root="$work/root"
 "$here/stage.sh" "$node_arch" "$root/usr/lib/reefer-edge"
+# The agent names its version from its package.json (the health shadow, the update jobs): the
+# package's own, VERSION included.
+node -e 'const fs = require("node:fs"); const [file, version] = process.argv.slice(1); const pkg = JSON.parse(fs.readFileSync(file, "utf8")); pkg.version = version; fs.writeFileSync(file, JSON.stringify(pkg, null, 2) + "\n")' \
+  "$root/usr/lib/reefer-edge/package.json" "$version"
 install -d "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/reefer-edge" \
   "$root/usr/share/doc/reefer-edge" "$root/DEBIAN"
 ln -s ../lib/reefer-edge/bin/reefer-edge "$root/usr/bin/reefer-edge"
-install -m 0644 "$repo/deploy/systemd/reefer-edge.service" "$root/lib/systemd/system/"
+install -m 0644 "$repo/deploy/systemd/reefer-edge.service" "$repo/deploy/update/reefer-edge-update.service" \
+  "$repo/deploy/update/reefer-edge-update.path" "$root/lib/systemd/system/"
 install -m 0644 "$here/agent.yaml.example" "$root/etc/reefer-edge/agent.yaml.example"
 install -m 0644 "$repo/README.md" "$repo/config/REFERENCE.md" "$repo/config/schema.json" \
   "$repo/docs/wire-contract.md" "$root/usr/share/doc/reefer-edge/"
@@ -63,7 +68,7 @@ Version: $version
 Architecture: $arch
 Maintainer: reefer-edge developers <reefer-edge@localhost>
 Installed-Size: $size
-Depends: libc6 (>= ${glibc:-2.28}), libstdc++6${libstdcxx}, libgcc-s1, passwd, util-linux
+Depends: libc6 (>= ${glibc:-2.28}), libstdc++6${libstdcxx}, libgcc-s1, passwd, util-linux, openssl
 Recommends: systemd
 Section: net
 Priority: optional

@@ -95,6 +95,8 @@ find "$out/node_modules/@serialport/bindings-cpp/prebuilds" -mindepth 1 -maxdept
 [ -z "$runtime" ] || rm -rf "$out/node/include" "$out/node/share"
 sed "s/@NODE_MAJOR@/$node_major/" "$repo/deploy/package/launcher.sh" >"$out/bin/reefer-edge"
 cp "$repo/deploy/package/setup.sh" "$out/libexec/setup.sh"
-chmod 0755 "$out/bin/reefer-edge" "$out/libexec/setup.sh"
+# The root half of updates over the air (deploy/update): bash and the base system only.
+cp "$repo/deploy/update/reefer-edge-update" "$out/libexec/reefer-edge-update"
+chmod 0755 "$out/bin/reefer-edge" "$out/libexec/setup.sh" "$out/libexec/reefer-edge-update"
 if [ -n "$runtime" ]; then carried="node $node_version carried"; else carried="node $node_major from the system"; fi
 echo "stage: $arch in $out ($(du -sh "$out" | cut -f1)), $carried, better-sqlite3 built for $arch"

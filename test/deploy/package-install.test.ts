@@ -1,5 +1,4 @@
 import Database from "better-sqlite3";
-import { spawnSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
@@ -8,12 +7,12 @@ import {
   readFileSync,
   writeFileSync,
 } from "node:fs";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../agent/outbox/database.js";
 import { useMosquitto } from "../support/broker-fixture.js";
 import { BootedSystem } from "../support/booted-system.js";
-import type { BuiltPackages } from "../support/packages.js";
+import { repackDeb, type BuiltPackages } from "../support/packages.js";
 import { sharedPackages } from "../support/shared-packages.js";
 import { makeReading } from "../support/readings.js";
 import { requireRoot, requireTool } from "../support/tools.js";
@@ -50,7 +49,7 @@ describe.skipIf(mosquitto.skip || nspawn.skip || root.skip)("the amd64 package o
       throw new Error(`this machine has ${found.join(", ")}: the test needs it without them`);
     built = await sharedPackages("amd64");
     for (const n of [1, 2])
-      upgrades.push(repack(built.deb, `${built.version}+upgrade${n}`, env.temp.dir));
+      upgrades.push(repackDeb(built.deb, `${built.version}+upgrade${n}`, env.temp.dir));
     system = await BootedSystem.boot(join(env.temp.dir, "system"));
     for (const file of [built.deb, built.tarball, ...upgrades])
       copyFileSync(file, join(system.root, "root", file.split("/").pop() ?? ""));
@@ -245,18 +244,3 @@ function pending(path: string): number {
 }
 
 /** The .deb again under another version (dpkg-deb -R, the version changed, dpkg-deb -b). */
-/** `deb` again under `version`, written into `outdir` (the built one is shared, read only). */
-function repack(deb: string, version: string, outdir: string): string {
-  const out = join(outdir, basename(deb).replace(/_[^_]+_(\w+)\.deb$/, `_${version}_$1.deb`));
-  const dir = `${out}.tree`;
-  for (const [command, args] of [
-    ["dpkg-deb", ["-R", deb, dir]],
-    ["sed", ["-i", `s/^Version: .*/Version: ${version}/`, join(dir, "DEBIAN/control")]],
-    ["dpkg-deb", ["--root-owner-group", "-Zgzip", "-z1", "-b", dir, out]],
-    ["rm", ["-rf", dir]],
-  ] as const) {
-    const result = spawnSync(command, args, { encoding: "utf8" });
-    if (result.status !== 0) throw new Error(`${command}: ${result.stderr}`);
-  }
-  return out;
-}

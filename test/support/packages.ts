@@ -1,6 +1,6 @@
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 
 export type DebianArch = "amd64" | "arm64" | "armhf";
 
@@ -45,4 +45,35 @@ export function buildPackages(
         });
     });
   });
+}
+
+/**
+ * `deb` again under `version`, written into `outdir` (the built one is shared, read only), after
+ * `change` had its way with the unpacked tree (its DEBIAN/ included): what a release, good or
+ * bad, looks like to a gateway.
+ */
+export function repackDeb(
+  deb: string,
+  version: string,
+  outdir: string,
+  change: (tree: string) => void = () => {},
+): string {
+  const out = join(outdir, basename(deb).replace(/_[^_]+_(\w+)\.deb$/, `_${version}_$1.deb`));
+  const dir = `${out}.tree`;
+  const step = (command: string, args: readonly string[]) => {
+    const result = spawnSync(command, args, { encoding: "utf8" });
+    if (result.status !== 0) throw new Error(`${command}: ${result.stderr}`);
+  };
+  step("dpkg-deb", ["-R", deb, dir]);
+  step("sed", ["-i", `s/^Version: .*/Version: ${version}/`, join(dir, "DEBIAN/control")]);
+  // The agent names its version from its package.json, as build.sh writes it.
+  const manifest = join(dir, "usr/lib/reefer-edge/package.json");
+  if (existsSync(manifest)) {
+    const pkg = JSON.parse(readFileSync(manifest, "utf8")) as Record<string, unknown>;
+    writeFileSync(manifest, `${JSON.stringify({ ...pkg, version }, null, 2)}\n`);
+  }
+  change(dir);
+  step("dpkg-deb", ["--root-owner-group", "-Zgzip", "-z1", "-b", dir, out]);
+  step("rm", ["-rf", dir]);
+  return out;
 }
