@@ -43,11 +43,6 @@ export function openUpdates(
   },
 ): Updates {
   const releaseKey = loadReleaseKey(config.update.releaseKeyFile);
-  let captured = 0;
-  const count = (readings: readonly unknown[]) => {
-    captured += readings.length;
-  };
-  parts.status.events.on("stored", count);
   let manager: UpdateManager | null = null;
   const session = new JobsSession({
     thing: config.gateway.id,
@@ -63,7 +58,8 @@ export function openUpdates(
     jobs: session,
     status: parts.status,
     excursions: parts.excursions,
-    captured: () => captured,
+    // Readings committed to the outbox since this process started.
+    captured: () => parts.metrics.get("readings_captured"),
     clock: parts.clock,
     logger: parts.logger,
     metrics: parts.metrics,
@@ -72,9 +68,6 @@ export function openUpdates(
   const running = manager;
   return {
     session,
-    stop: async () => {
-      parts.status.events.off("stored", count);
-      await running.stop();
-    },
+    stop: () => running.stop(),
   };
 }

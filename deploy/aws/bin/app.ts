@@ -5,6 +5,7 @@ import { AnalyticsStack } from "../lib/analytics-stack.js";
 import { DashboardStack } from "../lib/dashboard-stack.js";
 import { IngestStack } from "../lib/ingest-stack.js";
 import { LAKE_WORKGROUP, LakeStack } from "../lib/lake-stack.js";
+import { ReleaseStack } from "../lib/release-stack.js";
 import { StreamsStack, type StreamCapacity } from "../lib/streams-stack.js";
 
 /** CDK behaviours this app relies on (the defaults of a new project, set explicitly). */
@@ -48,7 +49,11 @@ export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATUR
     telemetries: streams.streams.telemetries,
     faultyReefers: streams.streams["faulty-reefers"],
   });
-  const stacks: Stack[] = [streams, lake, ingest, act, analytics];
+  const release = new ReleaseStack(app, "ReeferRelease", {
+    description:
+      "reefer-edge: updates over the air: the release bucket, the pre-signing role, the job template",
+  });
+  const stacks: Stack[] = [streams, lake, ingest, act, analytics, release];
   // Off by default: QuickSight needs an account subscription (dashboard-stack.ts).
   const principal = app.node.tryGetContext("quicksightPrincipal") as string | undefined;
   if (principal) {

@@ -51,6 +51,8 @@ export class IngestStack extends Stack {
             Resource: [
               arn(`topic/dt/reefer/${THING}/*`),
               arn(`topic/$aws/things/${THING}/shadow/*`),
+              // Update jobs (docs/updates.md): start-next, and each job's get and update.
+              arn(`topic/$aws/things/${THING}/jobs/*`),
             ],
           },
           {
@@ -59,6 +61,7 @@ export class IngestStack extends Stack {
             Resource: [
               arn(`topicfilter/cmd/reefer/${THING}/*`),
               arn(`topicfilter/$aws/things/${THING}/shadow/*`),
+              arn(`topicfilter/$aws/things/${THING}/jobs/*`),
             ],
           },
           {
@@ -67,6 +70,7 @@ export class IngestStack extends Stack {
             Resource: [
               arn(`topic/cmd/reefer/${THING}/*`),
               arn(`topic/$aws/things/${THING}/shadow/*`),
+              arn(`topic/$aws/things/${THING}/jobs/*`),
             ],
           },
         ],

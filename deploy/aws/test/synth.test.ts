@@ -10,6 +10,7 @@ import { JOB_JAR } from "../lib/analytics-stack.js";
 import { READING_COLUMNS } from "../lib/lake-columns.js";
 import { projectRoot } from "../lib/project-root.js";
 import { SAVED_QUERIES } from "../lib/lake-stack.js";
+import { GATEWAY_GROUP, RELEASE_PREFIX, ROLLOUT } from "../lib/release-stack.js";
 import { INGEST_RULES, SQL_VERSION } from "../lib/rule-table.js";
 
 /** Every statement of every IAM and IoT policy in a template. */
@@ -119,6 +120,7 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
     expect(resources(gateway, "iot:Publish")).toEqual([
       expect.stringContaining(`:topic/dt/reefer/${thing}/*`),
       expect.stringContaining(`:topic/$aws/things/${thing}/shadow/*`),
+      expect.stringContaining(`:topic/$aws/things/${thing}/jobs/*`),
     ]);
     for (const r of resources(gateway, "iot:Subscribe"))
       expect(r).toMatch(
@@ -292,5 +294,56 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
       "excursions-per-day",
       "gateways-with-backlogs",
     ]);
+  });
+
+  it("keeps releases in an encrypted, versioned bucket, pre-signed by a role that only reads them, with the fleet's rollout in a job template", () => {
+    const release = template("ReeferRelease");
+    const buckets = Object.values(release.findResources("AWS::S3::Bucket")).map(
+      (b) => b.Properties as Record<string, unknown>,
+    );
+    expect(buckets).toHaveLength(2);
+    for (const bucket of buckets) {
+      expect(bucket.VersioningConfiguration).toEqual({ Status: "Enabled" });
+      expect(JSON.stringify(bucket.BucketEncryption)).toContain("AES256");
+      expect(bucket.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+    }
+    release.hasResourceProperties("AWS::IAM::Role", {
+      AssumeRolePolicyDocument: {
+        Statement: [Match.objectLike({ Principal: { Service: "iot.amazonaws.com" } })],
+      },
+    });
+    const granted = statements(release).filter((s) => s.Effect === "Allow");
+    expect(granted.map((s) => s.Action)).toEqual(["s3:GetObject"]);
+    expect(JSON.stringify(granted[0]?.Resource)).toContain(`/${RELEASE_PREFIX}*`);
+    const job = Object.values(release.findResources("AWS::IoT::JobTemplate"))[0]?.Properties as {
+      JobTemplateId: string;
+      Document: string;
+      AbortConfig: { CriteriaList: Record<string, unknown>[] };
+      JobExecutionsRolloutConfig: { ExponentialRolloutRate: Record<string, unknown> };
+      TimeoutConfig: Record<string, unknown>;
+      PresignedUrlConfig: { ExpiresInSec: number };
+    };
+    expect(job.JobTemplateId).toBe("reefer-edge-update");
+    expect(job.AbortConfig.CriteriaList).toContainEqual({
+      FailureType: "FAILED",
+      Action: "CANCEL",
+      ThresholdPercentage: 5,
+      MinNumberOfExecutedThings: 100,
+    });
+    expect(job.JobExecutionsRolloutConfig.ExponentialRolloutRate).toEqual({
+      BaseRatePerMinute: ROLLOUT.baseRatePerMinute,
+      IncrementFactor: ROLLOUT.incrementFactor,
+      RateIncreaseCriteria: { NumberOfSucceededThings: ROLLOUT.succeededToIncrease },
+    });
+    expect(job.TimeoutConfig).toEqual({ InProgressTimeoutInMinutes: 120 });
+    expect(job.PresignedUrlConfig.ExpiresInSec).toBe(3600);
+    expect(JSON.stringify(job.Document)).toContain("reefer-edge.update");
+    release.hasResourceProperties("AWS::IoT::ThingGroup", { ThingGroupName: GATEWAY_GROUP });
+    release.hasResourceProperties("AWS::IoT::ThingType", { ThingTypeName: "reefer-gateway" });
   });
 });
