@@ -1,3 +1,4 @@
+import Database from "better-sqlite3";
 import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import {
   chmodSync,
@@ -9,6 +10,7 @@ import {
 } from "node:fs";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SCHEMA_VERSION } from "../../agent/outbox/database.js";
 import { signedStatement, UPDATE_OPERATION } from "../../agent/update/job-document.js";
 import { useMosquitto } from "../support/broker-fixture.js";
 import { BootedSystem } from "../support/booted-system.js";
@@ -161,6 +163,13 @@ describe.skipIf(mosquitto.skip || nspawn.skip || openssl.skip || root.skip)(
       return jobId;
     }
 
+    /** A line run first by the release's launcher (bin/reefer-edge), before it starts Node. */
+    function prependToLauncher(tree: string, line: string): void {
+      const launcher = join(tree, "usr/lib/reefer-edge/bin/reefer-edge");
+      const [shebang, ...rest] = readFileSync(launcher, "utf8").split("\n");
+      writeFileSync(launcher, [shebang, line, ...rest].join("\n"));
+    }
+
     async function installed(): Promise<string> {
       return (await gateway().must(["dpkg-query", "-W", "-f=${Version}", "reefer-edge"])).trim();
     }
@@ -235,19 +244,41 @@ describe.skipIf(mosquitto.skip || nspawn.skip || openssl.skip || root.skip)(
       );
     }, 600_000);
 
-    it("rolls back a release that does not start, and reports FAILED with the reason", async () => {
+    it("rolls back a release that migrates the outbox and then does not start; the previous version opens the migrated outbox", async () => {
       const running = await installed();
       const jobId = release(`${base()}+broken1`, (tree) => {
+        // A new schema step, additive (a table): its postinst migrates the outbox to it.
+        const database = join(tree, "usr/lib/reefer-edge/dist/agent/outbox/database.js");
+        const code = readFileSync(database, "utf8");
+        const marker = "export const SCHEMA_VERSION = MIGRATIONS.length;";
+        expect(code).toContain(marker);
         writeFileSync(
-          join(tree, "usr/lib/reefer-edge/bin/reefer-edge"),
-          "#!/bin/sh\necho 'this release does not start' >&2\nexit 1\n",
+          database,
+          code.replace(
+            marker,
+            `MIGRATIONS.push("CREATE TABLE release_probe (x INTEGER) STRICT;");\n${marker}`,
+          ),
+        );
+        // It installs (its postinst migrates the outbox), then the agent exits at every start.
+        prependToLauncher(
+          tree,
+          `[ "$1" = run ] && { echo 'this release does not start' >&2; exit 1; }`,
         );
       });
       const outcome = await ended(jobId);
       expect(outcome.status).toBe("FAILED");
       expect(outcome.details).toMatchObject({ step: "rolled-back", version: running });
-      expect(outcome.details.reason).toMatch(/restarted \d+ times in its soak|is failed/);
+      expect(outcome.details.reason).toMatch(/restarted \d+ times in its soak/);
       await deliversOn(running);
+      // The outbox stays at the newer schema, which the previous version uses as it is.
+      const outbox = new Database(join(gateway().root, "var/lib/reefer-edge/outbox.db"), {
+        readonly: true,
+      });
+      try {
+        expect(outbox.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION + 1);
+      } finally {
+        outbox.close();
+      }
     }, 600_000);
 
     it("rolls back a release whose postinst fails", async () => {
@@ -268,10 +299,8 @@ describe.skipIf(mosquitto.skip || nspawn.skip || openssl.skip || root.skip)(
     it("rolls back a release that hangs without a word", async () => {
       const running = await installed();
       const jobId = release(`${base()}+broken3`, (tree) => {
-        writeFileSync(
-          join(tree, "usr/lib/reefer-edge/bin/reefer-edge"),
-          "#!/bin/sh\nexec sleep infinity\n",
-        );
+        // It installs, then the agent hangs before its first word.
+        prependToLauncher(tree, `[ "$1" = run ] && exec sleep infinity`);
       });
       const outcome = await ended(jobId);
       expect(outcome.status).toBe("FAILED");
