@@ -43,6 +43,7 @@ import {
   NO_STORAGE_FAILURE,
   type AgentStatus,
   type ContainerInfo,
+  type DeviceWearRate,
   type GatewayGlance,
   type GatewayStatus,
   type Health,
@@ -71,7 +72,7 @@ export class Agent implements GatewayStatus {
   private healthShadow: HealthShadow | null = null;
   private updates: Updates | null = null;
   private samplingStopped = false;
-  private wear: WearRate | null = null;
+  private wearRate: WearRate | null = null;
   /** Wall and monotonic time of the start, for /metrics and /healthz. */
   private startedAt = { wall: 0, mono: 0 };
   private readonly clock: Clock;
@@ -203,7 +204,7 @@ export class Agent implements GatewayStatus {
       stored: (readings) => this.events.emit("stored", readings),
     });
     this.outbox = outbox;
-    this.wear = new WearRate(config.buffer.path, clock);
+    this.wearRate = new WearRate(config.buffer.path, clock);
     const clockCorrection = new ClockCorrection(
       new ClockGuard(
         clock,
@@ -338,7 +339,7 @@ export class Agent implements GatewayStatus {
       inflightRows: this.publisher?.inflightRows ?? 0,
       unreachableDevices: this.devices.raised().length,
       storage: this.storage,
-      wear: this.wear?.read() ?? null,
+      wear: this.wear(),
       version: this.version,
       now: this.clock.now(),
       startedAt: this.startedAt.wall,
@@ -420,8 +421,11 @@ export class Agent implements GatewayStatus {
       outbox: this.outbox?.stats() ?? EMPTY_OUTBOX_STATS,
       inflight: this.publisher?.inflightRows ?? 0,
       metrics: this.metrics.snapshot(),
-      wear: this.wear?.read() ?? null,
     };
+  }
+
+  wear(): DeviceWearRate | null {
+    return this.wearRate?.read() ?? null;
   }
 
   private get storage(): StorageState {

@@ -8,8 +8,9 @@ import type { Metrics } from "./metrics.js";
  * them can reach into its parts (a lint rule keeps them from importing agent.ts).
  *
  * The accessors come in three costs: `glance()` reads in-memory tallies (a fleet asks it of
- * thousands of agents every second), `status()` asks the outbox and the flash, `health()` and
- * `metricsText()` are the HTTP endpoints' answers.
+ * thousands of agents every second), `status()` asks the outbox, `wear()` reads the flash's own
+ * count from /sys (the health shadow asks it every few minutes, a live feed never), `health()`
+ * and `metricsText()` are the HTTP endpoints' answers.
  */
 export interface GatewayStatus {
   readonly gatewayId: string;
@@ -25,8 +26,10 @@ export interface GatewayStatus {
   containers(): ContainerInfo[];
   /** Cheap figures from in-memory tallies. */
   glance(): GatewayGlance;
-  /** The outbox's counts (a query) and the flash's wear (a read of /sys). */
+  /** The outbox's counts (a query). */
   status(): AgentStatus;
+  /** The flash's wear under the outbox (a read of /sys); null off a block device. */
+  wear(): DeviceWearRate | null;
   /** /healthz: samples, and delivers or buffers within its budget. */
   health(): Health;
   /** /metrics in the Prometheus text format. */
@@ -66,8 +69,6 @@ export interface AgentStatus {
   /** Outbox rows handed to the broker and not yet acknowledged. */
   readonly inflight: number;
   readonly metrics: Record<string, number>;
-  /** The flash's wear under the outbox; null off a block device. */
-  readonly wear: DeviceWearRate | null;
 }
 
 export interface OutboxStats {

@@ -40,14 +40,14 @@ describe("the health shadow's state", () => {
         bytes: 9000,
         deadLettered: 1,
       },
-      wear: {
-        device: "179:2",
-        bytesWritten: 1e9,
-        lifeUsedA: 0.1,
-        lifeUsedB: null,
-        preEol: 1,
-        bytesPerSecond: 1234.4,
-      },
+    };
+    gateway.wearNow = {
+      device: "179:2",
+      bytesWritten: 1e9,
+      lifeUsedA: 0.1,
+      lifeUsedB: null,
+      preEol: 1,
+      bytesPerSecond: 1234.4,
     };
     gateway.metrics.increment("modbus_requests", 10, { bus: "/dev/ttyS0", unit: "1" });
     gateway.metrics.increment("modbus_errors", 2, {

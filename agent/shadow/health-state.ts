@@ -32,7 +32,8 @@ export function healthReport(
   facts: HealthFacts,
   now: number,
 ): Record<string, unknown> {
-  const { outbox, wear } = gateway.status();
+  const { outbox } = gateway.status();
+  const wear = gateway.wear();
   const glance = gateway.glance();
   const oldest = glance.oldestCapturedAt;
   const { devices } = deviceErrors(gateway.metrics);

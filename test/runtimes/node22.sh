@@ -48,11 +48,12 @@ node -e 'new (require("better-sqlite3"))(":memory:").close()'
 # The arm64 stage carries its own Node 22 and runs once too. The fleet runs on Node 22 in its
 # container image (test/deploy/compose-fleet.test.ts), so its 1,000-gateway run is not repeated.
 # The browser tests (test/browser) test the page in chromium: the dashboard's server side runs
-# again here through test/integration/dashboard-http.test.ts.
+# again here through test/integration/dashboard-http.test.ts. The updates on a booted system
+# (test/update) install the package, whose agent runs on the Node 22 it carries either way.
 log="$dir/vitest.log"
 status=0
 npx vitest run --exclude 'test/chaos/**' --exclude 'test/powercut/**' --exclude 'test/browser/**' --exclude 'test/deploy/package-*.test.ts' --exclude 'test/deploy/compose-*.test.ts' \
-  --exclude 'test/integration/fleet.test.ts' \
+  --exclude 'test/integration/fleet.test.ts' --exclude 'test/update/**' \
   --exclude 'node_modules/**' 2>&1 | tee "$log" || status=$?
 trap - EXIT
 restore

@@ -5,6 +5,7 @@ import {
   NO_STORAGE_FAILURE,
   type AgentStatus,
   type ContainerInfo,
+  type DeviceWearRate,
   type GatewayGlance,
   type GatewayStatus,
   type Health,
@@ -35,8 +36,8 @@ export class StatusFixture implements GatewayStatus {
     outbox: EMPTY_OUTBOX_STATS,
     inflight: 0,
     metrics: {},
-    wear: null,
   };
+  wearNow: DeviceWearRate | null = null;
 
   constructor(
     readonly gatewayId: string,
@@ -51,6 +52,9 @@ export class StatusFixture implements GatewayStatus {
   }
   status(): AgentStatus {
     return this.statusNow;
+  }
+  wear(): DeviceWearRate | null {
+    return this.wearNow;
   }
   health(): Health {
     return {
