@@ -115,20 +115,8 @@ export class UpdateManager {
   private async handle(execution: JobExecution, signal: AbortSignal): Promise<void> {
     const { logger, runningVersion } = this.options;
     const { jobId } = execution;
-    const result = readHandoff(this.path("result"), installResultSchema);
-    if (result?.jobId === jobId) {
-      // The installer finished this job (before this process, or while it soaked).
-      await this.finish(
-        result.outcome === "kept" ? "SUCCEEDED" : "FAILED",
-        {
-          step: result.outcome,
-          version: result.version,
-          reason: result.reason,
-        },
-        signal,
-      );
-      return;
-    }
+    // The installer finished this job (before this process, or while it soaked).
+    if (await this.finishFromResult(jobId, signal)) return;
     const record = readHandoff(this.path("job"), jobRecordSchema);
     if (record?.jobId === jobId && record.step === "handed-off") {
       await this.awaitInstaller(record, signal);
@@ -276,19 +264,7 @@ export class UpdateManager {
       await this.report({ step: "soaking", version: runningVersion }, signal);
     }
     for (;;) {
-      const result = readHandoff(this.path("result"), installResultSchema);
-      if (result?.jobId === record.jobId) {
-        await this.finish(
-          result.outcome === "kept" ? "SUCCEEDED" : "FAILED",
-          {
-            step: result.outcome,
-            version: result.version,
-            reason: result.reason,
-          },
-          signal,
-        );
-        return;
-      }
+      if (await this.finishFromResult(record.jobId, signal)) return;
       if (record.version === runningVersion) {
         const health = status.health();
         writeDurably(this.path("soak"), {
@@ -304,6 +280,15 @@ export class UpdateManager {
       }
       await delay(this.options.pollMs ?? 10_000, signal);
     }
+  }
+
+  /** Ends the job as the installer's result for it says, if there is one; whether there was. */
+  private async finishFromResult(jobId: string, signal: AbortSignal): Promise<boolean> {
+    const result = readHandoff(this.path("result"), installResultSchema);
+    if (result?.jobId !== jobId) return false;
+    const details = { step: result.outcome, version: result.version, reason: result.reason };
+    await this.finish(result.outcome === "kept" ? "SUCCEEDED" : "FAILED", details, signal);
+    return true;
   }
 
   /** Ends the job and clears what the agent kept of it. */

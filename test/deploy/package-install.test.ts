@@ -1,18 +1,12 @@
 import Database from "better-sqlite3";
-import {
-  chmodSync,
-  chownSync,
-  copyFileSync,
-  existsSync,
-  readFileSync,
-  writeFileSync,
-} from "node:fs";
+import { chownSync, copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../agent/outbox/database.js";
 import { useMosquitto } from "../support/broker-fixture.js";
 import { BootedSystem } from "../support/booted-system.js";
 import { repackDeb, type BuiltPackages } from "../support/packages.js";
+import { putCertificates } from "../support/releases.js";
 import { sharedPackages } from "../support/shared-packages.js";
 import { makeReading } from "../support/readings.js";
 import { requireRoot, requireTool } from "../support/tools.js";
@@ -187,14 +181,7 @@ describe.skipIf(mosquitto.skip || nspawn.skip || root.skip)("the amd64 package o
   /** What an operator does after installing: the example made theirs, and the certificates. */
   function putConfig(sys: BootedSystem, container: string): void {
     const etc = join(sys.root, "etc/reefer-edge");
-    const certs = join(etc, "certs");
-    const identity = env.pki.client(GATEWAY);
-    copyFileSync(env.pki.caCert, join(certs, "AmazonRootCA1.pem"));
-    copyFileSync(identity.cert, join(certs, "gateway.pem.crt"));
-    copyFileSync(identity.key, join(certs, "gateway.key"));
-    chmodSync(join(certs, "AmazonRootCA1.pem"), 0o644);
-    chmodSync(join(certs, "gateway.pem.crt"), 0o644);
-    chmodSync(join(certs, "gateway.key"), 0o600);
+    putCertificates(etc, env.pki.caCert, env.pki.client(GATEWAY));
     const example = readFileSync(join(etc, "agent.yaml.example"), "utf8");
     const config = example
       .replace(/url: mqtts:\/\/\S+/, `url: ${env.agentUrl}`)

@@ -1,23 +1,17 @@
 import Database from "better-sqlite3";
 import { createHash, generateKeyPairSync, sign } from "node:crypto";
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SCHEMA_VERSION } from "../../agent/outbox/database.js";
-import { signedStatement, UPDATE_OPERATION } from "../../agent/update/job-document.js";
+import { signedStatement } from "../../agent/update/job-document.js";
 import { useMosquitto } from "../support/broker-fixture.js";
 import { BootedSystem } from "../support/booted-system.js";
 import { JobsService } from "../support/jobs-service.js";
 import { JOBS_SERVICE } from "../support/mosquitto.js";
 import { repackDeb, type BuiltPackages } from "../support/packages.js";
 import { ReleaseServer } from "../support/release-server.js";
+import { putCertificates, updateDocument } from "../support/releases.js";
 import { sharedPackages } from "../support/shared-packages.js";
 import { requireRoot, requireTool } from "../support/tools.js";
 import { waitFor } from "../support/wait-for.js";
@@ -96,14 +90,7 @@ describe.skipIf(mosquitto.skip || nspawn.skip || openssl.skip || root.skip)(
     /** The operator's config: the example, this test's broker, updates on, a short soak. */
     function putConfig(sys: BootedSystem): void {
       const etc = join(sys.root, "etc/reefer-edge");
-      const certs = join(etc, "certs");
-      const identity = env.pki.client(GATEWAY);
-      copyFileSync(env.pki.caCert, join(certs, "AmazonRootCA1.pem"));
-      copyFileSync(identity.cert, join(certs, "gateway.pem.crt"));
-      copyFileSync(identity.key, join(certs, "gateway.key"));
-      chmodSync(join(certs, "AmazonRootCA1.pem"), 0o644);
-      chmodSync(join(certs, "gateway.pem.crt"), 0o644);
-      chmodSync(join(certs, "gateway.key"), 0o600);
+      putCertificates(etc, env.pki.caCert, env.pki.client(GATEWAY));
       writeFileSync(
         join(etc, "release-key.pem"),
         releaseKey.publicKey.export({ type: "spki", format: "pem" }),
@@ -142,24 +129,8 @@ describe.skipIf(mosquitto.skip || nspawn.skip || openssl.skip || root.skip)(
       const body = readFileSync(deb);
       const name = basename(deb);
       packages.put(name, body);
-      const signed = {
-        version,
-        package: { size: body.length, sha256: createHash("sha256").update(body).digest("hex") },
-      };
       const jobId = `ota-${++jobCount}`;
-      jobs.createJob(
-        jobId,
-        {
-          operation: UPDATE_OPERATION,
-          version,
-          package: {
-            url: `\${aws:iot:s3-presigned-url:https://releases.s3.amazonaws.com/${name}}`,
-            ...signed.package,
-          },
-          signature: sign(null, signedStatement(signed), releaseKey.privateKey).toString("base64"),
-        },
-        [GATEWAY],
-      );
+      jobs.createJob(jobId, updateDocument(version, name, body, releaseKey.privateKey), [GATEWAY]);
       return jobId;
     }
 
