@@ -77,6 +77,11 @@ export const soakReportSchema = z.object({
   reason: z.string().nullable(),
   /** Readings committed to the outbox since the process started. */
   captured: z.int(),
+  /** Readings and alerts the broker acknowledged since the process started. */
+  delivered: z.int(),
+  /** Connected to the broker now, and what the outbox holds: delivering, or stalled. */
+  connected: z.boolean(),
+  backlog: z.int(),
   /** The agent's resident memory, bytes. */
   rssBytes: z.int(),
 });

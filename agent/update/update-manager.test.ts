@@ -97,6 +97,7 @@ describe("the update manager's waits", () => {
       status,
       excursions: options.excursions,
       captured: () => 0,
+      delivered: () => 0,
       clock: { now: () => Date.now(), monotonic: () => Date.now() },
       logger: pino({ level: "silent" }),
       metrics: new Metrics(),

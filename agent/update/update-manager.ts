@@ -30,6 +30,8 @@ export interface UpdateManagerOptions {
   readonly excursions: () => readonly string[];
   /** Readings committed since the process started. */
   readonly captured: () => number;
+  /** Readings and alerts acknowledged by the broker since the process started. */
+  readonly delivered: () => number;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -259,7 +261,7 @@ export class UpdateManager {
    * then writes its result, read here by whichever version runs.
    */
   private async awaitInstaller(record: JobRecord, signal: AbortSignal): Promise<void> {
-    const { runningVersion, clock, status, captured } = this.options;
+    const { runningVersion, clock, status, captured, delivered } = this.options;
     if (record.version === runningVersion) {
       await this.report({ step: "soaking", version: runningVersion }, signal);
     }
@@ -267,6 +269,7 @@ export class UpdateManager {
       if (await this.finishFromResult(record.jobId, signal)) return;
       if (record.version === runningVersion) {
         const health = status.health();
+        const glance = status.glance();
         writeDurably(this.path("soak"), {
           jobId: record.jobId,
           version: runningVersion,
@@ -275,6 +278,9 @@ export class UpdateManager {
           healthy: health.status === "ok",
           reason: health.status === "ok" ? null : health.reasons.join("; "),
           captured: captured(),
+          delivered: delivered(),
+          connected: glance.connected,
+          backlog: glance.backlog,
           rssBytes: process.memoryUsage.rss(),
         });
       }

@@ -43,6 +43,11 @@ export function openUpdates(
   },
 ): Updates {
   const releaseKey = loadReleaseKey(config.update.releaseKeyFile);
+  let delivered = 0;
+  const count = (rows: number) => {
+    delivered += rows;
+  };
+  parts.status.events.on("published", count);
   let manager: UpdateManager | null = null;
   const session = new JobsSession({
     thing: config.gateway.id,
@@ -60,6 +65,7 @@ export function openUpdates(
     excursions: parts.excursions,
     // Readings committed to the outbox since this process started.
     captured: () => parts.metrics.get("readings_captured"),
+    delivered: () => delivered,
     clock: parts.clock,
     logger: parts.logger,
     metrics: parts.metrics,
@@ -68,6 +74,9 @@ export function openUpdates(
   const running = manager;
   return {
     session,
-    stop: () => running.stop(),
+    stop: async () => {
+      parts.status.events.off("published", count);
+      await running.stop();
+    },
   };
 }

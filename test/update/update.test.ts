@@ -279,6 +279,25 @@ describe.skipIf(mosquitto.skip || nspawn.skip || openssl.skip || root.skip)(
       await deliversOn(running);
     }, 600_000);
 
+    it("rolls back a release that captures but stops publishing", async () => {
+      const running = await installed();
+      const jobId = release(`${base()}+broken5`, (tree) => {
+        // Its publisher goes quiet 3 s after the process started (the issue's release stops
+        // after 30 s; this test's soak is 10 s): readings pile up while the link is up.
+        const publisher = join(tree, "usr/lib/reefer-edge/dist/agent/publisher/publisher.js");
+        const code = readFileSync(publisher, "utf8");
+        expect(code).toContain("    pump() {");
+        writeFileSync(
+          publisher,
+          code.replace("    pump() {", "    pump() {\n        if (process.uptime() > 3) return;"),
+        );
+      });
+      const outcome = await ended(jobId);
+      expect(outcome.status).toBe("FAILED");
+      expect(outcome.details.reason).toMatch(/is connected but delivered nothing for \d+ s/);
+      await deliversOn(running);
+    }, 600_000);
+
     it("rolls back a release whose memory grows past the soak's limit", async () => {
       const running = await installed();
       const jobId = release(`${base()}+broken4`, (tree) => {

@@ -63,7 +63,7 @@ export async function makeGuestRoot(dir: string, deb: string, mirror?: string): 
   const root = join(dir, "root");
   await run("debootstrap", [
     "--variant=minbase",
-    "--include=systemd-sysv,udev,libstdc++6",
+    "--include=systemd-sysv,udev,libstdc++6,openssl",
     "bookworm",
     root,
     mirror ?? process.env.DEBIAN_MIRROR ?? "http://deb.debian.org/debian",
