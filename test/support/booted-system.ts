@@ -71,9 +71,11 @@ export class BootedSystem {
     const leader = await findInit(nspawn, console);
     const system = new BootedSystem(dir, layers.root, nspawn, leader, console);
     // "running", or "degraded" when some base unit failed: either way systemd took its jobs.
-    // Until systemd has opened its socket, systemctl cannot ask and says nothing on stdout.
+    // Until systemd has opened its socket, systemctl cannot ask and says nothing on stdout, or
+    // says "offline" (no manager answers yet: seen in CI with two systems booting at once).
+    const notYet = (stdout: string) => ["", "offline"].includes(stdout.trim());
     let state = await system.exec(["systemctl", "is-system-running", "--wait"]);
-    for (let attempt = 0; attempt < 300 && state.stdout.trim() === ""; attempt++) {
+    for (let attempt = 0; attempt < 300 && notYet(state.stdout); attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       state = await system.exec(["systemctl", "is-system-running", "--wait"]);
     }
