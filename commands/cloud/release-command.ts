@@ -4,11 +4,13 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { describeProgress, jobProgress, release, type ReleaseRequest } from "./release.js";
 
 export const RELEASE_USAGE = `  reefer-edge cloud release --package FILE.deb --version V --signing-key KEY.pem
-                      --bucket B --thing-group G --presign-role ARN [--prefix releases/]
-                      [--job-id ID] [--rate 10] [--increment 2] [--succeeded-to-increase 10]
-                      [--abort-failed-percent 5] [--abort-min-executed 100]
-                      [--timeout-minutes 120] [--watch] [--every SECONDS]
-                      signs and uploads a package, and creates its update job (docs/updates.md)
+                      --bucket B --thing-group G
+                      (--template reefer-edge-update | --presign-role ARN [--rate 10]
+                       [--increment 2] [--succeeded-to-increase 10] [--abort-failed-percent 5]
+                       [--abort-min-executed 100] [--timeout-minutes 120])
+                      [--prefix releases/] [--job-id ID] [--watch] [--every SECONDS]
+                      signs and uploads a package, and creates its update job (docs/updates.md):
+                      from the release stack's job template, or with the rollout given here
   reefer-edge cloud job --job-id ID [--watch] [--every SECONDS]
                       an update job's progress: succeeded, failed, timed out, in progress`;
 
@@ -36,6 +38,7 @@ export async function releaseCommand(
         prefix: { type: "string", default: "releases/" },
         "thing-group": { type: "string" },
         "presign-role": { type: "string" },
+        template: { type: "string" },
         "job-id": { type: "string" },
         rate: { type: "string", default: "10" },
         increment: { type: "string", default: "2" },
@@ -70,7 +73,9 @@ export async function releaseCommand(
   let jobId = values["job-id"];
   try {
     if (verb === "release") {
-      const missing = ["package", "version", "signing-key", "bucket", "thing-group", "presign-role"]
+      const needed = ["package", "version", "signing-key", "bucket", "thing-group"];
+      if (values.template === undefined) needed.push("presign-role");
+      const missing = needed
         .filter((name) => values[name as keyof typeof values] === undefined)
         .map((name) => `--${name}`);
       if (missing.length > 0) {
@@ -87,6 +92,7 @@ export async function releaseCommand(
         prefix: values.prefix,
         thingGroup: values["thing-group"] ?? "",
         presignRoleArn: values["presign-role"] ?? "",
+        ...(values.template !== undefined && { template: values.template }),
         jobId,
         rollout: {
           baseRatePerMinute: number("rate", 1, 1000),
@@ -101,8 +107,12 @@ export async function releaseCommand(
       };
       const s3 = clients.s3 ?? new S3Client({ ...(region && { region }) });
       const released = await release(request, { iot, s3 });
+      const pace =
+        released.template !== null
+          ? `its rollout, abort and timeout from the job template ${released.template}`
+          : `${request.rollout.baseRatePerMinute}/min growing x${request.rollout.incrementFactor} per ${request.rollout.succeededToIncrease} succeeded, cancelled at ${request.abort.failedPercent} % failed after ${request.abort.minExecuted}`;
       print(
-        `released ${version}: s3://${request.bucket}/${released.object} (${released.size} bytes, sha256 ${released.sha256}), job ${released.jobId} for ${request.thingGroup}: ${request.rollout.baseRatePerMinute}/min growing x${request.rollout.incrementFactor} per ${request.rollout.succeededToIncrease} succeeded, cancelled at ${request.abort.failedPercent} % failed after ${request.abort.minExecuted}`,
+        `released ${version}: s3://${request.bucket}/${released.object} (${released.size} bytes, sha256 ${released.sha256}), job ${released.jobId} for ${request.thingGroup}: ${pace}`,
         released,
       );
     } else if (jobId === undefined) {

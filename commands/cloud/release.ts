@@ -4,7 +4,9 @@ import { basename } from "node:path";
 import {
   CreateJobCommand,
   DescribeJobCommand,
+  DescribeJobTemplateCommand,
   DescribeThingGroupCommand,
+  type CreateJobCommandInput,
   type IoTClient,
 } from "@aws-sdk/client-iot";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
@@ -22,6 +24,11 @@ export interface ReleaseRequest {
   readonly thingGroup: string;
   /** The role AWS IoT assumes to pre-sign the package's URL (s3:GetObject on the releases). */
   readonly presignRoleArn: string;
+  /**
+   * A job template (id or ARN; the release stack's is `reefer-edge-update`): the job is made
+   * from it, and its rollout, abort, timeout and pre-signing role are the ones used.
+   */
+  readonly template?: string;
   readonly jobId: string;
   readonly rollout: {
     /** Executions started per minute at first (AWS: 1-1000). */
@@ -49,6 +56,8 @@ export interface Released {
   readonly sha256: string;
   /** The job document as created, for the record. */
   readonly document: Record<string, unknown>;
+  /** The job template it was made from, if any (its ARN). */
+  readonly template: string | null;
 }
 
 /**
@@ -96,6 +105,8 @@ export async function release(
     new DescribeThingGroupCommand({ thingGroupName: request.thingGroup }),
   );
   if (!group.thingGroupArn) throw new Error(`thing group ${request.thingGroup}: no ARN`);
+  const template =
+    request.template === undefined ? null : await jobTemplate(clients.iot, request.template);
   const created = await clients.iot.send(
     new CreateJobCommand({
       jobId: request.jobId,
@@ -104,31 +115,10 @@ export async function release(
       targetSelection: "CONTINUOUS",
       document: JSON.stringify(document),
       description: `reefer-edge ${request.version}`,
-      presignedUrlConfig: { roleArn: request.presignRoleArn, expiresInSec: 3600 },
-      jobExecutionsRolloutConfig: {
-        exponentialRate: {
-          baseRatePerMinute: request.rollout.baseRatePerMinute,
-          incrementFactor: request.rollout.incrementFactor,
-          rateIncreaseCriteria: { numberOfSucceededThings: request.rollout.succeededToIncrease },
-        },
-      },
-      abortConfig: {
-        criteriaList: [
-          {
-            failureType: "FAILED",
-            action: "CANCEL",
-            thresholdPercentage: request.abort.failedPercent,
-            minNumberOfExecutedThings: request.abort.minExecuted,
-          },
-          {
-            failureType: "TIMED_OUT",
-            action: "CANCEL",
-            thresholdPercentage: request.abort.failedPercent,
-            minNumberOfExecutedThings: request.abort.minExecuted,
-          },
-        ],
-      },
-      timeoutConfig: { inProgressTimeoutInMinutes: request.inProgressTimeoutMinutes },
+      // A custom template's document takes no parameters (AWS: documentParameters are for
+      // managed templates only): the release's own document goes with it, and the template's
+      // settings are sent too, as read, so the job says what it runs by.
+      ...(template ?? releaseSettings(request)),
     }),
   );
   return {
@@ -138,6 +128,59 @@ export async function release(
     size,
     sha256,
     document,
+    template: template?.jobTemplateArn ?? null,
+  };
+}
+
+/** The rollout, abort, timeout and pre-signing a job gets from the command's own flags. */
+function releaseSettings(request: ReleaseRequest): Partial<CreateJobCommandInput> {
+  return {
+    presignedUrlConfig: { roleArn: request.presignRoleArn, expiresInSec: 3600 },
+    jobExecutionsRolloutConfig: {
+      exponentialRate: {
+        baseRatePerMinute: request.rollout.baseRatePerMinute,
+        incrementFactor: request.rollout.incrementFactor,
+        rateIncreaseCriteria: { numberOfSucceededThings: request.rollout.succeededToIncrease },
+      },
+    },
+    abortConfig: {
+      criteriaList: [
+        {
+          failureType: "FAILED",
+          action: "CANCEL",
+          thresholdPercentage: request.abort.failedPercent,
+          minNumberOfExecutedThings: request.abort.minExecuted,
+        },
+        {
+          failureType: "TIMED_OUT",
+          action: "CANCEL",
+          thresholdPercentage: request.abort.failedPercent,
+          minNumberOfExecutedThings: request.abort.minExecuted,
+        },
+      ],
+    },
+    timeoutConfig: { inProgressTimeoutInMinutes: request.inProgressTimeoutMinutes },
+  };
+}
+
+/** A job template's settings, for CreateJob: what it names, as DescribeJobTemplate gives it. */
+async function jobTemplate(
+  iot: IoTClient,
+  idOrArn: string,
+): Promise<Partial<CreateJobCommandInput> & { jobTemplateArn: string }> {
+  const id = idOrArn.startsWith("arn:") ? idOrArn.slice(idOrArn.lastIndexOf("/") + 1) : idOrArn;
+  const found = await iot
+    .send(new DescribeJobTemplateCommand({ jobTemplateId: id }))
+    .catch((error: unknown) => {
+      throw new Error(`--template ${idOrArn}: ${(error as Error).message}`, { cause: error });
+    });
+  if (!found.jobTemplateArn) throw new Error(`--template ${idOrArn}: no such job template`);
+  return {
+    jobTemplateArn: found.jobTemplateArn,
+    presignedUrlConfig: found.presignedUrlConfig,
+    jobExecutionsRolloutConfig: found.jobExecutionsRolloutConfig,
+    abortConfig: found.abortConfig,
+    timeoutConfig: found.timeoutConfig,
   };
 }
 

@@ -1,7 +1,12 @@
 import { generateKeyPairSync, randomBytes, createHash } from "node:crypto";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CreateThingGroupCommand, DescribeJobCommand, IoTClient } from "@aws-sdk/client-iot";
+import {
+  CreateJobTemplateCommand,
+  CreateThingGroupCommand,
+  DescribeJobCommand,
+  IoTClient,
+} from "@aws-sdk/client-iot";
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkJobDocument } from "../../agent/update/job-document.js";
@@ -123,6 +128,76 @@ describe.skipIf(moto.skip)("reefer-edge cloud release", () => {
     expect(progress.stdout.trim()).toBe(
       "release-1-4-2: QUEUED: 0 succeeded, 0 failed, 0 timed out, 0 in progress, 1 queued, 0 canceled",
     );
+  });
+
+  it("makes the job from the release stack's job template, with the template's rollout, abort and timeout", async () => {
+    // As deploy/aws's ReeferRelease stack makes it (its synth test asserts the same blocks).
+    await iot.send(
+      new CreateJobTemplateCommand({
+        jobTemplateId: "reefer-edge-update",
+        description: "a reefer-edge update",
+        document: "{}",
+        presignedUrlConfig: { roleArn: ROLE, expiresInSec: 3600 },
+        jobExecutionsRolloutConfig: {
+          exponentialRate: {
+            baseRatePerMinute: 7,
+            incrementFactor: 1.5,
+            rateIncreaseCriteria: { numberOfSucceededThings: 25 },
+          },
+        },
+        abortConfig: {
+          criteriaList: [
+            {
+              failureType: "FAILED",
+              action: "CANCEL",
+              thresholdPercentage: 3,
+              minNumberOfExecutedThings: 50,
+            },
+          ],
+        },
+        timeoutConfig: { inProgressTimeoutInMinutes: 90 },
+      }),
+    );
+    const file = join(temp.dir, "reefer-edge_1.4.3_arm64.deb");
+    writeFileSync(file, randomBytes(1000));
+    const { code, stdout } = await runCli(
+      [
+        "cloud",
+        "release",
+        ...["--package", file, "--version", "1.4.3", "--signing-key", signingKey],
+        ...["--bucket", BUCKET, "--thing-group", GROUP, "--template", "reefer-edge-update"],
+        ...["--job-id", "release-1-4-3"],
+      ],
+      env,
+    );
+    expect(code).toBe(0);
+    expect(stdout).toMatch(
+      /job release-1-4-3 for reefers-at-sea: its rollout, abort and timeout from the job template arn:aws:iot:us-east-1:\d+:jobtemplate\/reefer-edge-update/,
+    );
+    const { job } = await iot.send(new DescribeJobCommand({ jobId: "release-1-4-3" }));
+    expect(job?.presignedUrlConfig).toEqual({ roleArn: ROLE, expiresInSec: 3600 });
+    expect(job?.jobExecutionsRolloutConfig?.exponentialRate?.baseRatePerMinute).toBe(7);
+    expect(job?.abortConfig?.criteriaList).toEqual([
+      {
+        failureType: "FAILED",
+        action: "CANCEL",
+        thresholdPercentage: 3,
+        minNumberOfExecutedThings: 50,
+      },
+    ]);
+    expect(job?.timeoutConfig).toEqual({ inProgressTimeoutInMinutes: 90 });
+
+    const unknown = await runCli(
+      [
+        "cloud",
+        "release",
+        ...["--package", file, "--version", "1.4.4", "--signing-key", signingKey],
+        ...["--bucket", BUCKET, "--thing-group", GROUP, "--template", "no-such-template"],
+      ],
+      env,
+    );
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/--template no-such-template: /);
   });
 
   it("refuses a signing key others can read, and names what is missing", async () => {

@@ -72,16 +72,13 @@ export class ReleaseStack extends Stack {
       jobTemplateId: "reefer-edge-update",
       description:
         "A reefer-edge update: its rollout, abort and timeout (the document is each release's)",
-      // The shape of a release's document; `cloud release` writes the real one.
+      // A custom template's document cannot take parameters (AWS fills documentParameters for
+      // managed templates only), and each release signs its own: `reefer-edge cloud release
+      // --template reefer-edge-update` sends the release's document with the job. A job made
+      // from this template alone carries this one, which every gateway refuses, naming why.
       document: JSON.stringify({
         operation: "reefer-edge.update",
-        version: "${parameter:version}",
-        package: {
-          url: `\${aws:iot:s3-presigned-url:https://${this.bucket.bucketName}.s3.amazonaws.com/${RELEASE_PREFIX}\${parameter:object}}`,
-          size: "${parameter:size}",
-          sha256: "${parameter:sha256}",
-        },
-        signature: "${parameter:signature}",
+        note: "made without a release: use reefer-edge cloud release --template reefer-edge-update",
       }),
       // CloudFormation's own names: CfnJobTemplate types these blocks as plain JSON.
       presignedUrlConfig: { RoleArn: this.presignRole.roleArn, ExpiresInSec: 3600 },
