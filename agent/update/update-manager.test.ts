@@ -7,7 +7,7 @@ import { updateSchema } from "../../config/update-schema.js";
 import { Metrics } from "../../core/metrics.js";
 import { StatusFixture } from "../../test/support/gateway-status.js";
 import { makeTempDir } from "../../test/support/tmp.js";
-import { handoffPath, installRequestSchema, readHandoff } from "./handoff.js";
+import { handoffPath, installRequestSchema, readHandoff, writeDurably } from "./handoff.js";
 import { signedStatement, UPDATE_OPERATION } from "./job-document.js";
 import type { JobExecution, StatusDetails, UpdateAnswer } from "./jobs-session.js";
 import { UpdateManager } from "./update-manager.js";
@@ -148,6 +148,37 @@ describe("the update manager's waits", () => {
     await settled(() => steps().length === 2);
     expect(steps()).toEqual(["downloading", "installing"]);
     await updates.stop();
+  });
+
+  it("hands over again when a power cut fell between the job's record and the request", async () => {
+    // The record says handed off, but no request was written and the old version runs.
+    writeDurably(handoffPath(temp.dir, "job"), {
+      jobId: "job-1",
+      version: "2.0.0",
+      step: "handed-off",
+    });
+    const { updates, steps } = manager({ excursions: () => [] });
+    updates.next(job());
+    await settled(() => steps().length === 2);
+    expect(steps()).toEqual(["downloading", "installing"]);
+    expect(readHandoff(handoffPath(temp.dir, "request"), installRequestSchema)).toMatchObject({
+      jobId: "job-1",
+      version: "2.0.0",
+    });
+    await updates.stop();
+  });
+
+  it("waits for the installer when the record and the request are both there", async () => {
+    const { updates, steps } = manager({ excursions: () => [] });
+    updates.next(job());
+    await settled(() => steps().length === 2);
+    await updates.stop();
+    // A restart of the agent, the installer not yet at work: nothing is sent or written again.
+    const again = manager({ excursions: () => [] });
+    again.updates.next(job());
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(again.steps()).toEqual([]);
+    await again.updates.stop();
   });
 
   it("drops a job ended elsewhere before the hand-off, with its files", async () => {

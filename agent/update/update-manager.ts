@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { AgentConfig } from "../../config/schema.js";
@@ -121,8 +121,15 @@ export class UpdateManager {
     if (await this.finishFromResult(jobId, signal)) return;
     const record = readHandoff(this.path("job"), jobRecordSchema);
     if (record?.jobId === jobId && record.step === "handed-off") {
-      await this.awaitInstaller(record, signal);
-      return;
+      if (record.version === runningVersion || existsSync(this.path("request"))) {
+        await this.awaitInstaller(record, signal);
+        return;
+      }
+      // Handed off, but no request, no result, and the old version runs: a power cut between
+      // the job's record and the request, or the installer at work after a boot. The request is
+      // written again; the installer takes a job's request once (its `answered` file), so a
+      // second copy of one it has taken is dropped.
+      logger.warn({ jobId }, "update hand-off not seen through: handing over again");
     }
     const check = checkJobDocument(execution.document, this.options.releaseKey);
     if (!check.ok) {
