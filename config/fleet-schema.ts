@@ -43,6 +43,50 @@ const chaosSchema = z.discriminatedUnion("kind", [
       .describe("Share of the gateways whose link is cut (the same gateways for every event)."),
   }),
   z.strictObject({
+    kind: z.literal("release"),
+    atSeconds: at,
+    version: z
+      .string()
+      .regex(/^\d+\.\d+\.\d+$/, "a version like 2.0.0")
+      .default("99.0.0")
+      .describe("The version released: different from the one the gateways run."),
+    behaviour: z
+      .enum(["good", "crash"])
+      .default("crash")
+      .describe(
+        "What the release does once installed: good runs and passes its soak; crash never starts (each gateway's installer rolls it back by itself).",
+      ),
+    soakSeconds: z
+      .int()
+      .min(10)
+      .default(10)
+      .describe("The soak each gateway's installer gives the new version."),
+    rollout: z
+      .strictObject({
+        baseRatePerMinute: z.int().min(1).max(1000).default(10),
+        incrementFactor: z.number().min(1.1).max(5).default(2),
+        succeededToIncrease: z.int().min(1).default(10),
+      })
+      .default({ baseRatePerMinute: 10, incrementFactor: 2, succeededToIncrease: 10 })
+      .describe("The job's exponential rollout, as `reefer-edge cloud release` sets it."),
+    abort: z
+      .strictObject({
+        failedPercent: z.number().min(0).max(100).default(5),
+        minExecuted: z.int().min(1).default(100),
+      })
+      .default({ failedPercent: 5, minExecuted: 100 })
+      .describe(
+        "Cancel the job once this share of the gateways notified failed, after at least this many.",
+      ),
+    waitSeconds: z
+      .number()
+      .positive()
+      .default(900)
+      .describe(
+        "How long the release may take to end: every execution ended or cancelled, every install settled.",
+      ),
+  }),
+  z.strictObject({
     kind: z.literal("slow-link"),
     atSeconds: at,
     durationSeconds: z.number().positive().describe("How long the link stays slow."),
@@ -76,6 +120,7 @@ const fleetAgentSchema = z.looseObject({
   buffer: section.optional(),
   log: z.looseObject({ level: z.string().optional() }).optional(),
   remoteConfig: section.optional(),
+  update: section.optional(),
 });
 
 export const fleetSchema = z
@@ -186,7 +231,9 @@ export const fleetSchema = z
     chaos: z
       .array(chaosSchema)
       .default([])
-      .describe("Named faults, in order: broker-restart, partition, slow-link."),
+      .describe(
+        "Named faults, in order: broker-restart, partition, slow-link, and release: an update job rolled out to the fleet (AWS IoT Jobs' rollout and abort played by a stand-in, each gateway's installer in memory).",
+      ),
     http: httpSchema.describe(
       "The fleet's dashboard (every container as a tile, a gateway's view on a click) and its listener: the agent's http settings. Off unless http.listen is set; `--http HOST:PORT` sets it for one run.",
     ),
@@ -240,6 +287,9 @@ export const fleetSchema = z
         path: ["chaos"],
         message: "the partition's and the slow link's fractions add up to more than 1",
       });
+    }
+    if (fleet.chaos.filter((e) => e.kind === "release").length > 1) {
+      ctx.addIssue({ code: "custom", path: ["chaos"], message: "one release a run at most" });
     }
     if (Object.values(fleet.scenarios).every((weight) => !weight)) {
       ctx.addIssue({ code: "custom", path: ["scenarios"], message: "needs a positive weight" });

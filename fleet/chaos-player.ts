@@ -6,11 +6,13 @@ import type { FleetProgress } from "./progress.js";
 import type { LinkGroup } from "./protocol.js";
 import { peakPerSecond, type ChaosOutcome } from "./report.js";
 import type { WorkerPool } from "./worker-pool.js";
+import type { FleetRelease, ReleaseOutcome } from "./fleet-release.js";
 
 /**
  * Plays the fleet file's chaos schedule: a broker restart (by the fleet's own broker, or asked
- * of the operator's), a partition, a slow link; and measures each: how long until every gateway
- * was back, and the peak CONNECTs a second as the gateways sent them and as the broker saw them.
+ * of the operator's), a partition, a slow link, a release (fleet/fleet-release.ts); and measures
+ * each: how long until every gateway was back, and the peak CONNECTs a second as the gateways
+ * sent them and as the broker saw them; for a release, its reach and the way back.
  */
 export class ChaosPlayer {
   constructor(
@@ -19,6 +21,12 @@ export class ChaosPlayer {
     private readonly broker: FleetBroker | null,
     private readonly progress: FleetProgress,
     private readonly total: number,
+    /** A release's parts: the run's release key, the broker, and the gateways' thing names. */
+    private readonly release: {
+      readonly rehearsal: FleetRelease;
+      readonly broker: { url: string; ca: string | undefined };
+      readonly things: readonly string[];
+    } | null = null,
   ) {}
 
   /** Plays one chaos event at its time; null when the run ended before that time. */
@@ -40,7 +48,30 @@ export class ChaosPlayer {
     let faultSeconds: number;
     let endedAt: number;
     let affected = this.total;
+    let release: ReleaseOutcome | undefined;
     switch (event.kind) {
+      case "release": {
+        if (!this.release) throw new Error("a release needs the run's release key");
+        release = await this.release.rehearsal.play(
+          this.fleet,
+          event,
+          this.release.broker,
+          this.release.things,
+          () => ({
+            installing: pool.sum("installing"),
+            installed: pool.sum("installed"),
+            rolledBack: pool.sum("rolledBack"),
+            slowestRollbackMs: pool.max("slowestRollbackMs"),
+          }),
+          (condition, ms) => pool.until(condition, ms),
+        );
+        progress.event({ phase: "chaos", kind: event.kind, state: "ended", ...release });
+        endedAt = Date.now();
+        faultSeconds = (endedAt - began) / 1000;
+        // A release restarts the agents it reaches: their reconnects are counted from here.
+        affected = release.exposed;
+        break;
+      }
       case "broker-restart": {
         if (this.broker) {
           await this.broker.pause();
@@ -90,6 +121,7 @@ export class ChaosPlayer {
         ? peakPerSecond(this.broker.connectsPerSecond(), from, to)
         : null,
       impliedPeakPerSecond: Math.min(affected, (affected * 1000) / initialDelayMs),
+      ...(release && { release }),
     };
   }
 }

@@ -3,7 +3,8 @@ import type { FleetConfig } from "../config/fleet-schema.js";
 import type { HttpListener } from "../agent/http/listener.js";
 import type { FleetBroker } from "./fleet-broker.js";
 import { serveFleetDashboard } from "./fleet-dashboard.js";
-import { shardRange } from "./fleet-file.js";
+import { gatewayId, releaseOf, shardRange } from "./fleet-file.js";
+import { FleetRelease } from "./fleet-release.js";
 import { startFleetServices } from "./fleet-services.js";
 import type { FleetObserver } from "./observer.js";
 import { ChaosPlayer } from "./chaos-player.js";
@@ -71,6 +72,8 @@ export class FleetCoordinator {
 
   private async runPhases(): Promise<FleetReport> {
     const { fleet, pool, progress } = this;
+    // The release key's public half must be in place before any gateway starts.
+    const release = releaseOf(fleet) ? FleetRelease.prepare(fleet) : null;
     const { brokerUrl, ca, broker, observer } = await startFleetServices(fleet, this.options.shard);
     this.broker = broker;
     this.observer = observer;
@@ -106,7 +109,18 @@ export class FleetCoordinator {
       // Ctrl-C ends the run: chaos not yet begun is skipped (one under way plays out, so its
       // fault is undone), and no timer is left to hold the process open after the report.
       const ended = new AbortController();
-      const player = new ChaosPlayer(fleet, pool, broker, progress, this.total);
+      const player = new ChaosPlayer(
+        fleet,
+        pool,
+        broker,
+        progress,
+        this.total,
+        release && {
+          rehearsal: release,
+          broker: { url: brokerUrl, ca },
+          things: Array.from({ length: this.total }, (_, i) => gatewayId(fleet, this.range[0] + i)),
+        },
+      );
       const chaos = Promise.all(
         fleet.chaos.map((event) => player.play(event, runBegan, ended.signal)),
       );

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mosquittoConfig, MosquittoProcess, type BrokerTlsFiles } from "./mosquitto-process.js";
+import { JOBS_SERVICE_ID } from "./jobs-service.js";
 import { freePort } from "./ports.js";
 
 /**
@@ -27,9 +28,14 @@ export class FleetBroker extends MosquittoProcess {
         // The device shadows (the health report), as the IoT policy allows.
         "pattern write $aws/things/%u/shadow/#",
         "pattern read $aws/things/%u/shadow/#",
+        // Update jobs (the gateway policy's jobs topics), answered by the Jobs stand-in.
+        "pattern readwrite $aws/things/%u/jobs/#",
         "",
         `user ${observer}`,
         "topic read dt/reefer/#",
+        "",
+        `user ${JOBS_SERVICE_ID}`,
+        "topic readwrite $aws/#",
         "",
       ].join("\n"),
     );

@@ -10,7 +10,7 @@ import {
   validateConfig,
 } from "../config/load.js";
 import type { AgentConfig } from "../config/schema.js";
-import { fleetSchema, type FleetConfig } from "../config/fleet-schema.js";
+import { fleetSchema, type ChaosEvent, type FleetConfig } from "../config/fleet-schema.js";
 import type { Scenario } from "../drivers/simulated/config.js";
 import type { LinkGroup } from "./protocol.js";
 
@@ -182,9 +182,28 @@ export function gatewayConfig(
     log: { level: "warn", ...shared.log },
     // A rehearsal's broker has no shadow service: remote config is off unless the fleet asks.
     remoteConfig: { enabled: false, ...shared.remoteConfig },
+    // A release in the chaos schedule: updates on, checked with the run's release key.
+    ...(releaseOf(fleet) && {
+      update: {
+        ...shared.update,
+        enabled: true,
+        releaseKeyFile: releaseKeyFile(fleet),
+        soakSeconds: releaseOf(fleet)?.soakSeconds,
+      },
+    }),
     containers,
   };
   return validateConfig(raw, `fleet gateway ${id}`);
+}
+
+/** The fleet's release, if its chaos schedule has one (one at most). */
+export function releaseOf(fleet: FleetConfig): Extract<ChaosEvent, { kind: "release" }> | null {
+  return fleet.chaos.find((e) => e.kind === "release") ?? null;
+}
+
+/** The public half of the run's release key, which every gateway checks releases with. */
+export function releaseKeyFile(fleet: FleetConfig): string {
+  return join(fleet.dataDir, "release-key.pem");
 }
 
 /** The gateways of shard `i` of `k` (1-based, as `--shard 2/4` reads): contiguous slices. */

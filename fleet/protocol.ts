@@ -44,6 +44,13 @@ export interface WorkerStats {
   readonly rssBytes: number;
   /** CPU time (user and system) the worker used since it started. */
   readonly cpuSeconds: number;
+  /** A release's installs (fleet/fleet-installer.ts): in progress, made, kept, rolled back. */
+  readonly installing: number;
+  readonly installed: number;
+  readonly kept: number;
+  readonly rolledBack: number;
+  /** The longest time from an install to its rollback on this worker, ms. */
+  readonly slowestRollbackMs: number;
 }
 
 /** One container's captured seqs in this run: first..last, `count` of them. */

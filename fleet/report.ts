@@ -1,3 +1,4 @@
+import type { ReleaseOutcome } from "./fleet-release.js";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FleetConfig } from "../config/fleet-schema.js";
@@ -18,6 +19,8 @@ export interface ChaosOutcome {
   readonly peakBrokerConnectsPerSecond: number | null;
   /** What the reconnect policy's full jitter implies for that peak: gateways / first delay. */
   readonly impliedPeakPerSecond: number;
+  /** A release's reach and rollback (kind "release"). */
+  readonly release?: ReleaseOutcome;
 }
 
 export interface GatewayLine extends GatewayResult {
@@ -105,6 +108,16 @@ export function formatReport(report: FleetReport): string {
         `  ${c.kind.padEnd(16)} ${`${c.atSeconds.toFixed(0)} s`.padStart(6)} ${`${c.faultSeconds.toFixed(0)} s`.padStart(8)}` +
           ` ${s(c.backAfterSeconds).padStart(12)}   ${c.peakConnectAttemptsPerSecond} / ` +
           `${c.peakBrokerConnectsPerSecond ?? "-"} / ${Math.round(c.impliedPeakPerSecond)}`,
+      );
+    }
+    for (const r of report.chaos.flatMap((c) => (c.release ? [c.release] : []))) {
+      lines.push(
+        "",
+        `release ${r.version} (${r.behaviour}): notified ${n(r.notified)} of ${n(r.gateways)}, ` +
+          `installed on ${n(r.exposed)} (${r.exposedPercent} % of the fleet), ` +
+          `${r.abortedAfterSeconds === null ? "not aborted" : `aborted after ${s(r.abortedAfterSeconds)}`}; ${n(r.succeeded)} succeeded, ${n(r.failed)} failed, ` +
+          `${n(r.canceled)} cancelled; ${n(r.rolledBack)} rolled back by themselves, the slowest ` +
+          `${r.slowestRollbackSeconds.toFixed(1)} s after its install; all ended after ${s(r.endedAfterSeconds)}`,
       );
     }
   }

@@ -28,6 +28,11 @@ const EMPTY_STATS: WorkerStats = {
   connectAttempts: {},
   rssBytes: 0,
   cpuSeconds: 0,
+  installing: 0,
+  installed: 0,
+  kept: 0,
+  rolledBack: 0,
+  slowestRollbackMs: 0,
 };
 
 /**
@@ -108,6 +113,10 @@ export class WorkerPool {
 
   sum(field: SummedStat): number {
     return this.workers.reduce((total, w) => total + (w.stats ?? EMPTY_STATS)[field], 0);
+  }
+
+  max(field: SummedStat): number {
+    return this.workers.reduce((most, w) => Math.max(most, (w.stats ?? EMPTY_STATS)[field]), 0);
   }
 
   sendAll(message: ToWorker): void {

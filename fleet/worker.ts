@@ -12,6 +12,7 @@ import {
   identityFiles,
   linkGroupOf,
   ownIssuerFiles,
+  releaseOf,
 } from "./fleet-file.js";
 import { LinkProxy } from "./link-proxy.js";
 import type {
@@ -25,11 +26,17 @@ import type {
 import { Ramp } from "./ramp.js";
 import { GatewayFeed } from "../agent/dashboard/gateway-feed.js";
 import { TileTracker } from "./tile-tracker.js";
+import { FleetInstaller, type InstallTarget } from "./fleet-installer.js";
+import { updateStateDir } from "../agent/update/updates.js";
 
 /** One gateway of this worker: its agent and what it did in this run. */
 interface Gateway {
   readonly id: string;
-  readonly agent: Agent;
+  readonly config: AgentConfig;
+  readonly slot: number;
+  /** The agent running, or the last one (a release that crashes leaves none running). */
+  agent: Agent;
+  running: boolean;
   readonly containers: Map<string, { first: number; last: number; count: number }>;
   captured: number;
   acknowledged: number;
@@ -59,6 +66,9 @@ class FleetWorker {
   /** Gateways a page has opened: their feeds live on, so the chart keeps its history. */
   private readonly feeds = new Map<string, GatewayFeed>();
   private readonly watches = new Map<number, () => void>();
+  /** The in-memory installers, when the fleet's chaos has a release. */
+  private installer: FleetInstaller | null = null;
+  private installTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly send: (message: FromWorker) => void) {}
 
@@ -104,6 +114,7 @@ class FleetWorker {
     }
     this.send({ type: "ready", gateways: configs.length });
     this.statsTimer = setInterval(() => this.sendStats(), 1000);
+    if (releaseOf(fleet)) this.startInstallers();
     this.ramp = new Ramp({
       count: configs.length,
       perSecond: message.connectsPerSecond,
@@ -119,10 +130,12 @@ class FleetWorker {
 
   private startGateway(config: AgentConfig, slot: number): void {
     const id = config.gateway.id;
-    const agent = new Agent(config, { logger: this.logger.child({ gateway: id }) });
     const gateway: Gateway = {
       id,
-      agent,
+      config,
+      slot,
+      agent: new Agent(config, { logger: this.logger.child({ gateway: id }) }),
+      running: false,
       containers: new Map(),
       captured: 0,
       acknowledged: 0,
@@ -130,6 +143,13 @@ class FleetWorker {
       connected: false,
       drainMs: null,
     };
+    this.started++;
+    if (this.launch(gateway, gateway.agent)) this.gateways.push(gateway);
+  }
+
+  /** Starts `agent` as the gateway's (again after an install), its events counted. */
+  private launch(gateway: Gateway, agent: Agent): boolean {
+    gateway.agent = agent;
     agent.events.on("captured", (readings) => {
       for (const reading of readings) {
         gateway.captured++;
@@ -153,7 +173,7 @@ class FleetWorker {
     agent.events.on("alert", (alerts) => {
       gateway.alerts += alerts.length;
     });
-    let connectedOnce = false;
+    let connectedOnce = gateway.running;
     agent.events.on("connection", (state) => {
       gateway.connected = state === "connected";
       if (gateway.connected && !connectedOnce) {
@@ -165,15 +185,56 @@ class FleetWorker {
         this.connectAttempts.set(second, (this.connectAttempts.get(second) ?? 0) + 1);
       }
     });
-    this.started++;
     try {
       agent.start();
     } catch (error) {
-      this.send({ type: "failed", message: `${id}: ${(error as Error).message}` });
-      return;
+      this.send({ type: "failed", message: `${gateway.id}: ${(error as Error).message}` });
+      return false;
     }
-    this.gateways.push(gateway);
-    this.tiles?.track(slot, agent);
+    gateway.running = true;
+    this.tiles?.track(gateway.slot, agent);
+    return true;
+  }
+
+  /** The gateways as this worker's in-memory installers see them. */
+  private *installTargets(): Generator<InstallTarget> {
+    for (const gateway of this.gateways) {
+      yield {
+        id: gateway.id,
+        stateDir: updateStateDir(gateway.config),
+        stop: async () => {
+          if (!gateway.running) return;
+          gateway.running = false;
+          gateway.connected = false;
+          this.feeds.get(gateway.id)?.close();
+          this.feeds.delete(gateway.id);
+          await gateway.agent.stop();
+        },
+        start: (version) => {
+          const logger = this.logger.child({ gateway: gateway.id, version });
+          this.launch(gateway, new Agent(gateway.config, { logger, version }));
+        },
+      };
+    }
+  }
+
+  /** Each second, the installers look at every gateway's update folder (one tick at a time). */
+  private startInstallers(): void {
+    const installer = new FleetInstaller();
+    this.installer = installer;
+    let ticking = false;
+    this.installTimer = setInterval(() => {
+      if (ticking) return;
+      ticking = true;
+      installer
+        .tick(this.installTargets())
+        .catch((error: unknown) => {
+          this.send({ type: "failed", message: `installer: ${(error as Error).message}` });
+        })
+        .finally(() => {
+          ticking = false;
+        });
+    }, 1000);
   }
 
   /** Streams a gateway's feed to a page (through the coordinator), snapshot first. */
@@ -206,7 +267,7 @@ class FleetWorker {
   async drain(): Promise<void> {
     this.ramp?.stop();
     this.drainStartedAt = Date.now();
-    await Promise.all(this.gateways.map((g) => g.agent.stopSampling()));
+    await Promise.all(this.gateways.filter((g) => g.running).map((g) => g.agent.stopSampling()));
     this.checkDrained();
   }
 
@@ -214,7 +275,7 @@ class FleetWorker {
     let drained = 0;
     if (this.drainStartedAt === null) return 0;
     for (const gateway of this.gateways) {
-      if (gateway.drainMs === null && gateway.agent.glance().backlog === 0) {
+      if (gateway.drainMs === null && gateway.running && gateway.agent.glance().backlog === 0) {
         gateway.drainMs = Date.now() - this.drainStartedAt;
       }
       if (gateway.drainMs !== null) drained++;
@@ -233,7 +294,8 @@ class FleetWorker {
       if (gateway.connected) connected++;
       captured += gateway.captured;
       acknowledged += gateway.acknowledged;
-      backlog += gateway.agent.glance().backlog;
+      // An agent stopped for an install holds its outbox closed: its backlog waits for the next.
+      if (gateway.running) backlog += gateway.agent.glance().backlog;
       alerts += gateway.alerts;
       reconnects += Math.max(0, gateway.agent.metrics.get("connects") - 1);
     }
@@ -250,6 +312,13 @@ class FleetWorker {
       connectAttempts: Object.fromEntries(this.connectAttempts),
       rssBytes: process.memoryUsage.rss(),
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      ...(this.installer?.stats() ?? {
+        installing: 0,
+        installed: 0,
+        kept: 0,
+        rolledBack: 0,
+        slowestRollbackMs: 0,
+      }),
     };
     this.connectAttempts = new Map();
     this.send({ type: "stats", stats });
@@ -260,10 +329,11 @@ class FleetWorker {
   async stop(): Promise<FromWorker> {
     this.ramp?.stop();
     if (this.statsTimer) clearInterval(this.statsTimer);
+    if (this.installTimer) clearInterval(this.installTimer);
     this.sendStats();
     for (const unsubscribe of this.watches.values()) unsubscribe();
     for (const feed of this.feeds.values()) feed.close();
-    await Promise.all(this.gateways.map((g) => g.agent.stop()));
+    await Promise.all(this.gateways.filter((g) => g.running).map((g) => g.agent.stop()));
     const results: GatewayResult[] = this.gateways.map((g) => {
       const status = g.agent.status();
       return {

@@ -13,7 +13,7 @@ import {
 } from "../../agent/update/handoff.js";
 import { validateConfig } from "../../config/load.js";
 import { agentMqtt, useMosquitto } from "../support/broker-fixture.js";
-import { JobsService } from "../support/jobs-service.js";
+import { JobsService } from "../../fleet/jobs-service.js";
 import { captureLogs } from "../support/logs.js";
 import { JOBS_SERVICE } from "../support/mosquitto.js";
 import { ReleaseServer } from "../support/release-server.js";

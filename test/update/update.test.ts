@@ -7,7 +7,7 @@ import { SCHEMA_VERSION } from "../../agent/outbox/database.js";
 import { signedStatement } from "../../agent/update/job-document.js";
 import { useMosquitto } from "../support/broker-fixture.js";
 import { BootedSystem } from "../support/booted-system.js";
-import { JobsService } from "../support/jobs-service.js";
+import { JobsService } from "../../fleet/jobs-service.js";
 import { JOBS_SERVICE } from "../support/mosquitto.js";
 import { repackDeb, type BuiltPackages } from "../support/packages.js";
 import { ReleaseServer } from "../support/release-server.js";

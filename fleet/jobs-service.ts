@@ -1,6 +1,45 @@
 import { readFileSync } from "node:fs";
 import mqtt, { type MqttClient } from "mqtt";
-import type { Identity } from "./pki.js";
+
+/** A client's certificate and key files. */
+export interface Identity {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** The common name the broker's ACL lets read and write every thing's job topics. */
+export const JOBS_SERVICE_ID = "jobs-service";
+
+/** `jobExecutionsRolloutConfig.exponentialRate`, and its ceiling. */
+export interface Rollout {
+  readonly baseRatePerMinute: number;
+  readonly incrementFactor: number;
+  /** The rate grows by the factor each time this many more things succeeded. */
+  readonly succeededToIncrease: number;
+  readonly maximumPerMinute?: number;
+}
+
+/** `abortConfig`: cancel once `failedPercent` of the things notified so far failed. */
+export interface Abort {
+  readonly failedPercent: number;
+  /** No abort before this many things were notified (AWS: minNumberOfExecutedThings). */
+  readonly minExecuted: number;
+  readonly failureTypes: readonly ("FAILED" | "TIMED_OUT" | "REJECTED")[];
+}
+
+/** A job's counts, as DescribeJob's jobProcessDetails gives them, and its own state. */
+export interface JobSummary {
+  readonly status: "IN_PROGRESS" | "CANCELED" | "COMPLETED";
+  readonly notified: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly timedOut: number;
+  readonly canceled: number;
+  readonly inProgress: number;
+  readonly queued: number;
+  /** When the abort cancelled it (ms since the epoch), or null. */
+  readonly abortedAt: number | null;
+}
 
 type Status =
   | "QUEUED"
@@ -40,6 +79,17 @@ interface Job {
   document: unknown;
   stepTimeoutMs: number | undefined;
   createdAt: number;
+  status: JobSummary["status"];
+  /** Things not yet notified (the rollout releases them at its rate). */
+  waiting: string[];
+  notified: number;
+  ratePerMinute: number;
+  /** Releases owed but not yet made: the rate's fractions carried from tick to tick. */
+  owed: number;
+  rollout: Rollout | undefined;
+  abort: Abort | undefined;
+  abortedAt: number | null;
+  succeededAtLastIncrease: number;
 }
 
 const REQUEST = /^\$aws\/things\/([^/]+)\/jobs\/(start-next|([^/]+)\/(get|update))$/;
@@ -56,13 +106,19 @@ const PRESIGNED = /\$\{aws:iot:s3-presigned-url:([^}]+)\}/g;
  *   refuses a change to a terminal execution (InvalidStateTransition);
  * - a step timeout ends an IN_PROGRESS execution as TIMED_OUT unless it is updated in time;
  * - `${aws:iot:s3-presigned-url:<url>}` in a document is replaced by a fresh URL at every
- *   answer that carries the document (`presign`).
+ *   answer that carries the document (`presign`);
+ * - a rollout (`exponentialRate`) notifies things at its rate per minute, multiplied by its factor
+ *   each time another `succeededToIncrease` succeeded, up to its maximum (1,000 by default);
+ * - an abort cancels the job once at least `minExecuted` things were notified and
+ *   `failedPercent` of them ended in a failure type it names: things not yet notified never get
+ *   it, QUEUED executions become CANCELED, and IN_PROGRESS ones run on (a cancel without force).
  */
 export class JobsService {
   private readonly jobs = new Map<string, Job>();
   /** By thing, then by job id, in creation order. */
   private readonly executions = new Map<string, Map<string, Execution>>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly rollouts = new Set<NodeJS.Timeout>();
   private stopped = false;
 
   private constructor(
@@ -85,7 +141,7 @@ export class JobsService {
       ca: readFileSync(options.ca),
       cert: readFileSync(options.identity.cert),
       key: readFileSync(options.identity.key),
-      clientId: `jobs-service-${process.pid}`,
+      clientId: `${JOBS_SERVICE_ID}-${process.pid}`,
       protocolVersion: 4,
       reconnectPeriod: 500,
     });
@@ -99,30 +155,66 @@ export class JobsService {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const timer of this.rollouts) clearInterval(timer);
     await this.client.endAsync();
   }
 
-  /** CreateJob: one QUEUED execution per target thing; each is told by notify-next. */
+  /**
+   * CreateJob: one QUEUED execution per target thing, each told by notify-next; with a rollout,
+   * made at its rate instead of all at once.
+   */
   createJob(
     jobId: string,
     document: unknown,
     things: readonly string[],
-    options: { stepTimeoutMinutes?: number } = {},
+    options: { stepTimeoutMinutes?: number; rollout?: Rollout; abort?: Abort } = {},
   ): void {
-    this.jobs.set(jobId, {
+    const job: Job = {
       jobId,
       document,
       stepTimeoutMs:
         options.stepTimeoutMinutes === undefined ? undefined : options.stepTimeoutMinutes * 60_000,
       createdAt: Date.now(),
-    });
-    for (const thing of things) {
+      status: "IN_PROGRESS",
+      waiting: [...things],
+      notified: 0,
+      ratePerMinute: options.rollout?.baseRatePerMinute ?? Infinity,
+      owed: 0,
+      rollout: options.rollout,
+      abort: options.abort,
+      abortedAt: null,
+      succeededAtLastIncrease: 0,
+    };
+    this.jobs.set(jobId, job);
+    if (!options.rollout) {
+      this.release(job, job.waiting.length);
+      return;
+    }
+    // The first of each minute's share goes at once, as AWS starts a rollout.
+    this.release(job, 1);
+    const timer = setInterval(() => {
+      if (job.status !== "IN_PROGRESS" || job.waiting.length === 0) {
+        clearInterval(timer);
+        return;
+      }
+      job.owed += job.ratePerMinute / 60 / 4;
+      const now = Math.floor(job.owed);
+      job.owed -= now;
+      this.release(job, now);
+    }, 250);
+    this.rollouts.add(timer);
+  }
+
+  /** Notifies the next `count` things of `job`: their executions made, QUEUED. */
+  private release(job: Job, count: number): void {
+    for (const thing of job.waiting.splice(0, count)) {
+      job.notified++;
       const before = this.nextPending(thing);
       const executions = this.executions.get(thing) ?? new Map<string, Execution>();
       this.executions.set(thing, executions);
       const now = Date.now();
-      executions.set(jobId, {
-        jobId,
+      executions.set(job.jobId, {
+        jobId: job.jobId,
         thingName: thing,
         status: "QUEUED",
         statusDetails: {},
@@ -132,6 +224,70 @@ export class JobsService {
         lastUpdatedAt: now,
         history: [{ status: "QUEUED", statusDetails: {} }],
       });
+      this.notifyIfChanged(thing, before);
+    }
+    if (count > 0) this.checkAbort(job);
+  }
+
+  /** The job's counts over its executions. */
+  summary(jobId: string): JobSummary {
+    const job = this.jobs.get(jobId);
+    const count = (status: Status) => {
+      let n = 0;
+      for (const executions of this.executions.values())
+        if (executions.get(jobId)?.status === status) n++;
+      return n;
+    };
+    const inProgress = count("IN_PROGRESS");
+    const queued = count("QUEUED");
+    let status = job?.status ?? "COMPLETED";
+    if (status === "IN_PROGRESS" && job?.waiting.length === 0 && inProgress + queued === 0)
+      status = "COMPLETED";
+    return {
+      status,
+      notified: job?.notified ?? 0,
+      succeeded: count("SUCCEEDED"),
+      failed: count("FAILED"),
+      timedOut: count("TIMED_OUT"),
+      canceled: count("CANCELED"),
+      inProgress,
+      queued,
+      abortedAt: job?.abortedAt ?? null,
+    };
+  }
+
+  /** After an execution ended: the rollout's rate grows with successes, the abort may fire. */
+  private onTerminal(execution: Execution): void {
+    const job = this.jobs.get(execution.jobId);
+    if (!job || job.status !== "IN_PROGRESS") return;
+    const summary = this.summary(job.jobId);
+    const { rollout } = job;
+    if (rollout && summary.succeeded - job.succeededAtLastIncrease >= rollout.succeededToIncrease) {
+      job.succeededAtLastIncrease = summary.succeeded;
+      job.ratePerMinute = Math.min(
+        rollout.maximumPerMinute ?? 1000,
+        job.ratePerMinute * rollout.incrementFactor,
+      );
+    }
+    this.checkAbort(job, summary);
+  }
+
+  /** The abort's criteria, looked at whenever an execution ends or a thing is notified. */
+  private checkAbort(job: Job, summary = this.summary(job.jobId)): void {
+    const { abort } = job;
+    if (!abort || job.status !== "IN_PROGRESS" || summary.notified < abort.minExecuted) return;
+    const failures =
+      (abort.failureTypes.includes("FAILED") ? summary.failed : 0) +
+      (abort.failureTypes.includes("TIMED_OUT") ? summary.timedOut : 0);
+    if ((failures * 100) / summary.notified < abort.failedPercent) return;
+    job.status = "CANCELED";
+    job.abortedAt = Date.now();
+    job.waiting = [];
+    for (const [thing, executions] of this.executions) {
+      const queued = executions.get(job.jobId);
+      if (queued?.status !== "QUEUED") continue;
+      const before = this.nextPending(thing);
+      this.transition(queued, "CANCELED", queued.statusDetails);
       this.notifyIfChanged(thing, before);
     }
   }
@@ -240,6 +396,7 @@ export class JobsService {
     if (TERMINAL.has(status)) {
       clearTimeout(this.timers.get(key(execution)));
       this.timers.delete(key(execution));
+      if (status !== "CANCELED") this.onTerminal(execution);
     }
   }
 

@@ -1,0 +1,92 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { afterAll, describe, expect, it } from "vitest";
+import type { FleetReport } from "../../fleet/report.js";
+import { startCli } from "../support/cli.js";
+import { makeTempDir } from "../support/tmp.js";
+import { requireTool } from "../support/tools.js";
+
+const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
+const GATEWAYS = 500;
+
+/**
+ * A bad release rolled out to a fleet of real agents, as AWS IoT Jobs rolls it out: the Jobs
+ * stand-in notifies gateways at the rollout's rate and cancels the job once 5 % of the notified
+ * failed (after at least five); each gateway's agent takes the job, downloads and verifies the
+ * package, and hands it to its installer (in memory, in its worker), which installs a version
+ * that never starts, and goes back by itself after the soak. The release must reach at most
+ * 1.5 % of the fleet, every gateway it reached must be back on its version with its job FAILED,
+ * and no reading may be lost across the swaps (the fleet's own observer judges).
+ */
+describe.skipIf(mosquitto.skip)("reefer-edge fleet: a bad release's rollout", () => {
+  const temp = makeTempDir("reefer-edge-fleet-release-");
+  afterAll(() => temp.cleanup());
+
+  it(
+    `reaches at most 1.5 % of ${GATEWAYS} gateways before the abort, and each one rolls back by itself`,
+    { timeout: 420_000 },
+    async () => {
+      const file = join(temp.dir, "fleet.yaml");
+      writeFileSync(
+        file,
+        stringify({
+          version: 1,
+          gateways: GATEWAYS,
+          idPrefix: "rel",
+          dataDir: join(temp.dir, "fleet"),
+          broker: { start: "mosquitto", binary: mosquitto.path },
+          gatewaysPerWorker: 250,
+          ramp: { connectsPerSecond: 200 },
+          durationSeconds: 20,
+          chaos: [
+            {
+              kind: "release",
+              atSeconds: 2,
+              version: "9.0.0",
+              behaviour: "crash",
+              soakSeconds: 10,
+              rollout: { baseRatePerMinute: 10, incrementFactor: 2, succeededToIncrease: 10 },
+              abort: { failedPercent: 5, minExecuted: 5 },
+              waitSeconds: 300,
+            },
+          ],
+          agent: {
+            sampling: { intervalMs: 2000 },
+            // No deferral: the simulated excursions would hold a gateway's install an hour.
+            update: { deferMaxMinutes: 0 },
+            mqtt: { keepaliveSeconds: 10, reconnect: { initialDelayMs: 1000, maxDelayMs: 5000 } },
+          },
+        }),
+      );
+      const fleet = startCli(["fleet", "--file", file, "--json"]);
+      const code = await fleet.exited;
+      const line = fleet.stdout.trim().split("\n").pop() ?? "";
+      if (!line.startsWith("{")) throw new Error(`no report (exit ${code}):\n${fleet.stderr}`);
+      const report = JSON.parse(line) as FleetReport;
+      expect(code, fleet.stderr.slice(-3000)).toBe(0);
+      const release = report.chaos[0]?.release;
+      console.log(`a bad release on ${GATEWAYS} gateways: ${JSON.stringify(release)}`);
+      expect(release).toBeDefined();
+      if (!release) return;
+      // The abort fired once five were notified (not before), and the release reached few: the
+      // ones notified and started before it (an execution still QUEUED is cancelled).
+      expect(release.abortedAfterSeconds).not.toBeNull();
+      expect(release.notified).toBeGreaterThanOrEqual(5);
+      expect(release.exposed).toBeGreaterThan(0);
+      expect(release.exposed).toBeLessThanOrEqual(release.notified);
+      expect(release.exposedPercent).toBeLessThanOrEqual(1.5);
+      expect(release.canceled).toBe(release.notified - release.exposed);
+      // Every gateway it reached went back by itself, and its job says so.
+      expect(release.rolledBack).toBe(release.exposed);
+      expect(release.failed).toBe(release.exposed);
+      expect(release.succeeded).toBe(0);
+      expect(release.endedAfterSeconds).not.toBeNull();
+      // No reading lost across the swaps, and every gateway delivered all it captured.
+      expect(report.observed).toBe(true);
+      expect(report.lost).toBe(0);
+      expect(report.backlogLeft).toBe(0);
+      expect(report.perGateway.every((g) => g.acknowledged === g.captured)).toBe(true);
+    },
+  );
+});
