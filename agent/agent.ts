@@ -272,6 +272,7 @@ export class Agent implements GatewayStatus {
     logger.info(
       {
         gateway: config.gateway.id,
+        version: this.version,
         bootId: this.bootId,
         containers: config.containers.length,
         backlog: stats.telemetry,

@@ -7,27 +7,31 @@ import { buildPackages } from "../support/packages.js";
 import { powerCutDiskProblem } from "../powercut/disk.js";
 import { findGuestKernel } from "../powercut/guest/guest-image.js";
 import { GuestPowerCutRig } from "../powercut/guest/guest-rig.js";
-import { cutTable } from "../powercut/report.js";
+import { updateJobs } from "../powercut/guest/update-cuts.js";
+import { cutTable, updateCutTable } from "../powercut/report.js";
 import { CUT_POINTS, PowerCutRig } from "../powercut/rig.js";
 import type { Verdict } from "../powercut/verdict.js";
 
 /**
- * `npm run bench:powercut [-- --cuts N --guest-cuts G --seed S --only fuse|guest]`: the power-cut
- * rigs' long runs, and the tables per cut point that RELIABILITY.md keeps. The FUSE disk's
- * thousand cuts (against the CI's fifty-odd), half of them with the unsynced writes torn rather
- * than dropped; then a hundred cuts of a whole Debian guest's power under qemu (CI: ten), the
- * agent installed from a .deb built here. Exits 1 if any invariant fails.
+ * `npm run bench:powercut [-- --cuts N --guest-cuts G --update-cuts U --seed S --only fuse|guest]`:
+ * the power-cut rigs' long runs, and the tables per cut point that RELIABILITY.md keeps. The
+ * FUSE disk's thousand cuts (against the CI's fifty-odd), half of them with the unsynced writes
+ * torn rather than dropped; then a hundred cuts of a whole Debian guest's power under qemu (CI:
+ * ten), the agent installed from a .deb built here, and fifty updates over the air with a cut in
+ * each (CI: five). Exits 1 if any invariant fails.
  */
 const { values } = parseArgs({
   options: {
     cuts: { type: "string", default: "1000" },
     "guest-cuts": { type: "string", default: "100" },
+    "update-cuts": { type: "string", default: "50" },
     seed: { type: "string", default: "1" },
     only: { type: "string" },
   },
 });
 const cuts = Number(values.cuts);
 const guestCuts = Number(values["guest-cuts"]);
+const updateCuts = Number(values["update-cuts"]);
 const seed = Number(values.seed);
 const runFuse = values.only !== "guest";
 const runGuest = values.only !== "fuse";
@@ -100,18 +104,33 @@ if (runGuest) {
   try {
     say("building the amd64 .deb for the guest");
     const built = await buildPackages("amd64", dir);
-    const rig = await GuestPowerCutRig.start({ qemu, mosquitto, deb: built.deb, seed });
+    const rig = await GuestPowerCutRig.start({
+      qemu,
+      mosquitto,
+      deb: built.deb,
+      version: built.version,
+      seed,
+      updates: { soakSeconds: 10 },
+    });
     const started = Date.now();
     try {
       for (let i = 0; i < guestCuts; i++) {
         await rig.cycle();
         if ((i + 1) % 10 === 0) say(`  guest: ${i + 1}/${guestCuts} cuts`);
       }
+      for (const [i, phases] of updateJobs(updateCuts).entries()) {
+        const update = await rig.updateJob(phases);
+        say(
+          `  guest: update ${i + 1}: cut in ${update.cuts.map((c) => c.phase).join(", ")}, ${update.status}, running ${update.running}`,
+        );
+        if (update.running !== (update.status === "SUCCEEDED" ? update.to : update.from))
+          outcome.failed = true;
+      }
       const verdict = await rig.settle();
       const seconds = ((Date.now() - started) / 1000).toFixed(0);
       judged(
         `a whole Debian guest, qemu killed, ${seconds} s`,
-        cutTable(rig.cuts, verdict, ["random"]),
+        `${cutTable(rig.cuts, verdict, ["random", "update"])}\n\n${updateCutTable(rig.updates)}`,
         verdict,
       );
     } finally {

@@ -3,7 +3,8 @@ import { sharedPackages } from "../support/shared-packages.js";
 import { inCi, requireRoot, requireTool } from "../support/tools.js";
 import { findGuestKernel } from "./guest/guest-image.js";
 import { GuestPowerCutRig } from "./guest/guest-rig.js";
-import { cutTable } from "./report.js";
+import { updateJobs } from "./guest/update-cuts.js";
+import { cutTable, updateCutTable } from "./report.js";
 
 // A whole system: qemu, Debian's kernel, debootstrap, Mosquitto, root (debootstrap and chroot).
 // Missing, each skips with the reason printed, and fails under CI (test/support/tools.ts).
@@ -18,8 +19,14 @@ if (typeof kernel === "string") {
 }
 const skip =
   mosquitto.skip || qemu.skip || debootstrap.skip || root.skip || typeof kernel === "string";
-/** Guest cuts in CI; `npm run bench:powercut` runs a hundred. */
-const CUTS = Number(process.env.REEFER_EDGE_GUEST_POWERCUTS ?? 10);
+/**
+ * Cuts at random moments of a running agent, in CI; `npm run bench:powercut` runs a hundred.
+ * The updates below cut the power seven more times (one cut in each of their five phases, and a
+ * quiet one after each job), all judged by the same verdict: twelve in all.
+ */
+const CUTS = Number(process.env.REEFER_EDGE_GUEST_POWERCUTS ?? 5);
+/** Cuts during updates over the air (jobs of up to three), in CI; the bench takes fifty. */
+const UPDATE_CUTS = Number(process.env.REEFER_EDGE_GUEST_UPDATE_CUTS ?? 5);
 
 describe.skipIf(skip)("the gateway through power cuts (a whole Debian guest, qemu killed)", () => {
   let rig: GuestPowerCutRig | undefined;
@@ -29,7 +36,9 @@ describe.skipIf(skip)("the gateway through power cuts (a whole Debian guest, qem
       qemu: qemu.path ?? "",
       mosquitto: mosquitto.path ?? "",
       deb: built.deb,
+      version: built.version,
       seed: 23,
+      updates: { soakSeconds: 10 },
     });
   }, 20 * 60_000);
   // Removing the guest's images and root (thousands of files) beside the other suites' disk
@@ -39,12 +48,23 @@ describe.skipIf(skip)("the gateway through power cuts (a whole Debian guest, qem
   }, 10 * 60_000);
 
   it(
-    `loses nothing captured and gives no seq twice through ${CUTS} cuts of the guest's power`,
+    `loses nothing captured and gives no seq twice through ${CUTS} cuts of the guest's power and ${UPDATE_CUTS} in updates, each update ending on the version its job names`,
     async () => {
       if (!rig) throw new Error("the guest rig did not start");
       for (let i = 0; i < CUTS; i++) await rig.cycle();
+      for (const phases of updateJobs(UPDATE_CUTS)) await rig.updateJob(phases);
       const verdict = await rig.settle();
-      console.log(cutTable(rig.cuts, verdict, ["random"]));
+      console.log(cutTable(rig.cuts, verdict, ["random", "update"]));
+      console.log(updateCutTable(rig.updates));
+      // Each update ended with the job's status naming the version that runs: the new one
+      // if SUCCEEDED, the one before if FAILED (update-cuts.ts waits for that agent to capture).
+      // (A job may end before its last planned cut: a cut aimed at the soak can land after it.)
+      expect(rig.updates).toHaveLength(updateJobs(UPDATE_CUTS).length);
+      for (const update of rig.updates) {
+        expect(update.cuts.length).toBeGreaterThan(0);
+        expect(update.running).toBe(update.status === "SUCCEEDED" ? update.to : update.from);
+        expect(update.reason).not.toBe("");
+      }
       expect(verdict.diagnosis).toBe("");
       expect(verdict.failedStarts).toEqual([]);
       expect(verdict.captured).toBeGreaterThan(CUTS * 3);

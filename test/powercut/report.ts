@@ -1,4 +1,5 @@
 import { CUT_POINTS } from "./rig.js";
+import type { UpdateCutRecord } from "./guest/update-cuts.js";
 import type { CutRecord, Verdict } from "./verdict.js";
 
 /** The table per cut point (RELIABILITY.md), and the invariants' line under it. */
@@ -24,5 +25,23 @@ export function cutTable(
       `(${verdict.duplicates} duplicates), ${verdict.recoveries} outboxes moved aside, ` +
       `${verdict.failedStarts.length} failed starts, slowest first publish after a restart ` +
       `${(verdict.slowestFirstPublishMs / 1000).toFixed(1)} s`,
+  ].join("\n");
+}
+
+/** The table of updates with power cuts in them (RELIABILITY.md). */
+export function updateCutTable(updates: readonly UpdateCutRecord[]): string {
+  const rows = updates.map((u) => {
+    const cuts = u.cuts
+      .map(
+        (c) =>
+          `${c.phase}${c.phase === c.aimed ? "" : ` (aimed at ${c.aimed})`} +${(c.afterMs / 1000).toFixed(1)} s${c.lastStep ? `: "${c.lastStep.slice(0, 60)}"` : ""}`,
+      )
+      .join("; ");
+    return `| ${u.jobId} | ${u.from} → ${u.to} | ${cuts} | ${u.status} | ${u.running} | ${u.recoverySeconds} s | ${u.reason} |`;
+  });
+  return [
+    "| job | update | power cut in (installer's last line) | job | running after | last boot | reason |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...rows,
   ].join("\n");
 }

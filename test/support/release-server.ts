@@ -1,10 +1,20 @@
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 
 export interface ReleaseServerFaults {
   /** The first `drops` responses are cut off after `dropAfterBytes` bytes of body. */
   drops?: number;
   dropAfterBytes?: number;
+}
+
+/** HTTPS, for a client that is not on this machine's loopback (a qemu guest reaches it). */
+export interface ReleaseServerTls {
+  readonly cert: string;
+  readonly key: string;
+  /** The host the URLs name: the address the client reaches 127.0.0.1 by (10.0.2.2 in qemu). */
+  readonly urlHost: string;
 }
 
 /**
@@ -26,15 +36,24 @@ export class ReleaseServer {
   private constructor(
     private readonly server: Server,
     private readonly faults: ReleaseServerFaults,
+    private readonly origin: (port: number) => string,
   ) {
     this.dropsLeft = faults.drops ?? 0;
     server.on("request", (request, response) => this.serve(request, response));
   }
 
-  static async start(faults: ReleaseServerFaults = {}): Promise<ReleaseServer> {
-    const server = createServer();
+  static async start(
+    faults: ReleaseServerFaults = {},
+    tls?: ReleaseServerTls,
+  ): Promise<ReleaseServer> {
+    // Listening on loopback either way: qemu's user network brings the guest's 10.0.2.2 here.
+    const server = tls
+      ? createTlsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) })
+      : createServer();
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    return new ReleaseServer(server, faults);
+    return new ReleaseServer(server, faults, (port) =>
+      tls ? `https://${tls.urlHost}:${port}` : `http://127.0.0.1:${port}`,
+    );
   }
 
   get port(): number {
@@ -48,7 +67,7 @@ export class ReleaseServer {
 
   /** A fresh pre-signed URL of `name`: valid until `expire(url)`. */
   presign(name: string): string {
-    return `http://127.0.0.1:${this.port}/${name}?X-Amz-Signature=t${++this.tokens}`;
+    return `${this.origin(this.port)}/${name}?X-Amz-Signature=t${++this.tokens}`;
   }
 
   /** The URL's token is refused from now on (403), as S3 refuses an expired pre-signed URL. */

@@ -26,6 +26,8 @@ export interface GuestGateway {
   /** Simulated containers the agent reads, and how often. */
   readonly containers: readonly string[];
   readonly intervalMs: number;
+  /** Updates over the air on, with this soak (the installer's pace is set by `prepareUpdates`). */
+  readonly update?: { readonly soakSeconds: number };
 }
 
 /** The guest's two disks: the root file system, and the outbox's own (as on a gateway's card). */
@@ -139,7 +141,43 @@ containers:
 ${containers}
 health: { enabled: false }
 log: { level: info, pretty: never }
-`,
+${gateway.update ? `update: { enabled: true, soakSeconds: ${gateway.update.soakSeconds} }\n` : ""}`,
+  );
+}
+
+/**
+ * A gateway ready for updates over the air, as an operator who rolls releases out sets one up:
+ * the release key, the installed version's .deb already kept where the installer keeps the way
+ * back (an operator's image would carry it; rebuilt from dpkg's database under emulation it takes
+ * minutes), and the host's CA trusted for the release server's HTTPS (10.0.2.2 is not loopback,
+ * so the agent refuses plain HTTP there). The installer's output also goes to the console, where
+ * the rig reads its steps, and it looks every second, with room for a start under emulation.
+ */
+export function prepareUpdates(
+  root: string,
+  options: { releaseKeyPem: string; deb: string; version: string },
+): void {
+  write(root, "etc/reefer-edge/release-key.pem", options.releaseKeyPem);
+  chmodSync(join(root, "etc/reefer-edge/release-key.pem"), 0o644);
+  const packages = join(root, "var/lib/reefer-edge-update/packages");
+  mkdirSync(packages, { recursive: true, mode: 0o700 });
+  chmodSync(join(packages, ".."), 0o700);
+  copyFileSync(options.deb, join(packages, `reefer-edge_${options.version}.deb`));
+  write(
+    root,
+    "etc/systemd/system/reefer-edge-update.service.d/powercut-rig.conf",
+    [
+      "# The power-cut rig: the installer's steps on the console, its pace for an emulated CPU.",
+      "[Service]",
+      "StandardOutput=journal+console",
+      "Environment=REEFER_EDGE_UPDATE_POLL=1 REEFER_EDGE_UPDATE_GRACE=150 REEFER_EDGE_UPDATE_STALE=60 REEFER_EDGE_UPDATE_UNHEALTHY=60",
+      "",
+    ].join("\n"),
+  );
+  write(
+    root,
+    "etc/systemd/system/reefer-edge.service.d/release-server.conf",
+    "[Service]\nEnvironment=NODE_EXTRA_CA_CERTS=/etc/reefer-edge/certs/ca.pem\n",
   );
 }
 

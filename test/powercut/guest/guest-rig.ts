@@ -3,7 +3,7 @@ import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Monitor } from "../../support/monitor.js";
-import { MONITOR, MosquittoBroker } from "../../support/mosquitto.js";
+import { JOBS_SERVICE, MONITOR, MosquittoBroker } from "../../support/mosquitto.js";
 import { makePki } from "../../support/pki.js";
 import { makeTempDir } from "../../support/tmp.js";
 import { waitFor } from "../../support/wait-for.js";
@@ -15,16 +15,22 @@ import {
   HOST_FROM_GUEST,
   makeGuestDisks,
   makeGuestRoot,
+  prepareUpdates,
   type GuestDisks,
   type GuestKernel,
 } from "./guest-image.js";
+import { GuestReleases } from "./guest-releases.js";
+import { UpdateCuts, type UpdateCutRecord, type UpdatePhase } from "./update-cuts.js";
 
 export interface GuestRigOptions {
   readonly qemu: string;
   readonly mosquitto: string;
-  /** The amd64 .deb the guest installs. */
+  /** The amd64 .deb the guest installs, and its version. */
   readonly deb: string;
+  readonly version: string;
   readonly seed: number;
+  /** Updates over the air on, with this soak: `updateCycle` cuts the power during them. */
+  readonly updates?: { readonly soakSeconds: number };
 }
 
 const GATEWAY = "gw-guest";
@@ -49,6 +55,7 @@ export class GuestPowerCutRig {
   private readonly failedStarts: string[] = [];
   private recoveries = 0;
   private readonly random: () => number;
+  private readonly updateCuts: UpdateCuts | null;
 
   private constructor(
     private readonly options: GuestRigOptions,
@@ -57,9 +64,23 @@ export class GuestPowerCutRig {
     private readonly disks: GuestDisks,
     private readonly broker: MosquittoBroker,
     readonly monitor: Monitor,
+    private readonly releases: GuestReleases | null,
   ) {
     const generator = xoroshiro128plus(options.seed);
     this.random = () => uniformFloat64(generator);
+    this.updateCuts = releases
+      ? new UpdateCuts({
+          releases,
+          thing: GATEWAY,
+          installed: options.version,
+          random: this.random,
+          boot: () => this.boot(),
+          agentStarted: (guest) => this.agentStarted(guest),
+          checkGuest: (guest) => this.checkGuest(guest),
+          captured: () => this.capturedCount(),
+          countRecoveries: (guest) => this.countStarts(guest, { restartsExpected: true }),
+        })
+      : null;
   }
 
   /** The broker and its monitor on the host, then the guest's disks (a minute or two). */
@@ -69,10 +90,20 @@ export class GuestPowerCutRig {
     const temp = makeTempDir("reefer-edge-guest-");
     const dir = join(temp.dir, "broker");
     mkdirSync(dir);
-    const pki = makePki(dir, [GATEWAY, MONITOR], [`IP:${HOST_FROM_GUEST}`]);
+    const pki = makePki(dir, [GATEWAY, MONITOR, JOBS_SERVICE], [`IP:${HOST_FROM_GUEST}`]);
     const broker = await MosquittoBroker.start(options.mosquitto, dir, pki);
     const monitor = await Monitor.connect(broker.url, pki.caCert, pki.client(MONITOR));
+    let releases: GuestReleases | null = null;
     try {
+      if (options.updates) {
+        releases = await GuestReleases.start({
+          brokerUrl: broker.url,
+          pki,
+          deb: options.deb,
+          version: options.version,
+          workDir: temp.dir,
+        });
+      }
       const root = await makeGuestRoot(join(temp.dir, "image"), options.deb);
       configureGateway(root, {
         id: GATEWAY,
@@ -81,10 +112,19 @@ export class GuestPowerCutRig {
         ...pki.client(GATEWAY),
         containers: CONTAINERS,
         intervalMs: 250,
+        ...(options.updates && { update: options.updates }),
       });
+      if (releases) {
+        prepareUpdates(root, {
+          releaseKeyPem: releases.publicKeyPem,
+          deb: options.deb,
+          version: options.version,
+        });
+      }
       const disks = await makeGuestDisks(root, temp.dir);
-      return new GuestPowerCutRig(options, temp, kernel, disks, broker, monitor);
+      return new GuestPowerCutRig(options, temp, kernel, disks, broker, monitor, releases);
     } catch (error) {
+      await releases?.stop();
       await monitor.close();
       await broker.stop();
       temp.cleanup();
@@ -93,6 +133,7 @@ export class GuestPowerCutRig {
   }
 
   async stop(): Promise<void> {
+    await this.releases?.stop();
     await this.monitor.close();
     await this.broker.stop();
     this.temp.cleanup();
@@ -100,6 +141,29 @@ export class GuestPowerCutRig {
 
   get cuts(): readonly CutRecord[] {
     return this.records;
+  }
+
+  /** The updates the power was cut in, and how each ended. */
+  get updates(): readonly UpdateCutRecord[] {
+    return this.updateCuts?.records ?? [];
+  }
+
+  /**
+   * An update job with a power cut in each of `phases` (test/powercut/guest/update-cuts.ts), then
+   * the boot that must end it with the agent of the version its status names running, and a
+   * quiet cut. Every boot's cut counts among the rig's cuts, and its readings in the verdict.
+   */
+  async updateJob(phases: readonly UpdatePhase[]): Promise<UpdateCutRecord> {
+    if (!this.updateCuts) throw new Error("the rig was started without updates");
+    const record = await this.updateCuts.job(phases);
+    for (let i = 0; i <= record.cuts.length; i++)
+      this.records.push({
+        point: "update",
+        cutAt: "qemu killed",
+        reached: true,
+        firstPublishMs: null,
+      });
+    return record;
   }
 
   private get reportPath(): string {
@@ -209,11 +273,14 @@ export class GuestPowerCutRig {
       throw new Error(`the guest stopped by itself:\n${guest.console().slice(-1500)}`);
   }
 
-  /** More than one start in a boot is systemd restarting an agent that exited: a failed start. */
-  private countStarts(guest: Guest): void {
+  /**
+   * More than one start in a boot is systemd restarting an agent that exited: a failed start
+   * (except in an update, whose install and rollback restart the agent).
+   */
+  private countStarts(guest: Guest, options: { restartsExpected?: boolean } = {}): void {
     const text = guest.console();
     const starts = text.split(STARTING).length - 1;
-    if (starts > 1)
+    if (starts > 1 && options.restartsExpected !== true)
       this.failedStarts.push(
         `boot ${this.records.length + 1}: the agent started ${starts} times:\n${text.slice(-1500)}`,
       );
