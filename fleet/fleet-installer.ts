@@ -63,6 +63,27 @@ export class FleetInstaller {
 
   constructor(private readonly now: () => number = Date.now) {}
 
+  private timer: NodeJS.Timeout | null = null;
+
+  /** Looks at the gateways every second, one look at a time, until `stop`. */
+  run(targets: () => Iterable<InstallTarget>, failed: (error: Error) => void): void {
+    let ticking = false;
+    this.timer = setInterval(() => {
+      if (ticking) return;
+      ticking = true;
+      this.tick(targets())
+        .catch((error: unknown) => failed(error as Error))
+        .finally(() => {
+          ticking = false;
+        });
+    }, 1000);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
   stats(): InstallerStats {
     return { installing: this.busy.size + this.taking.size, ...this.counts };
   }

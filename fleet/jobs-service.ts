@@ -1,5 +1,8 @@
 import { readFileSync } from "node:fs";
 import mqtt, { type MqttClient } from "mqtt";
+import { abortDue, RolloutPace, type Abort, type JobSummary, type Rollout } from "./job-rollout.js";
+
+export type { Abort, JobSummary, Rollout } from "./job-rollout.js";
 
 /** A client's certificate and key files. */
 export interface Identity {
@@ -9,37 +12,6 @@ export interface Identity {
 
 /** The common name the broker's ACL lets read and write every thing's job topics. */
 export const JOBS_SERVICE_ID = "jobs-service";
-
-/** `jobExecutionsRolloutConfig.exponentialRate`, and its ceiling. */
-export interface Rollout {
-  readonly baseRatePerMinute: number;
-  readonly incrementFactor: number;
-  /** The rate grows by the factor each time this many more things succeeded. */
-  readonly succeededToIncrease: number;
-  readonly maximumPerMinute?: number;
-}
-
-/** `abortConfig`: cancel once `failedPercent` of the things notified so far failed. */
-export interface Abort {
-  readonly failedPercent: number;
-  /** No abort before this many things were notified (AWS: minNumberOfExecutedThings). */
-  readonly minExecuted: number;
-  readonly failureTypes: readonly ("FAILED" | "TIMED_OUT" | "REJECTED")[];
-}
-
-/** A job's counts, as DescribeJob's jobProcessDetails gives them, and its own state. */
-export interface JobSummary {
-  readonly status: "IN_PROGRESS" | "CANCELED" | "COMPLETED";
-  readonly notified: number;
-  readonly succeeded: number;
-  readonly failed: number;
-  readonly timedOut: number;
-  readonly canceled: number;
-  readonly inProgress: number;
-  readonly queued: number;
-  /** When the abort cancelled it (ms since the epoch), or null. */
-  readonly abortedAt: number | null;
-}
 
 type Status =
   | "QUEUED"
@@ -83,13 +55,9 @@ interface Job {
   /** Things not yet notified (the rollout releases them at its rate). */
   waiting: string[];
   notified: number;
-  ratePerMinute: number;
-  /** Releases owed but not yet made: the rate's fractions carried from tick to tick. */
-  owed: number;
-  rollout: Rollout | undefined;
+  pace: RolloutPace | null;
   abort: Abort | undefined;
   abortedAt: number | null;
-  succeededAtLastIncrease: number;
 }
 
 const REQUEST = /^\$aws\/things\/([^/]+)\/jobs\/(start-next|([^/]+)\/(get|update))$/;
@@ -178,29 +146,24 @@ export class JobsService {
       status: "IN_PROGRESS",
       waiting: [...things],
       notified: 0,
-      ratePerMinute: options.rollout?.baseRatePerMinute ?? Infinity,
-      owed: 0,
-      rollout: options.rollout,
+      pace: options.rollout ? new RolloutPace(options.rollout) : null,
       abort: options.abort,
       abortedAt: null,
-      succeededAtLastIncrease: 0,
     };
     this.jobs.set(jobId, job);
-    if (!options.rollout) {
+    const pace = job.pace;
+    if (!pace) {
       this.release(job, job.waiting.length);
       return;
     }
-    // The first of each minute's share goes at once, as AWS starts a rollout.
+    // The first thing is notified at once, as AWS starts a rollout.
     this.release(job, 1);
     const timer = setInterval(() => {
       if (job.status !== "IN_PROGRESS" || job.waiting.length === 0) {
         clearInterval(timer);
         return;
       }
-      job.owed += job.ratePerMinute / 60 / 4;
-      const now = Math.floor(job.owed);
-      job.owed -= now;
-      this.release(job, now);
+      this.release(job, pace.due(250));
     }, 250);
     this.rollouts.add(timer);
   }
@@ -261,25 +224,13 @@ export class JobsService {
     const job = this.jobs.get(execution.jobId);
     if (!job || job.status !== "IN_PROGRESS") return;
     const summary = this.summary(job.jobId);
-    const { rollout } = job;
-    if (rollout && summary.succeeded - job.succeededAtLastIncrease >= rollout.succeededToIncrease) {
-      job.succeededAtLastIncrease = summary.succeeded;
-      job.ratePerMinute = Math.min(
-        rollout.maximumPerMinute ?? 1000,
-        job.ratePerMinute * rollout.incrementFactor,
-      );
-    }
+    job.pace?.succeeded(summary.succeeded);
     this.checkAbort(job, summary);
   }
 
   /** The abort's criteria, looked at whenever an execution ends or a thing is notified. */
   private checkAbort(job: Job, summary = this.summary(job.jobId)): void {
-    const { abort } = job;
-    if (!abort || job.status !== "IN_PROGRESS" || summary.notified < abort.minExecuted) return;
-    const failures =
-      (abort.failureTypes.includes("FAILED") ? summary.failed : 0) +
-      (abort.failureTypes.includes("TIMED_OUT") ? summary.timedOut : 0);
-    if ((failures * 100) / summary.notified < abort.failedPercent) return;
+    if (!job.abort || job.status !== "IN_PROGRESS" || !abortDue(job.abort, summary)) return;
     job.status = "CANCELED";
     job.abortedAt = Date.now();
     job.waiting = [];

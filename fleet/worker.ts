@@ -68,7 +68,6 @@ class FleetWorker {
   private readonly watches = new Map<number, () => void>();
   /** The in-memory installers, when the fleet's chaos has a release. */
   private installer: FleetInstaller | null = null;
-  private installTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly send: (message: FromWorker) => void) {}
 
@@ -114,7 +113,13 @@ class FleetWorker {
     }
     this.send({ type: "ready", gateways: configs.length });
     this.statsTimer = setInterval(() => this.sendStats(), 1000);
-    if (releaseOf(fleet)) this.startInstallers();
+    if (releaseOf(fleet)) {
+      this.installer = new FleetInstaller();
+      this.installer.run(
+        () => this.installTargets(),
+        (error) => this.send({ type: "failed", message: `installer: ${error.message}` }),
+      );
+    }
     this.ramp = new Ramp({
       count: configs.length,
       perSecond: message.connectsPerSecond,
@@ -218,25 +223,6 @@ class FleetWorker {
     }
   }
 
-  /** Each second, the installers look at every gateway's update folder (one tick at a time). */
-  private startInstallers(): void {
-    const installer = new FleetInstaller();
-    this.installer = installer;
-    let ticking = false;
-    this.installTimer = setInterval(() => {
-      if (ticking) return;
-      ticking = true;
-      installer
-        .tick(this.installTargets())
-        .catch((error: unknown) => {
-          this.send({ type: "failed", message: `installer: ${(error as Error).message}` });
-        })
-        .finally(() => {
-          ticking = false;
-        });
-    }, 1000);
-  }
-
   /** Streams a gateway's feed to a page (through the coordinator), snapshot first. */
   watch(id: string, subscription: number): void {
     const gateway = this.gateways.find((g) => g.id === id);
@@ -329,7 +315,7 @@ class FleetWorker {
   async stop(): Promise<FromWorker> {
     this.ramp?.stop();
     if (this.statsTimer) clearInterval(this.statsTimer);
-    if (this.installTimer) clearInterval(this.installTimer);
+    this.installer?.stop();
     this.sendStats();
     for (const unsubscribe of this.watches.values()) unsubscribe();
     for (const feed of this.feeds.values()) feed.close();
