@@ -19,15 +19,22 @@ import { formatResults, type BenchResult } from "./report.js";
  * Mosquitto) with nothing else; then the fleet runs N real agents for S seconds at 1 reading /
  * 10 s and reports what it delivered, its ramp, memory and CPU. A third process opens N outboxes
  * alone, to break the per-gateway memory down. `--gateways 10000 --seconds 300` is the issue's
- * figure; the defaults are a shorter 2,000-gateway run.
+ * figure; the defaults are a shorter 2,000-gateway run. `--release crash|good` replaces the broker
+ * restart with a release rolled out to the fleet (AWS IoT's rollout at 100 a minute, doubling per
+ * 100 succeeded; cancelled at 5 % failed of at least 100 notified) and prints its reach and the
+ * way back.
  */
 const { values } = parseArgs({
   options: {
     gateways: { type: "string", default: "2000" },
     seconds: { type: "string", default: "120" },
     rate: { type: "string", default: "200" },
+    release: { type: "string" },
   },
 });
+const release = values.release;
+if (release !== undefined && release !== "crash" && release !== "good")
+  throw new Error(`--release: crash or good, not ${release}`);
 const gateways = Number(values.gateways);
 const seconds = Number(values.seconds);
 const rate = Number(values.rate);
@@ -83,8 +90,23 @@ try {
     drainTimeoutSeconds: 300,
     // The broker restarts two thirds into the run: every gateway must come back, within the
     // reconnect policy's jitter window (10 s for the first retry: a fleet-sized window).
-    chaos: [{ kind: "broker-restart", atSeconds: Math.round((seconds * 2) / 3), downSeconds: 5 }],
+    chaos: [
+      release
+        ? {
+            kind: "release",
+            atSeconds: 10,
+            version: "9.0.0",
+            behaviour: release,
+            soakSeconds: 30,
+            rollout: { baseRatePerMinute: 100, incrementFactor: 2, succeededToIncrease: 100 },
+            abort: { failedPercent: 5, minExecuted: 100 },
+            waitSeconds: 3600,
+          }
+        : { kind: "broker-restart", atSeconds: Math.round((seconds * 2) / 3), downSeconds: 5 },
+    ],
     agent: {
+      // A rehearsal's gateways install when told (an excursion would hold one an hour).
+      ...(release && { update: { deferMaxMinutes: 0 } }),
       sampling: { intervalMs: 10_000 },
       mqtt: {
         keepaliveSeconds: 60,
@@ -190,6 +212,16 @@ try {
       `${c.kind} at ${c.atSeconds.toFixed(0)} s (down ${c.faultSeconds.toFixed(0)} s): every gateway back after ` +
         `${c.backAfterSeconds?.toFixed(1) ?? "never"} s; peak CONNECTs/s: ${c.peakConnectAttemptsPerSecond} sent, ` +
         `${c.peakBrokerConnectsPerSecond ?? "?"} accepted by the broker, ${Math.round(c.impliedPeakPerSecond)} implied by the jitter`,
+    );
+  }
+  for (const r of fleet.chaos.flatMap((c) => (c.release ? [c.release] : []))) {
+    say(
+      `release ${r.version} (${r.behaviour}): notified ${r.notified} of ${r.gateways}, installed on ${r.exposed} ` +
+        `(${r.exposedPercent} % of the fleet; target ≤ 1.5 % for a bad one), ` +
+        `${r.abortedAfterSeconds === null ? "not aborted" : `aborted after ${r.abortedAfterSeconds.toFixed(1)} s`}; ` +
+        `${r.succeeded} succeeded, ${r.failed} failed, ${r.canceled} cancelled; ${r.rolledBack} rolled back by ` +
+        `themselves, the slowest ${r.slowestRollbackSeconds.toFixed(1)} s after its install; ` +
+        `all ended after ${r.endedAfterSeconds?.toFixed(1) ?? "never"} s`,
     );
   }
   say(`certificates: ${certMs.toFixed(2)} ms each`);

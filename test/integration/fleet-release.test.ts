@@ -27,44 +27,29 @@ describe.skipIf(mosquitto.skip)("reefer-edge fleet: a bad release's rollout", ()
     `reaches at most 1.5 % of ${GATEWAYS} gateways before the abort, and each one rolls back by itself`,
     { timeout: 420_000 },
     async () => {
-      const file = join(temp.dir, "fleet.yaml");
-      writeFileSync(
-        file,
-        stringify({
-          version: 1,
-          gateways: GATEWAYS,
-          idPrefix: "rel",
-          dataDir: join(temp.dir, "fleet"),
-          broker: { start: "mosquitto", binary: mosquitto.path },
-          gatewaysPerWorker: 250,
-          ramp: { connectsPerSecond: 200 },
-          durationSeconds: 20,
-          chaos: [
-            {
-              kind: "release",
-              atSeconds: 2,
-              version: "9.0.0",
-              behaviour: "crash",
-              soakSeconds: 10,
-              rollout: { baseRatePerMinute: 10, incrementFactor: 2, succeededToIncrease: 10 },
-              abort: { failedPercent: 5, minExecuted: 5 },
-              waitSeconds: 300,
-            },
-          ],
-          agent: {
-            sampling: { intervalMs: 2000 },
-            // No deferral: the simulated excursions would hold a gateway's install an hour.
-            update: { deferMaxMinutes: 0 },
-            mqtt: { keepaliveSeconds: 10, reconnect: { initialDelayMs: 1000, maxDelayMs: 5000 } },
+      const report = await runFleet("bad", {
+        version: 1,
+        gateways: GATEWAYS,
+        idPrefix: "rel",
+        dataDir: join(temp.dir, "fleet"),
+        broker: { start: "mosquitto", binary: mosquitto.path },
+        gatewaysPerWorker: 250,
+        ramp: { connectsPerSecond: 200 },
+        durationSeconds: 20,
+        chaos: [
+          {
+            kind: "release",
+            atSeconds: 2,
+            version: "9.0.0",
+            behaviour: "crash",
+            soakSeconds: 10,
+            rollout: { baseRatePerMinute: 10, incrementFactor: 2, succeededToIncrease: 10 },
+            abort: { failedPercent: 5, minExecuted: 5 },
+            waitSeconds: 300,
           },
-        }),
-      );
-      const fleet = startCli(["fleet", "--file", file, "--json"]);
-      const code = await fleet.exited;
-      const line = fleet.stdout.trim().split("\n").pop() ?? "";
-      if (!line.startsWith("{")) throw new Error(`no report (exit ${code}):\n${fleet.stderr}`);
-      const report = JSON.parse(line) as FleetReport;
-      expect(code, fleet.stderr.slice(-3000)).toBe(0);
+        ],
+        agent: AGENT,
+      });
       const release = report.chaos[0]?.release;
       console.log(`a bad release on ${GATEWAYS} gateways: ${JSON.stringify(release)}`);
       expect(release).toBeDefined();
@@ -89,4 +74,64 @@ describe.skipIf(mosquitto.skip)("reefer-edge fleet: a bad release's rollout", ()
       expect(report.perGateway.every((g) => g.acknowledged === g.captured)).toBe(true);
     },
   );
+
+  it(
+    "takes a good release to every gateway, the rollout growing with its successes",
+    { timeout: 300_000 },
+    async () => {
+      const report = await runFleet("good", {
+        version: 1,
+        gateways: 40,
+        idPrefix: "good",
+        dataDir: join(temp.dir, "fleet-good"),
+        broker: { start: "mosquitto", binary: mosquitto.path },
+        gatewaysPerWorker: 40,
+        durationSeconds: 10,
+        chaos: [
+          {
+            kind: "release",
+            atSeconds: 1,
+            version: "9.1.0",
+            behaviour: "good",
+            soakSeconds: 10,
+            rollout: { baseRatePerMinute: 30, incrementFactor: 2, succeededToIncrease: 5 },
+            abort: { failedPercent: 5, minExecuted: 10 },
+            waitSeconds: 240,
+          },
+        ],
+        agent: AGENT,
+      });
+      const release = report.chaos[0]?.release;
+      console.log(`a good release on 40 gateways: ${JSON.stringify(release)}`);
+      expect(release).toMatchObject({
+        notified: 40,
+        exposed: 40,
+        succeeded: 40,
+        failed: 0,
+        rolledBack: 0,
+        abortedAfterSeconds: null,
+      });
+      expect(report.lost).toBe(0);
+      expect(report.backlogLeft).toBe(0);
+    },
+  );
+
+  /** Runs `reefer-edge fleet` on this fleet file to its end; its JSON report. */
+  async function runFleet(name: string, fleet: Record<string, unknown>): Promise<FleetReport> {
+    const file = join(temp.dir, `${name}.yaml`);
+    writeFileSync(file, stringify(fleet));
+    const run = startCli(["fleet", "--file", file, "--json"]);
+    const code = await run.exited;
+    const line = run.stdout.trim().split("\n").pop() ?? "";
+    if (!line.startsWith("{")) throw new Error(`no report (exit ${code}):\n${run.stderr}`);
+    expect(code, run.stderr.slice(-3000)).toBe(0);
+    return JSON.parse(line) as FleetReport;
+  }
 });
+
+const AGENT = {
+  sampling: { intervalMs: 2000 },
+  // No deferral: the simulated excursions would hold a gateway's install an hour.
+  update: { deferMaxMinutes: 0 },
+  mqtt: { keepaliveSeconds: 10, reconnect: { initialDelayMs: 1000, maxDelayMs: 5000 } },
+};
