@@ -74,9 +74,47 @@ describe("the package download", () => {
     const body = randomBytes(256 * 1024);
     const download = target(body);
     writeFileSync(`${download.file}.part`, body.subarray(0, 100_000));
+    writeFileSync(`${download.file}.part.synced`, "100000");
     const outcome = await downloadPackage(download);
     expect(outcome.bytesReceived).toBe(body.length - 100_000);
     expect(readFileSync(download.file).equals(body)).toBe(true);
+    expect(existsSync(`${download.file}.part.synced`)).toBe(false);
+  });
+
+  it("trusts a partial file only as far as its last checkpoint: a tail the power cut tore is fetched again", async () => {
+    const body = randomBytes(256 * 1024);
+    const download = target(body);
+    // What the page cache never wrote reads back as zeros, past the last synced length.
+    writeFileSync(
+      `${download.file}.part`,
+      Buffer.concat([body.subarray(0, 100_000), Buffer.alloc(50_000)]),
+    );
+    writeFileSync(`${download.file}.part.synced`, "100000");
+    const outcome = await downloadPackage(download);
+    expect(outcome.bytesReceived).toBe(body.length - 100_000);
+    expect(readFileSync(download.file).equals(body)).toBe(true);
+  });
+
+  it("starts over from a partial file with no checkpoint, and once more if a resumed one fails its hash", async () => {
+    const body = randomBytes(64 * 1024);
+    const unvouched = target(body);
+    writeFileSync(`${unvouched.file}.part`, body.subarray(0, 10_000));
+    expect((await downloadPackage(unvouched)).bytesReceived).toBe(body.length);
+
+    // A checkpoint that vouches for bytes a failing card changed since.
+    const corrupted = target(body);
+    const part = Buffer.from(body.subarray(0, 30_000));
+    part[5] = (part[5] ?? 0) ^ 0xff;
+    writeFileSync(`${corrupted.file}.part`, part);
+    writeFileSync(`${corrupted.file}.part.synced`, "30000");
+    const reasons: string[] = [];
+    const outcome = await downloadPackage({
+      ...corrupted,
+      retrying: (reason) => reasons.push(reason),
+    });
+    expect(reasons).toContain("the resumed package's SHA-256 did not match: starting over");
+    expect(outcome.bytesReceived).toBe(body.length - 30_000 + body.length);
+    expect(readFileSync(corrupted.file).equals(body)).toBe(true);
   });
 
   it("does nothing for a package already there and whole", async () => {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { open, rename, rm, stat, truncate } from "node:fs/promises";
+import { open, readFile, rename, rm, stat, truncate } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Backoff } from "../../core/backoff.js";
 
@@ -55,6 +55,14 @@ export async function downloadPackage(options: PackageDownload): Promise<Downloa
   if (await matches(options.file, options.size, options.sha256)) {
     return { bytesReceived: 0, attempts: 0, urlRefreshes: 0 };
   }
+  // Only what the checkpoint says was synced is trusted after a power cut: the file's tail past
+  // it may hold what the page cache never wrote (the guest power-cut rig found a resumed package
+  // whose hash no longer matched).
+  let have = Math.min(await sizeOf(partial), await checkpointOf(partial));
+  await truncate(partial, have).catch(() => undefined);
+  // A resumed partial that still fails its hash (a card that corrupted it) is fetched once more
+  // from the start before the job is failed.
+  let resumed = have > 0;
   const backoff = new Backoff({
     initialDelayMs: options.backoff?.initialDelayMs ?? 1000,
     maxDelayMs: options.backoff?.maxDelayMs ?? 300_000,
@@ -66,9 +74,9 @@ export async function downloadPackage(options: PackageDownload): Promise<Downloa
   let urlRefreshes = 0;
   let stalled = 0;
   let refused = false;
-  let have = await sizeOf(partial);
   if (have > options.size) {
     await truncate(partial, 0);
+    await writeCheckpoint(partial, 0);
     have = 0;
   }
   for (;;) {
@@ -76,9 +84,17 @@ export async function downloadPackage(options: PackageDownload): Promise<Downloa
     if (have === options.size) {
       if (await matches(partial, options.size, options.sha256)) {
         await rename(partial, options.file);
+        await rm(checkpointFile(partial), { force: true });
         return { bytesReceived, attempts, urlRefreshes };
       }
       await rm(partial, { force: true });
+      await rm(checkpointFile(partial), { force: true });
+      if (resumed) {
+        resumed = false;
+        have = 0;
+        options.retrying?.("the resumed package's SHA-256 did not match: starting over", 0);
+        continue;
+      }
       throw new DownloadError(
         `the package's SHA-256 is not the one signed for it (${options.sha256}): refused`,
       );
@@ -124,6 +140,7 @@ async function fetchRange(
   const signal = options.signal ? AbortSignal.any([options.signal, idle.signal]) : idle.signal;
   let received = 0;
   let position = have;
+  let checkpointed = have;
   const file = await open(partial, have === 0 ? "w" : "r+");
   try {
     const url = await options.url(stale);
@@ -144,6 +161,7 @@ async function fetchRange(
       // The partial is longer than what the server holds, or the range is past its end: start over.
       await response.body?.cancel();
       await file.truncate(0);
+      await writeCheckpoint(partial, 0);
       return { kind: "retry", received, have: 0, reason: "range not satisfiable: starting over" };
     }
     if (response.status >= 400 && response.status < 500) {
@@ -162,10 +180,13 @@ async function fetchRange(
     if (response.status === 200) {
       // The server ignored the range: the whole file comes again.
       position = 0;
+      checkpointed = 0;
       await file.truncate(0);
+      await writeCheckpoint(partial, 0);
     } else if (!contentRangeStartsAt(response.headers.get("content-range"), have)) {
       await response.body?.cancel();
       await file.truncate(0);
+      await writeCheckpoint(partial, 0);
       return {
         kind: "retry",
         received,
@@ -191,6 +212,11 @@ async function fetchRange(
       position += bytes.length;
       received += bytes.length;
       paced += bytes.length;
+      if (position - checkpointed >= CHECKPOINT_BYTES) {
+        await file.datasync();
+        await writeCheckpoint(partial, position);
+        checkpointed = position;
+      }
       if (options.maxBytesPerSecond !== undefined) {
         const due = (paced / options.maxBytesPerSecond) * 1000 - (performance.now() - started);
         if (due > 0) {
@@ -202,6 +228,7 @@ async function fetchRange(
       }
     }
     await file.sync();
+    await writeCheckpoint(partial, position);
     return position === options.size
       ? { kind: "done", received, have: position }
       : {
@@ -213,6 +240,7 @@ async function fetchRange(
   } catch (error) {
     if (options.signal?.aborted) throw error;
     await file.sync().catch(() => undefined);
+    await writeCheckpoint(partial, position).catch(() => undefined);
     const reason = idle.signal.aborted
       ? `nothing received for ${idleMs} ms`
       : `the download broke off: ${(error as Error).message}`;
@@ -226,6 +254,37 @@ async function fetchRange(
 function contentRangeStartsAt(header: string | null, start: number): boolean {
   const match = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(header ?? "");
   return match !== null && Number(match[1]) === start;
+}
+
+/** A checkpoint each mebibyte: a power cut costs at most that much of the download again. */
+const CHECKPOINT_BYTES = 1024 * 1024;
+
+const checkpointFile = (partial: string) => `${partial}.synced`;
+
+/**
+ * Records that the partial file's first `length` bytes are on the disk (synced before this is
+ * written). Written beside and renamed: a cut leaves this checkpoint or the one before, both true.
+ */
+async function writeCheckpoint(partial: string, length: number): Promise<void> {
+  const temp = `${checkpointFile(partial)}.tmp`;
+  const handle = await open(temp, "w");
+  try {
+    await handle.writeFile(String(length));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, checkpointFile(partial));
+}
+
+/** The length the last checkpoint vouches for; 0 with none (nothing of the partial trusted). */
+async function checkpointOf(partial: string): Promise<number> {
+  try {
+    const length = Number((await readFile(checkpointFile(partial), "utf8")).trim());
+    return Number.isSafeInteger(length) && length >= 0 ? length : 0;
+  } catch {
+    return 0;
+  }
 }
 
 async function sizeOf(file: string): Promise<number> {
