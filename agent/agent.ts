@@ -1,11 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { existsSync } from "node:fs";
 import type { AgentConfig } from "../config/schema.js";
-import { CaptureStage } from "./capture-stage.js";
 import { systemClock, type Clock } from "../core/clock.js";
-import { ClockCorrection } from "./clock-correction.js";
-import { ClockGuard } from "./clock-guard.js";
 import type { AgentEventMap, AgentEvents } from "../core/events.js";
 import { Metrics } from "../core/metrics.js";
 import type { GuardedOutbox } from "./storage/guarded-outbox.js";
@@ -13,7 +9,6 @@ import { WearRate } from "./storage/wear-rate.js";
 import type { AgentDependencies } from "./dependencies.js";
 import { openGuardedOutbox, withinMs } from "./open-outbox.js";
 import { productCatalogue, type Product } from "../core/products.js";
-import { Publisher } from "./publisher/publisher.js";
 import { loadTlsMaterial } from "./publisher/tls.js";
 import { judgeHealth } from "./http/health.js";
 import { formatExposition } from "./http/exposition.js";
@@ -23,8 +18,6 @@ import { agentListener } from "./http/agent-listener.js";
 import { DeviceWatch } from "./rules/device-watch.js";
 import { RuleEngine } from "./rules/engine.js";
 import { ReportByException } from "./rules/report-by-exception.js";
-import { Sampler } from "./sampler.js";
-import { sampledContainers } from "./sampled-containers.js";
 import { SharedResources } from "../core/shared-resources.js";
 import {
   containerInfos,
@@ -37,6 +30,10 @@ import { HealthShadow } from "./shadow/health-shadow.js";
 import { ConfigShadow } from "./shadow/config-shadow.js";
 import { checkCrtClient } from "./publisher/crt-client.js";
 import { agentVersion } from "./version.js";
+import { buildPipeline } from "./pipeline.js";
+import type { CaptureStage } from "./capture-stage.js";
+import type { Publisher } from "./publisher/publisher.js";
+import type { Sampler } from "./sampler.js";
 import { openUpdates, type Updates } from "./update/updates.js";
 import {
   EMPTY_OUTBOX_STATS,
@@ -205,69 +202,29 @@ export class Agent implements GatewayStatus {
     });
     this.outbox = outbox;
     this.wearRate = new WearRate(config.buffer.path, clock);
-    const clockCorrection = new ClockCorrection(
-      new ClockGuard(
-        clock,
-        config.clock.trust === "timesyncd"
-          ? () => existsSync(config.clock.timesyncdFlag)
-          : undefined,
-      ),
+    const { publisher, capture, sampler } = buildPipeline({
+      config,
       outbox,
-      logger.child({ component: "clock" }),
-      metrics,
-    );
-    const publisher = new Publisher({
-      clockCorrection,
-      gatewayId: config.gateway.id,
-      mqtt: config.mqtt,
-      envelopeBytes: config.publish.envelopeBytes,
-      limits: {
-        messagesPerSecond: config.publish.maxMessagesPerSecond,
-        bytesPerSecond: config.publish.maxBytesPerSecond,
-      },
       tls,
-      queue: outbox,
-      clock,
-      logger: logger.child({ component: "publisher" }),
-      metrics,
-      events,
-      random: this.random,
+      rules: this.rules,
+      reportByException: this.reportByException,
+      devices: this.devices,
+      products: this.products,
+      shared: this.shared,
+      bootId: this.bootId,
       sessions: [
         ...(this.configShadow ? [this.configShadow] : []),
         ...(this.updates ? [this.updates.session] : []),
       ],
-    });
-    this.publisher = publisher;
-    const capture = new CaptureStage({
-      outbox,
-      rules: this.rules,
-      reportByException: this.reportByException,
-      devices: this.devices,
-      clockCorrection,
       clock,
-      logger: logger.child({ component: "capture" }),
+      logger,
       metrics,
       events,
-      committed: () => publisher.kick(),
+      random: this.random,
     });
+    this.publisher = publisher;
     this.capture = capture;
-    this.sampler = new Sampler({
-      clockCorrection,
-      gatewayId: config.gateway.id,
-      bootId: this.bootId,
-      containers: sampledContainers(config, {
-        products: this.products,
-        clock,
-        logger,
-        metrics,
-        shared: this.shared,
-        random: this.random,
-      }),
-      clock,
-      logger: logger.child({ component: "sampler" }),
-      metrics,
-      onTick: (tick) => capture.capture(tick),
-    });
+    this.sampler = sampler;
     const stats = outbox.stats();
     logger.info(
       {
@@ -281,7 +238,7 @@ export class Agent implements GatewayStatus {
       "agent starting",
     );
     publisher.start();
-    this.sampler.start();
+    sampler.start();
     if (config.health.enabled) {
       this.healthShadow = new HealthShadow(this, {
         ...config.health,
