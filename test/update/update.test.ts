@@ -279,22 +279,47 @@ describe.skipIf(mosquitto.skip || nspawn.skip || openssl.skip || root.skip)(
       await deliversOn(running);
     }, 600_000);
 
-    it("rolls back a release that captures but publishes nothing", async () => {
+    it("rolls back a release that stops publishing 30 s after its start", async () => {
       const running = await installed();
-      const jobId = release(`${base()}+broken5`, (tree) => {
-        // Its publisher sends nothing: readings pile up in the outbox while the link is up. (The
-        // issue's release stops after 30 s; the same rule catches it in a 600 s soak, but this
-        // test's soak of 10 s, with a report every 10 s, could end before a second report.)
-        const publisher = join(tree, "usr/lib/reefer-edge/dist/agent/publisher/publisher.js");
-        const code = readFileSync(publisher, "utf8");
-        expect(code).toContain("    pump() {");
-        writeFileSync(publisher, code.replace("    pump() {", "    pump() {\n        return;"));
+      // A soak that outlasts the 30 s: the old agent hands the installer its configured soak.
+      await withSoak(90, async () => {
+        const jobId = release(`${base()}+broken5`, (tree) => {
+          // Its publisher stops 30 s into the process's life: readings pile up in the outbox
+          // while the link stays up.
+          const publisher = join(tree, "usr/lib/reefer-edge/dist/agent/publisher/publisher.js");
+          const code = readFileSync(publisher, "utf8");
+          expect(code).toContain("    pump() {");
+          writeFileSync(
+            publisher,
+            code.replace(
+              "    pump() {",
+              "    pump() {\n        if (performance.now() > 30_000) return;",
+            ),
+          );
+        });
+        const outcome = await ended(jobId);
+        expect(outcome.status).toBe("FAILED");
+        expect(outcome.details.reason).toMatch(/is connected but delivered nothing for \d+ s/);
       });
-      const outcome = await ended(jobId);
-      expect(outcome.status).toBe("FAILED");
-      expect(outcome.details.reason).toMatch(/is connected but delivered nothing for \d+ s/);
       await deliversOn(running);
     }, 600_000);
+
+    /** Runs `body` with the agent's soak at `seconds` (its config changed, the agent restarted). */
+    async function withSoak(seconds: number, body: () => Promise<void>): Promise<void> {
+      const sys = gateway();
+      const file = join(sys.root, "etc/reefer-edge/agent.yaml");
+      const config = readFileSync(file, "utf8");
+      const setting = `soakSeconds: ${SOAK_SECONDS},`;
+      expect(config).toContain(setting);
+      writeFileSync(file, config.replace(setting, `soakSeconds: ${seconds},`));
+      await sys.must(["systemctl", "restart", "reefer-edge"]);
+      try {
+        await body();
+      } finally {
+        writeFileSync(file, config);
+        await sys.must(["systemctl", "restart", "reefer-edge"]);
+      }
+    }
 
     it("rolls back a release whose memory grows past the soak's limit", async () => {
       const running = await installed();
