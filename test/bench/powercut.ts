@@ -52,7 +52,7 @@ if (problem !== null || !mosquitto || !qemu) {
 }
 const say = (text: string) => process.stdout.write(`${text}\n`);
 say(
-  `reefer-edge power-cut rigs: ${runFuse ? cuts : 0} FUSE cuts, ${runGuest ? guestCuts : 0} guest cuts, seed ${seed}, node ${process.version}, ${new Date().toISOString()}`,
+  `reefer-edge power-cut rigs: ${runFuse ? cuts : 0} FUSE cuts, ${runGuest ? guestCuts : 0} guest cuts, ${runGuest ? updateCuts : 0} in updates, seed ${seed}, node ${process.version}, ${new Date().toISOString()}`,
 );
 const outcome = { failed: false };
 
@@ -123,8 +123,13 @@ if (runGuest) {
         say(
           `  guest: update ${i + 1}: cut in ${update.cuts.map((c) => c.phase).join(", ")}, ${update.status}, running ${update.running}`,
         );
+        // Consistent (the job names the version running), and, the release being good, kept.
         if (update.running !== (update.status === "SUCCEEDED" ? update.to : update.from))
           outcome.failed = true;
+        if (update.status !== "SUCCEEDED") {
+          outcome.failed = true;
+          say(`    FAILED: ${update.reason}`);
+        }
       }
       const verdict = await rig.settle();
       const seconds = ((Date.now() - started) / 1000).toFixed(0);
