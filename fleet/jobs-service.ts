@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import mqtt, { type MqttClient } from "mqtt";
+import type { JobStatus } from "../agent/update/jobs-session.js";
 import { abortDue, RolloutPace, type Abort, type JobSummary, type Rollout } from "./job-rollout.js";
 
 export type { Abort, JobSummary, Rollout } from "./job-rollout.js";
@@ -13,15 +14,7 @@ export interface Identity {
 /** The common name the broker's ACL lets read and write every thing's job topics. */
 export const JOBS_SERVICE_ID = "jobs-service";
 
-type Status =
-  | "QUEUED"
-  | "IN_PROGRESS"
-  | "SUCCEEDED"
-  | "FAILED"
-  | "TIMED_OUT"
-  | "REJECTED"
-  | "REMOVED"
-  | "CANCELED";
+type Status = JobStatus;
 
 const TERMINAL = new Set<Status>([
   "SUCCEEDED",

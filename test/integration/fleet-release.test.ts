@@ -27,28 +27,11 @@ describe.skipIf(mosquitto.skip)("reefer-edge fleet: a bad release's rollout", ()
     `reaches at most 1.5 % of ${GATEWAYS} gateways before the abort, and each one rolls back by itself`,
     { timeout: 420_000 },
     async () => {
-      const report = await runFleet("bad", {
-        version: 1,
-        gateways: GATEWAYS,
-        idPrefix: "rel",
-        dataDir: join(temp.dir, "fleet"),
-        broker: { start: "mosquitto", binary: mosquitto.path },
-        gatewaysPerWorker: 250,
-        ramp: { connectsPerSecond: 200 },
-        durationSeconds: 20,
-        chaos: [
-          {
-            kind: "release",
-            atSeconds: 2,
-            version: "9.0.0",
-            behaviour: "crash",
-            soakSeconds: 10,
-            rollout: { baseRatePerMinute: 10, incrementFactor: 2, succeededToIncrease: 10 },
-            abort: { failedPercent: 5, minExecuted: 5 },
-            waitSeconds: 300,
-          },
-        ],
-        agent: AGENT,
+      const report = await runFleet("bad", GATEWAYS, {
+        version: "9.0.0",
+        behaviour: "crash",
+        rollout: { baseRatePerMinute: 10, incrementFactor: 2, succeededToIncrease: 10 },
+        abort: { failedPercent: 5, minExecuted: 5 },
       });
       const release = report.chaos[0]?.release;
       console.log(`a bad release on ${GATEWAYS} gateways: ${JSON.stringify(release)}`);
@@ -79,27 +62,11 @@ describe.skipIf(mosquitto.skip)("reefer-edge fleet: a bad release's rollout", ()
     "takes a good release to every gateway, the rollout growing with its successes",
     { timeout: 300_000 },
     async () => {
-      const report = await runFleet("good", {
-        version: 1,
-        gateways: 40,
-        idPrefix: "good",
-        dataDir: join(temp.dir, "fleet-good"),
-        broker: { start: "mosquitto", binary: mosquitto.path },
-        gatewaysPerWorker: 40,
-        durationSeconds: 10,
-        chaos: [
-          {
-            kind: "release",
-            atSeconds: 1,
-            version: "9.1.0",
-            behaviour: "good",
-            soakSeconds: 10,
-            rollout: { baseRatePerMinute: 30, incrementFactor: 2, succeededToIncrease: 5 },
-            abort: { failedPercent: 5, minExecuted: 10 },
-            waitSeconds: 240,
-          },
-        ],
-        agent: AGENT,
+      const report = await runFleet("good", 40, {
+        version: "9.1.0",
+        behaviour: "good",
+        rollout: { baseRatePerMinute: 30, incrementFactor: 2, succeededToIncrease: 5 },
+        abort: { failedPercent: 5, minExecuted: 10 },
       });
       const release = report.chaos[0]?.release;
       console.log(`a good release on 40 gateways: ${JSON.stringify(release)}`);
@@ -116,10 +83,31 @@ describe.skipIf(mosquitto.skip)("reefer-edge fleet: a bad release's rollout", ()
     },
   );
 
-  /** Runs `reefer-edge fleet` on this fleet file to its end; its JSON report. */
-  async function runFleet(name: string, fleet: Record<string, unknown>): Promise<FleetReport> {
+  /**
+   * Runs `reefer-edge fleet` to its end, with its own broker and observer and a release 2 s in
+   * (a 10 s soak); its JSON report.
+   */
+  async function runFleet(
+    name: string,
+    gateways: number,
+    release: Record<string, unknown>,
+  ): Promise<FleetReport> {
     const file = join(temp.dir, `${name}.yaml`);
-    writeFileSync(file, stringify(fleet));
+    writeFileSync(
+      file,
+      stringify({
+        version: 1,
+        gateways,
+        idPrefix: name,
+        dataDir: join(temp.dir, name),
+        broker: { start: "mosquitto", binary: mosquitto.path },
+        gatewaysPerWorker: 250,
+        ramp: { connectsPerSecond: 200 },
+        durationSeconds: 10,
+        chaos: [{ kind: "release", atSeconds: 2, soakSeconds: 10, waitSeconds: 300, ...release }],
+        agent: AGENT,
+      }),
+    );
     const run = startCli(["fleet", "--file", file, "--json"]);
     const code = await run.exited;
     const line = run.stdout.trim().split("\n").pop() ?? "";
