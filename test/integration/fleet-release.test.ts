@@ -30,7 +30,9 @@ describe.skipIf(mosquitto.skip)("reefer-edge fleet: a bad release's rollout", ()
       const report = await runFleet("bad", GATEWAYS, {
         version: "9.0.0",
         behaviour: "crash",
-        rollout: { baseRatePerMinute: 10, incrementFactor: 2, succeededToIncrease: 10 },
+        // 5 a minute: a thing every 12 s, so a machine slow to show the first failure (a 10 s soak,
+        // then the agent's next look) still aborts before a fifth is notified (5 of 300 is 1.67 %).
+        rollout: { baseRatePerMinute: 5, incrementFactor: 2, succeededToIncrease: 10 },
         abort: { failedPercent: 5, minExecuted: 3 },
       });
       const release = report.chaos[0]?.release;
