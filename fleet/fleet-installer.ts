@@ -92,7 +92,7 @@ export class FleetInstaller {
   async tick(targets: Iterable<InstallTarget>): Promise<void> {
     for (const target of targets) {
       const install = this.busy.get(target.id);
-      if (install) this.judge(install);
+      if (install) await this.judge(install);
       else if (!this.taking.has(target.id) && existsSync(handoffPath(target.stateDir, "request")))
         await this.take(target);
     }
@@ -124,7 +124,7 @@ export class FleetInstaller {
     }
   }
 
-  private judge(install: Install): void {
+  private async judge(install: Install): Promise<void> {
     const { target, request, since } = install;
     const soakEnd = since + request.soakSeconds * 1000;
     const now = this.now();
@@ -147,20 +147,20 @@ export class FleetInstaller {
       return;
     }
     this.busy.delete(target.id);
-    void target.stop().then(() => {
-      target.start(request.previousVersion);
-      this.counts.rolledBack++;
-      this.counts.slowestRollbackMs = Math.max(this.counts.slowestRollbackMs, this.now() - since);
-      this.result(
-        target,
-        request,
-        "rolled-back",
-        request.previousVersion,
-        install.behaviour === "crash"
-          ? `${request.version} did not start in its soak; ${request.previousVersion} reinstalled`
-          : `${request.version} did not show itself working by the end of its soak; ${request.previousVersion} reinstalled`,
-      );
-    });
+    // Awaited, so that a failure reaches the worker's report (run's `failed`).
+    await target.stop();
+    target.start(request.previousVersion);
+    this.counts.rolledBack++;
+    this.counts.slowestRollbackMs = Math.max(this.counts.slowestRollbackMs, this.now() - since);
+    this.result(
+      target,
+      request,
+      "rolled-back",
+      request.previousVersion,
+      install.behaviour === "crash"
+        ? `${request.version} did not start in its soak; ${request.previousVersion} reinstalled`
+        : `${request.version} did not show itself working by the end of its soak; ${request.previousVersion} reinstalled`,
+    );
   }
 
   private result(
