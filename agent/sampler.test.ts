@@ -209,4 +209,68 @@ describe("Sampler", () => {
     expect(ticks[0]?.[0]).toMatchObject({ temperature: null, humidity_level: 55, kilowatts: null });
     expect(metrics.get("sensor_faults", { container: "A", field: "temperature" })).toBe(1);
   });
+
+  describe("a stop", () => {
+    /** Stops the sampler under fake timers, letting the closing reads settle. */
+    async function stopNow(): Promise<void> {
+      const stopping = sampler?.stop();
+      sampler = null;
+      await vi.runAllTimersAsync();
+      await stopping;
+    }
+
+    it("takes a closing reading of a group last read more than half an interval ago", async () => {
+      start([container("A", simulated("A")), container("B", simulated("B"))]);
+      await vi.advanceTimersByTimeAsync(1700); // ticks at 0 and 1 s; the last is 0.7 s old
+      await stopNow();
+      expect(ticks).toHaveLength(3);
+      expect(ticks[2]?.map((r) => [r.container_id, r.measurement_time])).toEqual([
+        ["A", new Date(START + 1700).toISOString()],
+        ["B", new Date(START + 1700).toISOString()],
+      ]);
+    });
+
+    it("takes none when the last tick is at most half an interval old", async () => {
+      start([container("A", simulated("A"))]);
+      await vi.advanceTimersByTimeAsync(1400);
+      await stopNow();
+      expect(ticks).toHaveLength(2);
+    });
+
+    it("judges each interval's group on its own", async () => {
+      start([
+        container("fast", simulated("fast"), 1000),
+        container("slow", simulated("slow"), 10_000),
+      ]);
+      await vi.advanceTimersByTimeAsync(2600); // fast read 0.6 s ago, slow 2.6 s ago (of 10)
+      await stopNow();
+      expect(ticks.map((tick) => tick.map((r) => r.container_id).join())).toEqual([
+        "fast",
+        "slow",
+        "fast",
+        "fast",
+        "fast",
+      ]);
+    });
+
+    it("takes none for a group whose read is still under way: that read closes it", async () => {
+      const slow = slowDriver(900);
+      start([container("S", slow, 1000, 2000)]);
+      await vi.advanceTimersByTimeAsync(1850); // the second read, begun at 1 s, runs to 1.9 s
+      const reads = slow.reads;
+      await stopNow();
+      expect(slow.reads).toBe(reads);
+      expect(ticks).toHaveLength(2);
+      expect(metrics.get("read_overruns", { container: "S" })).toBe(0);
+    });
+
+    it("takes no reading after a stop that follows a stop", async () => {
+      start([container("A", simulated("A"))]);
+      await vi.advanceTimersByTimeAsync(1700);
+      const first = sampler;
+      await stopNow();
+      await first?.stop();
+      expect(ticks).toHaveLength(3);
+    });
+  });
 });

@@ -43,6 +43,8 @@ interface ContainerState {
   /** The read still running from an earlier tick (a driver that ignored its abort). */
   busy: boolean;
   consecutiveFailures: number;
+  /** Monotonic time its last tick began; null before the first. */
+  lastTickAt: number | null;
 }
 
 /**
@@ -65,6 +67,7 @@ export class Sampler {
       opened: false,
       busy: false,
       consecutiveFailures: 0,
+      lastTickAt: null,
     }));
   }
 
@@ -97,22 +100,47 @@ export class Sampler {
     this.scheduleAll();
   }
 
-  private scheduleAll(): void {
+  /** The containers by interval: each group shares one ticker. */
+  private groups(): Map<number, ContainerState[]> {
     const groups = new Map<number, ContainerState[]>();
     for (const state of this.states) {
       const group = groups.get(state.container.intervalMs) ?? [];
       group.push(state);
       groups.set(state.container.intervalMs, group);
     }
-    for (const [interval, group] of groups)
+    return groups;
+  }
+
+  private scheduleAll(): void {
+    for (const [interval, group] of this.groups())
       this.schedule(group, interval, this.options.clock.monotonic(), 0);
   }
 
-  /** Stops scheduling, waits for the ticks under way to commit, and closes the drivers. */
+  /**
+   * Stops scheduling, takes a closing reading, waits for the ticks under way to commit, and
+   * closes the drivers.
+   *
+   * The closing reading: a group whose last tick began more than half an interval ago is read
+   * once more, so the record never ends more than half an interval before the stop. A restart
+   * (an update, a config change the service restarts for) then leaves a gap of the restart
+   * alone, not the restart plus up to a whole interval (the update test measures it). A group
+   * with a read still under way gets none: that read is its closing one.
+   */
   async stop(): Promise<void> {
+    const wasRunning = this.running;
     this.running = false;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    if (wasRunning) {
+      const now = this.options.clock.monotonic();
+      for (const [interval, group] of this.groups()) {
+        if (group.some((state) => state.busy)) continue;
+        const last = Math.max(...group.map((state) => state.lastTickAt ?? -Infinity));
+        if (now - last <= interval / 2) continue;
+        const tick = this.tick(group).finally(() => this.ticks.delete(tick));
+        this.ticks.add(tick);
+      }
+    }
     await Promise.allSettled([...this.ticks]);
     await Promise.allSettled(this.states.map((s) => s.container.driver.close()));
   }
@@ -141,6 +169,8 @@ export class Sampler {
   }
 
   private async tick(group: ContainerState[]): Promise<void> {
+    const began = this.options.clock.monotonic();
+    for (const state of group) state.lastTickAt = began;
     const clock = this.options.clockCorrection?.observe() ?? {
       state: isClockPlausible(this.options.clock.now()) ? "synced" : "unsynced",
       epoch: null,
