@@ -42,9 +42,10 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: "outbox",
-    usage: `outbox migrate (--path DB | --config FILE)
+    usage: `outbox migrate [--check] (--path DB | --config FILE)
           brings an outbox's schema up to this version's (package upgrades run it between
-          stopping the old agent and starting the new one)`,
+          stopping the old agent and starting the new one); --check changes nothing and
+          exits 1 when a migration is pending`,
     load: () => import("./outbox-command.js"),
   },
   {

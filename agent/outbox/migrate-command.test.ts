@@ -1,11 +1,11 @@
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../../test/support/cli.js";
 import { useOutboxes } from "../../test/support/outbox-fixture.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./database.js";
-import { migrateOutbox, OutboxMigrationError } from "./migrate-command.js";
+import { checkMigration, migrateOutbox, OutboxMigrationError } from "./migrate-command.js";
 import { OutboxLock, OutboxLockedError } from "./outbox-lock.js";
 
 const boxes = useOutboxes();
@@ -69,6 +69,32 @@ describe("reefer-edge outbox migrate", () => {
     OutboxLock.acquire(path).release();
   });
 
+  it("tells, with the agent running, whether a migration is pending, changing nothing", () => {
+    mkdirSync(dirname(boxes.path), { recursive: true });
+    expect(checkMigration(boxes.path)).toMatchObject({ from: null, pending: false });
+    firstReleaseOutbox(boxes.path);
+    expect(checkMigration(boxes.path)).toMatchObject({
+      from: 1,
+      to: SCHEMA_VERSION,
+      pending: true,
+    });
+    expect(checkMigration(boxes.path)).toMatchObject({ from: 1 });
+    migrateOutbox(boxes.path);
+    boxes.open(); // an agent holds it: the check still answers
+    expect(checkMigration(boxes.path)).toMatchObject({ from: SCHEMA_VERSION, pending: false });
+  });
+
+  it("counts a newer or unreadable file as pending: the migration decides what to do", () => {
+    const newer = join(boxes.dir, "newer.db");
+    const db = new Database(newer);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    expect(checkMigration(newer)).toMatchObject({ from: SCHEMA_VERSION + 1, pending: true });
+    const garbage = join(boxes.dir, "garbage.db");
+    writeFileSync(garbage, "not a database, long enough to have a header ".repeat(4));
+    expect(checkMigration(garbage)).toMatchObject({ from: null, pending: true });
+  });
+
   it("is a CLI command that exits 0 on success and 75 while an agent runs", async () => {
     const ok = await runCli(["outbox", "migrate", "--path", boxes.path]);
     expect(ok).toMatchObject({ code: 0 });
@@ -78,5 +104,9 @@ describe("reefer-edge outbox migrate", () => {
     expect(held.code).toBe(75);
     expect(held.stderr).toContain("in use by another reefer-edge agent");
     expect((await runCli(["outbox", "migrate"])).code).toBe(2);
+    // --check answers beside the running agent: 0, nothing pending.
+    const check = await runCli(["outbox", "migrate", "--check", "--path", boxes.path]);
+    expect(check).toMatchObject({ code: 0 });
+    expect(check.stdout).toContain(`schema ${SCHEMA_VERSION}, up to date`);
   });
 });

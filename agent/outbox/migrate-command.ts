@@ -38,6 +38,37 @@ export function migrateOutbox(path: string, now: number = Date.now()): Migration
   }
 }
 
+/** Whether `migrateOutbox` would have anything to do, asked without stopping the agent. */
+export interface MigrationCheck {
+  readonly path: string;
+  /** The schema version found; null when there is no outbox yet or SQLite cannot read it. */
+  readonly from: number | null;
+  readonly to: number;
+  readonly pending: boolean;
+}
+
+/**
+ * Reads the outbox's schema version, read-only and without the one-agent lock, so that a package
+ * upgrade can ask while the old agent still runs and captures: an upgrade whose schema is
+ * unchanged then restarts the agent straight away, and its capture gap holds no migration.
+ * Anything but "this file is at this agent's version" is pending, so the migration itself
+ * decides: an unreadable file (moved aside), a newer one (usable or refused).
+ */
+export function checkMigration(path: string): MigrationCheck {
+  if (!existsSync(path)) return { path, from: null, to: SCHEMA_VERSION, pending: false };
+  const from = schemaVersionOf(path);
+  return { path, from, to: SCHEMA_VERSION, pending: from !== SCHEMA_VERSION };
+}
+
+export function describeMigrationCheck(check: MigrationCheck): string {
+  if (!check.pending) {
+    return check.from === null
+      ? `${check.path}: no outbox yet, nothing to migrate`
+      : `${check.path}: schema ${check.to}, up to date`;
+  }
+  return `${check.path}: schema ${check.from ?? "unreadable"} -> ${check.to}, a migration is pending`;
+}
+
 /** A migration that failed; the migration that failed was rolled back, the file is kept. */
 export class OutboxMigrationError extends Error {
   constructor(path: string, from: number | null, cause: unknown) {
