@@ -6,6 +6,9 @@
 #                      config and state directories; idempotent, enables nothing
 #   setup.sh migrate   brings an existing outbox's schema up to this version's, as the service
 #                      user, while the service is stopped (an upgrade); no outbox: nothing to do
+#   setup.sh migrate-needed
+#                      exits 0 when `migrate` has work to do (or cannot tell), 1 when the outbox is
+#                      up to date or absent; asked while the old agent still runs
 #   setup.sh purge     removes the outbox and /etc/reefer-edge (the operator's config and
 #                      certificates); the user is kept, as Debian keeps system users
 set -eu
@@ -35,11 +38,18 @@ case "${1:-}" in
     [ -e "$state/outbox.db" ] || exit 0
     runuser -u "$user" -- "$lib/bin/reefer-edge" outbox migrate --path "$state/outbox.db"
     ;;
+  migrate-needed)
+    [ -e "$state/outbox.db" ] || exit 1
+    if runuser -u "$user" -- "$lib/bin/reefer-edge" outbox migrate --check --path "$state/outbox.db" >/dev/null 2>&1; then
+      exit 1
+    fi
+    exit 0
+    ;;
   purge)
     rm -rf "$state" "$etc"
     ;;
   *)
-    echo "usage: setup.sh install|migrate|purge" >&2
+    echo "usage: setup.sh install|migrate|migrate-needed|purge" >&2
     exit 2
     ;;
 esac
