@@ -4,7 +4,14 @@ import { ActStack } from "../lib/act-stack.js";
 import { AnalyticsStack } from "../lib/analytics-stack.js";
 import { DashboardStack } from "../lib/dashboard-stack.js";
 import { IngestStack } from "../lib/ingest-stack.js";
-import { LAKE_WORKGROUP, LakeStack } from "../lib/lake-stack.js";
+import {
+  DELIVERY_BUFFER_SECONDS,
+  DELIVERY_STREAMS,
+  LAKE_WORKGROUP,
+  LakeStack,
+} from "../lib/lake-stack.js";
+import { OperationsStack } from "../lib/operations-stack.js";
+import { INGEST_RULES } from "../lib/rule-table.js";
 import { ReleaseStack } from "../lib/release-stack.js";
 import { StreamsStack, type StreamCapacity } from "../lib/streams-stack.js";
 
@@ -49,11 +56,20 @@ export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATUR
     telemetries: streams.streams.telemetries,
     faultyReefers: streams.streams["faulty-reefers"],
   });
+  const operations = new OperationsStack(app, "ReeferOperations", {
+    description: "reefer-edge: the alarms of the cloud path, the topic they page through, IoT logs",
+    streams: streams.streams,
+    ruleNames: INGEST_RULES.map((rule) => rule.name),
+    deliveryStreamNames: DELIVERY_STREAMS,
+    deliveryBufferSeconds: DELIVERY_BUFFER_SECONDS,
+    flinkApplicationName: analytics.application.ref,
+    act: { fn: act.fn, poison: act.poison, failedBatches: act.failedBatches },
+  });
   const release = new ReleaseStack(app, "ReeferRelease", {
     description:
       "reefer-edge: updates over the air: the release bucket, the pre-signing role, the job template",
   });
-  const stacks: Stack[] = [streams, lake, ingest, act, analytics, release];
+  const stacks: Stack[] = [streams, lake, ingest, act, analytics, operations, release];
   // Off by default: QuickSight needs an account subscription (dashboard-stack.ts).
   const principal = app.node.tryGetContext("quicksightPrincipal") as string | undefined;
   if (principal) {

@@ -1,10 +1,8 @@
 import { Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
-import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
-import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { Alias } from "aws-cdk-lib/aws-kms";
 import type { Stream } from "aws-cdk-lib/aws-kinesis";
-import { Runtime, StartingPosition, Tracing } from "aws-cdk-lib/aws-lambda";
+import { Runtime, StartingPosition, Tracing, type IFunction } from "aws-cdk-lib/aws-lambda";
 import { KinesisEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
@@ -26,6 +24,11 @@ export interface ActProps extends StackProps {
 export class ActStack extends Stack {
   readonly table: Table;
   readonly alerts: Topic;
+  readonly fn: IFunction;
+  /** Records no retry can process (not JSON, not an alert), with the reason. */
+  readonly poison: Queue;
+  /** Batches given up on: where they were in the stream, to replay from. */
+  readonly failedBatches: Queue;
 
   constructor(scope: Construct, id: string, props: ActProps) {
     super(scope, id, props);
@@ -42,11 +45,6 @@ export class ActStack extends Stack {
       masterKey: snsKey,
       enforceSSL: true,
     });
-    const operations = new Topic(this, "OperationsTopic", {
-      displayName: "reefer-edge cloud path: alarms",
-      masterKey: snsKey,
-      enforceSSL: true,
-    });
     const queue = (name: string) => {
       const dlq = new Queue(this, `${name}Dlq`, {
         encryption: QueueEncryption.SQS_MANAGED,
@@ -60,10 +58,10 @@ export class ActStack extends Stack {
         deadLetterQueue: { queue: dlq, maxReceiveCount: 5 },
       });
     };
-    // Records no retry can process (not JSON, not an alert), with the reason.
     const poison = queue("PoisonRecords");
-    // Batches whose retries were spent: where they were in the stream, to replay from.
     const failed = queue("FailedBatches");
+    this.poison = poison;
+    this.failedBatches = failed;
 
     const fn = new NodejsFunction(this, "Act", {
       entry: join(projectRoot(), "lambda/act/handler.ts"),
@@ -81,6 +79,7 @@ export class ActStack extends Stack {
       // The pinned AWS SDK versions of package.json are bundled, not the runtime's own.
       bundling: { externalModules: [], format: OutputFormat.CJS, minify: true, target: "node22" },
     });
+    this.fn = fn;
     this.table.grant(fn, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem");
     acknowledge(fn, {
       L1:
@@ -101,40 +100,18 @@ export class ActStack extends Stack {
         maxBatchingWindow: Duration.seconds(1),
         reportBatchItemFailures: true,
         bisectBatchOnError: true,
-        retryAttempts: 10,
+        // Retried until the record is a day old, however many attempts that takes: a count
+        // spends itself in minutes on an outage of DynamoDB or SNS and skips the alerts. The
+        // iterator-age alarm pages someone within minutes; only then does a day run out, into
+        // FailedBatches (alarmed too), which keeps where the batch was in the stream.
+        retryAttempts: -1,
         maxRecordAge: Duration.days(1),
-        // One batch a shard at a time: a container's alerts are acted on in order.
-        parallelizationFactor: 1,
+        // Ten batches of a shard at once: Lambda keeps the order per partition key (the
+        // container), and the handler acts on a batch's containers concurrently, so an alert
+        // storm is worked off in seconds, not tens of minutes (deploy/aws/README.md, sizing).
+        parallelizationFactor: 10,
         onFailure: new SqsDlq(failed),
       }),
     );
-
-    const alarm = (id: string, props: ConstructorParameters<typeof Alarm>[2]) =>
-      new Alarm(this, id, props).addAlarmAction(new SnsAction(operations));
-    // Alerts a minute behind: an engineer is told late.
-    alarm("IteratorAgeAlarm", {
-      metric: fn.metric("IteratorAge", { statistic: "Maximum", period: Duration.minutes(1) }),
-      threshold: 60_000,
-      evaluationPeriods: 5,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-      alarmDescription: "The act Lambda is more than a minute behind faulty-reefers",
-    });
-    alarm("ErrorsAlarm", {
-      metric: fn.metricErrors({ period: Duration.minutes(5) }),
-      threshold: 0,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-      alarmDescription: "The act Lambda failed",
-    });
-    alarm("PoisonAlarm", {
-      metric: poison.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
-      threshold: 0,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-      alarmDescription: "Records on faulty-reefers that are not alerts",
-    });
   }
 }

@@ -19,6 +19,9 @@ export const READINGS_PREFIX = "readings/";
 export const DATABASE_NAME = "reefer_lake";
 export const TABLE_NAME = "readings";
 export const LAKE_WORKGROUP = "reefer-lake";
+/** The two Firehoses into the lake, and how long each buffers before it writes. */
+export const DELIVERY_STREAMS = ["reefer-live-to-lake", "reefer-backfill-to-lake"] as const;
+export const DELIVERY_BUFFER_SECONDS = 300;
 
 /**
  * The data lake: every reading, live (Firehose reading `telemetries`) and backfilled (a direct
@@ -69,7 +72,7 @@ export class LakeStack extends Stack {
       prefix: `${READINGS_PREFIX}date=!{partitionKeyFromQuery:date}/source=${name}/`,
       errorOutputPrefix: `errors/${name}/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/`,
       // Dynamic partitioning needs buffers of at least 64 MB; five minutes bounds the delay.
-      bufferingHints: { intervalInSeconds: 300, sizeInMBs: 64 },
+      bufferingHints: { intervalInSeconds: DELIVERY_BUFFER_SECONDS, sizeInMBs: 64 },
       compressionFormat: "GZIP",
       dynamicPartitioningConfiguration: { enabled: true, retryOptions: { durationInSeconds: 300 } },
       processingConfiguration: {
@@ -99,7 +102,7 @@ export class LakeStack extends Stack {
     });
 
     const live = new CfnDeliveryStream(this, "LiveToLake", {
-      deliveryStreamName: "reefer-live-to-lake",
+      deliveryStreamName: DELIVERY_STREAMS[0],
       deliveryStreamType: "KinesisStreamAsSource",
       kinesisStreamSourceConfiguration: {
         kinesisStreamArn: props.telemetries.streamArn,
@@ -115,7 +118,7 @@ export class LakeStack extends Stack {
         "encryption: the source stream is encrypted (KMS) and the bucket is (SSE-S3)",
     });
     this.backfill = new CfnDeliveryStream(this, "BackfillToLake", {
-      deliveryStreamName: "reefer-backfill-to-lake",
+      deliveryStreamName: DELIVERY_STREAMS[1],
       deliveryStreamType: "DirectPut",
       deliveryStreamEncryptionConfigurationInput: { keyType: "AWS_OWNED_CMK" },
       extendedS3DestinationConfiguration: destination("backfill", false),

@@ -9,7 +9,7 @@ import { buildApp, FEATURE_FLAGS } from "../bin/app.js";
 import { JOB_JAR } from "../lib/analytics-stack.js";
 import { READING_COLUMNS } from "../lib/lake-columns.js";
 import { projectRoot } from "../lib/project-root.js";
-import { SAVED_QUERIES } from "../lib/lake-stack.js";
+import { DELIVERY_STREAMS, SAVED_QUERIES } from "../lib/lake-stack.js";
 import { GATEWAY_GROUP, RELEASE_PREFIX, ROLLOUT } from "../lib/release-stack.js";
 import { INGEST_RULES, SQL_VERSION } from "../lib/rule-table.js";
 
@@ -25,6 +25,17 @@ function statements(template: Template): { Action: unknown; Resource: unknown; E
   return out;
 }
 const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+
+/** Every stack the app makes by default. */
+const STACKS = [
+  "ReeferStreams",
+  "ReeferLake",
+  "ReeferIngest",
+  "ReeferAct",
+  "ReeferAnalytics",
+  "ReeferOperations",
+  "ReeferRelease",
+];
 
 describe("the synthesized cloud path (no credentials, no network)", () => {
   let outdir = "";
@@ -153,6 +164,7 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
       "ReeferIngest",
       "ReeferAct",
       "ReeferAnalytics",
+      "ReeferOperations",
     ]) {
       for (const statement of statements(template(id))) {
         const actions = list(statement.Action).map(String);
@@ -234,8 +246,113 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
     act.hasResourceProperties("AWS::DynamoDB::Table", {
       KeySchema: [{ AttributeName: "alert_id", KeyType: "HASH" }],
     });
-    act.hasResourceProperties("AWS::CloudWatch::Alarm", { MetricName: "IteratorAge" });
-    act.resourceCountIs("AWS::CloudWatch::Alarm", 3);
+    // Bounded by the record's age, not a count of attempts; ten batches a shard at once.
+    act.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      MaximumRetryAttempts: -1,
+      MaximumRecordAgeInSeconds: 86_400,
+      ParallelizationFactor: 10,
+    });
+  });
+
+  /** Every alarm of every stack, with the stack it is in. */
+  function allAlarms(): { stack: string; props: Record<string, unknown> }[] {
+    return STACKS.flatMap((id) =>
+      Object.values(template(id).findResources("AWS::CloudWatch::Alarm")).map((alarm) => ({
+        stack: id,
+        props: alarm.Properties as Record<string, unknown>,
+      })),
+    );
+  }
+
+  it("pages through a topic whose own key lets CloudWatch alarms publish to it", () => {
+    const ops = template("ReeferOperations");
+    const topics = ops.findResources("AWS::SNS::Topic");
+    const [topicId, topic] = Object.entries(topics)[0] ?? [];
+    const keyRef = (topic?.Properties as { KmsMasterKeyId: unknown }).KmsMasterKeyId;
+    // A key of the stack's, not the AWS-managed alias/aws/sns, whose policy no one can change
+    // and which CloudWatch may not use: alarms on such a topic tell no one.
+    expect(JSON.stringify(keyRef)).not.toContain("alias/aws/");
+    const keyId = (keyRef as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+    const key = ops.findResources("AWS::KMS::Key")[keyId]?.Properties as {
+      EnableKeyRotation: boolean;
+      KeyPolicy: { Statement: { Principal?: unknown; Action: unknown; Effect: string }[] };
+    };
+    expect(key.EnableKeyRotation).toBe(true);
+    const forCloudWatch = key.KeyPolicy.Statement.filter(
+      (s) =>
+        JSON.stringify(s.Principal) === JSON.stringify({ Service: "cloudwatch.amazonaws.com" }),
+    );
+    expect(forCloudWatch).toHaveLength(1);
+    expect(forCloudWatch[0]?.Effect).toBe("Allow");
+    expect(list(forCloudWatch[0]?.Action)).toEqual(
+      expect.arrayContaining(["kms:Decrypt", "kms:GenerateDataKey*"]),
+    );
+    // Every alarm of the app is here and pages through that topic, raised and cleared.
+    const alarms = allAlarms();
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const { stack, props } of alarms) {
+      expect(stack, String(props.AlarmName)).toBe("ReeferOperations");
+      expect(props.AlarmActions, String(props.AlarmName)).toEqual([{ Ref: topicId }]);
+      expect(props.OKActions, String(props.AlarmName)).toEqual([{ Ref: topicId }]);
+    }
+    ops.hasResourceProperties("AWS::IoT::Logging", { DefaultLogLevel: "WARN" });
+  });
+
+  it("alarms on every way the path loses or delays data, named in the README's catalogue", () => {
+    const alarms = allAlarms().map((a) => a.props);
+    const watched = (namespace: string, metric: string, dimension: Record<string, unknown>) =>
+      alarms.some(
+        (a) =>
+          (a.Namespace === namespace &&
+            a.MetricName === metric &&
+            JSON.stringify(a.Dimensions).includes(JSON.stringify(Object.values(dimension)[0]))) ||
+          JSON.stringify(a.Metrics ?? "").includes(`"MetricName":"${metric}"`),
+      );
+    for (const rule of INGEST_RULES) {
+      expect(watched("AWS/IoT", "Failure", { RuleName: rule.name }), rule.name).toBe(true);
+      expect(watched("AWS/IoT", "ErrorActionFailure", { RuleName: rule.name }), rule.name).toBe(
+        true,
+      );
+    }
+    for (const name of DELIVERY_STREAMS)
+      expect(watched("AWS/Firehose", "DeliveryToS3.DataFreshness", { name }), name).toBe(true);
+    const metrics = alarms.map((a) => JSON.stringify([a.MetricName, a.Metrics]));
+    for (const metric of [
+      "WriteProvisionedThroughputExceeded",
+      "GetRecords.IteratorAgeMilliseconds",
+      "IteratorAge",
+      "Errors",
+      "downtime",
+      "fullRestarts",
+    ])
+      expect(
+        metrics.some((m) => m.includes(metric)),
+        metric,
+      ).toBe(true);
+    // The FailedBatches queue's depth: the batches the act Lambda gave up on.
+    const act = template("ReeferAct");
+    const failedQueue = Object.keys(act.findResources("AWS::SQS::Queue")).find(
+      (id) => id.startsWith("FailedBatches") && !id.includes("Dlq"),
+    );
+    expect(failedQueue).toBeDefined();
+    expect(
+      alarms.some(
+        (a) =>
+          a.MetricName === "ApproximateNumberOfMessagesVisible" &&
+          JSON.stringify(a.Dimensions).includes(failedQueue ?? "?"),
+      ),
+    ).toBe(true);
+
+    // The catalogue: every alarm once, and nothing that is not an alarm.
+    const readme = readFileSync(join(projectRoot(), "README.md"), "utf8");
+    const catalogue = readme.slice(readme.indexOf("## Alarm catalogue"));
+    const section = catalogue.slice(0, catalogue.indexOf("\n## ", 5));
+    const listed = section
+      .split("\n")
+      .filter((line) => line.startsWith("| `reefer-"))
+      .flatMap((line) => [...(line.split(" | ")[0] ?? "").matchAll(/`(reefer-[a-z0-9-]+)`/g)])
+      .map((m) => m[1]);
+    expect(listed.sort()).toEqual(alarms.map((a) => String(a.AlarmName)).sort());
   });
 
   it("runs the SQL file's job on Managed Service for Apache Flink, from telemetries into faulty-reefers", () => {
