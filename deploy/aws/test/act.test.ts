@@ -2,13 +2,19 @@ import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { CreateStreamCommand, type KinesisClient, PutRecordCommand } from "@aws-sdk/client-kinesis";
 import { kinesisClient } from "../lib/kinesis-client.js";
-import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import {
+  CreateTopicCommand,
+  type PublishCommand,
+  SNSClient,
+  SubscribeCommand,
+} from "@aws-sdk/client-sns";
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
+import type { KinesisStreamEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { act, handler, type ActDeps } from "../lambda/act/handler.js";
 import { drainStream } from "./support/event-source.js";
@@ -199,6 +205,126 @@ describe.skipIf(moto.skip)("the act Lambda against moto", () => {
     await drainStream(kinesis, stream, (event) => act(event, deps));
     expect((await items()).every((i) => i.notified === true)).toBe(true);
     expect(await take(inboxUrl)).toHaveLength(1);
+  });
+
+  /** A batch as Lambda hands it over: records of several containers, in stream order. */
+  function batch(alerts: ReturnType<typeof edgeAlert>[]): KinesisStreamEvent {
+    return {
+      Records: alerts.map((alert, i) => ({
+        eventSource: "aws:kinesis",
+        eventSourceARN: `arn:aws:kinesis:us-east-1:123456789012:stream/${stream}`,
+        eventID: `shardId-000000000000:${1000 + i}`,
+        eventName: "aws:kinesis:record",
+        eventVersion: "1.0",
+        invokeIdentityArn: "arn:aws:iam::123456789012:role/act",
+        awsRegion: "us-east-1",
+        kinesis: {
+          kinesisSchemaVersion: "1.0",
+          partitionKey: alert.container_id,
+          sequenceNumber: String(1000 + i),
+          approximateArrivalTimestamp: 0,
+          data: Buffer.from(JSON.stringify(alert)).toString("base64"),
+        },
+      })),
+    };
+  }
+
+  /**
+   * SNS as deployed (moto), watched: which alerts it was asked to publish, in what order, and
+   * how many at once. Each publish waits (bounded) until `together` are under way, so a handler
+   * that published one at a time is seen as such, whatever the machine's speed.
+   */
+  function watchedSns(together: number, refuse: (subject: string) => boolean = () => false) {
+    const real = deps.sns;
+    const seen = { subjects: [] as string[], maxInFlight: 0, inFlight: 0, barrierMet: false };
+    let release: () => void = () => undefined;
+    const barrier = new Promise<void>((resolve) => (release = resolve));
+    const sns = {
+      send: async (command: PublishCommand) => {
+        const subject = command.input.Subject ?? "";
+        seen.subjects.push(subject);
+        seen.inFlight++;
+        seen.maxInFlight = Math.max(seen.maxInFlight, seen.inFlight);
+        if (seen.inFlight >= together) {
+          seen.barrierMet = true;
+          release();
+        }
+        await Promise.race([barrier, new Promise((resolve) => setTimeout(resolve, 3000))]);
+        try {
+          if (refuse(subject)) throw new Error(`SNS refused ${subject} (test)`);
+          return await real.send(command);
+        } finally {
+          seen.inFlight--;
+        }
+      },
+    } as unknown as SNSClient;
+    return { sns, seen };
+  }
+
+  it("acts on a batch's containers at once, each container's alerts in order", async () => {
+    const containers = ["MSKU4000001", "MSKU4000002", "MSKU4000003"];
+    const alerts = [1, 2, 3].flatMap((n) =>
+      containers.map((c) => edgeAlert(c, "temperature_excursion", 100 + n)),
+    );
+    const { sns, seen } = watchedSns(containers.length);
+    let tick = Date.UTC(2026, 10, 25, 13);
+    const result = await act(batch(alerts), { ...deps, sns, now: () => tick++ });
+    expect(result.batchItemFailures).toEqual([]);
+    expect(seen.barrierMet, "the three containers' first alerts were published together").toBe(
+      true,
+    );
+    for (const container of containers) {
+      const published = seen.subjects.filter((subject) => subject.endsWith(container));
+      expect(published).toHaveLength(3);
+    }
+    // Per container, acted on in the order of the stream: each item's receipt is stamped by a
+    // clock that ticks once a call.
+    const scanned = (await ddbClient.send(new ScanCommand({ TableName: "alerts" }))).Items ?? [];
+    for (const container of containers) {
+      const received = alerts
+        .filter((a) => a.container_id === container)
+        .map((a) => scanned.find((item) => item.alert_id?.S === a.alert_id)?.received_at?.S);
+      expect(received.every(Boolean), container).toBe(true);
+      expect([...received].sort(), container).toEqual(received);
+    }
+    expect(await take(inboxUrl)).toHaveLength(alerts.length);
+  });
+
+  it("stops only the failing container, and reports the batch's earliest failure for the retry", async () => {
+    const containers = ["MSKU5000001", "MSKU5000002"];
+    const alerts = [1, 2, 3].flatMap((n) =>
+      containers.map((c) => edgeAlert(c, "oxygen_low", 200 + n)),
+    );
+    // The second container's second alert cannot be published.
+    const refused = alerts[3];
+    expect(refused?.container_id).toBe("MSKU5000002");
+    const { sns } = watchedSns(1, (subject) => subject.endsWith("MSKU5000002") && refusedOnce());
+    let refusals = 0;
+    function refusedOnce(): boolean {
+      // The first publish for MSKU5000002 succeeds, the second is refused.
+      refusals++;
+      return refusals === 2;
+    }
+    const event = batch(alerts);
+    const result = await act(event, { ...deps, sns });
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: "1003" }]);
+    const kept = await items();
+    const notified = kept
+      .filter((i) => i.id.startsWith("MSKU500000"))
+      .map((i) => [i.id, i.notified]);
+    // The other container went on to its end; the failing one stopped at its failure.
+    expect(Object.fromEntries(notified)).toEqual({
+      "MSKU5000001:oxygen_low:201:raised": true,
+      "MSKU5000001:oxygen_low:202:raised": true,
+      "MSKU5000001:oxygen_low:203:raised": true,
+      "MSKU5000002:oxygen_low:201:raised": true,
+      "MSKU5000002:oxygen_low:202:raised": false,
+    });
+    await take(inboxUrl);
+    // Lambda's retry from the reported record: the rest is done, nothing notified twice.
+    const retry = await act({ Records: event.Records.slice(3) }, deps);
+    expect(retry.batchItemFailures).toEqual([]);
+    expect((await take(inboxUrl)).length).toBe(2);
   });
 
   it("as deployed: its clients from the environment the stack sets", async () => {

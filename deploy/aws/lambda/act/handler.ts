@@ -7,7 +7,11 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from "aws-lambda";
+import type {
+  KinesisStreamBatchResponse,
+  KinesisStreamEvent,
+  KinesisStreamRecord,
+} from "aws-lambda";
 import { parseAlert, PoisonRecordError, type ActAlert } from "./alert.js";
 
 export interface ActDeps {
@@ -30,15 +34,43 @@ export interface ActDeps {
  *   between the two notifies twice on the retry, never zero times.
  * - A poison record (not JSON, not an alert) goes to the poison queue with why, and processing
  *   goes on: retrying it would block its shard until the records expire.
- * - A transient failure (DynamoDB, SNS) stops the batch there and reports that record
- *   (ReportBatchItemFailures): Lambda retries from it, in order; the on-failure destination
- *   gets the batch once the retries are spent.
+ * - A transient failure (DynamoDB, SNS) stops that container's records there, and the batch's
+ *   earliest failure is reported (ReportBatchItemFailures): Lambda retries from it, in order;
+ *   the on-failure destination gets the batch once the record is too old to retry.
  */
 export async function act(
   event: KinesisStreamEvent,
   deps: ActDeps,
 ): Promise<KinesisStreamBatchResponse> {
+  // A batch's containers are acted on concurrently, each container's records in order (its
+  // partition key): an alert storm of many containers takes one round trip per alert of the
+  // busiest container, not of the whole batch. The SDK's connection pool (50 sockets a client)
+  // bounds the calls in flight.
+  const byContainer = new Map<string, KinesisStreamRecord[]>();
   for (const record of event.Records) {
+    const key = record.kinesis.partitionKey;
+    byContainer.set(key, [...(byContainer.get(key) ?? []), record]);
+  }
+  const failed = await Promise.all(
+    [...byContainer.values()].map((records) => actInOrder(records, deps)),
+  );
+  // Lambda retries from the lowest sequence number reported: the earliest failure in the batch.
+  // What other containers did after it is delivered again, and changes nothing (idempotent).
+  const position = new Map(event.Records.map((record, i) => [record, i]));
+  const first = failed
+    .filter((record): record is KinesisStreamRecord => record !== null)
+    .sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0))[0];
+  return {
+    batchItemFailures: first ? [{ itemIdentifier: first.kinesis.sequenceNumber }] : [],
+  };
+}
+
+/** One container's records in order; the record it stopped at, or null when all were done. */
+async function actInOrder(
+  records: readonly KinesisStreamRecord[],
+  deps: ActDeps,
+): Promise<KinesisStreamRecord | null> {
+  for (const record of records) {
     const data = Buffer.from(record.kinesis.data, "base64").toString("utf8");
     try {
       await actOn(parseAlert(data), deps);
@@ -66,13 +98,14 @@ export async function act(
         JSON.stringify({
           msg: "record failed; the batch is retried from it",
           sequenceNumber: record.kinesis.sequenceNumber,
+          partitionKey: record.kinesis.partitionKey,
           error: error instanceof Error ? error.message : String(error),
         }),
       );
-      return { batchItemFailures: [{ itemIdentifier: record.kinesis.sequenceNumber }] };
+      return record;
     }
   }
-  return { batchItemFailures: [] };
+  return null;
 }
 
 async function actOn(alert: ActAlert, deps: ActDeps): Promise<void> {
