@@ -1,10 +1,16 @@
-import { Stack, type StackProps } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { CfnPolicy, CfnProvisioningTemplate, CfnTopicRule } from "aws-cdk-lib/aws-iot";
 import type { Stream } from "aws-cdk-lib/aws-kinesis";
 import type { CfnDeliveryStream } from "aws-cdk-lib/aws-kinesisfirehose";
 import type { Bucket, CfnBucket } from "aws-cdk-lib/aws-s3";
+import { Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
+import { join } from "node:path";
+import { projectRoot } from "./project-root.js";
 import { INGEST_RULES, SQL_VERSION, type IngestRule, type StreamName } from "./rule-table.js";
 import { acknowledge } from "./nag.js";
 import { secureBucket } from "./secure-bucket.js";
@@ -126,13 +132,17 @@ export class IngestStack extends Stack {
         "The role policy AWS documents for fleet provisioning; AWS keeps it in step with what " +
         "the provisioning service calls",
     });
-    new CfnProvisioningTemplate(this, "ProvisioningTemplate", {
+    const hook = this.preProvisioningHook();
+    const template = new CfnProvisioningTemplate(this, "ProvisioningTemplate", {
       templateName: PROVISIONING_TEMPLATE_NAME,
       description: "A gateway: thing gw-<serial>, its certificate, the gateway policy",
       enabled: true,
       provisioningRoleArn: provisioningRole.roleArn,
       templateBody: JSON.stringify(provisioningTemplate()),
+      preProvisioningHook: { targetArn: hook.functionArn, payloadVersion: "2020-04-01" },
     });
+    // AWS IoT checks it may invoke the hook when the template is made.
+    template.node.addDependency(hook);
 
     this.errors = secureBucket(this, "RuleErrors", { logs: secureBucket(this, "AccessLogs") });
     const role = new Role(this, "RulesRole", {
@@ -181,7 +191,64 @@ export class IngestStack extends Stack {
       });
     }
   }
+
+  /**
+   * The door of fleet provisioning (lambda/pre-provision): a serial is enrolled only if the
+   * factory's allow-list has it and no thing of it exists. The allow-list is a table the
+   * factory fills, one item per serial made (`serial`; `revoked: true` bars one).
+   */
+  private preProvisioningHook(): NodejsFunction {
+    const serials = new Table(this, "GatewaySerials", {
+      tableName: SERIALS_TABLE_NAME,
+      partitionKey: { name: "serial", type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const fn = new NodejsFunction(this, "PreProvisioningHook", {
+      entry: join(projectRoot(), "lambda/pre-provision/handler.ts"),
+      handler: "handler",
+      runtime: Runtime.NODEJS_22_X,
+      memorySize: 256,
+      // Fleet provisioning waits 5 s for a hook's answer.
+      timeout: Duration.seconds(5),
+      tracing: Tracing.ACTIVE,
+      logGroup: new LogGroup(this, "PreProvisioningLogs", {
+        retention: RetentionDays.ONE_YEAR,
+      }),
+      environment: { SERIALS_TABLE: serials.tableName },
+      bundling: { externalModules: [], format: OutputFormat.CJS, minify: true, target: "node22" },
+    });
+    serials.grant(fn, "dynamodb:GetItem");
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["iot:DescribeThing", "iot:ListThingPrincipals"],
+        resources: [`arn:${this.partition}:iot:${this.region}:${this.account}:thing/gw-*`],
+      }),
+    );
+    fn.addPermission("IotInvokes", {
+      principal: new ServicePrincipal("iot.amazonaws.com"),
+      sourceAccount: this.account,
+      sourceArn: `arn:${this.partition}:iot:${this.region}:${this.account}:provisioningtemplate/${PROVISIONING_TEMPLATE_NAME}`,
+    });
+    acknowledge(fn, {
+      L1:
+        "Node 22 on purpose: the runtime of the gateways and the line the pinned AWS SDK " +
+        "versions support; moving to 24 is a deliberate upgrade, not a drift",
+    });
+    acknowledge(fn.role ?? fn, {
+      "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]":
+        "Logs only: CreateLogStream and PutLogEvents, as every Lambda needs",
+      "IAM5[Resource::*]": "X-Ray's PutTraceSegments and PutTelemetryRecords take no resource",
+      "IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/gw-*]":
+        "The hook asks whether the thing of the serial being enrolled exists: any gateway's",
+    });
+    return fn;
+  }
 }
+
+export const SERIALS_TABLE_NAME = "reefer-gateway-serials";
 
 function ruleId(rule: IngestRule): string {
   return rule.name.replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase());

@@ -157,6 +157,38 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
     });
   });
 
+  it("enrols only listed, new serials: the template's pre-provisioning hook, invocable by AWS IoT", () => {
+    const ingest = template("ReeferIngest");
+    const provisioning = Object.values(ingest.findResources("AWS::IoT::ProvisioningTemplate"))[0]
+      ?.Properties as { PreProvisioningHook?: { TargetArn: unknown; PayloadVersion: string } };
+    expect(provisioning.PreProvisioningHook?.PayloadVersion).toBe("2020-04-01");
+    const target = JSON.stringify(provisioning.PreProvisioningHook?.TargetArn);
+    const functions = ingest.findResources("AWS::Lambda::Function");
+    const hookId = Object.keys(functions).find((id) => target.includes(id));
+    expect(hookId, "the hook is a function of this stack").toBeDefined();
+    expect(
+      (functions[hookId ?? ""]?.Properties as { Environment: { Variables: object } }).Environment
+        .Variables,
+    ).toEqual({ SERIALS_TABLE: expect.anything() as unknown });
+    ingest.hasResourceProperties("AWS::Lambda::Permission", {
+      Principal: "iot.amazonaws.com",
+      Action: "lambda:InvokeFunction",
+      FunctionName: Match.objectLike({ "Fn::GetAtt": [hookId, "Arn"] }),
+      SourceArn: Match.objectLike({
+        "Fn::Join": Match.arrayWith([Match.arrayWith([":provisioningtemplate/reefer-gateway"])]),
+      }),
+    });
+    ingest.hasResourceProperties("AWS::DynamoDB::Table", {
+      TableName: "reefer-gateway-serials",
+      KeySchema: [{ AttributeName: "serial", KeyType: "HASH" }],
+    });
+    // It reads the allow-list and asks whether a thing exists, and whose: nothing more.
+    const granted = statements(ingest)
+      .filter((s) => JSON.stringify(s.Resource).includes("thing/gw-"))
+      .flatMap((s) => list(s.Action));
+    expect(granted).toEqual(["iot:DescribeThing", "iot:ListThingPrincipals"]);
+  });
+
   it("grants no wildcard on IoT publish, Kinesis or Firehose writes, anywhere", () => {
     for (const id of [
       "ReeferStreams",
