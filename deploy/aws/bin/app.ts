@@ -13,6 +13,13 @@ import {
 import { OperationsStack } from "../lib/operations-stack.js";
 import { INGEST_RULES } from "../lib/rule-table.js";
 import { ReleaseStack } from "../lib/release-stack.js";
+import {
+  DEFAULT_LOAD,
+  describeSizing,
+  sizeTelemetries,
+  type FleetLoad,
+  type StreamSizing,
+} from "../lib/sizing.js";
 import { StreamsStack, type StreamCapacity } from "../lib/streams-stack.js";
 
 /** CDK behaviours this app relies on (the defaults of a new project, set explicitly). */
@@ -21,18 +28,57 @@ export const FEATURE_FLAGS = {
   "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": true,
 };
 
+/** A positive number from the context, or the default; anything else names the key. */
+function numberContext(app: App, key: string, fallback: number): number {
+  const raw = app.node.tryGetContext(key) as string | number | undefined;
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`-c ${key}=${String(raw)}: a positive number is needed`);
+  return value;
+}
+
+/** The telemetries stream's load and capacity, from the context (lib/sizing.ts). */
+export function telemetriesPlan(app: App): {
+  load: FleetLoad;
+  sizing: StreamSizing;
+  capacity: StreamCapacity;
+  onDemand: boolean;
+} {
+  const perSecond = app.node.tryGetContext("readingsPerSecond") as string | undefined;
+  const load: FleetLoad =
+    perSecond === undefined
+      ? {
+          containers: numberContext(app, "containers", DEFAULT_LOAD.containers),
+          intervalSeconds: numberContext(app, "intervalSeconds", DEFAULT_LOAD.intervalSeconds),
+          recordBytes: numberContext(app, "recordBytes", DEFAULT_LOAD.recordBytes),
+        }
+      : {
+          containers: numberContext(app, "readingsPerSecond", 1),
+          intervalSeconds: 1,
+          recordBytes: numberContext(app, "recordBytes", DEFAULT_LOAD.recordBytes),
+        };
+  const sizing = sizeTelemetries(load);
+  const onDemand = String(app.node.tryGetContext("telemetriesOnDemand")) === "true";
+  const shards = app.node.tryGetContext("telemetriesShards") as string | number | undefined;
+  const capacity: StreamCapacity = onDemand
+    ? { mode: "on-demand" }
+    : { shards: shards === undefined ? sizing.shards : numberContext(app, "telemetriesShards", 1) };
+  return { load, sizing, capacity, onDemand };
+}
+
 /**
  * The whole cloud path, environment-agnostic: synthesizing needs no credentials, no region
  * lookup and no network (`npm run synth` writes cdk.out/); `npm run deploy` deploys into the
  * account and region of the caller's AWS profile.
  *
- * Context: -c telemetriesShards=N (default: on-demand; see streams-stack.ts for the sizing);
- * -c quicksightPrincipal=<QuickSight user or group ARN> adds the optional dashboard.
+ * Context: the fleet's load, `-c containers=N -c intervalSeconds=S` (default 10,000 at 60 s) or
+ * `-c readingsPerSecond=R`, sizes telemetries with 70 % headroom (lib/sizing.ts);
+ * `-c telemetriesShards=N` sets the shards outright, `-c telemetriesOnDemand=true` makes it
+ * on-demand; `-c quicksightPrincipal=<QuickSight user or group ARN>` adds the dashboard.
  */
 export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATURE_FLAGS })): App {
-  const shards = app.node.tryGetContext("telemetriesShards") as string | number | undefined;
-  const telemetriesCapacity: StreamCapacity =
-    shards === undefined ? { mode: "on-demand" } : { shards: Number(shards) };
+  const { capacity: telemetriesCapacity } = telemetriesPlan(app);
   const streams = new StreamsStack(app, "ReeferStreams", {
     description: "reefer-edge: the telemetries and faulty-reefers Kinesis streams",
     telemetriesCapacity,
@@ -89,5 +135,8 @@ export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATUR
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop() ?? "")) {
-  buildApp().synth();
+  const app = buildApp();
+  const plan = telemetriesPlan(app);
+  console.log(describeSizing(plan.load, plan.sizing, plan.onDemand));
+  app.synth();
 }

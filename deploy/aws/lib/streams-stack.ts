@@ -3,12 +3,7 @@ import { Stream, StreamEncryption, StreamMode } from "aws-cdk-lib/aws-kinesis";
 import type { Construct } from "constructs";
 import type { StreamName } from "./rule-table.js";
 
-/**
- * How many shards, or on-demand. One shard takes 1 MB/s or 1,000 records/s of writes.
- * - 10,000 reefers at 1 reading a minute: 167 records/s of ~700 bytes, 117 KB/s: 1 shard.
- * - at 1 reading a second: 10,000 records/s, 7 MB/s: 10 shards by records (14 with headroom),
- *   or on-demand, which scales itself and costs more per GB at a steady rate.
- */
+/** How many shards, or on-demand: bin/app.ts decides from the fleet's load (lib/sizing.ts). */
 export type StreamCapacity = { readonly mode: "on-demand" } | { readonly shards: number };
 
 export interface StreamsProps extends StackProps {
