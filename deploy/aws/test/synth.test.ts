@@ -99,7 +99,17 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
           RuleDisabled: false,
           Actions: [
             target.kind === "kinesis"
-              ? { Kinesis: Match.objectLike({ PartitionKey: "${topic(4)}" }) }
+              ? {
+                  Kinesis: Match.objectLike({
+                    PartitionKey: "${topic(4)}",
+                    // The stream the table names, imported from the Streams stack.
+                    StreamName: Match.objectLike({
+                      "Fn::ImportValue": Match.stringLikeRegexp(
+                        `ReeferStreams:ExportsOutputRef${target.stream === "telemetries" ? "Telemetries" : "FaultyReefers"}`,
+                      ),
+                    }),
+                  }),
+                }
               : { Firehose: Match.objectLike({ BatchMode: true, Separator: "\n" }) },
           ],
           ErrorAction: {
@@ -133,6 +143,7 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
       expect.stringContaining(`:topic/$aws/things/${thing}/shadow/*`),
       expect.stringContaining(`:topic/$aws/things/${thing}/jobs/*`),
     ]);
+    expect(resources(gateway, "iot:Subscribe")).toHaveLength(3);
     for (const r of resources(gateway, "iot:Subscribe"))
       expect(r).toMatch(
         new RegExp(
@@ -140,6 +151,8 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
         ),
       );
     const claim = byName("reefer-gateway-claim");
+    expect(resources(claim, "iot:Publish")).toHaveLength(2);
+    expect(resources(claim, "iot:Receive")).toHaveLength(4);
     for (const r of [...resources(claim, "iot:Publish"), ...resources(claim, "iot:Receive")])
       expect(r).toMatch(
         /\$aws\/(certificates\/create-from-csr|provisioning-templates\/reefer-gateway\/provision)\/json/,
@@ -213,7 +226,11 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
   it("lands readings in a private, versioned, encrypted lake partitioned by the reading's day", () => {
     const lake = template("ReeferLake");
     lake.hasResourceProperties("AWS::S3::Bucket", {
-      BucketEncryption: Match.objectLike({}),
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          { ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } },
+        ],
+      },
       VersioningConfiguration: { Status: "Enabled" },
       PublicAccessBlockConfiguration: {
         BlockPublicAcls: true,
@@ -403,8 +420,17 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
         },
       }),
     });
-    const actions = statements(analytics).flatMap((s) => list(s.Action).map(String));
-    expect(actions).toEqual(expect.arrayContaining(["kinesis:GetRecords", "kinesis:PutRecord"]));
+    // It reads telemetries and writes faulty-reefers, not the other way round.
+    const on = (action: string) =>
+      statements(analytics)
+        .filter((s) => list(s.Action).includes(action))
+        .map((s) => JSON.stringify(s.Resource));
+    expect(on("kinesis:GetRecords")).toEqual([
+      expect.stringContaining("ExportsOutputFnGetAttTelemetries"),
+    ]);
+    expect(on("kinesis:PutRecord")).toEqual([
+      expect.stringContaining("ExportsOutputFnGetAttFaultyReefers"),
+    ]);
   });
 
   it("leaves the QuickSight dashboard out unless a principal is given, and then builds it", () => {
