@@ -163,9 +163,19 @@ export function writeWindowCases(
   mkdirSync(dir, { recursive: true });
   const streams = fc.sample(windowStreams, { numRuns: count, seed });
   const lines = (rows: readonly unknown[]) => rows.map((r) => JSON.stringify(r) + "\n").join("");
+  // Each reading with the time it reached the stream (`arrival`, what the job reads from
+  // Kinesis's metadata), in arrival order and never before it was measured: the newest
+  // measurement so far.
+  const arriving = (readings: readonly ReeferReading[]) => {
+    let latest = -Infinity;
+    return readings.map((r) => {
+      latest = Math.max(latest, Date.parse(r.measurement_time));
+      return { ...r, arrival: new Date(latest).toISOString() };
+    });
+  };
   streams.forEach((arrivals, i) => {
     const name = String(i).padStart(3, "0");
-    writeFileSync(join(dir, `${name}.readings.ndjson`), lines(arrivals));
+    writeFileSync(join(dir, `${name}.readings.ndjson`), lines(arriving(arrivals)));
     writeFileSync(join(dir, `${name}.edge.ndjson`), lines(edgeWindows(arrivals)));
   });
   // And as many with late readings, which both sides must leave out alike. Some of them must
@@ -178,7 +188,7 @@ export function writeWindowCases(
     late += edge.late;
     const counted = edgeWindows(arrivals, true, 3600).windows;
     if (JSON.stringify(counted) !== JSON.stringify(edge.windows)) mattering++;
-    writeFileSync(join(dir, `${name}.readings.ndjson`), lines(arrivals));
+    writeFileSync(join(dir, `${name}.readings.ndjson`), lines(arriving(arrivals)));
     writeFileSync(join(dir, `${name}.edge.ndjson`), lines(edge.windows));
   });
   if (mattering === 0)

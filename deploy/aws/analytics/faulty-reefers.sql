@@ -35,8 +35,19 @@ CREATE TABLE telemetries (
   boot_id               STRING,
   seq                   BIGINT,
   clock                 STRING,
-  -- Event time from measurement_time ("2026-11-25T12:00:00.123Z", always UTC with ms).
-  ts AS TO_TIMESTAMP(REPLACE(REPLACE(measurement_time, 'T', ' '), 'Z', ''), 'yyyy-MM-dd HH:mm:ss.SSS'),
+  -- When the record reached the stream (Kinesis's ApproximateArrivalTimestamp).
+  arrival TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+  -- Event time from measurement_time ("2026-11-25T12:00:00.123Z", always UTC with ms), never
+  -- later than the arrival, and the arrival where the time is missing or does not parse. A NULL
+  -- event time fails the job ("RowTime field should not be null"), which restarts into the same
+  -- record again and again; a gateway whose clock runs an hour ahead would move its shard's one
+  -- watermark an hour ahead, and every other container's readings would be late. A synced
+  -- gateway's reading is measured before it arrives, so the bound changes none of them.
+  ts AS COALESCE(
+    LEAST(
+      TO_TIMESTAMP(REPLACE(REPLACE(measurement_time, 'T', ' '), 'Z', ''), 'yyyy-MM-dd HH:mm:ss.SSS'),
+      CAST(arrival AS TIMESTAMP(3))),
+    CAST(arrival AS TIMESTAMP(3))),
   -- Bounded out-of-orderness, equal to the edge's allowed lateness.
   WATERMARK FOR ts AS ts - INTERVAL '10' SECOND
 ) WITH (
@@ -77,5 +88,9 @@ SELECT container_id, window_start, window_end,
        MAX(seq) AS last_seq,
        'cloud' AS source
 FROM TABLE(TUMBLE(TABLE telemetries, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+-- A record that is no reading (no container, no time that parses) counts in no window; its
+-- event time above only keeps it from failing the job.
 WHERE temperature > 18
+  AND container_id IS NOT NULL
+  AND TO_TIMESTAMP(REPLACE(REPLACE(measurement_time, 'T', ' '), 'Z', ''), 'yyyy-MM-dd HH:mm:ss.SSS') IS NOT NULL
 GROUP BY container_id, window_start, window_end;

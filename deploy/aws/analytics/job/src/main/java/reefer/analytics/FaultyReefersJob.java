@@ -40,6 +40,9 @@ public final class FaultyReefersJob {
 
   static void configure(TableEnvironment env) {
     env.getConfig().set("table.exec.source.idle-timeout", SOURCE_IDLE_TIMEOUT);
+    // The arrival time (TIMESTAMP_LTZ) becomes a bound on the UTC event time: cast in UTC,
+    // whatever zone the machine that runs the job is in.
+    env.getConfig().set("table.local-time-zone", "UTC");
   }
 
   /** Executes the DDL and submits the INSERTs together. */

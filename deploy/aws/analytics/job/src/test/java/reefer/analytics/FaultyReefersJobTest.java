@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
@@ -78,6 +79,90 @@ class FaultyReefersJobTest {
     assertTrue(windows > 0, "the generated streams raised no window at all");
   }
 
+  /**
+   * What the job must outlive (a record that is not JSON, one without a time, one whose time
+   * does not parse, a gateway whose clock runs an hour ahead), mixed into streams the edge's
+   * windows are known for: the job keeps running, and every other container's windows still
+   * equal the edge's. Unbounded, the clock an hour ahead moves the one watermark an hour on and
+   * the other containers' windows are lost as late; unguarded, a reading without a time fails
+   * the job ("RowTime field should not be null").
+   */
+  @Test
+  void keepsTheEdgesWindowsThroughRecordsThatAreNoReadings() throws Exception {
+    Path dir = Files.createTempDirectory("bad-records");
+    int windows = 0;
+    // The four longest on-time streams: each gets every kind of bad record many times over.
+    List<String> names;
+    try (Stream<Path> files = Files.list(CASES)) {
+      names = files.map(p -> p.getFileName().toString())
+          .filter(n -> n.endsWith(".readings.ndjson") && !n.startsWith("late-"))
+          .map(n -> n.replace(".readings.ndjson", ""))
+          .sorted(Comparator.comparingLong((String n) -> lineCount(CASES.resolve(n + ".readings.ndjson"))).reversed())
+          .limit(4)
+          .collect(Collectors.toList());
+    }
+    for (String name : names) {
+      List<String> good = Files.readAllLines(CASES.resolve(name + ".readings.ndjson"), StandardCharsets.UTF_8)
+          .stream().filter(l -> !l.isBlank()).collect(Collectors.toList());
+      List<String> mixed = new ArrayList<>();
+      for (int i = 0; i < good.size(); i++) {
+        String line = good.get(i);
+        mixed.add(line);
+        long arrival = arrivalOf(line);
+        String at = Instant.ofEpochMilli(arrival).toString();
+        String ahead = Instant.ofEpochMilli(arrival + 3_600_000L).toString();
+        switch (i % 4) {
+          case 0:
+            // Gateway Z's clock is an hour ahead; its readings are over the threshold.
+            mixed.add(reading("Z", ahead, i, arrival));
+            break;
+          case 1:
+            mixed.add("{not json at all " + i);
+            break;
+          case 2:
+            mixed.add("{\"container_id\":\"Y\",\"temperature\":30.5,\"seq\":" + i
+                + ",\"arrival\":\"" + at + "\"}");
+            break;
+          default:
+            mixed.add(reading("Y", "yesterday at noon " + at, i, arrival));
+        }
+      }
+      Path file = dir.resolve(name + ".readings.ndjson");
+      Files.write(file, mixed, StandardCharsets.UTF_8);
+      List<String> expected = Files.readAllLines(CASES.resolve(name + ".edge.ndjson"), StandardCharsets.UTF_8)
+          .stream().filter(l -> !l.isBlank()).map(FaultyReefersJobTest::canonical).sorted()
+          .collect(Collectors.toList());
+      List<String> actual = runFlink(file).stream()
+          .filter(row -> !row.startsWith("Z,") && !row.startsWith("Y,"))
+          .collect(Collectors.toList());
+      assertEquals(expected, actual, "stream " + name + " with records that are no readings");
+      windows += actual.size();
+    }
+    assertTrue(windows > 0, "the mixed streams raised no window at all");
+  }
+
+  private static long lineCount(Path file) {
+    try (Stream<String> lines = Files.lines(file)) {
+      return lines.count();
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static final Pattern ARRIVAL = Pattern.compile("\"arrival\":\"([^\"]+)\"");
+
+  private static long arrivalOf(String line) {
+    Matcher m = ARRIVAL.matcher(line);
+    if (!m.find()) throw new IllegalStateException("a generated reading without its arrival: " + line);
+    return Instant.parse(m.group(1)).toEpochMilli();
+  }
+
+  private static String reading(String container, String time, int seq, long arrival) {
+    return "{\"container_id\":\"" + container + "\",\"measurement_time\":\"" + time
+        + "\",\"temperature\":30.5,\"seq\":" + seq + ",\"arrival\":\""
+        + Instant.ofEpochMilli(arrival) + "\"}";
+  }
+
   /** The job's query over a bounded file in place of the stream, its rows as canonical text. */
   private static List<String> runFlink(Path readings) throws Exception {
     TableEnvironment env = TableEnvironment.create(EnvironmentSettings.inStreamingMode());
@@ -89,9 +174,17 @@ class FaultyReefersJobTest {
     // steady stream converges to, and what makes the late streams deterministic.
     env.getConfig().set("pipeline.auto-watermark-interval", "0 ms");
     List<String> statements = FaultyReefersJob.statements(FaultyReefersJob.sql());
-    String source = statements.get(0).replaceFirst(
-        "(?s)\\) WITH \\(.*\\)\\s*$",
-        ") WITH ('connector' = 'filesystem', 'path' = '" + readings.toUri() + "', 'format' = 'json')");
+    // A file has no Kinesis arrival time: each generated line carries its own (`arrival`, when
+    // it would have reached the stream, never before it was measured), read as a column.
+    String metadata = "arrival TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL";
+    assertTrue(statements.get(0).contains(metadata), "the source's arrival column changed");
+    String source = statements.get(0)
+        .replace(metadata, "arrival TIMESTAMP_LTZ(3)")
+        .replaceFirst(
+            "(?s)\\) WITH \\(.*\\)\\s*$",
+            ") WITH ('connector' = 'filesystem', 'path' = '" + readings.toUri()
+                + "', 'format' = 'json', 'json.ignore-parse-errors' = 'true',"
+                + " 'json.timestamp-format.standard' = 'ISO-8601')");
     env.executeSql(source);
     String query = statements.get(2).replaceFirst("^INSERT INTO faulty_reefers\\s*", "");
     List<String> rows = new ArrayList<>();
