@@ -105,7 +105,7 @@ export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATUR
   const operations = new OperationsStack(app, "ReeferOperations", {
     description: "reefer-edge: the alarms of the cloud path, the topic they page through, IoT logs",
     streams: streams.streams,
-    ruleNames: INGEST_RULES.map((rule) => rule.name),
+    rules: INGEST_RULES,
     deliveryStreamNames: DELIVERY_STREAMS,
     deliveryBufferSeconds: DELIVERY_BUFFER_SECONDS,
     flinkApplicationName: analytics.application.ref,

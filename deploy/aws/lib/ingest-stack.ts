@@ -11,7 +11,13 @@ import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
 import { join } from "node:path";
 import { projectRoot } from "./project-root.js";
-import { INGEST_RULES, SQL_VERSION, type IngestRule, type StreamName } from "./rule-table.js";
+import {
+  INGEST_RULES,
+  QUARANTINE_NAMESPACE,
+  SQL_VERSION,
+  type IngestRule,
+  type StreamName,
+} from "./rule-table.js";
 import { acknowledge } from "./nag.js";
 import { secureBucket } from "./secure-bucket.js";
 
@@ -162,12 +168,27 @@ export class IngestStack extends Stack {
     role.addToPolicy(
       new PolicyStatement({
         actions: ["s3:PutObject"],
-        resources: [this.errors.arnForObjects("rule-errors/*")],
+        resources: [
+          this.errors.arnForObjects("rule-errors/*"),
+          this.errors.arnForObjects("quarantine/*"),
+        ],
+      }),
+    );
+    // PutMetricData takes no resource; the namespace condition holds it to the quarantine counts.
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ["cloudwatch:PutMetricData"],
+        resources: ["*"],
+        conditions: { StringEquals: { "cloudwatch:namespace": QUARANTINE_NAMESPACE } },
       }),
     );
     acknowledge(role, {
       [`IAM5[Resource::<${this.getLogicalId(this.errors.node.defaultChild as CfnBucket)}.Arn>/rule-errors/*]`]:
         "The error action writes one object a failed message, named by rule, topic and time",
+      [`IAM5[Resource::<${this.getLogicalId(this.errors.node.defaultChild as CfnBucket)}.Arn>/quarantine/*]`]:
+        "The quarantine rules write one object a message turned away, named by rule, topic and time",
+      "IAM5[Resource::*]":
+        "cloudwatch:PutMetricData takes no resource; a condition holds it to the reefer-edge namespace",
     });
 
     for (const rule of INGEST_RULES) {
@@ -178,7 +199,7 @@ export class IngestStack extends Stack {
           sql: rule.sql,
           awsIotSqlVersion: SQL_VERSION,
           ruleDisabled: false,
-          actions: [action(rule, role.roleArn, props)],
+          actions: actions(rule, role.roleArn, props, this.errors.bucketName),
           errorAction: {
             s3: {
               bucketName: this.errors.bucketName,
@@ -254,29 +275,54 @@ function ruleId(rule: IngestRule): string {
   return rule.name.replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase());
 }
 
-function action(
+function actions(
   rule: IngestRule,
   roleArn: string,
   props: IngestProps,
-): CfnTopicRule.ActionProperty {
+  errorsBucket: string,
+): CfnTopicRule.ActionProperty[] {
   const target = rule.target;
   if (target.kind === "kinesis") {
-    return {
-      kinesis: {
-        streamName: props.streams[target.stream].streamName,
-        partitionKey: target.partitionKey,
+    return [
+      {
+        kinesis: {
+          streamName: props.streams[target.stream].streamName,
+          partitionKey: target.partitionKey,
+          roleArn,
+        },
+      },
+    ];
+  }
+  if (target.kind === "quarantine") {
+    return [
+      {
+        s3: {
+          bucketName: errorsBucket,
+          key: `quarantine/${rule.name}/\${topic()}/\${timestamp()}-\${newuuid()}.json`,
+          roleArn,
+        },
+      },
+      {
+        cloudwatchMetric: {
+          metricNamespace: QUARANTINE_NAMESPACE,
+          metricName: target.metricName,
+          metricValue: "1",
+          metricUnit: "Count",
+          roleArn,
+        },
+      },
+    ];
+  }
+  return [
+    {
+      firehose: {
+        deliveryStreamName: props.backfill.ref,
+        batchMode: target.batchMode,
+        separator: target.separator,
         roleArn,
       },
-    };
-  }
-  return {
-    firehose: {
-      deliveryStreamName: props.backfill.ref,
-      batchMode: target.batchMode,
-      separator: target.separator,
-      roleArn,
     },
-  };
+  ];
 }
 
 /** The fleet provisioning template: thing gw-<SerialNumber>, its certificate, the policy. */

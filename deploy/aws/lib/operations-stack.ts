@@ -18,12 +18,12 @@ import { Topic } from "aws-cdk-lib/aws-sns";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { acknowledge } from "./nag.js";
-import type { StreamName } from "./rule-table.js";
+import { QUARANTINE_NAMESPACE, type IngestRule, type StreamName } from "./rule-table.js";
 
 export interface OperationsProps extends StackProps {
   readonly streams: Readonly<Record<StreamName, Stream>>;
-  /** The IoT rules by name: each gets its own failure alarms. */
-  readonly ruleNames: readonly string[];
+  /** The IoT rules: each gets its own failure alarms, and a quarantine rule its count's. */
+  readonly rules: readonly IngestRule[];
   /** The Firehoses into the lake, by name. */
   readonly deliveryStreamNames: readonly string[];
   /** How long a Firehose buffers before it writes (its freshness is judged against it). */
@@ -124,7 +124,7 @@ export class OperationsStack extends Stack {
 
     // The IoT rules: an action that failed put the message in the error bucket; an error
     // action that failed lost it.
-    for (const rule of props.ruleNames) {
+    for (const { name: rule, target } of props.rules) {
       const metric = (metricName: string) =>
         new Metric({
           namespace: "AWS/IoT",
@@ -146,6 +146,18 @@ export class OperationsStack extends Stack {
         metric("ErrorActionFailure"),
         0,
       );
+      if (target.kind === "quarantine")
+        alarm(
+          short.replace(/^(\w+)-quarantine$/, "quarantined-$1"),
+          `Messages the door turned away (${rule}): kept under quarantine/ in the rule-errors bucket`,
+          new Metric({
+            namespace: QUARANTINE_NAMESPACE,
+            metricName: target.metricName,
+            statistic: "Sum",
+            period: minutes(5),
+          }),
+          0,
+        );
     }
 
     // The streams: a throttled write is a rule failure; a consumer behind is the lake and the

@@ -10,6 +10,14 @@
 export type RuleTarget =
   | { readonly kind: "kinesis"; readonly stream: StreamName; readonly partitionKey: string }
   | {
+      /**
+       * Kept and counted, never forwarded: deployed as an S3 action into the rule-errors bucket
+       * (`quarantine/<rule>/<topic>/...`) and a CloudWatch metric, which an alarm watches.
+       */
+      readonly kind: "quarantine";
+      readonly metricName: string;
+    }
+  | {
       readonly kind: "firehose";
       readonly deliveryStream: "backfill";
       /** One Firehose record per element of the SELECT VALUE array. */
@@ -29,21 +37,58 @@ export interface IngestRule {
   readonly target: RuleTarget;
 }
 
+/** The CloudWatch namespace of the quarantine rules' counts. */
+export const QUARANTINE_NAMESPACE = "reefer-edge";
+
 /** AWS IoT SQL's version for every rule: the one with nested-object and VALUE support. */
 export const SQL_VERSION = "2016-03-23";
+
+/**
+ * What a message must be to enter the path (the door). The gateway's IoT policy already holds
+ * topic(3) to its own thing name; these hold the payload to its topic, so a gateway can neither
+ * speak for another gateway's container nor put a record under a partition key that is not its
+ * container's. An alert must be an edge alert (reefer.alert.v1) and never carry `source`: only
+ * the Flink job writes `source: "cloud"`, and the act Lambda trusts it.
+ */
+export const TELEMETRY_DOOR = "gateway_id = topic(3) AND container_id = topic(4)";
+export const ALERT_DOOR =
+  "schema = 'reefer.alert.v1' AND gateway_id = topic(3) AND container_id = topic(4) AND isUndefined(source)";
+
+/**
+ * Everything the door turns away. A test of a field the message lacks is Undefined in AWS IoT
+ * SQL, and so is an AND over it, and NOT Undefined is Undefined too: `NOT (door)` would let such
+ * a message vanish from both rules. A CASE whose value is Undefined matches no WHEN, so this form
+ * keeps exactly what the door does not.
+ */
+export const turnedAway = (door: string): string =>
+  `CASE ${door} WHEN true THEN false ELSE true END`;
 
 export const INGEST_RULES: readonly IngestRule[] = [
   {
     name: "reefer_telemetry_to_kinesis",
     description: "Live readings, one a message, into the telemetries stream for the Flink job.",
-    sql: "SELECT * FROM 'dt/reefer/+/+/telemetry'",
+    sql: `SELECT * FROM 'dt/reefer/+/+/telemetry' WHERE ${TELEMETRY_DOOR}`,
     target: { kind: "kinesis", stream: "telemetries", partitionKey: "${topic(4)}" },
   },
   {
     name: "reefer_alerts_to_kinesis",
     description: "The edge's alerts (reefer.alert.v1) into faulty-reefers, beside the job's.",
-    sql: "SELECT * FROM 'dt/reefer/+/+/alert'",
+    sql: `SELECT * FROM 'dt/reefer/+/+/alert' WHERE ${ALERT_DOOR}`,
     target: { kind: "kinesis", stream: "faulty-reefers", partitionKey: "${topic(4)}" },
+  },
+  {
+    name: "reefer_telemetry_quarantine",
+    description:
+      "Telemetry the door turned away (not its topic's gateway or container): kept, counted.",
+    sql: `SELECT * FROM 'dt/reefer/+/+/telemetry' WHERE ${turnedAway(TELEMETRY_DOOR)}`,
+    target: { kind: "quarantine", metricName: "QuarantinedTelemetry" },
+  },
+  {
+    name: "reefer_alerts_quarantine",
+    description:
+      "Alerts the door turned away (not an edge alert of its topic's container): kept, counted.",
+    sql: `SELECT * FROM 'dt/reefer/+/+/alert' WHERE ${turnedAway(ALERT_DOOR)}`,
+    target: { kind: "quarantine", metricName: "QuarantinedAlerts" },
   },
   {
     name: "reefer_backfill_to_lake",

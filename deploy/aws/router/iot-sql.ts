@@ -2,32 +2,96 @@ import type { IngestRule } from "../lib/rule-table.js";
 
 /**
  * The part of AWS IoT SQL (version 2016-03-23) that the rule table uses, evaluated locally:
- * `SELECT * FROM 'filter'` and `SELECT VALUE field FROM 'filter' WHERE field = 'literal'`, and
- * the `${topic(n)}` substitution template. Written by hand because no library implements AWS IoT
- * SQL; a rule outside this subset is refused when the router starts, never misread.
+ * `SELECT *` or `SELECT VALUE field`, `FROM 'filter'`, and a WHERE clause that is either a
+ * conjunction of tests or `CASE <conjunction> WHEN true THEN false ELSE true END` (its
+ * complement, for the quarantine rules). A test is `field = 'literal'`, `field = topic(n)` or
+ * `isUndefined(field)`; plus the `${topic(n)}` substitution template. Written by hand because no
+ * library implements AWS IoT SQL; a rule outside this subset is refused when the router starts,
+ * never misread.
+ *
+ * Undefined as AWS IoT has it: a comparison with a field the message lacks (or of another type)
+ * is Undefined, an AND with an Undefined operand is Undefined, and a WHERE that is not true does
+ * not match. So a conjunction keeps a message only when every test is true, and the CASE form
+ * (Undefined matches no WHEN) keeps exactly the rest: between the two, every message is routed.
  */
 export interface CompiledRule {
   readonly rule: IngestRule;
   /** The MQTT topic filter of the FROM clause. */
   readonly filter: string;
-  /** The records the rule's action receives for one message (none when WHERE is false). */
-  evaluate(payload: unknown): unknown[];
+  /** The records the rule's action receives for one message (none when WHERE is not true). */
+  evaluate(payload: unknown, topic: string): unknown[];
 }
 
-const GRAMMAR = /^SELECT (?:(\*)|VALUE (\w+)) FROM '([^']+)'(?: WHERE (\w+) = '([^']*)')?$/;
+type Truth = boolean | undefined;
+type Test = (fields: Record<string, unknown>, levels: readonly string[]) => Truth;
+
+const GRAMMAR = /^SELECT (?:(\*)|VALUE (\w+)) FROM '([^']+)'(?: WHERE (.+))?$/s;
+const COMPLEMENT = /^CASE (.+) WHEN true THEN false ELSE true END$/s;
+const EQUALS_LITERAL = /^(\w+) = '([^']*)'$/;
+const EQUALS_TOPIC = /^(\w+) = topic\((\d+)\)$/;
+const IS_UNDEFINED = /^isUndefined\((\w+)\)$/;
+
+function compileTest(text: string): Test | null {
+  let m = EQUALS_LITERAL.exec(text);
+  if (m) {
+    const [, field = "", literal] = m;
+    return (fields) => (typeof fields[field] === "string" ? fields[field] === literal : undefined);
+  }
+  m = EQUALS_TOPIC.exec(text);
+  if (m) {
+    const [, field = "", n = "0"] = m;
+    return (fields, levels) => {
+      const level = levels[Number(n) - 1];
+      return typeof fields[field] === "string" && level !== undefined
+        ? fields[field] === level
+        : undefined;
+    };
+  }
+  m = IS_UNDEFINED.exec(text);
+  if (m) {
+    const [, field = ""] = m;
+    return (fields) => fields[field] === undefined;
+  }
+  return null;
+}
+
+/** `a AND b AND ...`: true when every test is; Undefined when any is (AWS IoT's AND). */
+function compileConjunction(text: string): Test | null {
+  const tests = text.split(" AND ").map((part) => compileTest(part.trim()));
+  if (tests.some((t) => t === null)) return null;
+  return (fields, levels) => {
+    const truths = (tests as Test[]).map((t) => t(fields, levels));
+    if (truths.some((t) => t === undefined)) return undefined;
+    return truths.every((t) => t === true);
+  };
+}
+
+function compileWhere(text: string | undefined): Test | null {
+  if (text === undefined) return () => true;
+  const complement = COMPLEMENT.exec(text.trim());
+  if (complement) {
+    const inner = compileConjunction(complement[1] ?? "");
+    return inner && ((fields, levels) => inner(fields, levels) !== true);
+  }
+  return compileConjunction(text.trim());
+}
 
 export function compileRule(rule: IngestRule): CompiledRule {
   const match = GRAMMAR.exec(rule.sql.trim());
-  if (!match)
+  const where = match ? compileWhere(match[4]) : null;
+  if (!match || !where)
     throw new Error(`rule ${rule.name}: SQL outside the local router's subset: ${rule.sql}`);
-  const [, star, valueField, filter = "", whereField, whereValue] = match;
+  const [, star, valueField, filter = ""] = match;
   return {
     rule,
     filter,
-    evaluate(payload) {
-      if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return [];
-      const fields = payload as Record<string, unknown>;
-      if (whereField !== undefined && fields[whereField] !== whereValue) return [];
+    evaluate(payload, topic) {
+      // A message that is not a JSON object has no fields: every test on it is Undefined.
+      const fields =
+        typeof payload === "object" && payload !== null && !Array.isArray(payload)
+          ? (payload as Record<string, unknown>)
+          : {};
+      if (where(fields, topic.split("/")) !== true) return [];
       if (star) return [payload];
       const value = fields[valueField ?? ""];
       // SELECT VALUE of an array is the array; with Firehose batch mode, a record an element.

@@ -20,6 +20,13 @@ export interface RouteFailure {
   readonly error: string;
 }
 
+/** A message a quarantine rule kept: what the deployed rule writes to S3 and counts. */
+export interface Quarantined {
+  readonly rule: string;
+  readonly topic: string;
+  readonly payload: string;
+}
+
 /**
  * AWS IoT's rules engine in small, for tests and local runs: subscribes to a real broker,
  * applies every rule of the table to each message (topic filter, WHERE, SELECT VALUE
@@ -29,6 +36,7 @@ export interface RouteFailure {
  */
 export class Router {
   readonly failures: RouteFailure[] = [];
+  readonly quarantined: Quarantined[] = [];
   /** Messages fully routed. */
   routed = 0;
   private readonly rules: CompiledRule[];
@@ -71,8 +79,12 @@ export class Router {
     }
     for (const compiled of this.rules) {
       if (!topicMatches(compiled.filter, topic)) continue;
-      const records = compiled.evaluate(payload);
+      const records = compiled.evaluate(payload, topic);
       if (records.length === 0) continue;
+      if (compiled.rule.target.kind === "quarantine") {
+        this.quarantined.push({ rule: compiled.rule.name, topic, payload: text });
+        continue;
+      }
       try {
         await this.put(compiled.rule, topic, records);
       } catch (error) {
@@ -102,6 +114,7 @@ export class Router {
       }
       return;
     }
+    if (target.kind !== "firehose") throw new Error(`rule ${rule.name}: no put for ${target.kind}`);
     // Firehose batch mode: one record per element, up to 500 a call (PutRecordBatch's limit).
     const name = this.targets.streamNames?.[target.deliveryStream] ?? target.deliveryStream;
     for (let i = 0; i < records.length; i += 500) {

@@ -13,6 +13,8 @@ describe("the local router's AWS IoT SQL", () => {
     expect(INGEST_RULES.map((r) => compileRule(r).filter)).toEqual([
       "dt/reefer/+/+/telemetry",
       "dt/reefer/+/+/alert",
+      "dt/reefer/+/+/telemetry",
+      "dt/reefer/+/+/alert",
       "dt/reefer/+/+/backfill",
     ]);
   });
@@ -40,13 +42,89 @@ describe("the local router's AWS IoT SQL", () => {
   it("unnests a backfill envelope into one record a reading, and only a v1 envelope", () => {
     const backfill = rule("reefer_backfill_to_lake");
     const readings = [{ seq: 1 }, { seq: 2 }, { seq: 3 }];
-    expect(backfill.evaluate({ schema: "reefer.backfill.v1", readings })).toEqual(readings);
-    expect(backfill.evaluate({ schema: "reefer.backfill.v2", readings })).toEqual([]);
-    expect(backfill.evaluate("not an object")).toEqual([]);
+    const topic = "dt/reefer/gw-1/C1/backfill";
+    expect(backfill.evaluate({ schema: "reefer.backfill.v1", readings }, topic)).toEqual(readings);
+    expect(backfill.evaluate({ schema: "reefer.backfill.v2", readings }, topic)).toEqual([]);
+    expect(backfill.evaluate("not an object", topic)).toEqual([]);
   });
 
   it("passes a live reading or an alert through whole", () => {
-    const reading = { container_id: "C1", seq: 4 };
-    expect(rule("reefer_telemetry_to_kinesis").evaluate(reading)).toEqual([reading]);
+    const reading = { gateway_id: "gw-1", container_id: "C1", seq: 4 };
+    expect(rule("reefer_telemetry_to_kinesis").evaluate(reading, TELEMETRY)).toEqual([reading]);
+    expect(rule("reefer_telemetry_quarantine").evaluate(reading, TELEMETRY)).toEqual([]);
+    const alert = { schema: "reefer.alert.v1", gateway_id: "gw-1", container_id: "C1" };
+    expect(rule("reefer_alerts_to_kinesis").evaluate(alert, ALERT)).toEqual([alert]);
+    expect(rule("reefer_alerts_quarantine").evaluate(alert, ALERT)).toEqual([]);
+  });
+
+  const TELEMETRY = "dt/reefer/gw-1/C1/telemetry";
+  const ALERT = "dt/reefer/gw-1/C1/alert";
+
+  it.each([
+    ["another gateway's id", { gateway_id: "gw-2", container_id: "C1" }],
+    ["another container's id", { gateway_id: "gw-1", container_id: "C2" }],
+    ["no container id", { gateway_id: "gw-1" }],
+    ["a container id that is not a string", { gateway_id: "gw-1", container_id: 7 }],
+    ["no JSON object at all", "not json"],
+  ])("turns away telemetry with %s, into the quarantine and nowhere else", (_, payload) => {
+    expect(rule("reefer_telemetry_to_kinesis").evaluate(payload, TELEMETRY)).toEqual([]);
+    expect(rule("reefer_telemetry_quarantine").evaluate(payload, TELEMETRY)).toEqual([payload]);
+  });
+
+  it.each([
+    ["the cloud's source", { source: "cloud" }],
+    ["any source at all", { source: "edge" }],
+    ["no schema", { schema: undefined }],
+    ["another schema", { schema: "reefer.alert.v2" }],
+    ["another container's id", { container_id: "C9" }],
+    ["another gateway's id", { gateway_id: "gw-9" }],
+  ])("turns away an alert with %s, into the quarantine and nowhere else", (_, change) => {
+    const alert = { schema: "reefer.alert.v1", gateway_id: "gw-1", container_id: "C1", ...change };
+    expect(rule("reefer_alerts_to_kinesis").evaluate(alert, ALERT)).toEqual([]);
+    expect(rule("reefer_alerts_quarantine").evaluate(alert, ALERT)).toEqual([alert]);
+  });
+
+  it("routes every message to exactly one of a door and its quarantine, Undefined included", () => {
+    const pairs = [
+      ["reefer_telemetry_to_kinesis", "reefer_telemetry_quarantine", TELEMETRY],
+      ["reefer_alerts_to_kinesis", "reefer_alerts_quarantine", ALERT],
+    ] as const;
+    const payloads: unknown[] = [
+      {},
+      null,
+      [],
+      42,
+      { gateway_id: "gw-1" },
+      { container_id: "C1" },
+      { schema: "reefer.alert.v1", gateway_id: "gw-1", container_id: "C1", source: null },
+      { schema: "reefer.alert.v1", gateway_id: "gw-1", container_id: "C1" },
+      { gateway_id: "gw-1", container_id: "C1", seq: 1 },
+    ];
+    for (const [door, quarantine, topic] of pairs)
+      for (const payload of payloads) {
+        const routed =
+          rule(door).evaluate(payload, topic).length +
+          rule(quarantine).evaluate(payload, topic).length;
+        expect(routed, `${door}: ${JSON.stringify(payload)}`).toBe(1);
+      }
+  });
+
+  it("knows Undefined as AWS IoT SQL has it: a test of a missing field is neither true nor false", () => {
+    const [first] = INGEST_RULES;
+    if (!first) throw new Error("an empty rule table");
+    const where = (clause: string) =>
+      compileRule({ ...first, sql: `SELECT * FROM 'dt/#' WHERE ${clause}` });
+    const topic = "dt/reefer/gw-1/C1/telemetry";
+    // Undefined AND false is Undefined, not false: its complement does not keep it either way.
+    expect(where("a = 'x' AND b = 'y'").evaluate({ b: "n" }, topic)).toEqual([]);
+    expect(
+      where("CASE a = 'x' AND b = 'y' WHEN true THEN false ELSE true END").evaluate(
+        { b: "n" },
+        topic,
+      ),
+    ).toEqual([{ b: "n" }]);
+    expect(where("isUndefined(a)").evaluate({ b: 1 }, topic)).toEqual([{ b: 1 }]);
+    expect(where("a = topic(3)").evaluate({ a: "gw-1" }, topic)).toEqual([{ a: "gw-1" }]);
+    expect(where("a = topic(9)").evaluate({ a: "gw-1" }, topic)).toEqual([]);
   });
 });

@@ -97,21 +97,38 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
           Sql: rule.sql,
           AwsIotSqlVersion: SQL_VERSION,
           RuleDisabled: false,
-          Actions: [
-            target.kind === "kinesis"
-              ? {
-                  Kinesis: Match.objectLike({
-                    PartitionKey: "${topic(4)}",
-                    // The stream the table names, imported from the Streams stack.
-                    StreamName: Match.objectLike({
-                      "Fn::ImportValue": Match.stringLikeRegexp(
-                        `ReeferStreams:ExportsOutputRef${target.stream === "telemetries" ? "Telemetries" : "FaultyReefers"}`,
-                      ),
+          Actions:
+            target.kind === "quarantine"
+              ? [
+                  // Kept whole under quarantine/, and counted for its alarm.
+                  {
+                    S3: Match.objectLike({
+                      Key: Match.stringLikeRegexp(`^quarantine/${rule.name}/`),
                     }),
-                  }),
-                }
-              : { Firehose: Match.objectLike({ BatchMode: true, Separator: "\n" }) },
-          ],
+                  },
+                  {
+                    CloudwatchMetric: Match.objectLike({
+                      MetricNamespace: "reefer-edge",
+                      MetricName: target.metricName,
+                      MetricValue: "1",
+                    }),
+                  },
+                ]
+              : [
+                  target.kind === "kinesis"
+                    ? {
+                        Kinesis: Match.objectLike({
+                          PartitionKey: "${topic(4)}",
+                          // The stream the table names, imported from the Streams stack.
+                          StreamName: Match.objectLike({
+                            "Fn::ImportValue": Match.stringLikeRegexp(
+                              `ReeferStreams:ExportsOutputRef${target.stream === "telemetries" ? "Telemetries" : "FaultyReefers"}`,
+                            ),
+                          }),
+                        }),
+                      }
+                    : { Firehose: Match.objectLike({ BatchMode: true, Separator: "\n" }) },
+                ],
           ErrorAction: {
             S3: Match.objectLike({ Key: Match.stringLikeRegexp(`^rule-errors/${rule.name}/`) }),
           },
