@@ -1,16 +1,9 @@
-import { FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
-import { KinesisClient, PutRecordCommand } from "@aws-sdk/client-kinesis";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { INGEST_RULES, type IngestRule } from "../lib/rule-table.js";
-import { compileRule, substitute, topicMatches, type CompiledRule } from "./iot-sql.js";
+import { deliver, type RouterTargets } from "./deliver.js";
+import { compileRule, topicMatches, type CompiledRule } from "./iot-sql.js";
 
-/** Where the router puts records: the stream and delivery-stream names are the rule table's. */
-export interface RouterTargets {
-  readonly kinesis: KinesisClient;
-  readonly firehose: FirehoseClient;
-  /** Physical names for the table's logical ones (a deployed stack prefixes them). */
-  readonly streamNames?: Partial<Record<string, string>>;
-}
+export type { RouterTargets } from "./deliver.js";
 
 /** A message a rule could not deliver: what an IoT rule's error action keeps. */
 export interface RouteFailure {
@@ -99,37 +92,8 @@ export class Router {
     this.routed++;
   }
 
-  private async put(rule: IngestRule, topic: string, records: unknown[]): Promise<void> {
-    const target = rule.target;
-    const encode = (record: unknown) => Buffer.from(JSON.stringify(record));
-    if (target.kind === "kinesis") {
-      for (const record of records) {
-        await this.targets.kinesis.send(
-          new PutRecordCommand({
-            StreamName: this.targets.streamNames?.[target.stream] ?? target.stream,
-            PartitionKey: substitute(target.partitionKey, topic),
-            Data: encode(record),
-          }),
-        );
-      }
-      return;
-    }
-    if (target.kind !== "firehose") throw new Error(`rule ${rule.name}: no put for ${target.kind}`);
-    // Firehose batch mode: one record per element, up to 500 a call (PutRecordBatch's limit).
-    const name = this.targets.streamNames?.[target.deliveryStream] ?? target.deliveryStream;
-    for (let i = 0; i < records.length; i += 500) {
-      const batch = records.slice(i, i + 500);
-      const result = await this.targets.firehose.send(
-        new PutRecordBatchCommand({
-          DeliveryStreamName: name,
-          Records: batch.map((record) => ({
-            Data: Buffer.from(JSON.stringify(record) + target.separator),
-          })),
-        }),
-      );
-      if ((result.FailedPutCount ?? 0) > 0)
-        throw new Error(`${String(result.FailedPutCount)} of ${batch.length} records refused`);
-    }
+  private put(rule: IngestRule, topic: string, records: unknown[]): Promise<void> {
+    return deliver(this.targets, rule, topic, records);
   }
 
   /** Resolves once every message received so far has been routed. */
