@@ -130,6 +130,7 @@ describe.skipIf(moto.skip)("the act Lambda against moto", () => {
     ((await ddbClient.send(new ScanCommand({ TableName: "alerts" }))).Items ?? []).map((item) => ({
       id: item.alert_id?.S ?? "",
       notified: item.notified?.BOOL,
+      paged: item.paged?.BOOL,
     }));
   const take = async (url: string) => {
     const messages: string[] = [];
@@ -143,7 +144,7 @@ describe.skipIf(moto.skip)("the act Lambda against moto", () => {
     }
   };
 
-  it("keeps one item and sends one notification per alert; the edge's and the job's window are one", async () => {
+  it("keeps one item per alert and pages each raise and clear; the edge's and the job's window are one item, paging no one", async () => {
     await put(edgeAlert("MSKU1234565", "power_off", 3));
     await put(edgeAlert("MSKU1234565", "power_off", 3, "cleared"));
     await put(edgeAlert("MSKU7654321", "temperature_excursion", 40));
@@ -160,8 +161,19 @@ describe.skipIf(moto.skip)("the act Lambda against moto", () => {
         `MSKU1234565:temperature_window:${WINDOW_START_MS}`,
       ].sort(),
     );
-    expect(kept.every((i) => i.notified === true)).toBe(true);
-    expect(await take(inboxUrl)).toHaveLength(4);
+    const window = `MSKU1234565:temperature_window:${WINDOW_START_MS}`;
+    expect(kept.filter((i) => i.id !== window).every((i) => i.notified === true)).toBe(true);
+    expect(kept.find((i) => i.id === window)).toMatchObject({ notified: undefined, paged: false });
+    const paged = (await take(inboxUrl)).map(
+      (body) => (JSON.parse(body) as { Subject: string }).Subject,
+    );
+    expect(paged.sort()).toEqual(
+      [
+        "critical: power_off on MSKU1234565",
+        "critical: power_off on MSKU1234565",
+        "critical: temperature_excursion on MSKU7654321",
+      ].sort(),
+    );
   });
 
   it("changes nothing and notifies no one when the whole stream is delivered again", async () => {
@@ -203,7 +215,7 @@ describe.skipIf(moto.skip)("the act Lambda against moto", () => {
     expect(await take(inboxUrl)).toEqual([]);
     // SNS is back: the redelivery notifies the one that was missed, and only it.
     await drainStream(kinesis, stream, (event) => act(event, deps));
-    expect((await items()).every((i) => i.notified === true)).toBe(true);
+    expect((await items()).every((i) => i.notified === true || i.paged === false)).toBe(true);
     expect(await take(inboxUrl)).toHaveLength(1);
   });
 

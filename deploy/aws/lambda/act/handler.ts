@@ -32,6 +32,7 @@ export interface ActDeps {
  * - Idempotent on the alert's key: the item is created only if absent; the engineer is notified
  *   only while the item says `notified: false`, and it is set true after SNS accepted. A crash
  *   between the two notifies twice on the retry, never zero times.
+ * - Paged when an alert is raised and when it clears; windows are kept in the table only.
  * - A poison record (not JSON, not an alert) goes to the poison queue with why, and processing
  *   goes on: retrying it would block its shard until the records expire.
  * - A transient failure (DynamoDB, SNS) stops that container's records there, and the batch's
@@ -108,8 +109,20 @@ async function actInOrder(
   return null;
 }
 
+/**
+ * Windows (the edge's temperature_window and the job's record of the same window) are kept in
+ * the table and page no one: a container over its threshold for a while closes one a minute, and
+ * its temperature_excursion alert pages when it is raised and when it clears. The table is the
+ * digest of windows.
+ */
+const KEPT_NOT_PAGED = new Set(["temperature_window"]);
+
 async function actOn(alert: ActAlert, deps: ActDeps): Promise<void> {
-  const created = await createItem(alert, deps);
+  if (KEPT_NOT_PAGED.has(alert.alertType)) {
+    await createItem(alert, deps, false);
+    return;
+  }
+  const created = await createItem(alert, deps, true);
   if (!created) {
     const existing = await deps.ddb.send(
       new GetCommand({ TableName: deps.table, Key: { alert_id: alert.key }, ConsistentRead: true }),
@@ -138,7 +151,7 @@ async function actOn(alert: ActAlert, deps: ActDeps): Promise<void> {
 }
 
 /** True when this call created the item; false when it existed (a re-delivery). */
-async function createItem(alert: ActAlert, deps: ActDeps): Promise<boolean> {
+async function createItem(alert: ActAlert, deps: ActDeps, paged: boolean): Promise<boolean> {
   try {
     await deps.ddb.send(
       new PutCommand({
@@ -153,7 +166,8 @@ async function createItem(alert: ActAlert, deps: ActDeps): Promise<boolean> {
           source: alert.source,
           record: alert.record,
           received_at: new Date(deps.now()).toISOString(),
-          notified: false,
+          // A paged alert is marked notified once SNS took it; a window is only kept.
+          ...(paged ? { notified: false } : { paged: false }),
         },
         ConditionExpression: "attribute_not_exists(alert_id)",
       }),
