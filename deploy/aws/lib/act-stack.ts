@@ -2,16 +2,13 @@ import { Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { Alias } from "aws-cdk-lib/aws-kms";
 import type { Stream } from "aws-cdk-lib/aws-kinesis";
-import { Runtime, StartingPosition, Tracing, type IFunction } from "aws-cdk-lib/aws-lambda";
+import { StartingPosition, type IFunction } from "aws-cdk-lib/aws-lambda";
 import { KinesisEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
-import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
-import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
-import { acknowledge } from "./nag.js";
-import { projectRoot } from "./project-root.js";
-import { join } from "node:path";
+import { nodeLambda } from "./node-lambda.js";
 
 export interface ActProps extends StackProps {
   readonly faultyReefers: Stream;
@@ -63,34 +60,18 @@ export class ActStack extends Stack {
     this.poison = poison;
     this.failedBatches = failed;
 
-    const fn = new NodejsFunction(this, "Act", {
-      entry: join(projectRoot(), "lambda/act/handler.ts"),
-      handler: "handler",
-      runtime: Runtime.NODEJS_22_X,
-      memorySize: 256,
+    const fn = nodeLambda(this, "Act", {
+      entry: "lambda/act/handler.ts",
       timeout: Duration.seconds(30),
-      tracing: Tracing.ACTIVE,
-      logGroup: new LogGroup(this, "ActLogs", { retention: RetentionDays.THREE_MONTHS }),
+      logRetention: RetentionDays.THREE_MONTHS,
       environment: {
         ALERTS_TABLE: this.table.tableName,
         ALERTS_TOPIC_ARN: this.alerts.topicArn,
         POISON_QUEUE_URL: poison.queueUrl,
       },
-      // The pinned AWS SDK versions of package.json are bundled, not the runtime's own.
-      bundling: { externalModules: [], format: OutputFormat.CJS, minify: true, target: "node22" },
     });
     this.fn = fn;
     this.table.grant(fn, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem");
-    acknowledge(fn, {
-      L1:
-        "Node 22 on purpose: the runtime of the gateways and the line the pinned AWS SDK " +
-        "versions support; moving to 24 is a deliberate upgrade, not a drift",
-    });
-    acknowledge(fn.role ?? fn, {
-      "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]":
-        "Logs only: CreateLogStream and PutLogEvents, as every Lambda needs",
-      "IAM5[Resource::*]": "X-Ray's PutTraceSegments and PutTelemetryRecords take no resource",
-    });
     this.alerts.grantPublish(fn);
     poison.grantSendMessages(fn);
     fn.addEventSource(

@@ -5,12 +5,10 @@ import { CfnPolicy, CfnProvisioningTemplate, CfnTopicRule } from "aws-cdk-lib/aw
 import type { Stream } from "aws-cdk-lib/aws-kinesis";
 import type { CfnDeliveryStream } from "aws-cdk-lib/aws-kinesisfirehose";
 import type { Bucket, CfnBucket } from "aws-cdk-lib/aws-s3";
-import { Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
-import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
-import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
-import { join } from "node:path";
-import { projectRoot } from "./project-root.js";
+import { nodeLambda } from "./node-lambda.js";
 import {
   INGEST_RULES,
   QUARANTINE_NAMESPACE,
@@ -218,7 +216,7 @@ export class IngestStack extends Stack {
    * factory's allow-list has it and no thing of it exists. The allow-list is a table the
    * factory fills, one item per serial made (`serial`; `revoked: true` bars one).
    */
-  private preProvisioningHook(): NodejsFunction {
+  private preProvisioningHook(): IFunction {
     const serials = new Table(this, "GatewaySerials", {
       tableName: SERIALS_TABLE_NAME,
       partitionKey: { name: "serial", type: AttributeType.STRING },
@@ -227,19 +225,12 @@ export class IngestStack extends Stack {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    const fn = new NodejsFunction(this, "PreProvisioningHook", {
-      entry: join(projectRoot(), "lambda/pre-provision/handler.ts"),
-      handler: "handler",
-      runtime: Runtime.NODEJS_22_X,
-      memorySize: 256,
+    const fn = nodeLambda(this, "PreProvisioningHook", {
+      entry: "lambda/pre-provision/handler.ts",
       // Fleet provisioning waits 5 s for a hook's answer.
       timeout: Duration.seconds(5),
-      tracing: Tracing.ACTIVE,
-      logGroup: new LogGroup(this, "PreProvisioningLogs", {
-        retention: RetentionDays.ONE_YEAR,
-      }),
+      logRetention: RetentionDays.ONE_YEAR,
       environment: { SERIALS_TABLE: serials.tableName },
-      bundling: { externalModules: [], format: OutputFormat.CJS, minify: true, target: "node22" },
     });
     serials.grant(fn, "dynamodb:GetItem");
     fn.addToRolePolicy(
@@ -253,15 +244,7 @@ export class IngestStack extends Stack {
       sourceAccount: this.account,
       sourceArn: `arn:${this.partition}:iot:${this.region}:${this.account}:provisioningtemplate/${PROVISIONING_TEMPLATE_NAME}`,
     });
-    acknowledge(fn, {
-      L1:
-        "Node 22 on purpose: the runtime of the gateways and the line the pinned AWS SDK " +
-        "versions support; moving to 24 is a deliberate upgrade, not a drift",
-    });
     acknowledge(fn.role ?? fn, {
-      "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]":
-        "Logs only: CreateLogStream and PutLogEvents, as every Lambda needs",
-      "IAM5[Resource::*]": "X-Ray's PutTraceSegments and PutTelemetryRecords take no resource",
       "IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/gw-*]":
         "The hook asks whether the thing of the serial being enrolled exists: any gateway's",
     });

@@ -1,19 +1,13 @@
 import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
-import { CreateDeliveryStreamCommand, FirehoseClient } from "@aws-sdk/client-firehose";
+import { FirehoseClient } from "@aws-sdk/client-firehose";
 import {
-  CreateStreamCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
   ListShardsCommand,
   type KinesisClient,
 } from "@aws-sdk/client-kinesis";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import Database from "better-sqlite3";
@@ -30,7 +24,7 @@ import { act } from "../lambda/act/handler.js";
 import { kinesisClient } from "../lib/kinesis-client.js";
 import { Router } from "../router/router.js";
 import { drainStream } from "./support/event-source.js";
-import { createAlertsTable, MotoServer, requireMoto } from "./support/moto.js";
+import { createAlertsTable, createPath, MotoServer, requireMoto } from "./support/moto.js";
 
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 const moto = requireMoto();
@@ -62,20 +56,7 @@ describe.skipIf(mosquitto.skip || moto.skip)("sensor to lake, offline and back",
     kinesis = kinesisClient(config);
     s3 = new S3Client({ ...config, forcePathStyle: true });
     ddb = new DynamoDBClient(config);
-    for (const name of ["telemetries", "faulty-reefers"])
-      await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
-    await s3.send(new CreateBucketCommand({ Bucket: "lake" }));
-    await new FirehoseClient(config).send(
-      new CreateDeliveryStreamCommand({
-        DeliveryStreamName: "backfill",
-        DeliveryStreamType: "DirectPut",
-        ExtendedS3DestinationConfiguration: {
-          BucketARN: "arn:aws:s3:::lake",
-          RoleARN: "arn:aws:iam::123456789012:role/firehose",
-          Prefix: "readings/",
-        },
-      }),
-    );
+    await createPath({ kinesis, s3, firehose: new FirehoseClient(config) });
     await createAlertsTable(ddb, "alerts");
     // The router reads the broker as the monitor does (its identity may read every topic).
     const identity = env.pki.client(MONITOR);

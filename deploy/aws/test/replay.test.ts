@@ -1,6 +1,5 @@
-import { CreateDeliveryStreamCommand, FirehoseClient } from "@aws-sdk/client-firehose";
+import { FirehoseClient } from "@aws-sdk/client-firehose";
 import {
-  CreateStreamCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
   ListShardsCommand,
@@ -23,7 +22,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kinesisClient } from "../lib/kinesis-client.js";
 import { replayFailedBatches, replayRuleErrors } from "../ops/replay.js";
-import { MotoServer, requireMoto } from "./support/moto.js";
+import { createPath, MotoServer, requireMoto } from "./support/moto.js";
 
 const moto = requireMoto();
 
@@ -43,21 +42,8 @@ describe.skipIf(moto.skip)("re-driving what the path set aside, against moto", (
     sqs = new SQSClient(config);
     s3 = new S3Client({ ...config, forcePathStyle: true });
     firehose = new FirehoseClient(config);
-    for (const name of ["telemetries", "faulty-reefers"])
-      await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
-    for (const bucket of ["rule-errors", "lake"])
-      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    await firehose.send(
-      new CreateDeliveryStreamCommand({
-        DeliveryStreamName: "backfill",
-        DeliveryStreamType: "DirectPut",
-        ExtendedS3DestinationConfiguration: {
-          BucketARN: "arn:aws:s3:::lake",
-          RoleARN: "arn:aws:iam::123456789012:role/firehose",
-          Prefix: "readings/",
-        },
-      }),
-    );
+    await createPath({ kinesis, s3, firehose });
+    await s3.send(new CreateBucketCommand({ Bucket: "rule-errors" }));
   }, 60_000);
   afterAll(async () => {
     await server.stop();
