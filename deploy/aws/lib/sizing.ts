@@ -1,6 +1,7 @@
 /**
  * Sizing the telemetries stream from the fleet's numbers, and what the path costs a month at
- * list prices: `npm run synth -- -c containers=10000 -c intervalSeconds=1` prints both.
+ * list prices: `npm run synth -- -c containers=10000 -c intervalSeconds=1` prints both (the CDK
+ * CLI passes `-c` to the app; `npm run deploy -- -c ...` deploys what it computes).
  *
  * A shard takes 1,000 records or 1 MiB a second of writes. The stream gets 70 % headroom above
  * the steady rate (shards = rate × 1.7 / shard limit, by records and by bytes, the larger): a
