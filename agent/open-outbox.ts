@@ -32,6 +32,7 @@ export function openAgentOutbox(
       );
       syncFailed(error);
     },
+    onSyncTimed: (seconds) => metrics.observe("wal_sync_seconds", seconds),
   });
   if (outbox.recovery) {
     metrics.increment("outbox_recoveries");

@@ -155,6 +155,11 @@ export const METRIC_CATALOGUE: Readonly<Record<string, MetricSpec | null>> = {
     type: "histogram",
     help: "Time from handing a message to the connection to its PUBACK.",
   },
+  wal_sync_seconds: {
+    name: "reefer_edge_wal_sync_seconds",
+    type: "histogram",
+    help: "Time one fdatasync of the outbox's WAL took (a slowing card shows here before its backlog does).",
+  },
   // Exposed from the outbox's durable counters instead (see exposition.ts).
   evicted: null,
   dead_lettered: null,

@@ -46,6 +46,8 @@ export interface OutboxOptions {
   readonly syncAcknowledgements?: boolean;
   /** A background fdatasync failed; its rows are published anyway (see WalSync). */
   readonly onSyncError?: (error: Error) => void;
+  /** How long each fdatasync of the WAL took, seconds (see WalSync). */
+  readonly onSyncTimed?: (seconds: number) => void;
 }
 
 /** Everything one tick commits, in one transaction. */
@@ -161,6 +163,7 @@ export class Outbox implements PublishQueue {
         {
           durable: (id) => this.durable(id),
           failed: (error) => options.onSyncError?.(error),
+          timed: (seconds) => options.onSyncTimed?.(seconds),
         },
         // A new file was made without syncs: its header and its name must be on the disk before
         // the first rows it holds are reported or sent, or a power cut leaves a WAL of synced

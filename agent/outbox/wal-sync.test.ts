@@ -106,9 +106,11 @@ describe("WalSync", () => {
     // /dev/null cannot be fsynced (EINVAL): a real failing sync, no mock.
     const failures: string[] = [];
     const durable: number[] = [];
+    const timed: number[] = [];
     const sync = new WalSync("/dev/null", 3, {
       durable: (id) => durable.push(id),
       failed: (error) => failures.push((error as NodeJS.ErrnoException).code ?? "?"),
+      timed: (seconds) => timed.push(seconds),
     });
     expect(failures).toEqual(["EINVAL"]); // the first, synchronous sync at open
     sync.request(7);
@@ -118,6 +120,9 @@ describe("WalSync", () => {
     });
     expect(failures).toEqual(["EINVAL", "EINVAL"]);
     expect(durable).toEqual([7]);
+    // Each sync timed, the failed one too (it took the disk's time all the same).
+    expect(timed).toHaveLength(1);
+    expect(timed[0]).toBeGreaterThanOrEqual(0);
     expect(sync.durable).toBe(7);
     sync.close();
   });

@@ -1,4 +1,5 @@
 import { closeSync, fdatasync, fdatasyncSync, fsync, openSync } from "node:fs";
+import { performance } from "node:perf_hooks";
 
 /** What the outbox hears from its background sync. */
 export interface WalSyncEvents {
@@ -6,6 +7,11 @@ export interface WalSyncEvents {
   readonly durable: (id: number) => void;
   /** fdatasync failed: the rows it covered are published without a durable copy. */
   readonly failed: (error: Error) => void;
+  /**
+   * How long one fdatasync of the WAL took, in seconds: a card that slows down shows here
+   * (reefer_edge_wal_sync_seconds) before its backlog grows.
+   */
+  readonly timed?: (seconds: number) => void;
 }
 
 /**
@@ -108,11 +114,13 @@ export class WalSync {
       }
     }
     const target = this.wantedId;
+    const began = performance.now();
     try {
       fdatasyncSync(this.fd);
     } catch (error) {
       this.events.failed(error as Error);
     }
+    this.events.timed?.((performance.now() - began) / 1000);
     if (target > this.durableId) {
       this.durableId = target;
       this.events.durable(target);
@@ -148,8 +156,12 @@ export class WalSync {
       this.release();
       return;
     }
+    const began = performance.now();
     fdatasync(this.fd, (error) => {
       this.syncing = false;
+      // The thread pool's time included: a pool busy with other files' syncs delays this one
+      // as much as a slow card does, and both delay the readings waiting for it.
+      this.events.timed?.((performance.now() - began) / 1000);
       if (this.closing) {
         this.release();
         return;

@@ -12,6 +12,7 @@ import { benchModbus, wireModel } from "./modbus.js";
 import { formatResults, type BenchResult } from "./report.js";
 import { benchOutageRss, benchRss } from "./rss.js";
 import { benchReportByException, benchRules } from "./rules.js";
+import { benchWalSync } from "./wal-sync.js";
 
 /**
  * `npm run bench`: every figure next to a baseline measured in the same run on the same machine,
@@ -30,6 +31,9 @@ try {
   const ingest = benchIngest(temp.dir, quick ? 500 : 2000, 4);
   results.push(ingest);
   say(formatResults([ingest]));
+  const walSync = await benchWalSync(temp.dir, quick ? 200 : 1000);
+  results.push(...walSync);
+  say(formatResults(walSync));
   const rules = [benchRules(1000, quick ? 200 : 1000), benchReportByException()];
   results.push(...rules);
   say(formatResults(rules));

@@ -68,6 +68,9 @@ describe("the HTTP listener", () => {
     expect(metrics.body).toMatch(/^reefer_edge_readings_captured_total [1-9]\d*$/m);
     expect(metrics.body).toMatch(/^reefer_edge_outbox_rows\{lane="telemetry"\} [1-9]\d*$/m);
     expect(metrics.body).toMatch(/^reefer_edge_broker_connected 0$/m);
+    // Every capture's WAL sync timed on the real disk: a slowing card shows here first.
+    expect(metrics.body).toMatch(/^# TYPE reefer_edge_wal_sync_seconds histogram$/m);
+    expect(metrics.body).toMatch(/^reefer_edge_wal_sync_seconds_count [1-9]\d*$/m);
     expect((await get(port, "/nothing")).status).toBe(404);
     expect((await get(port, "/metrics", undefined, "POST")).status).toBe(405);
   });
