@@ -94,6 +94,10 @@ export const METRIC_CATALOGUE: Readonly<Record<string, MetricSpec | null>> = {
     "update_jobs",
     "Update jobs ended by this gateway, by status (succeeded, failed).",
   ),
+  update_job_retries: counter(
+    "update_job_retries",
+    "Attempts at an update job that threw (a hand-off file unreadable, the disk), taken up again a minute later.",
+  ),
   update_jobs_refused: counter(
     "update_jobs_refused",
     "Update jobs refused before any download: a malformed document or a signature not by the release key.",

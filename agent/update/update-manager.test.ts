@@ -1,5 +1,5 @@
 import { createHash, generateKeyPairSync, randomBytes, sign } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -179,6 +179,35 @@ describe("the update manager's waits", () => {
     await vi.advanceTimersByTimeAsync(30_000);
     expect(again.steps()).toEqual([]);
     await again.updates.stop();
+  });
+
+  it("takes a job up again a minute after an attempt that threw, and ends it from the installer's result", async () => {
+    // The installer's result cannot be read (here a folder where the file should be; in the
+    // power-cut rig, a result.json only root could read): the attempt throws.
+    const result = handoffPath(temp.dir, "result");
+    mkdirSync(result);
+    const { updates, sent } = manager({ excursions: () => [] });
+    updates.next(job());
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(sent).toEqual([]);
+    // The installer writes its result as it should; the next attempt reads it.
+    rmSync(result, { recursive: true });
+    writeDurably(result, {
+      jobId: "job-1",
+      outcome: "kept",
+      version: "2.0.0",
+      reason: "2.0.0 captured 9 readings, healthy and with no restart, through a 10 s soak",
+      finishedAt: Date.now(),
+    });
+    await vi.advanceTimersByTimeAsync(60_000);
+    await settled(() => sent.length === 1);
+    expect(sent).toEqual([
+      {
+        status: "SUCCEEDED",
+        details: expect.objectContaining({ step: "kept", version: "2.0.0" }) as StatusDetails,
+      },
+    ]);
+    await updates.stop();
   });
 
   it("drops a job ended elsewhere before the hand-off, with its files", async () => {

@@ -56,6 +56,9 @@ export class UpdateManager {
   private versionNumber = 0;
   private abort = new AbortController();
   private running: Promise<void> | null = null;
+  /** Attempts to come again, after one threw. */
+  private readonly retries = new Set<NodeJS.Timeout>();
+  private stopped = false;
 
   constructor(private readonly options: UpdateManagerOptions) {
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
@@ -82,11 +85,30 @@ export class UpdateManager {
     this.running = this.handle(execution, signal)
       .catch((error: unknown) => {
         if (signal.aborted || error instanceof JobEnded) return;
-        this.options.logger.error({ err: error, jobId: execution.jobId }, "update job failed");
+        // Not the job's failure but this attempt's (a file of the hand-off it could not read,
+        // the disk): the job stays in progress at the service, and nothing else would take it
+        // up again before a reconnect. So it is tried again after a while, on the same
+        // execution, unless another has come meanwhile.
+        this.options.logger.error(
+          { err: error, jobId: execution.jobId, retryInMs: this.retryMs },
+          "update job failed; trying it again",
+        );
+        this.options.metrics.increment("update_job_retries");
+        const retry = setTimeout(() => {
+          this.retries.delete(retry);
+          if (this.current === null && !this.stopped) this.next(execution);
+        }, this.retryMs);
+        retry.unref();
+        this.retries.add(retry);
       })
       .finally(() => {
         if (this.current === execution.jobId && !signal.aborted) this.current = null;
       });
+  }
+
+  /** How long after an attempt that threw the job is taken up again. */
+  private get retryMs(): number {
+    return Math.max(this.options.pollMs ?? 10_000, 60_000);
   }
 
   private handedOff(): boolean {
@@ -106,6 +128,9 @@ export class UpdateManager {
 
   /** Stops working on the job (the agent stops); its files stay for the next start. */
   async stop(): Promise<void> {
+    this.stopped = true;
+    for (const retry of this.retries) clearTimeout(retry);
+    this.retries.clear();
     this.abort.abort();
     await this.running;
   }
