@@ -1,12 +1,9 @@
-import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
-import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import type { KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
 import { performance } from "node:perf_hooks";
 import { it } from "vitest";
 import { act, type ActDeps } from "../lambda/act/handler.js";
-import { createAlertsTable, MotoServer, requireMoto } from "../test/support/moto.js";
+import { createActPeers, MotoServer, requireMoto } from "../test/support/moto.js";
 
 /**
  * An alert storm through the act Lambda, against moto: the worst case the issue names, 333 alert
@@ -97,24 +94,7 @@ it.skipIf(moto.skip)(
   async () => {
     const server = await MotoServer.start();
     try {
-      const config = server.clientConfig();
-      const ddbClient = new DynamoDBClient(config);
-      await createAlertsTable(ddbClient, "alerts");
-      const sns = new SNSClient(config);
-      const sqs = new SQSClient(config);
-      const topic = await sns.send(new CreateTopicCommand({ Name: "alerts" }));
-      const poison = await sqs.send(new CreateQueueCommand({ QueueName: "poison" }));
-      const deps: ActDeps = {
-        ddb: DynamoDBDocumentClient.from(ddbClient, {
-          marshallOptions: { removeUndefinedValues: true },
-        }),
-        sns,
-        sqs,
-        table: "alerts",
-        topicArn: topic.TopicArn ?? "",
-        poisonQueueUrl: poison.QueueUrl ?? "",
-        now: Date.now,
-      };
+      const { deps, ddbClient } = await createActPeers(server.clientConfig());
       const baseline = await run(storm("b"), deps, 1, true);
       const now = await run(storm("n"), deps, 10, false);
       let items = 0;

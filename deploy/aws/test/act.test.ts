@@ -1,13 +1,7 @@
 import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { CreateStreamCommand, type KinesisClient, PutRecordCommand } from "@aws-sdk/client-kinesis";
 import { kinesisClient } from "../lib/kinesis-client.js";
-import {
-  CreateTopicCommand,
-  type PublishCommand,
-  SNSClient,
-  SubscribeCommand,
-} from "@aws-sdk/client-sns";
+import { type PublishCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -18,7 +12,7 @@ import type { KinesisStreamEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { act, handler, type ActDeps } from "../lambda/act/handler.js";
 import { drainStream } from "./support/event-source.js";
-import { createAlertsTable, MotoServer, requireMoto } from "./support/moto.js";
+import { createActPeers, MotoServer, requireMoto } from "./support/moto.js";
 
 const moto = requireMoto();
 
@@ -85,11 +79,10 @@ describe.skipIf(moto.skip)("the act Lambda against moto", () => {
     server = await MotoServer.start();
     const config = server.clientConfig();
     kinesis = kinesisClient(config);
-    sqs = new SQSClient(config);
-    ddbClient = new DynamoDBClient(config);
-    const sns = new SNSClient(config);
-    await createAlertsTable(ddbClient, "alerts");
-    const topic = await sns.send(new CreateTopicCommand({ Name: "alerts" }));
+    const peers = await createActPeers(config, () => Date.UTC(2026, 10, 25, 12, 5));
+    deps = peers.deps;
+    ddbClient = peers.ddbClient;
+    sqs = deps.sqs;
     // What the engineer receives, counted on a queue subscribed to the topic.
     inboxUrl = (await sqs.send(new CreateQueueCommand({ QueueName: "inbox" }))).QueueUrl ?? "";
     const inboxArn = (
@@ -97,22 +90,10 @@ describe.skipIf(moto.skip)("the act Lambda against moto", () => {
         new GetQueueAttributesCommand({ QueueUrl: inboxUrl, AttributeNames: ["QueueArn"] }),
       )
     ).Attributes?.QueueArn;
-    await sns.send(
-      new SubscribeCommand({ TopicArn: topic.TopicArn, Protocol: "sqs", Endpoint: inboxArn }),
+    await deps.sns.send(
+      new SubscribeCommand({ TopicArn: deps.topicArn, Protocol: "sqs", Endpoint: inboxArn }),
     );
-    const poison = await sqs.send(new CreateQueueCommand({ QueueName: "poison" }));
     await kinesis.send(new CreateStreamCommand({ StreamName: stream, ShardCount: 1 }));
-    deps = {
-      ddb: DynamoDBDocumentClient.from(ddbClient, {
-        marshallOptions: { removeUndefinedValues: true },
-      }),
-      sns,
-      sqs,
-      table: "alerts",
-      topicArn: topic.TopicArn ?? "",
-      poisonQueueUrl: poison.QueueUrl ?? "",
-      now: () => Date.UTC(2026, 10, 25, 12, 5),
-    };
   }, 60_000);
   afterAll(async () => {
     await server.stop();

@@ -1,7 +1,12 @@
-import { CreateTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { ActDeps } from "../../lambda/act/handler.js";
 import { CreateDeliveryStreamCommand, type FirehoseClient } from "@aws-sdk/client-firehose";
 import { CreateStreamCommand, type KinesisClient } from "@aws-sdk/client-kinesis";
 import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
+import { MotoServer } from "../../../../test/support/moto.js";
 export { LOCAL_AWS, MotoServer, requireMoto } from "../../../../test/support/moto.js";
 
 /** The act Lambda's table as the Act stack makes it: one item per alert, keyed by alert_id. */
@@ -40,4 +45,34 @@ export async function createPath(clients: {
       },
     }),
   );
+}
+
+/**
+ * The act Lambda's peers as the Act stack makes them, in moto: the alerts table, the alerts
+ * topic and the poison queue, and the handler's dependencies on them.
+ */
+export async function createActPeers(
+  config: ReturnType<MotoServer["clientConfig"]>,
+  now: () => number = Date.now,
+): Promise<{ deps: ActDeps; ddbClient: DynamoDBClient }> {
+  const ddbClient = new DynamoDBClient(config);
+  const sns = new SNSClient(config);
+  const sqs = new SQSClient(config);
+  await createAlertsTable(ddbClient, "alerts");
+  const topic = await sns.send(new CreateTopicCommand({ Name: "alerts" }));
+  const poison = await sqs.send(new CreateQueueCommand({ QueueName: "poison" }));
+  return {
+    ddbClient,
+    deps: {
+      ddb: DynamoDBDocumentClient.from(ddbClient, {
+        marshallOptions: { removeUndefinedValues: true },
+      }),
+      sns,
+      sqs,
+      table: "alerts",
+      topicArn: topic.TopicArn ?? "",
+      poisonQueueUrl: poison.QueueUrl ?? "",
+      now,
+    },
+  };
 }
