@@ -12,8 +12,15 @@ import { waitFor } from "../support/wait-for.js";
 // Needs socat for the pty RS-485 line: a missing one skips with the reason printed, and fails
 // under CI (test/support/tools.ts), where .ci/run installs it.
 const socat = requireSocat();
-const AFTER_SECONDS = 1.5;
-const INTERVAL_MS = 300;
+// Wide margins on purpose, for a CI machine whose other process takes a core: the noisy line's
+// clean answer comes about every 1.8 s against a 4 s alert time, and a reply has 250 ms to come
+// (the read as a whole 400 ms). With 100 ms, a busy machine delivered a clean reply late, three
+// reads failed in a row, and the alert was raised in the noisy stretch: CI, twice.
+const AFTER_SECONDS = 4;
+const INTERVAL_MS = 600;
+const READ_TIMEOUT_MS = 400;
+const REPLY_TIMEOUT_MS = 250;
+const NOISY_PATTERNS = 12;
 
 /**
  * A controller that stops answering raises a critical device_unreachable alert: the real agent
@@ -37,7 +44,7 @@ describe.skipIf(socat.skip)("device_unreachable on the RS-485 rig", () => {
         // Nothing listens there: the agent captures and keeps everything in its outbox.
         mqtt: { url: `mqtt://127.0.0.1:${await freePort()}` },
         buffer: { path: join(dir, "outbox.db") },
-        sampling: { intervalMs: INTERVAL_MS },
+        sampling: { intervalMs: INTERVAL_MS, timeoutMs: READ_TIMEOUT_MS },
         rules: { deviceUnreachable: { afterSeconds: AFTER_SECONDS } },
         containers: [
           {
@@ -46,9 +53,13 @@ describe.skipIf(socat.skip)("device_unreachable on the RS-485 rig", () => {
             driver: {
               type: "modbus-rtu",
               port: rig.link.gatewayPath,
-              timeoutMs: 100,
+              timeoutMs: REPLY_TIMEOUT_MS,
               retries: 0,
-              breaker: { failuresToOpen: 3, probeAfterMs: 300, maxProbeAfterMs: 300 },
+              breaker: {
+                failuresToOpen: 3,
+                probeAfterMs: INTERVAL_MS,
+                maxProbeAfterMs: INTERVAL_MS,
+              },
               devices: [{ unitId: 7, profile: "xy-md02" }],
             },
           },
@@ -117,17 +128,23 @@ describe.skipIf(socat.skip)("device_unreachable on the RS-485 rig", () => {
       { kind: "corrupt-crc" },
       { kind: "slow", ms: 0 },
     ];
-    for (let i = 0; i < 8; i++) unit.faults.push(...pattern);
+    for (let i = 0; i < NOISY_PATTERNS; i++) unit.faults.push(...pattern);
     const noiseFrom = Date.now();
     await until("the noisy stretch to pass", () => unit.faults.length === 0, 60_000);
-    // The stretch's last clean answer may still be on its way to the outbox: wait for the eighth.
-    await until("the stretch's eight clean reads", () => readings - startReadings >= 8, 10_000);
+    // The stretch's last clean answer may still be on its way to the outbox: wait for the last.
+    await until(
+      "the stretch's clean reads",
+      () => readings - startReadings >= NOISY_PATTERNS,
+      10_000,
+    );
     const noisyMs = Date.now() - noiseFrom;
     expect(noisyMs).toBeGreaterThan(AFTER_SECONDS * 1000 * 2);
     expect(unreachable().length).toBe(before);
-    // Each of the 16 corrupt replies failed its request: as a CRC error, or as a timeout when a
-    // busy machine delivered it after the read's deadline (seen in CI: 14 crc, 2 late).
-    expect(agent.metrics.total("modbus_errors") - errorsBefore).toBeGreaterThanOrEqual(16);
+    // Each corrupt reply failed its request: as a CRC error, or as a timeout when a busy
+    // machine delivered it after the read's deadline (seen in CI: 14 crc, 2 late).
+    expect(agent.metrics.total("modbus_errors") - errorsBefore).toBeGreaterThanOrEqual(
+      2 * NOISY_PATTERNS,
+    );
     expect(crcErrors() - crcBefore).toBeGreaterThan(0);
   }, 90_000);
 });
