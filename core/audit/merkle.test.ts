@@ -1,0 +1,103 @@
+import { describe, expect, it } from "vitest";
+
+import { CompactRange, EMPTY_ROOT, leafHash, treeHash } from "./merkle.js";
+import { consistencyProof, inclusionProof, verifyConsistency, verifyInclusion } from "./proofs.js";
+
+/**
+ * RFC 6962's test leaves and the roots of their first 1..8, as Certificate Transparency's own
+ * tests give them (certificate-transparency-go, merkle tree test vectors).
+ */
+const CT_LEAVES = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657"].map((hex) =>
+  Buffer.from(hex, "hex"),
+);
+CT_LEAVES.push(Buffer.from("606162636465666768696a6b6c6d6e6f", "hex"));
+const CT_ROOTS = [
+  "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+  "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+  "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+  "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+  "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+  "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+  "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+  "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+];
+
+const hashes = (n: number): Buffer[] =>
+  Array.from({ length: n }, (_, i) => leafHash(Buffer.from(`leaf ${i}`)));
+
+describe("the RFC 6962 log", () => {
+  it("gives Certificate Transparency's roots for its test leaves, by compact range and by definition", () => {
+    const range = CompactRange.empty();
+    expect(range.root().toString("hex")).toBe(
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    );
+    CT_LEAVES.forEach((leaf, i) => {
+      expect(range.append(leafHash(leaf))).toBe(i);
+      expect(range.root().toString("hex")).toBe(CT_ROOTS[i]);
+      expect(treeHash(CT_LEAVES.slice(0, i + 1).map(leafHash)).toString("hex")).toBe(CT_ROOTS[i]);
+    });
+  });
+
+  it("keeps one hash per bit of its size, and comes back whole from what it stored", () => {
+    const leaves = hashes(300);
+    const range = CompactRange.empty();
+    for (const [i, leaf] of leaves.entries()) {
+      range.append(leaf);
+      const stored = CompactRange.decode(range.size, range.encode());
+      expect(stored.root().equals(treeHash(leaves.slice(0, i + 1)))).toBe(true);
+      expect(range.encode().length).toBe(32 * (i + 1).toString(2).replaceAll("0", "").length);
+    }
+    expect(CompactRange.decode(0, Buffer.alloc(0)).root().equals(EMPTY_ROOT)).toBe(true);
+  });
+
+  it("refuses stored bytes that cannot be a range of that size, saying why", () => {
+    expect(() => CompactRange.decode(3, Buffer.alloc(32))).toThrow(
+      "a log of 3 leaves keeps 2 hashes (64 bytes), not 32 bytes",
+    );
+    expect(() => CompactRange.decode(-1, Buffer.alloc(0))).toThrow("whole number ≥ 0, not -1");
+  });
+
+  it("lets a clone append without changing the range it came from", () => {
+    const range = CompactRange.empty();
+    range.append(leafHash(Buffer.from("a")));
+    const before = range.root();
+    const clone = range.clone();
+    clone.append(leafHash(Buffer.from("b")));
+    expect(range.root().equals(before)).toBe(true);
+    expect(range.size).toBe(1);
+    expect(clone.size).toBe(2);
+  });
+
+  it("proves every leaf's inclusion in every tree it is in, and no other leaf's", () => {
+    const leaves = hashes(33);
+    for (let size = 1; size <= leaves.length; size++) {
+      const root = treeHash(leaves.slice(0, size));
+      for (const [index, leaf] of leaves.slice(0, size).entries()) {
+        const proof = inclusionProof(leaves, index, size);
+        expect(verifyInclusion(leaf, index, size, proof, root)).toBe(true);
+        const other = leaves[(index + 1) % size] ?? leaf;
+        if (size > 1) expect(verifyInclusion(other, index, size, proof, root)).toBe(false);
+        const otherRoot = treeHash(leaves.slice(0, size - 1));
+        if (size > 1) expect(verifyInclusion(leaf, index, size, proof, otherRoot)).toBe(false);
+      }
+    }
+  });
+
+  it("proves every older tree a prefix of every newer one, and catches a changed leaf", () => {
+    const leaves = hashes(33);
+    for (let newer = 1; newer <= leaves.length; newer++) {
+      const newRoot = treeHash(leaves.slice(0, newer));
+      for (let older = 1; older <= newer; older++) {
+        const oldRoot = treeHash(leaves.slice(0, older));
+        const proof = consistencyProof(leaves, older, newer);
+        expect(verifyConsistency(older, newer, proof, oldRoot, newRoot)).toBe(true);
+        if (older < newer) {
+          const forked = leaves.slice(0, newer);
+          forked[older - 1] = leafHash(Buffer.from("edited"));
+          const forkedRoot = treeHash(forked.slice(0, older));
+          expect(verifyConsistency(older, newer, proof, forkedRoot, newRoot)).toBe(false);
+        }
+      }
+    }
+  });
+});
