@@ -1,0 +1,153 @@
+import { LOG_INDEX_FIELD } from "./leaf.js";
+import type { LeafRange, LoggedRecord, LogVerdict } from "./verify-log.js";
+
+/**
+ * One container's cold chain over a time range, judged from its gateway's log verdict: complete
+ * (no reading of it can be missing), intact (none can have been changed), and what the
+ * temperatures were. A missing leaf of the gateway's log could have been any container's, so a
+ * container is complete only where its gateway's log has no hole between its readings around
+ * the range.
+ */
+
+export type TemperatureRange = { low: number; high: number };
+
+export type VoyageReport = {
+  containerId: string;
+  from: string;
+  to: string;
+  gateways: string[];
+  readings: number;
+  complete: boolean;
+  /** Why not complete: holes in the log around the range, seqs that no record carries. */
+  missing: string[];
+  intact: boolean;
+  /** Why not intact: the log's verdict, where it touches this container's readings. */
+  altered: string[];
+  /** Readings past the last checkpoint: delivered but not yet signed for. */
+  unverifiedReadings: number;
+  temperature: {
+    min: number | null;
+    max: number | null;
+    /** The range judged against (given, or each reading's setpoint ± DEFAULT_TOLERANCE_C). */
+    range: TemperatureRange | null;
+    /** Time from each reading out of range to the next reading (or to the range's end). */
+    secondsOutOfRange: number;
+  };
+};
+
+/** Without a range given: a reading's own setpoint ± this many °C. */
+export const DEFAULT_TOLERANCE_C = 2;
+
+type Reading = { record: LoggedRecord; index: number; seq: number; time: number };
+
+function readingOf(record: LoggedRecord): Reading | null {
+  const index = record[LOG_INDEX_FIELD];
+  const seq = record.seq;
+  const time =
+    typeof record.measurement_time === "string" ? Date.parse(record.measurement_time) : NaN;
+  if (typeof index !== "number" || typeof seq !== "number" || Number.isNaN(time)) return null;
+  return { record, index, seq, time };
+}
+
+const overlaps = (a: LeafRange, b: LeafRange): boolean => a.from < b.to && b.from < a.to;
+
+export function voyageReport(
+  containerId: string,
+  window: { from: Date; to: Date },
+  records: readonly LoggedRecord[],
+  verdicts: ReadonlyMap<string, LogVerdict>,
+  range?: TemperatureRange,
+): VoyageReport {
+  const from = window.from.getTime();
+  const to = window.to.getTime();
+  // Each (gateway, seq) once: the lake may hold a reading twice (delivered again after a drop).
+  const all = new Map<string, Reading>();
+  for (const record of records) {
+    if (record.container_id !== containerId) continue;
+    const reading = readingOf(record);
+    if (reading) all.set(`${String(record.gateway_id)} ${reading.seq}`, reading);
+  }
+  const sorted = [...all.values()].sort((a, b) => a.time - b.time || a.seq - b.seq);
+  const inside = sorted.filter((r) => r.time >= from && r.time < to);
+  const before = sorted.filter((r) => r.time < from).at(-1);
+  const after = sorted.find((r) => r.time >= to);
+  const gateways = [...new Set(inside.map((r) => String(r.record.gateway_id)))].sort();
+
+  const missing: string[] = [];
+  const altered: string[] = [];
+  let unverifiedReadings = 0;
+  for (const gateway of gateways.length > 0 ? gateways : gatewaysAround(before, after)) {
+    const verdict = verdicts.get(gateway);
+    if (!verdict) {
+      missing.push(`no log verdict for gateway ${gateway}`);
+      continue;
+    }
+    const mine = [before, ...inside, after].filter(
+      (r): r is Reading => r !== undefined && r.record.gateway_id === gateway,
+    );
+    // The span of the log in which a reading of this container in the range could have been.
+    const span: LeafRange = {
+      from: before?.record.gateway_id === gateway ? before.index : 0,
+      to: after?.record.gateway_id === gateway ? after.index + 1 : Number.MAX_SAFE_INTEGER,
+    };
+    for (const hole of verdict.missing)
+      if (overlaps(hole, span))
+        missing.push(`${gateway}: leaves ${hole.from}-${hole.to - 1} missing`);
+    if (verdict.altered && overlaps(verdict.altered, span))
+      altered.push(
+        `${gateway}: leaves ${verdict.altered.from}-${verdict.altered.to - 1}: ${verdict.alteredBecause.join("; ")}`,
+      );
+    unverifiedReadings += inside.filter(
+      (r) => r.record.gateway_id === gateway && r.index >= verdict.verifiedSize,
+    ).length;
+    for (const [i, next] of mine.entries()) {
+      const previous = mine[i - 1];
+      if (previous && next.seq - previous.seq > 1)
+        missing.push(`${gateway}: seq ${previous.seq + 1}-${next.seq - 1} of ${containerId}`);
+    }
+  }
+  if (unverifiedReadings > 0)
+    missing.push(`${unverifiedReadings} readings past the last checkpoint (not yet signed for)`);
+
+  return {
+    containerId,
+    from: window.from.toISOString(),
+    to: window.to.toISOString(),
+    gateways,
+    readings: inside.length,
+    complete: missing.length === 0,
+    missing,
+    intact: altered.length === 0,
+    altered,
+    unverifiedReadings,
+    temperature: temperatures(inside, to, range),
+  };
+}
+
+function gatewaysAround(...readings: (Reading | undefined)[]): string[] {
+  return [
+    ...new Set(readings.filter((r) => r !== undefined).map((r) => String(r.record.gateway_id))),
+  ];
+}
+
+function temperatures(readings: readonly Reading[], end: number, given?: TemperatureRange) {
+  let min: number | null = null;
+  let max: number | null = null;
+  let outMs = 0;
+  for (const [i, r] of readings.entries()) {
+    const t = r.record.temperature;
+    if (typeof t !== "number") continue;
+    min = min === null ? t : Math.min(min, t);
+    max = max === null ? t : Math.max(max, t);
+    const range = given ?? setpointRange(r.record);
+    if (range && (t < range.low || t > range.high))
+      outMs += (readings[i + 1]?.time ?? end) - r.time;
+  }
+  return { min, max, range: given ?? null, secondsOutOfRange: outMs / 1000 };
+}
+
+function setpointRange(record: LoggedRecord): TemperatureRange | null {
+  const target = record.target_temperature;
+  if (typeof target !== "number") return null;
+  return { low: target - DEFAULT_TOLERANCE_C, high: target + DEFAULT_TOLERANCE_C };
+}

@@ -1,0 +1,211 @@
+import { generateKeyPairSync } from "node:crypto";
+
+import { uniformInt } from "pure-rand/distribution/uniformInt";
+import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
+import { describe, expect, it } from "vitest";
+
+import { parseVerifierKey, signCheckpoint } from "../../core/audit/checkpoint.js";
+import { EMPTY_ROOT } from "../../core/audit/merkle.js";
+import { verifyLog, type LoggedRecord, type LogVerdict } from "../../core/audit/verify-log.js";
+import { voyageReport } from "../../core/audit/voyage.js";
+import { makeVoyage, type Voyage } from "../support/audit-voyage.js";
+
+/**
+ * The tamper harness: a 30-day voyage's log (two containers, a reading every two hours, a
+ * checkpoint every 6 leaves, duplicates, any order, clock-corrected readings), then random
+ * tamperings of every kind an insider with write access to the lake could try. Each must be
+ * found, at the leaves it touched; clean voyages must give no alarm at all.
+ * REEFER_EDGE_TAMPERINGS sets how many (CI: 10,000).
+ */
+const TAMPERINGS = Number(process.env.REEFER_EDGE_TAMPERINGS ?? 10_000);
+const CLEAN_VOYAGES = 100;
+
+// Small enough that 10,000 verifications take about half a minute on a busy CI core.
+const voyage = makeVoyage({
+  seed: 7,
+  days: 30,
+  intervalMinutes: 120,
+  containers: 2,
+  checkpointEvery: 6,
+});
+const verifier = parseVerifierKey(voyage.vkey);
+
+type Tampered = {
+  kind: string;
+  records: LoggedRecord[];
+  checkpoints: string[];
+  /** A leaf the verdict's missing or altered range must hold; null: a checkpoint was forged. */
+  leaf: number | null;
+};
+
+const KINDS = [
+  "edit",
+  "delete",
+  "reorder",
+  "insert",
+  "replay",
+  "swap-containers",
+  "replace-checkpoint",
+  "truncate",
+] as const;
+
+function tamper(v: Voyage, rng: ReturnType<typeof xoroshiro128plus>): Tampered {
+  const random = (n: number): number => uniformInt(rng, 0, n - 1);
+  const kind = KINDS[random(KINDS.length)] ?? "edit";
+  const indexOf = (r: LoggedRecord): number => r.log_index as number;
+  const byLeaf = (leaf: number): LoggedRecord => {
+    const found = v.records.find((r) => indexOf(r) === leaf);
+    if (!found) throw new Error(`the voyage has no leaf ${leaf}`);
+    return found;
+  };
+  const replaceLeaf = (leaf: number, make: (r: LoggedRecord) => LoggedRecord): LoggedRecord[] =>
+    v.records.map((r) => (indexOf(r) === leaf ? Object.freeze(make(r)) : r));
+  const leaf = random(v.signedSize);
+  const checkpoints = [...v.checkpoints];
+  switch (kind) {
+    case "edit": {
+      const delta = (1 + random(30)) / 10;
+      return {
+        kind,
+        leaf,
+        checkpoints,
+        records: replaceLeaf(leaf, (r) => ({
+          ...r,
+          temperature: (r.temperature as number) - delta,
+        })),
+      };
+    }
+    case "delete":
+      return { kind, leaf, checkpoints, records: v.records.filter((r) => indexOf(r) !== leaf) };
+    case "reorder": {
+      // Two readings trade places in the log.
+      const other = (leaf + 1 + random(v.signedSize - 1)) % v.signedSize;
+      const records = v.records.map((r) => {
+        if (indexOf(r) === leaf) return Object.freeze({ ...r, log_index: other });
+        if (indexOf(r) === other) return Object.freeze({ ...r, log_index: leaf });
+        return r;
+      });
+      return { kind, leaf: Math.min(leaf, other), checkpoints, records };
+    }
+    case "insert": {
+      // A forged reading slipped in before `leaf`: everything after it moves up one.
+      const template = byLeaf(leaf);
+      const forged = Object.freeze({
+        ...template,
+        temperature: (template.temperature as number) + 0.5,
+        log_index: leaf,
+      });
+      const records = v.records.map((r) =>
+        indexOf(r) >= leaf ? Object.freeze({ ...r, log_index: indexOf(r) + 1 }) : r,
+      );
+      return { kind, leaf, checkpoints, records: [...records, forged] };
+    }
+    case "replay": {
+      // Another container's reading (or another time's) put in place of this one.
+      const source = byLeaf((leaf + 1 + random(v.signedSize - 1)) % v.signedSize);
+      return {
+        kind,
+        leaf,
+        checkpoints,
+        records: replaceLeaf(leaf, () => ({ ...source, log_index: leaf })),
+      };
+    }
+    case "swap-containers": {
+      const mine = byLeaf(leaf);
+      const partner = v.records.find(
+        (r) => r.container_id !== mine.container_id && Math.abs(indexOf(r) - leaf) < 4,
+      );
+      if (!partner) throw new Error(`no other container's reading near leaf ${leaf}`);
+      const records = v.records.map((r) => {
+        if (indexOf(r) === leaf) return Object.freeze({ ...r, container_id: partner.container_id });
+        if (indexOf(r) === indexOf(partner))
+          return Object.freeze({ ...r, container_id: mine.container_id });
+        return r;
+      });
+      return { kind, leaf: Math.min(leaf, indexOf(partner)), checkpoints, records };
+    }
+    case "replace-checkpoint": {
+      // A checkpoint swapped for one that says what the forger needs, signed by another key.
+      const at = random(checkpoints.length);
+      const [, size] = (checkpoints[at] ?? "").split("\n");
+      const { privateKey } = generateKeyPairSync("ed25519");
+      checkpoints[at] = signCheckpoint(
+        { origin: v.origin, size: Number(size), root: EMPTY_ROOT },
+        { name: v.origin, privateKey },
+      );
+      return { kind, leaf: null, checkpoints, records: [...v.records] };
+    }
+    case "truncate":
+      return { kind, leaf, checkpoints, records: v.records.filter((r) => indexOf(r) < leaf) };
+  }
+}
+
+function found(verdict: LogVerdict, leaf: number | null): boolean {
+  if (leaf === null) return verdict.altered !== null && verdict.rejectedCheckpoints.length > 0;
+  const holds = (r: { from: number; to: number } | null) =>
+    r !== null && r.from <= leaf && leaf < r.to;
+  return verdict.missing.some(holds) || holds(verdict.altered);
+}
+
+describe("the audit log's verifier against tampering", () => {
+  it("finds a clean voyage complete and intact, every checkpoint verified", () => {
+    const verdict = verifyLog(voyage.origin, voyage.records, voyage.checkpoints, verifier);
+    expect(verdict).toMatchObject({
+      leaves: voyage.leaves,
+      verifiedSize: voyage.signedSize,
+      missing: [],
+      altered: null,
+      alteredBecause: [],
+      unverifiedTail: null,
+      rejectedCheckpoints: [],
+    });
+    const report = voyageReport(
+      voyage.containers[0] ?? "",
+      { from: voyage.start, to: voyage.end },
+      voyage.records,
+      new Map([[voyage.gatewayId, verdict]]),
+    );
+    expect(report).toMatchObject({ complete: true, intact: true, readings: 30 * 12 });
+    expect(report.temperature.secondsOutOfRange).toBeGreaterThan(0);
+  });
+
+  it(`finds every one of ${TAMPERINGS} random tamperings, at the leaves it touched`, () => {
+    const rng = xoroshiro128plus(2026);
+    const missed: string[] = [];
+    const kinds = new Map<string, number>();
+    for (let i = 0; i < TAMPERINGS; i++) {
+      const t = tamper(voyage, rng);
+      kinds.set(t.kind, (kinds.get(t.kind) ?? 0) + 1);
+      const verdict = verifyLog(voyage.origin, t.records, t.checkpoints, verifier);
+      if (!found(verdict, t.leaf))
+        missed.push(
+          `${t.kind} at leaf ${t.leaf}: ${JSON.stringify({ ...verdict, missing: verdict.missing.slice(0, 3) })}`,
+        );
+    }
+    console.log(`tamperings by kind: ${JSON.stringify(Object.fromEntries(kinds))}`);
+    expect(missed.slice(0, 5)).toEqual([]);
+    expect(kinds.size).toBe(KINDS.length);
+  }, 600_000);
+
+  it(`gives no alarm on ${CLEAN_VOYAGES} clean voyages`, () => {
+    const alarms: string[] = [];
+    for (let seed = 100; seed < 100 + CLEAN_VOYAGES; seed++) {
+      const clean = makeVoyage({
+        seed,
+        days: 2,
+        intervalMinutes: 15,
+        containers: 3,
+        checkpointEvery: 1 + (seed % 17),
+      });
+      const verdict = verifyLog(
+        clean.origin,
+        clean.records,
+        clean.checkpoints,
+        parseVerifierKey(clean.vkey),
+      );
+      if (verdict.missing.length > 0 || verdict.altered !== null || verdict.unverifiedTail !== null)
+        alarms.push(`seed ${seed}: ${JSON.stringify(verdict)}`);
+    }
+    expect(alarms).toEqual([]);
+  });
+});
