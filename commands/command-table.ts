@@ -63,6 +63,14 @@ export const COMMANDS: readonly Command[] = [
     load: () => import("./cloud-command.js"),
   },
   {
+    name: "audit",
+    usage: `audit verify --lake DIR --checkpoints DIR --keys FILE [--container ID]... [--from T] [--to T] [--range LOW:HIGH] [--json]
+          proves a container's cold chain from the lake: complete (each missing range named),
+          unaltered (from the first bad record), min/max temperature and time out of range,
+          against the gateways' signed checkpoints; exits 0 verified, 1 not (docs/audit-log.md)`,
+    load: () => import("./audit-command.js"),
+  },
+  {
     name: "ports",
     usage: `ports
           lists serial ports (RS-485 adapters) with the stable /dev/serial/by-id names to put in

@@ -1,0 +1,215 @@
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+
+import { checkpointOrigin, parseVerifierKey, type NoteVerifier } from "../core/audit/checkpoint.js";
+import { verifyLog, type LoggedRecord, type LogVerdict } from "../core/audit/verify-log.js";
+import { voyageReport, type TemperatureRange, type VoyageReport } from "../core/audit/voyage.js";
+import { readCheckpoints, readLakeRecords } from "./audit/lake-folder.js";
+import { EXIT_USAGE } from "./command.js";
+
+const USAGE = `usage: reefer-edge audit verify --lake DIR --checkpoints DIR --keys FILE
+         [--container ID]... [--from TIME] [--to TIME] [--range LOW:HIGH] [--json]`;
+
+/** The verdict's exit codes, for an auditor's script. */
+export const EXIT_VERIFIED = 0;
+export const EXIT_NOT_VERIFIED = 1;
+
+type AuditReport = {
+  verified: boolean;
+  files: number;
+  records: number;
+  unreadable: string[];
+  gateways: (LogVerdict & { gatewayId: string; key: boolean })[];
+  containers: VoyageReport[];
+};
+
+/**
+ * `audit verify`: whether each container's cold chain in a time range is complete and unaltered,
+ * from the lake's records and the gateways' signed checkpoints (docs/audit-log.md). Exits 0 when
+ * every container asked about is complete and intact, 1 when not, 2 on a usage error.
+ */
+export function run(args: string[]): number {
+  const [action, ...rest] = args;
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        lake: { type: "string" },
+        checkpoints: { type: "string" },
+        keys: { type: "string" },
+        container: { type: "string", multiple: true },
+        from: { type: "string" },
+        to: { type: "string" },
+        range: { type: "string" },
+        json: { type: "boolean", default: false },
+      },
+    }));
+  } catch (error) {
+    process.stderr.write(`audit: ${(error as Error).message}\n${USAGE}\n`);
+    return EXIT_USAGE;
+  }
+  const { lake, checkpoints, keys } = values;
+  if (action !== "verify" || !lake || !checkpoints || !keys) {
+    process.stderr.write(`${USAGE}\n`);
+    return EXIT_USAGE;
+  }
+  let options;
+  try {
+    options = {
+      from: time(values.from, "--from"),
+      to: time(values.to, "--to"),
+      range: temperatureRange(values.range),
+      verifiers: readKeys(keys),
+    };
+  } catch (error) {
+    process.stderr.write(`audit: ${(error as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  let report: AuditReport;
+  try {
+    report = audit(lake, checkpoints, values.container ?? [], options);
+  } catch (error) {
+    process.stderr.write(`audit: ${(error as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  process.stdout.write(values.json ? JSON.stringify(report, null, 2) + "\n" : describe(report));
+  return report.verified ? EXIT_VERIFIED : EXIT_NOT_VERIFIED;
+}
+
+function audit(
+  lakeDir: string,
+  checkpointDir: string,
+  containers: readonly string[],
+  options: {
+    from: Date | null;
+    to: Date | null;
+    range: TemperatureRange | undefined;
+    verifiers: Map<string, NoteVerifier>;
+  },
+): AuditReport {
+  const lake = readLakeRecords(lakeDir);
+  const notes = readCheckpoints(checkpointDir);
+  const byGateway = new Map<string, LoggedRecord[]>();
+  for (const record of lake.records) {
+    const gateway = String(record.gateway_id);
+    const list = byGateway.get(gateway) ?? [];
+    list.push(record);
+    byGateway.set(gateway, list);
+  }
+  const gateways: AuditReport["gateways"] = [];
+  const verdicts = new Map<string, LogVerdict>();
+  for (const [gatewayId, records] of [...byGateway].sort(([a], [b]) => a.localeCompare(b))) {
+    const origin = checkpointOrigin(gatewayId);
+    const verifier = options.verifiers.get(origin);
+    const verdict: LogVerdict = verifier
+      ? verifyLog(origin, records, notes.get(origin) ?? [], verifier)
+      : {
+          origin,
+          leaves: records.length,
+          checkpoints: 0,
+          verifiedSize: 0,
+          missing: [],
+          altered: { from: 0, to: Number.MAX_SAFE_INTEGER },
+          alteredBecause: [
+            `no checkpoint key for gateway ${gatewayId}: nothing of it can be verified`,
+          ],
+          unverifiedTail: null,
+          rejectedCheckpoints: [],
+        };
+    verdicts.set(gatewayId, verdict);
+    gateways.push({ gatewayId, key: verifier !== undefined, ...verdict });
+  }
+  const asked =
+    containers.length > 0
+      ? containers
+      : [...new Set(lake.records.map((r) => String(r.container_id)))].sort();
+  // Without --from and --to: the whole span of the lake's readings.
+  let first = Infinity;
+  let last = -Infinity;
+  for (const r of lake.records) {
+    const t = typeof r.measurement_time === "string" ? Date.parse(r.measurement_time) : NaN;
+    if (Number.isNaN(t)) continue;
+    first = Math.min(first, t);
+    last = Math.max(last, t);
+  }
+  const from = options.from ?? new Date(Number.isFinite(first) ? first : 0);
+  const to = options.to ?? new Date(Number.isFinite(last) ? last + 1 : 0);
+  const reports = asked.map((id) =>
+    voyageReport(id, { from, to }, lake.records, verdicts, options.range),
+  );
+  return {
+    verified:
+      lake.unreadable.length === 0 &&
+      reports.every((r) => r.complete && r.intact && r.readings > 0),
+    files: lake.files,
+    records: lake.records.length,
+    unreadable: lake.unreadable,
+    gateways,
+    containers: reports,
+  };
+}
+
+function describe(report: AuditReport): string {
+  const lines = [`audit: ${report.records} records in ${report.files} files`];
+  for (const line of report.unreadable.slice(0, 10)) lines.push(`  unreadable: ${line}`);
+  for (const g of report.gateways) {
+    lines.push(
+      `gateway ${g.gatewayId}: ${g.leaves} leaves, ${g.checkpoints} checkpoints, verified to leaf ${g.verifiedSize}`,
+    );
+    for (const hole of g.missing) lines.push(`  missing leaves ${hole.from}-${hole.to - 1}`);
+    if (g.altered)
+      lines.push(`  ALTERED from leaf ${g.altered.from}: ${g.alteredBecause.join("; ")}`);
+    if (g.unverifiedTail)
+      lines.push(`  leaves ${g.unverifiedTail.from}-${g.unverifiedTail.to - 1}: no checkpoint yet`);
+  }
+  for (const c of report.containers) {
+    const verdict = `${c.complete ? "complete" : "INCOMPLETE"}, ${c.intact ? "intact" : "ALTERED"}`;
+    lines.push(
+      `container ${c.containerId} ${c.from} to ${c.to}: ${c.readings} readings; ${verdict}`,
+    );
+    for (const m of c.missing) lines.push(`  missing: ${m}`);
+    for (const a of c.altered) lines.push(`  altered: ${a}`);
+    const t = c.temperature;
+    const against = t.range
+      ? `${t.range.low}..${t.range.high} °C`
+      : "each reading's setpoint ± 2 °C";
+    lines.push(
+      `  temperature: min ${t.min ?? "-"} °C, max ${t.max ?? "-"} °C; ${(t.secondsOutOfRange / 60).toFixed(1)} min out of ${against}`,
+    );
+  }
+  lines.push(`verdict: ${report.verified ? "VERIFIED" : "NOT VERIFIED"}`);
+  return lines.join("\n") + "\n";
+}
+
+function time(value: string | undefined, flag: string): Date | null {
+  if (value === undefined) return null;
+  const at = new Date(value);
+  if (Number.isNaN(at.getTime())) throw new Error(`${flag} ${value}: not a time (ISO 8601)`);
+  return at;
+}
+
+function temperatureRange(value: string | undefined): TemperatureRange | undefined {
+  if (value === undefined) return undefined;
+  const match = /^(-?\d+(?:\.\d+)?):(-?\d+(?:\.\d+)?)$/.exec(value);
+  const low = Number(match?.[1]);
+  const high = Number(match?.[2]);
+  if (!match || !(low < high)) throw new Error(`--range ${value}: LOW:HIGH in °C, LOW below HIGH`);
+  return { low, high };
+}
+
+/** The gateways' verifier keys, one a line (as provisioning registered them); by key name. */
+function readKeys(file: string): Map<string, NoteVerifier> {
+  const verifiers = new Map<string, NoteVerifier>();
+  for (const [i, line] of readFileSync(file, "utf8").split("\n").entries()) {
+    const key = line.trim();
+    if (key === "" || key.startsWith("#")) continue;
+    try {
+      const verifier = parseVerifierKey(key);
+      verifiers.set(verifier.name, verifier);
+    } catch (error) {
+      throw new Error(`${file}:${i + 1}: ${(error as Error).message}`);
+    }
+  }
+  return verifiers;
+}
