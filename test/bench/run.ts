@@ -5,6 +5,7 @@ import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
 import { makePki } from "../support/pki.js";
 import { makeTempDir } from "../support/tmp.js";
 import { findTool } from "../support/tools.js";
+import { benchAudit } from "./audit.js";
 import { benchBackfill } from "./backfill.js";
 import { benchDrain } from "./drain.js";
 import { benchIngest } from "./ingest.js";
@@ -34,6 +35,9 @@ try {
   const walSync = await benchWalSync(temp.dir, quick ? 200 : 1000);
   results.push(...walSync);
   say(formatResults(walSync));
+  const audit = benchAudit(quick ? 3 : 30);
+  results.push(...audit);
+  say(formatResults(audit));
   const rules = [benchRules(1000, quick ? 200 : 1000), benchReportByException()];
   results.push(...rules);
   say(formatResults(rules));
