@@ -1,4 +1,5 @@
 import { App, Tags, Validations, type Stack } from "aws-cdk-lib";
+import { StageNames } from "../lib/stage-names.js";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { ActStack } from "../lib/act-stack.js";
 import { AnalyticsStack } from "../lib/analytics-stack.js";
@@ -75,34 +76,43 @@ export function telemetriesPlan(app: App): {
  * Context: the fleet's load, `-c containers=N -c intervalSeconds=S` (default 10,000 at 60 s) or
  * `-c readingsPerSecond=R`, sizes telemetries with 70 % headroom (lib/sizing.ts);
  * `-c telemetriesShards=N` sets the shards outright, `-c telemetriesOnDemand=true` makes it
- * on-demand; `-c quicksightPrincipal=<QuickSight user or group ARN>` adds the dashboard.
+ * on-demand; `-c quicksightPrincipal=<QuickSight user or group ARN>` adds the dashboard;
+ * `-c stage=dev` prefixes every physical name and stack name, so that stages share an account
+ * (lib/stage-names.ts).
  */
 export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATURE_FLAGS })): App {
   const { capacity: telemetriesCapacity } = telemetriesPlan(app);
+  const names = StageNames.of(app);
   const streams = new StreamsStack(app, "ReeferStreams", {
+    stackName: names.stack("ReeferStreams"),
     description: "reefer-edge: the telemetries and faulty-reefers Kinesis streams",
     telemetriesCapacity,
     faultyReefersCapacity: { shards: 1 },
   });
   const lake = new LakeStack(app, "ReeferLake", {
+    stackName: names.stack("ReeferLake"),
     description: "reefer-edge: the S3 data lake, its Firehoses, Glue table and Athena queries",
     telemetries: streams.streams.telemetries,
   });
   const ingest = new IngestStack(app, "ReeferIngest", {
+    stackName: names.stack("ReeferIngest"),
     description: "reefer-edge: gateway and claim policies, fleet provisioning, the IoT rules",
     streams: streams.streams,
     backfill: lake.backfill,
   });
   const act = new ActStack(app, "ReeferAct", {
+    stackName: names.stack("ReeferAct"),
     description: "reefer-edge: the act Lambda on faulty-reefers, alerts in DynamoDB and SNS",
     faultyReefers: streams.streams["faulty-reefers"],
   });
   const analytics = new AnalyticsStack(app, "ReeferAnalytics", {
+    stackName: names.stack("ReeferAnalytics"),
     description: "reefer-edge: the faulty-reefers Flink SQL job (Managed Service for Apache Flink)",
     telemetries: streams.streams.telemetries,
     faultyReefers: streams.streams["faulty-reefers"],
   });
   const operations = new OperationsStack(app, "ReeferOperations", {
+    stackName: names.stack("ReeferOperations"),
     description: "reefer-edge: the alarms of the cloud path, the topic they page through, IoT logs",
     streams: streams.streams,
     rules: INGEST_RULES,
@@ -112,6 +122,7 @@ export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATUR
     act: { fn: act.fn, poison: act.poison, failedBatches: act.failedBatches },
   });
   const release = new ReleaseStack(app, "ReeferRelease", {
+    stackName: names.stack("ReeferRelease"),
     description:
       "reefer-edge: updates over the air: the release bucket, the pre-signing role, the job template",
   });
@@ -120,9 +131,10 @@ export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATUR
   const principal = app.node.tryGetContext("quicksightPrincipal") as string | undefined;
   if (principal) {
     const dashboard = new DashboardStack(app, "ReeferDashboard", {
+      stackName: names.stack("ReeferDashboard"),
       description: "reefer-edge: the QuickSight dashboard over the lake (optional)",
       principalArn: principal,
-      workGroup: LAKE_WORKGROUP,
+      workGroup: names.dash(LAKE_WORKGROUP),
     });
     dashboard.addStackDependency(lake);
     stacks.push(dashboard);

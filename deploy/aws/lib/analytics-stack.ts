@@ -1,4 +1,5 @@
 import { Stack, type StackProps } from "aws-cdk-lib";
+import { StageNames } from "./stage-names.js";
 import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import type { Stream } from "aws-cdk-lib/aws-kinesis";
 import {
@@ -64,7 +65,7 @@ export class AnalyticsStack extends Stack {
     );
 
     this.application = new CfnApplication(this, "Job", {
-      applicationName: "reefer-faulty-reefers",
+      applicationName: StageNames.of(this).dash("reefer-faulty-reefers"),
       applicationDescription: "Per container and minute, readings over 18 °C (faulty-reefers.sql)",
       runtimeEnvironment: "FLINK-1_19",
       serviceExecutionRole: role.roleArn,

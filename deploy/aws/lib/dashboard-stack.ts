@@ -1,4 +1,5 @@
 import { Stack, type StackProps } from "aws-cdk-lib";
+import { StageNames } from "./stage-names.js";
 import { CfnDashboard, CfnDataSet, CfnDataSource } from "aws-cdk-lib/aws-quicksight";
 import type { Construct } from "constructs";
 import { DATABASE_NAME, TABLE_NAME } from "./lake-stack.js";
@@ -30,7 +31,7 @@ export class DashboardStack extends Stack {
     super(scope, id, props);
     const source = new CfnDataSource(this, "LakeSource", {
       awsAccountId: this.account,
-      dataSourceId: "reefer-lake",
+      dataSourceId: StageNames.of(this).dash("reefer-lake"),
       name: "reefer lake (Athena)",
       type: "ATHENA",
       dataSourceParameters: { athenaParameters: { workGroup: props.workGroup } },
@@ -49,7 +50,7 @@ export class DashboardStack extends Stack {
 
     const dataSet = new CfnDataSet(this, "Readings", {
       awsAccountId: this.account,
-      dataSetId: "reefer-readings",
+      dataSetId: StageNames.of(this).dash("reefer-readings"),
       name: "reefer readings, last 90 days, deduplicated",
       importMode: "DIRECT_QUERY",
       physicalTableMap: {
@@ -57,7 +58,7 @@ export class DashboardStack extends Stack {
           customSql: {
             dataSourceArn: source.attrArn,
             name: "deduplicated readings",
-            sqlQuery: DATA_SET_SQL,
+            sqlQuery: dataSetSql(StageNames.of(this).underscore(DATABASE_NAME)),
             columns: [
               { name: "container_id", type: "STRING" },
               { name: "gateway_id", type: "STRING" },
@@ -94,7 +95,7 @@ export class DashboardStack extends Stack {
     const title = (plainText: string) => ({ visibility: "VISIBLE", formatText: { plainText } });
     new CfnDashboard(this, "Dashboard", {
       awsAccountId: this.account,
-      dashboardId: "reefer-voyages",
+      dashboardId: StageNames.of(this).dash("reefer-voyages"),
       name: "Reefers: voyages, excursions, backlogs",
       permissions: [
         {
@@ -226,14 +227,14 @@ export class DashboardStack extends Stack {
 }
 
 /** The last 90 days of readings, one per (container_id, seq), with what the visuals count. */
-const DATA_SET_SQL = `SELECT container_id, gateway_id,
+const dataSetSql = (database: string) => `SELECT container_id, gateway_id,
        from_iso8601_timestamp(measurement_time) AS measured_at,
        temperature, target_temperature, date AS day,
        IF(temperature > 18, 1, 0) AS over_threshold,
        IF(source = 'backfill', 1, 0) AS backfilled
 FROM (
   SELECT r.*, row_number() OVER (PARTITION BY container_id, seq ORDER BY source DESC) AS copy
-  FROM ${DATABASE_NAME}.${TABLE_NAME} r
+  FROM ${database}.${TABLE_NAME} r
   WHERE date >= date_format(current_date - INTERVAL '90' DAY, '%Y-%m-%d')
 )
 WHERE copy = 1`;

@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { StageNames } from "./stage-names.js";
 import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { CfnPolicy, CfnProvisioningTemplate, CfnTopicRule } from "aws-cdk-lib/aws-iot";
@@ -40,11 +41,12 @@ export class IngestStack extends Stack {
 
   constructor(scope: Construct, id: string, props: IngestProps) {
     super(scope, id, props);
+    const names = StageNames.of(this);
     const arn = (resource: string) =>
       `arn:${this.partition}:iot:${this.region}:${this.account}:${resource}`;
 
     new CfnPolicy(this, "GatewayPolicy", {
-      policyName: GATEWAY_POLICY_NAME,
+      policyName: names.dash(GATEWAY_POLICY_NAME),
       policyDocument: {
         Version: "2012-10-17",
         Statement: [
@@ -91,10 +93,10 @@ export class IngestStack extends Stack {
     // its own certificate and register itself with the template.
     const provisioning = [
       "$aws/certificates/create-from-csr/json",
-      `$aws/provisioning-templates/${PROVISIONING_TEMPLATE_NAME}/provision/json`,
+      `$aws/provisioning-templates/${names.dash(PROVISIONING_TEMPLATE_NAME)}/provision/json`,
     ];
     new CfnPolicy(this, "ClaimPolicy", {
-      policyName: CLAIM_POLICY_NAME,
+      policyName: names.dash(CLAIM_POLICY_NAME),
       policyDocument: {
         Version: "2012-10-17",
         Statement: [
@@ -138,11 +140,11 @@ export class IngestStack extends Stack {
     });
     const hook = this.preProvisioningHook();
     const template = new CfnProvisioningTemplate(this, "ProvisioningTemplate", {
-      templateName: PROVISIONING_TEMPLATE_NAME,
+      templateName: names.dash(PROVISIONING_TEMPLATE_NAME),
       description: "A gateway: thing gw-<serial>, its certificate, the gateway policy",
       enabled: true,
       provisioningRoleArn: provisioningRole.roleArn,
-      templateBody: JSON.stringify(provisioningTemplate()),
+      templateBody: JSON.stringify(provisioningTemplate(names.dash(GATEWAY_POLICY_NAME))),
       preProvisioningHook: { targetArn: hook.functionArn, payloadVersion: "2020-04-01" },
     });
     // AWS IoT checks it may invoke the hook when the template is made.
@@ -191,7 +193,7 @@ export class IngestStack extends Stack {
 
     for (const rule of INGEST_RULES) {
       new CfnTopicRule(this, ruleId(rule), {
-        ruleName: rule.name,
+        ruleName: names.underscore(rule.name),
         topicRulePayload: {
           description: rule.description,
           sql: rule.sql,
@@ -218,7 +220,7 @@ export class IngestStack extends Stack {
    */
   private preProvisioningHook(): IFunction {
     const serials = new Table(this, "GatewaySerials", {
-      tableName: SERIALS_TABLE_NAME,
+      tableName: StageNames.of(this).dash(SERIALS_TABLE_NAME),
       partitionKey: { name: "serial", type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
       encryption: TableEncryption.AWS_MANAGED,
@@ -242,7 +244,7 @@ export class IngestStack extends Stack {
     fn.addPermission("IotInvokes", {
       principal: new ServicePrincipal("iot.amazonaws.com"),
       sourceAccount: this.account,
-      sourceArn: `arn:${this.partition}:iot:${this.region}:${this.account}:provisioningtemplate/${PROVISIONING_TEMPLATE_NAME}`,
+      sourceArn: `arn:${this.partition}:iot:${this.region}:${this.account}:provisioningtemplate/${StageNames.of(this).dash(PROVISIONING_TEMPLATE_NAME)}`,
     });
     acknowledge(fn.role ?? fn, {
       "IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/gw-*]":
@@ -309,7 +311,9 @@ function actions(
 }
 
 /** The fleet provisioning template: thing gw-<SerialNumber>, its certificate, the policy. */
-export function provisioningTemplate(): Record<string, unknown> {
+export function provisioningTemplate(
+  gatewayPolicyName: string = GATEWAY_POLICY_NAME,
+): Record<string, unknown> {
   return {
     Parameters: {
       SerialNumber: { Type: "String" },
@@ -328,7 +332,7 @@ export function provisioningTemplate(): Record<string, unknown> {
         Type: "AWS::IoT::Certificate",
         Properties: { CertificateId: { Ref: "AWS::IoT::Certificate::Id" }, Status: "ACTIVE" },
       },
-      policy: { Type: "AWS::IoT::Policy", Properties: { PolicyName: GATEWAY_POLICY_NAME } },
+      policy: { Type: "AWS::IoT::Policy", Properties: { PolicyName: gatewayPolicyName } },
     },
   };
 }

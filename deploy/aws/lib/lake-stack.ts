@@ -1,4 +1,5 @@
 import { Stack, type StackProps } from "aws-cdk-lib";
+import { StageNames } from "./stage-names.js";
 import { CfnNamedQuery, CfnWorkGroup } from "aws-cdk-lib/aws-athena";
 import { CfnDatabase, CfnTable } from "aws-cdk-lib/aws-glue";
 import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
@@ -35,6 +36,7 @@ export class LakeStack extends Stack {
 
   constructor(scope: Construct, id: string, props: LakeProps) {
     super(scope, id, props);
+    const names = StageNames.of(this);
     const logs = secureBucket(this, "AccessLogs");
     this.bucket = secureBucket(this, "Lake", { logs, lifecycleRules: [COLDER_WITH_AGE] });
 
@@ -102,7 +104,7 @@ export class LakeStack extends Stack {
     });
 
     const live = new CfnDeliveryStream(this, "LiveToLake", {
-      deliveryStreamName: DELIVERY_STREAMS[0],
+      deliveryStreamName: names.dash(DELIVERY_STREAMS[0]),
       deliveryStreamType: "KinesisStreamAsSource",
       kinesisStreamSourceConfiguration: {
         kinesisStreamArn: props.telemetries.streamArn,
@@ -118,7 +120,7 @@ export class LakeStack extends Stack {
         "encryption: the source stream is encrypted (KMS) and the bucket is (SSE-S3)",
     });
     this.backfill = new CfnDeliveryStream(this, "BackfillToLake", {
-      deliveryStreamName: DELIVERY_STREAMS[1],
+      deliveryStreamName: names.dash(DELIVERY_STREAMS[1]),
       deliveryStreamType: "DirectPut",
       deliveryStreamEncryptionConfigurationInput: { keyType: "AWS_OWNED_CMK" },
       extendedS3DestinationConfiguration: destination("backfill", false),
@@ -127,12 +129,15 @@ export class LakeStack extends Stack {
 
     const database = new CfnDatabase(this, "Database", {
       catalogId: this.account,
-      databaseInput: { name: DATABASE_NAME, description: "reefer-edge: every reading captured" },
+      databaseInput: {
+        name: names.underscore(DATABASE_NAME),
+        description: "reefer-edge: every reading captured",
+      },
     });
     const location = `s3://${this.bucket.bucketName}/${READINGS_PREFIX}`;
     const table = new CfnTable(this, "Readings", {
       catalogId: this.account,
-      databaseName: DATABASE_NAME,
+      databaseName: names.underscore(DATABASE_NAME),
       tableInput: {
         name: TABLE_NAME,
         description: "Readings (wire contract v1), live and backfilled; duplicates possible",
@@ -169,7 +174,7 @@ export class LakeStack extends Stack {
     table.node.addDependency(database);
 
     const workgroup = new CfnWorkGroup(this, "WorkGroup", {
-      name: LAKE_WORKGROUP,
+      name: names.dash(LAKE_WORKGROUP),
       description: "Queries over the reefer lake",
       workGroupConfiguration: {
         enforceWorkGroupConfiguration: true,
@@ -183,7 +188,7 @@ export class LakeStack extends Stack {
     });
     for (const [id, query] of Object.entries(SAVED_QUERIES)) {
       new CfnNamedQuery(this, id, {
-        database: DATABASE_NAME,
+        database: names.underscore(DATABASE_NAME),
         workGroup: workgroup.name,
         name: query.name,
         description: query.description,

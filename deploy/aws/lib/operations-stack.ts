@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { StageNames } from "./stage-names.js";
 import {
   Alarm,
   ComparisonOperator,
@@ -75,7 +76,12 @@ export class OperationsStack extends Stack {
       enforceSSL: true,
     });
 
-    this.iotLogging();
+    // AWS IoT's logging is one setting an account and region, into a log group whose name AWS
+    // fixes: the unstaged app owns it, or the one stage given `-c iotLogging=true`; any other
+    // stage would fight over it (and fail to create the log group).
+    const iotLogging: unknown = this.node.tryGetContext("iotLogging");
+    if (StageNames.of(this).stage === "" ? iotLogging !== "false" : iotLogging === "true")
+      this.iotLogging();
 
     const alarm = (
       name: string,
@@ -85,7 +91,7 @@ export class OperationsStack extends Stack {
       evaluationPeriods = 1,
     ) => {
       const made = new Alarm(this, name, {
-        alarmName: `reefer-${name}`,
+        alarmName: StageNames.of(this).dash(`reefer-${name}`),
         alarmDescription: `${description} (deploy/aws/README.md, alarm catalogue)`,
         metric,
         threshold,
@@ -129,7 +135,7 @@ export class OperationsStack extends Stack {
         new Metric({
           namespace: "AWS/IoT",
           metricName,
-          dimensionsMap: { RuleName: rule },
+          dimensionsMap: { RuleName: StageNames.of(this).underscore(rule) },
           statistic: "Sum",
           period: minutes(5),
         });
@@ -192,7 +198,7 @@ export class OperationsStack extends Stack {
         new Metric({
           namespace: "AWS/Firehose",
           metricName: "DeliveryToS3.DataFreshness",
-          dimensionsMap: { DeliveryStreamName: name },
+          dimensionsMap: { DeliveryStreamName: StageNames.of(this).dash(name) },
           statistic: "Maximum",
           period: minutes(5),
         }),

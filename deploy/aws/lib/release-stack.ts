@@ -1,4 +1,5 @@
 import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import { StageNames } from "./stage-names.js";
 import { CfnJobTemplate, CfnThingGroup, CfnThingType } from "aws-cdk-lib/aws-iot";
 import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import type { Bucket, CfnBucket } from "aws-cdk-lib/aws-s3";
@@ -56,20 +57,20 @@ export class ReleaseStack extends Stack {
         "Every package under the releases prefix: a job's URL is pre-signed for whichever release it names, and the role can only read.",
     });
     new CfnThingType(this, "GatewayType", {
-      thingTypeName: GATEWAY_THING_TYPE,
+      thingTypeName: StageNames.of(this).dash(GATEWAY_THING_TYPE),
       thingTypeProperties: {
         thingTypeDescription: "A reefer-edge gateway on a refrigerated container",
         searchableAttributes: ["ship", "fleet"],
       },
     });
     new CfnThingGroup(this, "Gateways", {
-      thingGroupName: GATEWAY_GROUP,
+      thingGroupName: StageNames.of(this).dash(GATEWAY_GROUP),
       thingGroupProperties: {
         thingGroupDescription: "Every reefer-edge gateway: update jobs target it",
       },
     });
     const template = new CfnJobTemplate(this, "UpdateTemplate", {
-      jobTemplateId: "reefer-edge-update",
+      jobTemplateId: StageNames.of(this).dash("reefer-edge-update"),
       description:
         "A reefer-edge update: its rollout, abort and timeout (the document is each release's)",
       // A custom template's document cannot take parameters (AWS fills documentParameters for

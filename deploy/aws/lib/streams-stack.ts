@@ -1,4 +1,5 @@
 import { Duration, Stack, type StackProps } from "aws-cdk-lib";
+import { StageNames } from "./stage-names.js";
 import { Stream, StreamEncryption, StreamMode } from "aws-cdk-lib/aws-kinesis";
 import type { Construct } from "constructs";
 import type { StreamName } from "./rule-table.js";
@@ -24,7 +25,7 @@ export class StreamsStack extends Stack {
     super(scope, id, props);
     const stream = (construct: string, name: StreamName, capacity: StreamCapacity) =>
       new Stream(this, construct, {
-        streamName: name,
+        streamName: StageNames.of(this).dash(name),
         encryption: StreamEncryption.MANAGED,
         retentionPeriod: Duration.days(7),
         ...("shards" in capacity
