@@ -126,6 +126,8 @@ export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATUR
     description:
       "reefer-edge: updates over the air: the release bucket, the pre-signing role, the job template",
   });
+  // Gateways provision into the Release stack's thing type and group: they must exist first.
+  ingest.addStackDependency(release);
   const stacks: Stack[] = [streams, lake, ingest, act, analytics, operations, release];
   // Off by default: QuickSight needs an account subscription (dashboard-stack.ts).
   const principal = app.node.tryGetContext("quicksightPrincipal") as string | undefined;

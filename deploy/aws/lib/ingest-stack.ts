@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { GATEWAY_GROUP, GATEWAY_THING_TYPE } from "./release-stack.js";
 import { StageNames } from "./stage-names.js";
 import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
@@ -144,7 +145,13 @@ export class IngestStack extends Stack {
       description: "A gateway: thing gw-<serial>, its certificate, the gateway policy",
       enabled: true,
       provisioningRoleArn: provisioningRole.roleArn,
-      templateBody: JSON.stringify(provisioningTemplate(names.dash(GATEWAY_POLICY_NAME))),
+      templateBody: JSON.stringify(
+        provisioningTemplate({
+          gatewayPolicy: names.dash(GATEWAY_POLICY_NAME),
+          thingType: names.dash(GATEWAY_THING_TYPE),
+          thingGroup: names.dash(GATEWAY_GROUP),
+        }),
+      ),
       preProvisioningHook: { targetArn: hook.functionArn, payloadVersion: "2020-04-01" },
     });
     // AWS IoT checks it may invoke the hook when the template is made.
@@ -310,9 +317,16 @@ function actions(
   ];
 }
 
-/** The fleet provisioning template: thing gw-<SerialNumber>, its certificate, the policy. */
+/**
+ * The fleet provisioning template: thing gw-<SerialNumber> of the gateway thing type, in the
+ * gateways' group (update jobs and fleet indexing target them), its certificate, the policy.
+ */
 export function provisioningTemplate(
-  gatewayPolicyName: string = GATEWAY_POLICY_NAME,
+  names: { gatewayPolicy: string; thingType: string; thingGroup: string } = {
+    gatewayPolicy: GATEWAY_POLICY_NAME,
+    thingType: GATEWAY_THING_TYPE,
+    thingGroup: GATEWAY_GROUP,
+  },
 ): Record<string, unknown> {
   return {
     Parameters: {
@@ -325,14 +339,21 @@ export function provisioningTemplate(
         Properties: {
           ThingName: { "Fn::Join": ["", ["gw-", { Ref: "SerialNumber" }]] },
           AttributePayload: { serial: { Ref: "SerialNumber" } },
+          ThingTypeName: names.thingType,
+          ThingGroups: [names.thingGroup],
         },
-        OverrideSettings: { AttributePayload: "MERGE" },
+        // A gateway provisioned again keeps the groups an operator put it in, and joins ours.
+        OverrideSettings: {
+          AttributePayload: "MERGE",
+          ThingTypeName: "REPLACE",
+          ThingGroups: "MERGE",
+        },
       },
       certificate: {
         Type: "AWS::IoT::Certificate",
         Properties: { CertificateId: { Ref: "AWS::IoT::Certificate::Id" }, Status: "ACTIVE" },
       },
-      policy: { Type: "AWS::IoT::Policy", Properties: { PolicyName: gatewayPolicyName } },
+      policy: { Type: "AWS::IoT::Policy", Properties: { PolicyName: names.gatewayPolicy } },
     },
   };
 }

@@ -181,6 +181,13 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
         Match.objectLike({
           Resources: Match.objectLike({
             policy: { Type: "AWS::IoT::Policy", Properties: { PolicyName: "reefer-gateway" } },
+            // Of the thing type, in the group, that the Release stack makes: jobs target it.
+            thing: Match.objectLike({
+              Properties: Match.objectLike({
+                ThingTypeName: "reefer-gateway",
+                ThingGroups: ["reefer-gateways"],
+              }),
+            }),
           }),
         }),
       ),
