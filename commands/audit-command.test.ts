@@ -133,6 +133,37 @@ describe("reefer-edge audit verify", () => {
     expect(code).toBe(1);
   });
 
+  it("counts a reading outside the log as unverified, never as proven: exit 1", () => {
+    const slipped = voyage.records.find((r) => r.log_index === 7);
+    const unlogged = Object.fromEntries(
+      Object.entries(slipped ?? {}).filter(([key]) => key !== "log_index"),
+    );
+    const lastSeq = Math.max(
+      ...voyage.records
+        .filter((r) => r.container_id === slipped?.container_id)
+        .map((r) => Number(r.seq)),
+    );
+    const lake = writeLake(voyage, [
+      ...voyage.records,
+      Object.freeze({ ...unlogged, seq: lastSeq + 1, temperature: 4 }),
+    ]);
+    const { code, out } = verify([
+      "--lake",
+      lake.readings,
+      "--checkpoints",
+      lake.checkpoints,
+      "--keys",
+      lake.keys,
+      "--container",
+      String(slipped?.container_id),
+    ]);
+    expect(out).toContain("complete, intact, 1 UNVERIFIED");
+    expect(out).toContain(
+      `unverified: ${voyage.gatewayId}: 1 readings outside the log (no log_index)`,
+    );
+    expect(code).toBe(1);
+  });
+
   it("trusts nothing without the gateway's key, and says so: exit 1", () => {
     const lake = writeLake(voyage);
     const stranger = makeVoyage({

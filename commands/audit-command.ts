@@ -116,6 +116,7 @@ function audit(
           ],
           unverifiedTail: null,
           rejectedCheckpoints: [],
+          unlogged: 0,
         };
     verdicts.set(gatewayId, verdict);
     gateways.push({ gatewayId, key: verifier !== undefined, ...verdict });
@@ -141,7 +142,7 @@ function audit(
   return {
     verified:
       lake.unreadable.length === 0 &&
-      reports.every((r) => r.complete && r.intact && r.readings > 0),
+      reports.every((r) => r.complete && r.intact && r.unverified.length === 0 && r.readings > 0),
     files: lake.files,
     records: lake.records.length,
     unreadable: lake.unreadable,
@@ -164,12 +165,15 @@ function describe(report: AuditReport): string {
       lines.push(`  leaves ${g.unverifiedTail.from}-${g.unverifiedTail.to - 1}: no checkpoint yet`);
   }
   for (const c of report.containers) {
-    const verdict = `${c.complete ? "complete" : "INCOMPLETE"}, ${c.intact ? "intact" : "ALTERED"}`;
+    const verdict =
+      `${c.complete ? "complete" : "INCOMPLETE"}, ${c.intact ? "intact" : "ALTERED"}` +
+      (c.unverifiedReadings > 0 ? `, ${c.unverifiedReadings} UNVERIFIED` : "");
     lines.push(
       `container ${c.containerId} ${c.from} to ${c.to}: ${c.readings} readings; ${verdict}`,
     );
     for (const m of c.missing) lines.push(`  missing: ${m}`);
     for (const a of c.altered) lines.push(`  altered: ${a}`);
+    for (const u of c.unverified) lines.push(`  unverified: ${u}`);
     const t = c.temperature;
     const against = t.range
       ? `${t.range.low}..${t.range.high} °C`

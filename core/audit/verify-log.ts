@@ -43,6 +43,12 @@ export type LogVerdict = {
   unverifiedTail: LeafRange | null;
   /** Checkpoints that did not open (not signed by the key, not for this log), with why. */
   rejectedCheckpoints: string[];
+  /**
+   * Records with no log index: captured outside the log (by a version without it, or published
+   * from memory before any commit under write-behind). Nothing proves them; the voyage report
+   * names them.
+   */
+  unlogged: number;
 };
 
 export type LoggedRecord = Readonly<Record<string, unknown>>;
@@ -97,8 +103,13 @@ function leavesByIndex(records: readonly LoggedRecord[]) {
   const leaves = new Map<number, Buffer>();
   const conflicts: number[] = [];
   const unreadable: string[] = [];
+  let unlogged = 0;
   for (const record of records) {
     const index = record[LOG_INDEX_FIELD];
+    if (index === undefined) {
+      unlogged++; // captured outside the log: judged by the voyage report, not here
+      continue;
+    }
     if (typeof index !== "number" || !Number.isSafeInteger(index) || index < 0) {
       unreadable.push(
         `a record with no valid ${LOG_INDEX_FIELD}: ${JSON.stringify(record).slice(0, 120)}`,
@@ -116,7 +127,12 @@ function leavesByIndex(records: readonly LoggedRecord[]) {
     if (seen === undefined) leaves.set(index, hash);
     else if (!seen.equals(hash)) conflicts.push(index);
   }
-  return { leaves, conflicts: [...new Set(conflicts)].sort((a, b) => a - b), unreadable };
+  return {
+    leaves,
+    conflicts: [...new Set(conflicts)].sort((a, b) => a - b),
+    unreadable,
+    unlogged,
+  };
 }
 
 /** Ranges of the indexes in [0, end) that `present` lacks. */
@@ -142,7 +158,7 @@ export function verifyLog(
   notes: readonly string[],
   verifier: NoteVerifier,
 ): LogVerdict {
-  const { leaves, conflicts, unreadable } = leavesByIndex(records);
+  const { leaves, conflicts, unreadable, unlogged } = leavesByIndex(records);
   const alteredBecause: string[] = [...unreadable];
   const rejectedCheckpoints: string[] = [];
   const reject = (c: Candidate, why: string) =>
@@ -235,5 +251,6 @@ export function verifyLog(
     alteredBecause,
     unverifiedTail: highest + 1 > tailFrom ? { from: tailFrom, to: highest + 1 } : null,
     rejectedCheckpoints,
+    unlogged,
   };
 }

@@ -23,8 +23,12 @@ export type VoyageReport = {
   intact: boolean;
   /** Why not intact: the log's verdict, where it touches this container's readings. */
   altered: string[];
-  /** Readings past the last checkpoint: delivered but not yet signed for. */
+  /**
+   * Readings nothing proves: past the last checkpoint (not yet signed for), or outside the log
+   * (no log index). Present and counted, but an insider could have written them.
+   */
   unverifiedReadings: number;
+  unverified: string[];
   temperature: {
     min: number | null;
     max: number | null;
@@ -38,15 +42,16 @@ export type VoyageReport = {
 /** Without a range given: a reading's own setpoint ± this many °C. */
 export const DEFAULT_TOLERANCE_C = 2;
 
-type Reading = { record: LoggedRecord; index: number; seq: number; time: number };
+/** A reading of the lake; `index` null: outside the log. */
+type Reading = { record: LoggedRecord; index: number | null; seq: number; time: number };
 
 function readingOf(record: LoggedRecord): Reading | null {
   const index = record[LOG_INDEX_FIELD];
   const seq = record.seq;
   const time =
     typeof record.measurement_time === "string" ? Date.parse(record.measurement_time) : NaN;
-  if (typeof index !== "number" || typeof seq !== "number" || Number.isNaN(time)) return null;
-  return { record, index, seq, time };
+  if (typeof seq !== "number" || Number.isNaN(time)) return null;
+  return { record, index: typeof index === "number" ? index : null, seq, time };
 }
 
 const overlaps = (a: LeafRange, b: LeafRange): boolean => a.from < b.to && b.from < a.to;
@@ -62,19 +67,30 @@ export function voyageReport(
   const to = window.to.getTime();
   // Each (gateway, seq) once: the lake may hold a reading twice (delivered again after a drop).
   const all = new Map<string, Reading>();
+  const shadowed: string[] = [];
   for (const record of records) {
     if (record.container_id !== containerId) continue;
     const reading = readingOf(record);
-    if (reading) all.set(`${String(record.gateway_id)} ${reading.seq}`, reading);
+    if (!reading) continue;
+    const key = `${String(record.gateway_id)} ${reading.seq}`;
+    const seen = all.get(key);
+    // A reading outside the log never stands in for one in it: the logged one is what was signed.
+    if (seen?.index !== null && seen !== undefined && reading.index === null) {
+      shadowed.push(`seq ${reading.seq} of ${containerId} appears outside the log too`);
+      continue;
+    }
+    all.set(key, reading);
   }
   const sorted = [...all.values()].sort((a, b) => a.time - b.time || a.seq - b.seq);
   const inside = sorted.filter((r) => r.time >= from && r.time < to);
-  const before = sorted.filter((r) => r.time < from).at(-1);
-  const after = sorted.find((r) => r.time >= to);
+  // The nearest logged readings around the range: where a hole in the log could hide one.
+  const before = sorted.filter((r) => r.time < from && r.index !== null).at(-1);
+  const after = sorted.find((r) => r.time >= to && r.index !== null);
   const gateways = [...new Set(inside.map((r) => String(r.record.gateway_id)))].sort();
 
   const missing: string[] = [];
-  const altered: string[] = [];
+  const altered: string[] = [...shadowed];
+  const unverified: string[] = [];
   let unverifiedReadings = 0;
   for (const gateway of gateways.length > 0 ? gateways : gatewaysAround(before, after)) {
     const verdict = verdicts.get(gateway);
@@ -87,8 +103,11 @@ export function voyageReport(
     );
     // The span of the log in which a reading of this container in the range could have been.
     const span: LeafRange = {
-      from: before?.record.gateway_id === gateway ? before.index : 0,
-      to: after?.record.gateway_id === gateway ? after.index + 1 : Number.MAX_SAFE_INTEGER,
+      from: before?.record.gateway_id === gateway ? (before.index ?? 0) : 0,
+      to:
+        after?.record.gateway_id === gateway
+          ? (after.index ?? Number.MAX_SAFE_INTEGER - 1) + 1
+          : Number.MAX_SAFE_INTEGER,
     };
     for (const hole of verdict.missing)
       if (overlaps(hole, span))
@@ -97,17 +116,26 @@ export function voyageReport(
       altered.push(
         `${gateway}: leaves ${verdict.altered.from}-${verdict.altered.to - 1}: ${verdict.alteredBecause.join("; ")}`,
       );
-    unverifiedReadings += inside.filter(
-      (r) => r.record.gateway_id === gateway && r.index >= verdict.verifiedSize,
+    const unsigned = inside.filter(
+      (r) => r.record.gateway_id === gateway && r.index !== null && r.index >= verdict.verifiedSize,
     ).length;
-    for (const [i, next] of mine.entries()) {
-      const previous = mine[i - 1];
+    const unlogged = inside.filter(
+      (r) => r.record.gateway_id === gateway && r.index === null,
+    ).length;
+    if (unsigned > 0)
+      unverified.push(
+        `${gateway}: ${unsigned} readings past the last checkpoint (not yet signed for)`,
+      );
+    if (unlogged > 0)
+      unverified.push(`${gateway}: ${unlogged} readings outside the log (no ${LOG_INDEX_FIELD})`);
+    unverifiedReadings += unsigned + unlogged;
+    const bySeq = [...mine].sort((a, b) => a.seq - b.seq);
+    for (const [i, next] of bySeq.entries()) {
+      const previous = bySeq[i - 1];
       if (previous && next.seq - previous.seq > 1)
         missing.push(`${gateway}: seq ${previous.seq + 1}-${next.seq - 1} of ${containerId}`);
     }
   }
-  if (unverifiedReadings > 0)
-    missing.push(`${unverifiedReadings} readings past the last checkpoint (not yet signed for)`);
 
   return {
     containerId,
@@ -120,6 +148,7 @@ export function voyageReport(
     intact: altered.length === 0,
     altered,
     unverifiedReadings,
+    unverified,
     temperature: temperatures(inside, to, range),
   };
 }
