@@ -53,6 +53,19 @@ function verify(args: string[]): { code: number; out: string; err: string } {
   return { code, out, err };
 }
 
+/** `audit verify` over a written lake, with more arguments. */
+function verifyLake(lake: ReturnType<typeof writeLake>, ...args: string[]) {
+  return verify([
+    "--lake",
+    lake.readings,
+    "--checkpoints",
+    lake.checkpoints,
+    "--keys",
+    lake.keys,
+    ...args,
+  ]);
+}
+
 const voyage = makeVoyage({
   seed: 11,
   days: 10,
@@ -65,14 +78,7 @@ const [first = "", second = ""] = voyage.containers;
 describe("reefer-edge audit verify", () => {
   it("verifies a clean voyage: exit 0, each container complete and intact, its temperatures", () => {
     const lake = writeLake(voyage);
-    const { code, out } = verify([
-      "--lake",
-      lake.readings,
-      "--checkpoints",
-      lake.checkpoints,
-      "--keys",
-      lake.keys,
-    ]);
+    const { code, out } = verifyLake(lake);
     expect(out).toContain(`container ${first} `);
     expect(out).toContain(`container ${second} `);
     expect(out).toContain("240 readings; complete, intact");
@@ -87,15 +93,7 @@ describe("reefer-edge audit verify", () => {
       voyage,
       voyage.records.filter((r) => r.log_index !== 101),
     );
-    const { code, out } = verify([
-      "--lake",
-      lake.readings,
-      "--checkpoints",
-      lake.checkpoints,
-      "--keys",
-      lake.keys,
-      "--json",
-    ]);
+    const { code, out } = verifyLake(lake, "--json");
     const report = JSON.parse(out) as {
       verified: boolean;
       gateways: { missing: { from: number; to: number }[] }[];
@@ -118,16 +116,7 @@ describe("reefer-edge audit verify", () => {
     const original = voyage.records.find((r) => r.log_index === 222);
     if (original?.temperature === 4) throw new Error("pick a leaf whose temperature is not 4");
     const lake = writeLake(voyage, records);
-    const { code, out } = verify([
-      "--lake",
-      lake.readings,
-      "--checkpoints",
-      lake.checkpoints,
-      "--keys",
-      lake.keys,
-      "--container",
-      String(original?.container_id),
-    ]);
+    const { code, out } = verifyLake(lake, "--container", String(original?.container_id));
     expect(out).toContain("ALTERED from leaf 220");
     expect(out).toContain("verdict: NOT VERIFIED");
     expect(code).toBe(1);
@@ -147,16 +136,7 @@ describe("reefer-edge audit verify", () => {
       ...voyage.records,
       Object.freeze({ ...unlogged, seq: lastSeq + 1, temperature: 4 }),
     ]);
-    const { code, out } = verify([
-      "--lake",
-      lake.readings,
-      "--checkpoints",
-      lake.checkpoints,
-      "--keys",
-      lake.keys,
-      "--container",
-      String(slipped?.container_id),
-    ]);
+    const { code, out } = verifyLake(lake, "--container", String(slipped?.container_id));
     expect(out).toContain("complete, intact, 1 UNVERIFIED");
     expect(out).toContain(
       `unverified: ${voyage.gatewayId}: 1 readings outside the log (no log_index)`,
@@ -174,14 +154,7 @@ describe("reefer-edge audit verify", () => {
       checkpointEvery: 4,
     });
     writeFileSync(lake.keys, `${stranger.vkey}\n`);
-    const { code, out } = verify([
-      "--lake",
-      lake.readings,
-      "--checkpoints",
-      lake.checkpoints,
-      "--keys",
-      lake.keys,
-    ]);
+    const { code, out } = verifyLake(lake);
     expect(out).toContain(`no checkpoint key for gateway ${voyage.gatewayId}`);
     expect(code).toBe(1);
   });
@@ -190,14 +163,7 @@ describe("reefer-edge audit verify", () => {
     const lake = writeLake(voyage);
     const file = join(lake.readings, "date=2026-11-02", "part-1");
     writeFileSync(file, readFileSync(file, "utf8").replace(/\n/, "\n{not json\n"));
-    const { code, out } = verify([
-      "--lake",
-      lake.readings,
-      "--checkpoints",
-      lake.checkpoints,
-      "--keys",
-      lake.keys,
-    ]);
+    const { code, out } = verifyLake(lake);
     expect(out).toMatch(/unreadable: date=2026-11-02\/part-1:2: /);
     expect(code).toBe(1);
   });

@@ -80,6 +80,9 @@ export function verifyInclusion(
   return sn === 0 && r.equals(root);
 }
 
+// verifyInclusion and verifyConsistency walk the tree the same way (RFC 9162 writes both walks
+// out in full); each is kept as the RFC states it, to be read against it line by line.
+
 /** Whether `proof` shows the tree of `older` leaves (`oldRoot`) a prefix of `newer`'s (`newRoot`). */
 export function verifyConsistency(
   older: number,
