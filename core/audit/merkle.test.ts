@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { CompactRange, EMPTY_ROOT, leafHash, treeHash } from "./merkle.js";
+import { CompactRange, EMPTY_ROOT, leafHash, nodeHash, treeHash } from "./merkle.js";
 import { consistencyProof, inclusionProof, verifyConsistency, verifyInclusion } from "./proofs.js";
 
 /**
@@ -81,6 +81,20 @@ describe("the RFC 6962 log", () => {
         if (size > 1) expect(verifyInclusion(leaf, index, size, proof, otherRoot)).toBe(false);
       }
     }
+  });
+
+  it("takes a proof with an element that is not a hash for no proof, and a node of one for an error", () => {
+    const leaves = hashes(8);
+    const root = treeHash(leaves);
+    const proof = inclusionProof(leaves, 3, 8);
+    const short = [...proof.slice(0, -1), Buffer.alloc(31)];
+    expect(verifyInclusion(leaves[3] ?? Buffer.alloc(32), 3, 8, short, root)).toBe(false);
+    expect(verifyConsistency(4, 8, [Buffer.alloc(33)], treeHash(leaves.slice(0, 4)), root)).toBe(
+      false,
+    );
+    expect(() => nodeHash(Buffer.alloc(32), Buffer.alloc(33))).toThrow(
+      "a node's children are 32-byte hashes, not 32 and 33 bytes",
+    );
   });
 
   it("proves every older tree a prefix of every newer one, and catches a changed leaf", () => {

@@ -19,6 +19,10 @@ export function leafHash(bytes: Uint8Array): Buffer {
 
 /** An interior node's hash: SHA-256(0x01 || left || right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
+  if (left.length !== HASH_BYTES || right.length !== HASH_BYTES)
+    throw new Error(
+      `a node's children are ${HASH_BYTES}-byte hashes, not ${left.length} and ${right.length} bytes`,
+    );
   // One buffer and crypto.hash's one-shot call: 1.5x the speed of a Hash object per node, and
   // a verifier of a voyage hashes as many nodes as leaves.
   NODE_INPUT.set(left, 1);

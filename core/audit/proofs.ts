@@ -1,4 +1,4 @@
-import { nodeHash, treeHash } from "./merkle.js";
+import { HASH_BYTES, nodeHash, treeHash } from "./merkle.js";
 
 /**
  * RFC 6962's proofs (2.1.1, 2.1.2), made from the leaf hashes of a log, in the order RFC 6962
@@ -57,7 +57,7 @@ export function verifyInclusion(
   proof: readonly Buffer[],
   root: Buffer,
 ): boolean {
-  if (!(index >= 0 && index < size)) return false;
+  if (!(index >= 0 && index < size) || !wellFormed(proof)) return false;
   let fn = index;
   let sn = size - 1;
   let r = leaf;
@@ -91,7 +91,7 @@ export function verifyConsistency(
   oldRoot: Buffer,
   newRoot: Buffer,
 ): boolean {
-  if (!(older > 0 && older <= newer)) return false;
+  if (!(older > 0 && older <= newer) || !wellFormed(proof)) return false;
   if (older === newer) return proof.length === 0 && oldRoot.equals(newRoot);
   if (proof.length === 0) return false;
   // RFC 9162 2.1.4.2: a power-of-two old tree is itself the first node of the path.
@@ -124,6 +124,11 @@ export function verifyConsistency(
     sn = Math.floor(sn / 2);
   }
   return fr.equals(oldRoot) && sr.equals(newRoot) && sn === 0;
+}
+
+/** A proof from elsewhere: each element a hash, or the proof proves nothing. */
+function wellFormed(proof: readonly Buffer[]): boolean {
+  return proof.every((hash) => hash.length === HASH_BYTES);
 }
 
 function isPowerOfTwo(n: number): boolean {
