@@ -1,11 +1,11 @@
 import type { Logger } from "pino";
-import { CLOCK_FLOOR_MS, type Clock } from "../../core/clock.js";
+import type { Clock } from "../../core/clock.js";
 import type { Metrics } from "../../core/metrics.js";
 import type { CaptureBatch, Outbox, OutboxRow } from "../outbox/outbox.js";
 import type { PublishQueue } from "../outbox/publish-queue.js";
 import type { ReeferReading, UnsequencedReading } from "../../core/record.js";
-import { withSeq } from "../../core/record.js";
 import type { StorageAlert } from "../../core/alerts.js";
+import { GivenSeqs } from "./given-seqs.js";
 import { MemoryLane } from "./memory-lane.js";
 import { letGo, ReopenSchedule } from "./reopen-schedule.js";
 import { RowRouting } from "./row-routing.js";
@@ -75,8 +75,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   private outbox: Outbox | null = null;
   private readonly memory: MemoryLane;
   private readonly watch: StorageWatch;
-  /** The highest seq given to each container, stored or held. */
-  private readonly lastSeqs = new Map<string, number>();
+  private readonly seqs: GivenSeqs;
   /** Where acknowledgements and releases go: memory, the current outbox, or nowhere. */
   private readonly routing = new RowRouting();
   private readonly reopening: ReopenSchedule;
@@ -87,6 +86,10 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
 
   constructor(private readonly options: GuardedOutboxOptions) {
     this.memory = new MemoryLane(options.memoryRows);
+    this.seqs = new GivenSeqs(
+      () => options.clock.now(),
+      (containerId) => this.lastSeqOnDisk(containerId),
+    );
     this.watch = new StorageWatch(options.gatewayId, options.containers, options.clearAfterMs);
     this.reopening = new ReopenSchedule(options.path, options.retryMs, () => {
       this.reopen();
@@ -142,7 +145,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   nextSeqs(readings: readonly UnsequencedReading[]): ReeferReading[] {
     const outbox = this.outbox;
     if (outbox && this.behind)
-      return this.reserveSeqs(outbox, this.behind, this.giveSeqs(readings));
+      return this.reserveSeqs(outbox, this.behind, this.seqs.next(readings));
     if (outbox) {
       try {
         return outbox.nextSeqs(readings);
@@ -151,17 +154,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
         this.fail(error, "read");
       }
     }
-    return this.giveSeqs(readings);
-  }
-
-  /** The next seqs after the highest given out, stored or held (seqs given by memory). */
-  private giveSeqs(readings: readonly UnsequencedReading[]): ReeferReading[] {
-    const given = new Map<string, number>();
-    return readings.map((reading) => {
-      const seq = (given.get(reading.container_id) ?? this.lastSeq(reading.container_id)) + 1;
-      given.set(reading.container_id, seq);
-      return withSeq(reading, seq);
-    });
+    return this.seqs.next(readings);
   }
 
   /** Under write-behind, a seq is stored (synced) before its reading can be published. */
@@ -180,24 +173,20 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   }
 
   lastSeq(containerId: string): number {
-    const known = this.lastSeqs.get(containerId);
-    if (known !== undefined) return known;
+    return this.seqs.last(containerId);
+  }
+
+  /** The outbox's last seq of a container; undefined when there is no outbox or it failed. */
+  private lastSeqOnDisk(containerId: string): number | undefined {
     const outbox = this.outbox;
-    if (outbox) {
-      try {
-        const seq = outbox.lastSeq(containerId);
-        this.lastSeqs.set(containerId, seq);
-        return seq;
-      } catch (error) {
-        if (!isStorageFailure(error)) throw error;
-        this.fail(error, "read");
-      }
+    if (!outbox) return undefined;
+    try {
+      return outbox.lastSeq(containerId);
+    } catch (error) {
+      if (!isStorageFailure(error)) throw error;
+      this.fail(error, "read");
+      return undefined;
     }
-    // Never seen, and the disk that knows is gone: the wall clock in ms is above any seq the
-    // outbox can hold (as after a corrupt file; see openOutboxDatabase).
-    const base = Math.max(Math.floor(this.options.clock.now()), CLOCK_FLOOR_MS);
-    this.lastSeqs.set(containerId, base);
-    return base;
   }
 
   commit(batch: CaptureBatch): GuardedCaptureResult {
@@ -206,7 +195,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     if (outbox) {
       try {
         const result = outbox.commit(batch);
-        this.noteSeqs(batch.readings ?? []);
+        this.seqs.note(batch.readings ?? []);
         this.watch.worked(this.at(), (c) => this.lastSeq(c));
         return { ...result, stored: true };
       } catch (error) {
@@ -245,7 +234,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
         return this.holdInMemory(batch);
       }
     }
-    this.noteSeqs(readings);
+    this.seqs.note(readings);
     const at = Math.floor(this.options.clock.now());
     const dropped = this.memory.hold(later, [], at, batch.clockEpoch ?? null);
     this.options.metrics.increment("readings_dropped", dropped.droppedReadings, {
@@ -272,7 +261,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   private holdInMemory(batch: CaptureBatch): GuardedCaptureResult {
     const readings = batch.readings ?? [];
     const alerts = batch.alerts ?? [];
-    this.noteSeqs(readings);
+    this.seqs.note(readings);
     const { metrics } = this.options;
     const dropped = this.memory.hold(
       readings,
@@ -365,7 +354,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
       // What the broker did not acknowledge is stored, and the unused reserved seqs given back:
       // a graceful restart leaves no gap in the seqs.
       this.flushBehind(this.behind, true);
-      this.guarded(() => this.outbox?.settleSeqs(this.lastSeqs));
+      this.guarded(() => this.outbox?.settleSeqs(this.seqs.all));
     }
     const outbox = this.outbox;
     this.outbox = null;
@@ -398,13 +387,6 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     }
   }
 
-  private noteSeqs(readings: readonly ReeferReading[]): void {
-    for (const r of readings) {
-      if ((this.lastSeqs.get(r.container_id) ?? -1) < r.seq)
-        this.lastSeqs.set(r.container_id, r.seq);
-    }
-  }
-
   private fail(error: unknown, operation: string): void {
     const reason = describeStorageFailure(error);
     const { metrics, logger } = this.options;
@@ -414,12 +396,11 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     if (outbox) {
       // Seqs first, while the outbox may still answer reads: memory goes on from them.
       for (const id of this.options.containers.keys()) {
-        if (!this.lastSeqs.has(id)) {
-          try {
-            this.lastSeqs.set(id, outbox.lastSeq(id));
-          } catch {
-            // unreadable: lastSeq falls back to the wall clock
-          }
+        if (this.seqs.knows(id)) continue;
+        try {
+          this.seqs.learn(id, outbox.lastSeq(id));
+        } catch {
+          // unreadable: lastSeq falls back to the wall clock
         }
       }
       this.outbox = null;
@@ -463,7 +444,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
       return;
     }
     try {
-      outbox.ensureSeqsAbove(this.lastSeqs);
+      outbox.ensureSeqsAbove(this.seqs.all);
       const held = this.memory.drain();
       if (held.readings.length > 0 || held.alerts.length > 0) {
         outbox.commit({ readings: held.readings, alerts: held.alerts });
