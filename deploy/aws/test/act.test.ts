@@ -1,4 +1,5 @@
 import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { CreateStreamCommand, type KinesisClient, PutRecordCommand } from "@aws-sdk/client-kinesis";
 import { kinesisClient } from "../lib/kinesis-client.js";
 import { type PublishCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
@@ -10,13 +11,19 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { KinesisStreamEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { act, handler, type ActDeps } from "../lambda/act/handler.js";
+import { act, handler, NOTIFY_LEASE_MS, type ActDeps } from "../lambda/act/handler.js";
 import { drainStream } from "./support/event-source.js";
 import { createActPeers, MotoServer, requireMoto } from "./support/moto.js";
 
 const moto = requireMoto();
 /** How long a watched publish waits for the others before it gives up on them. */
 const BARRIER_DEADLINE_MS = 30_000;
+
+/** What an SQS subscriber of the topic receives (raw delivery off): SNS's envelope. */
+type SnsEnvelope = {
+  Message: string;
+  MessageAttributes: Record<string, { Type: string; Value: string } | undefined>;
+};
 
 /** An edge alert record as the agent publishes it (wire contract, reefer.alert.v1). */
 function edgeAlert(container: string, type: string, firstSeq: number, state = "raised") {
@@ -200,6 +207,46 @@ describe.skipIf(moto.skip)("the act Lambda against moto", () => {
     await drainStream(kinesis, stream, (event) => act(event, deps));
     expect((await items()).every((i) => i.notified === true || i.paged === false)).toBe(true);
     expect(await take(inboxUrl)).toHaveLength(1);
+  });
+
+  it("pages again after a crash between SNS and its mark only once the lease ran out, under one dedup key", async () => {
+    let now = Date.UTC(2026, 10, 25, 13);
+    const clocked: ActDeps = { ...deps, now: () => now };
+    const key = "MSKU3333333:oxygen_low:5:raised";
+    await put(edgeAlert("MSKU3333333", "oxygen_low", 5));
+    // SNS takes the page, then the attempt cannot mark it (DynamoDB fails it; a timeout or a
+    // crash there leaves the same state).
+    const crashing: ActDeps = {
+      ...clocked,
+      ddb: {
+        send: (command: unknown) =>
+          command instanceof UpdateCommand &&
+          command.input.UpdateExpression?.startsWith("SET notified =")
+            ? Promise.reject(new Error("DynamoDB failed the mark after SNS took the page (test)"))
+            : deps.ddb.send(command as never),
+      } as unknown as DynamoDBDocumentClient,
+    };
+    expect(
+      (await drainStream(kinesis, stream, (event) => act(event, crashing), { retries: 0 }))
+        .exhausted,
+    ).toHaveLength(1);
+    // A redelivery while the lease runs pages no one, and is retried later.
+    now += NOTIFY_LEASE_MS / 2;
+    expect(
+      (await drainStream(kinesis, stream, (event) => act(event, clocked), { retries: 0 }))
+        .exhausted,
+    ).toHaveLength(1);
+    // The lease ran out: the retry pages again, saying so, under the same key; then it is done.
+    now += NOTIFY_LEASE_MS;
+    await drainStream(kinesis, stream, (event) => act(event, clocked));
+    await drainStream(kinesis, stream, (event) => act(event, clocked));
+    const pages = (await take(inboxUrl))
+      .map((body) => JSON.parse(body) as SnsEnvelope)
+      .filter((page) => page.MessageAttributes.dedup_key?.Value === key);
+    expect(pages.map((page) => page.MessageAttributes.attempt?.Value)).toEqual(["1", "2"]);
+    expect(pages[0]?.Message).not.toContain("attempt");
+    expect(pages[1]?.Message).toContain("(attempt 2: an earlier attempt may have reached you)");
+    expect((await items()).find((i) => i.id === key)?.notified).toBe(true);
   });
 
   /** A batch as Lambda hands it over: records of several containers, in stream order. */

@@ -30,8 +30,13 @@ export interface ActDeps {
  * the failure too).
  *
  * - Idempotent on the alert's key: the item is created only if absent; the engineer is notified
- *   only while the item says `notified: false`, and it is set true after SNS accepted. A crash
- *   between the two notifies twice on the retry, never zero times.
+ *   only while the item says `notified: false`, and it is set true after SNS accepted.
+ * - Between SNS and that mark, a lease: an attempt claims the item for NOTIFY_LEASE_MS before it
+ *   publishes, so a second delivery meanwhile (a retry of a slow batch) publishes nothing and is
+ *   retried later. A crash in that window leaves the lease to expire, and the retry publishes
+ *   again: never zero pages. Each page carries the alert's key as `dedup_key` (a pager's
+ *   deduplication id: PagerDuty and Opsgenie fold pages with one key into one incident) and its
+ *   attempt number; a second attempt says that an earlier one may have arrived.
  * - Paged when an alert is raised and when it clears; windows are kept in the table only.
  * - A poison record (not JSON, not an alert) goes to the poison queue with why, and processing
  *   goes on: retrying it would block its shard until the records expire.
@@ -129,25 +134,100 @@ async function actOn(alert: ActAlert, deps: ActDeps): Promise<void> {
     );
     if (existing.Item?.notified === true) return; // a duplicate: done before
   }
-  await deps.sns.send(
-    new PublishCommand({
-      TopicArn: deps.topicArn,
-      Subject: `${alert.severity}: ${alert.alertType} on ${alert.containerId}`.slice(0, 100),
-      Message: describe(alert),
-      MessageAttributes: {
-        severity: { DataType: "String", StringValue: alert.severity },
-        alert_type: { DataType: "String", StringValue: alert.alertType },
-      },
-    }),
-  );
+  const attempt = await claim(alert, deps);
+  if (attempt === null) return; // notified meanwhile
+  try {
+    await publish(alert, attempt, deps);
+  } catch (error) {
+    // SNS said no: nothing was paged, so the next delivery may try at once.
+    await deps.ddb
+      .send(
+        new UpdateCommand({
+          TableName: deps.table,
+          Key: { alert_id: alert.key },
+          UpdateExpression: "REMOVE notifying_until",
+        }),
+      )
+      .catch(() => undefined); // the lease then runs out by itself
+    throw error;
+  }
   await deps.ddb.send(
     new UpdateCommand({
       TableName: deps.table,
       Key: { alert_id: alert.key },
-      UpdateExpression: "SET notified = :true, notified_at = :at",
+      UpdateExpression: "SET notified = :true, notified_at = :at REMOVE notifying_until",
       ExpressionAttributeValues: { ":true": true, ":at": new Date(deps.now()).toISOString() },
     }),
   );
+}
+
+/** Pages the alert: its key as the pager's deduplication id, and which attempt this is. */
+async function publish(alert: ActAlert, attempt: number, deps: ActDeps): Promise<void> {
+  await deps.sns.send(
+    new PublishCommand({
+      TopicArn: deps.topicArn,
+      Subject: `${alert.severity}: ${alert.alertType} on ${alert.containerId}`.slice(0, 100),
+      Message:
+        describe(alert) +
+        (attempt > 1 ? `\n(attempt ${attempt}: an earlier attempt may have reached you)` : ""),
+      MessageAttributes: {
+        severity: { DataType: "String", StringValue: alert.severity },
+        alert_type: { DataType: "String", StringValue: alert.alertType },
+        dedup_key: { DataType: "String", StringValue: alert.key },
+        attempt: { DataType: "Number", StringValue: String(attempt) },
+      },
+    }),
+  );
+}
+
+/**
+ * How long an attempt holds an alert while it pages: past the function's timeout (30 s), so a
+ * lease outlives the attempt that took it, and a crashed attempt's lease is gone by the retry
+ * after next.
+ */
+export const NOTIFY_LEASE_MS = 60_000;
+
+/** The alert is being notified by another attempt, whose lease has not run out: retry later. */
+export class NotifyingElsewhereError extends Error {
+  override name = "NotifyingElsewhereError";
+}
+
+/**
+ * Claims the alert for one attempt at paging: its attempt number, or null when it was notified
+ * meanwhile. Throws NotifyingElsewhereError while another attempt's lease runs.
+ */
+async function claim(alert: ActAlert, deps: ActDeps): Promise<number | null> {
+  const now = deps.now();
+  try {
+    const claimed = await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.table,
+        Key: { alert_id: alert.key },
+        UpdateExpression:
+          "SET notifying_until = :until, notify_attempts = if_not_exists(notify_attempts, :zero) + :one",
+        ConditionExpression:
+          "notified = :false AND (attribute_not_exists(notifying_until) OR notifying_until < :now)",
+        ExpressionAttributeValues: {
+          ":until": now + NOTIFY_LEASE_MS,
+          ":now": now,
+          ":zero": 0,
+          ":one": 1,
+          ":false": false,
+        },
+        ReturnValues: "UPDATED_NEW",
+      }),
+    );
+    return Number(claimed.Attributes?.notify_attempts ?? 1);
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    const item = await deps.ddb.send(
+      new GetCommand({ TableName: deps.table, Key: { alert_id: alert.key }, ConsistentRead: true }),
+    );
+    if (item.Item?.notified === true) return null;
+    throw new NotifyingElsewhereError(
+      `${alert.key} is being notified by another attempt until ${new Date(Number(item.Item?.notifying_until)).toISOString()}`,
+    );
+  }
 }
 
 /** True when this call created the item; false when it existed (a re-delivery). */
