@@ -35,7 +35,7 @@ export interface ActDeps {
  *   publishes, so a second delivery meanwhile (a retry of a slow batch) publishes nothing and is
  *   retried later. A crash in that window leaves the lease to expire, and the retry publishes
  *   again: never zero pages. Each page carries the alert's key as `dedup_key` (a pager's
- *   deduplication id: PagerDuty and Opsgenie fold pages with one key into one incident) and its
+ *   deduplication id, as PagerDuty's Events API and Opsgenie's alias take one) and its
  *   attempt number; a second attempt says that an earlier one may have arrived.
  * - Paged when an alert is raised and when it clears; windows are kept in the table only.
  * - A poison record (not JSON, not an alert) goes to the poison queue with why, and processing
