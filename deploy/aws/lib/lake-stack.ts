@@ -21,6 +21,26 @@ export const DATABASE_NAME = "reefer_lake";
 export const TABLE_NAME = "readings";
 export const LAKE_WORKGROUP = "reefer-lake";
 /** The two Firehoses into the lake, and how long each buffers before it writes. */
+/**
+ * The day a reading is filed under (Firehose's dynamic partitioning, jq 1.6): its own date when
+ * its clock was synced and the date is real and between the clock floor (2026-01-01, the agent's
+ * CLOCK_FLOOR_MS) and tomorrow; else the day it arrived (jq's `now` is Firehose's processing
+ * time). A gateway booted in 1970, a clock run to 2099 or a malformed time no longer scatters
+ * readings into partitions that the table's projection never reads. The agent marks a reading
+ * taken before its clock was set `clock: "unsynced"` and rewrites it as synced once the clock is
+ * corrected; what stays unsynced is filed by arrival, as the edge treats it.
+ */
+export const PARTITION_QUERY =
+  '{date: ((now | strftime("%Y-%m-%d")) as $today' +
+  ' | ((now + 86400) | strftime("%Y-%m-%d")) as $tomorrow' +
+  ' | (.measurement_time | if type == "string" then .[0:10] else "" end) as $day' +
+  ' | if .clock == "synced" and $day >= "2026-01-01" and $day <= $tomorrow' +
+  ' and (try ($day | strptime("%Y-%m-%d") | mktime | strftime("%Y-%m-%d")) catch "") == $day' +
+  " then $day else $today end)}";
+
+/** The days the table's partition projection reads: the clock floor to tomorrow. */
+export const PROJECTED_DATES = "2026-01-01,NOW+1DAYS";
+
 export const DELIVERY_STREAMS = ["reefer-live-to-lake", "reefer-backfill-to-lake"] as const;
 export const DELIVERY_BUFFER_SECONDS = 300;
 
@@ -83,11 +103,7 @@ export class LakeStack extends Stack {
           {
             type: "MetadataExtraction",
             parameters: [
-              // "2026-11-25T12:00:00.123Z" -> "2026-11-25"
-              {
-                parameterName: "MetadataExtractionQuery",
-                parameterValue: "{date: .measurement_time[0:10]}",
-              },
+              { parameterName: "MetadataExtractionQuery", parameterValue: PARTITION_QUERY },
               { parameterName: "JsonParsingEngine", parameterValue: "JQ-1.6" },
             ],
           },
@@ -152,7 +168,8 @@ export class LakeStack extends Stack {
           "projection.enabled": "true",
           "projection.date.type": "date",
           "projection.date.format": "yyyy-MM-dd",
-          "projection.date.range": "2026-01-01,NOW",
+          // Tomorrow too: a synced clock a few hours ahead of Firehose's lands on it.
+          "projection.date.range": PROJECTED_DATES,
           "projection.date.interval": "1",
           "projection.date.interval.unit": "DAYS",
           "projection.source.type": "enum",

@@ -9,7 +9,12 @@ import { buildApp, FEATURE_FLAGS } from "../bin/app.js";
 import { JOB_JAR } from "../lib/analytics-stack.js";
 import { READING_COLUMNS } from "../lib/lake-columns.js";
 import { projectRoot } from "../lib/project-root.js";
-import { DELIVERY_STREAMS, SAVED_QUERIES } from "../lib/lake-stack.js";
+import {
+  DELIVERY_STREAMS,
+  PARTITION_QUERY,
+  PROJECTED_DATES,
+  SAVED_QUERIES,
+} from "../lib/lake-stack.js";
 import { GATEWAY_GROUP, RELEASE_PREFIX, ROLLOUT } from "../lib/release-stack.js";
 import { INGEST_RULES, SQL_VERSION } from "../lib/rule-table.js";
 
@@ -300,9 +305,29 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
         StorageDescriptor: Match.objectLike({
           Columns: READING_COLUMNS.map((c) => ({ Name: c.name, Type: c.type })),
         }),
-        Parameters: Match.objectLike({ "projection.enabled": "true" }),
+        Parameters: Match.objectLike({
+          "projection.enabled": "true",
+          "projection.date.range": PROJECTED_DATES,
+        }),
       }),
     });
+    // Both Firehoses file readings by the arrival-bounded query (test/lake-partitions.test.ts).
+    for (const name of DELIVERY_STREAMS)
+      lake.hasResourceProperties("AWS::KinesisFirehose::DeliveryStream", {
+        DeliveryStreamName: name,
+        ExtendedS3DestinationConfiguration: Match.objectLike({
+          ProcessingConfiguration: Match.objectLike({
+            Processors: Match.arrayWith([
+              {
+                Type: "MetadataExtraction",
+                Parameters: Match.arrayWith([
+                  { ParameterName: "MetadataExtractionQuery", ParameterValue: PARTITION_QUERY },
+                ]),
+              },
+            ]),
+          }),
+        }),
+      });
     lake.resourceCountIs("AWS::Athena::NamedQuery", Object.keys(SAVED_QUERIES).length);
     expect(SAVED_QUERIES.DeduplicatedQuery?.sql).toContain("PARTITION BY container_id, seq");
   });
