@@ -144,6 +144,25 @@ describe("reefer-edge audit verify", () => {
     expect(code).toBe(1);
   });
 
+  it("takes a reading outside the log beside a logged one of the same seq for an alteration, whichever comes first", () => {
+    const logged = voyage.records.find((r) => r.log_index === 30);
+    const forged = Object.freeze({
+      ...Object.fromEntries(Object.entries(logged ?? {}).filter(([key]) => key !== "log_index")),
+      temperature: -30,
+    });
+    for (const records of [
+      [forged, ...voyage.records],
+      [...voyage.records, forged],
+    ]) {
+      const { code, out } = verifyLake(writeLake(voyage, records));
+      expect(out).toContain(
+        `seq ${String(logged?.seq)} of ${String(logged?.container_id)} appears outside the log too`,
+      );
+      expect(out).not.toContain("min -30 °C");
+      expect(code).toBe(1);
+    }
+  });
+
   it("trusts nothing without the gateway's key, and says so: exit 1", () => {
     const lake = writeLake(voyage);
     const stranger = makeVoyage({

@@ -74,10 +74,13 @@ export function voyageReport(
     if (!reading) continue;
     const key = `${String(record.gateway_id)} ${reading.seq}`;
     const seen = all.get(key);
-    // A reading outside the log never stands in for one in it: the logged one is what was signed.
-    if (seen?.index !== null && seen !== undefined && reading.index === null) {
-      shadowed.push(`seq ${reading.seq} of ${containerId} appears outside the log too`);
-      continue;
+    // A reading outside the log never stands in for one in it, in whichever order the lake holds
+    // them: the logged one is what was signed, and the other one is not the gateway's.
+    if (seen !== undefined && (seen.index === null) !== (reading.index === null)) {
+      shadowed.push(
+        `${String(record.gateway_id)}: seq ${reading.seq} of ${containerId} appears outside the log too`,
+      );
+      if (reading.index === null) continue;
     }
     all.set(key, reading);
   }
