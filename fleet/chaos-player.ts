@@ -4,7 +4,7 @@ import type { FleetBroker } from "./fleet-broker.js";
 import type { LinkFault } from "./link-proxy.js";
 import type { FleetProgress } from "./progress.js";
 import type { LinkGroup } from "./protocol.js";
-import { peakPerSecond, type ChaosOutcome } from "./report.js";
+import { peakPerSecond, seriesPerSecond, type ChaosOutcome } from "./report.js";
 import type { WorkerPool } from "./worker-pool.js";
 import type { FleetRelease, ReleaseOutcome } from "./fleet-release.js";
 
@@ -121,6 +121,11 @@ export class ChaosPlayer {
         ? peakPerSecond(this.broker.connectsPerSecond(), from, to)
         : null,
       impliedPeakPerSecond: Math.min(affected, (affected * 1000) / initialDelayMs),
+      connectsPerSecond: seriesPerSecond(
+        this.broker ? this.broker.connectsPerSecond() : pool.attempts,
+        from,
+        to,
+      ),
       ...(release && { release }),
     };
   }

@@ -19,6 +19,11 @@ export interface ChaosOutcome {
   readonly peakBrokerConnectsPerSecond: number | null;
   /** What the reconnect policy's full jitter implies for that peak: gateways / first delay. */
   readonly impliedPeakPerSecond: number;
+  /**
+   * CONNECTs a second from the fault until all were back, as the broker logged them when the
+   * fleet started it, else as the gateways counted their attempts: what the report charts.
+   */
+  readonly connectsPerSecond?: readonly number[];
   /** A release's reach and rollback (kind "release"). */
   readonly release?: ReleaseOutcome;
 }
@@ -110,6 +115,16 @@ export function formatReport(report: FleetReport): string {
           `${c.peakBrokerConnectsPerSecond ?? "-"} / ${Math.round(c.impliedPeakPerSecond)}`,
       );
     }
+    for (const c of report.chaos) {
+      if (!c.connectsPerSecond || c.connectsPerSecond.length === 0) continue;
+      const chart = chartPerSecond(c.connectsPerSecond);
+      lines.push(
+        "",
+        `CONNECTs a second after the ${c.kind}, from the fault until all were back ` +
+          `(${chart.secondsPerColumn === 1 ? "a column a second" : `a column ${chart.secondsPerColumn} s, its busiest second`}; top: ${chart.peak}/s):`,
+        `  |${chart.line}|`,
+      );
+    }
     for (const r of report.chaos.flatMap((c) => (c.release ? [c.release] : []))) {
       lines.push(
         "",
@@ -153,6 +168,37 @@ export function saveReport(fleet: FleetConfig, report: FleetReport): string {
 }
 
 /** The highest count of one second in [from, to] (Unix seconds). */
+/** The per-second counts from `from` to `to` (seconds), 0 where none was counted. */
+export function seriesPerSecond(
+  perSecond: ReadonlyMap<number, number>,
+  from: number,
+  to: number,
+): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => perSecond.get(from + i) ?? 0);
+}
+
+const BARS = " ▁▂▃▄▅▆▇█";
+
+/**
+ * A one-line chart of a per-second series: one column a second, or the highest of each group of
+ * seconds when the series is longer than `width` columns; eight heights against the peak, a blank
+ * for none. With the scale it was drawn at, for the report.
+ */
+export function chartPerSecond(
+  series: readonly number[],
+  width = 72,
+): { line: string; secondsPerColumn: number; peak: number } {
+  const secondsPerColumn = Math.max(1, Math.ceil(series.length / width));
+  const columns: number[] = [];
+  for (let at = 0; at < series.length; at += secondsPerColumn)
+    columns.push(Math.max(...series.slice(at, at + secondsPerColumn)));
+  const peak = Math.max(0, ...columns);
+  const line = columns
+    .map((n) => (n <= 0 || peak === 0 ? BARS[0] : BARS[Math.max(1, Math.round((n / peak) * 8))]))
+    .join("");
+  return { line, secondsPerColumn, peak };
+}
+
 export function peakPerSecond(
   perSecond: ReadonlyMap<number, number>,
   from: number,
