@@ -186,6 +186,9 @@ describe.skipIf(mosquitto.skip)("reefer-edge fleet", () => {
       expect(first.report.received).toBeGreaterThanOrEqual(first.report.captured);
       expect(first.report.captured).toBeGreaterThanOrEqual(40 * 10);
       expect(first.report.chaos[0]?.peakBrokerConnectsPerSecond).toBeGreaterThan(0);
+      // The report's chart: the broker's CONNECTs a second, whose top is the peak it names.
+      const series = first.report.chaos[0]?.connectsPerSecond ?? [];
+      expect(Math.max(0, ...series)).toBe(first.report.chaos[0]?.peakBrokerConnectsPerSecond);
       expect(first.report.chaos.map((c) => c.kind)).toEqual(["broker-restart", "slow-link"]);
       const certificate = join(dataDir, "certs", "own-00007.crt");
       const madeAt = statSync(certificate).mtimeMs;
