@@ -1,0 +1,91 @@
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from "node:crypto";
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { dirname } from "node:path";
+
+/** A checkpoint key file that cannot be used, and what to do about it. */
+export class CheckpointKeyError extends Error {
+  override name = "CheckpointKeyError";
+}
+
+export type CheckpointKey = {
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+  /** Made by this call (its public half is to be registered). */
+  readonly created: boolean;
+};
+
+/**
+ * The gateway's checkpoint key (docs/audit-log.md): an Ed25519 key of its own, apart from its TLS
+ * key, made on the gateway the first time it is asked for and kept where only its user can read
+ * it. A key others can read is refused, as the TLS key is: whoever holds it can sign for the
+ * gateway's cold chain. It is made durably (written and synced under another name, renamed, the
+ * folder synced), so that a power cut during the first start leaves no key or the whole key,
+ * never a file of half a key.
+ */
+export function loadOrCreateCheckpointKey(path: string): CheckpointKey {
+  let mode: number;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new CheckpointKeyError(`checkpoint key ${path}: ${(error as Error).message}`);
+    try {
+      return create(path);
+    } catch (made) {
+      throw new CheckpointKeyError(
+        `checkpoint key ${path} could not be made: ${(made as Error).message}`,
+      );
+    }
+  }
+  if ((mode & 0o077) !== 0)
+    throw new CheckpointKeyError(
+      `checkpoint key ${path} is readable by others (mode ${mode.toString(8).padStart(4, "0")}); run: chmod 600 ${path}`,
+    );
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(readFileSync(path));
+  } catch (error) {
+    throw new CheckpointKeyError(
+      `checkpoint key ${path} is not a private key (PEM): ${(error as Error).message}`,
+    );
+  }
+  if (privateKey.asymmetricKeyType !== "ed25519")
+    throw new CheckpointKeyError(
+      `checkpoint key ${path} is ${privateKey.asymmetricKeyType ?? "of no known type"}, not Ed25519`,
+    );
+  return { privateKey, publicKey: createPublicKey(privateKey), created: false };
+}
+
+function create(path: string): CheckpointKey {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const pem = String(privateKey.export({ type: "pkcs8", format: "pem" }));
+  const temporary = `${path}.new-${process.pid}`;
+  const fd = openSync(temporary, "w", 0o600);
+  try {
+    writeSync(fd, pem);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temporary, path);
+  const folder = openSync(dirname(path), "r");
+  try {
+    fsyncSync(folder);
+  } finally {
+    closeSync(folder);
+  }
+  return { privateKey, publicKey, created: true };
+}
