@@ -4,16 +4,9 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from "node:crypto";
-import {
-  closeSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeSync,
-} from "node:fs";
-import { dirname } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+
+import { writeFileDurably } from "../durable-file.js";
 
 /** A checkpoint key file that cannot be used, and what to do about it. */
 export class CheckpointKeyError extends Error {
@@ -72,20 +65,6 @@ export function loadOrCreateCheckpointKey(path: string): CheckpointKey {
 function create(path: string): CheckpointKey {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const pem = String(privateKey.export({ type: "pkcs8", format: "pem" }));
-  const temporary = `${path}.new-${process.pid}`;
-  const fd = openSync(temporary, "w", 0o600);
-  try {
-    writeSync(fd, pem);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, path);
-  const folder = openSync(dirname(path), "r");
-  try {
-    fsyncSync(folder);
-  } finally {
-    closeSync(folder);
-  }
+  writeFileDurably(path, pem, `${path}.new-${process.pid}`);
   return { privateKey, publicKey, created: true };
 }

@@ -1,14 +1,7 @@
-import {
-  closeSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { z } from "zod";
+import { writeFileDurably } from "../durable-file.js";
 
 /**
  * The files through which the agent (unprivileged) and the installer (reefer-edge-update, root)
@@ -89,21 +82,7 @@ export type SoakReport = z.output<typeof soakReportSchema>;
 
 /** Written whole, synced, renamed into place, the folder synced; readable by its owner only. */
 export function writeDurably(file: string, body: unknown): void {
-  const temp = `${file}.tmp`;
-  const fd = openSync(temp, "w", 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(body)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, file);
-  const dir = openSync(dirname(file), "r");
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  writeFileDurably(file, `${JSON.stringify(body)}\n`);
 }
 
 /** The file's content if it is there and well-formed; null if absent; throws naming a bad one. */
