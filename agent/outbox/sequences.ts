@@ -20,12 +20,7 @@ export class Sequences {
    * Nothing is stored: the commit that carries them does that (`save`).
    */
   next(readings: readonly UnsequencedReading[]): ReeferReading[] {
-    const taken = new Map<string, number>();
-    return readings.map((reading) => {
-      const seq = (taken.get(reading.container_id) ?? this.last(reading.container_id)) + 1;
-      taken.set(reading.container_id, seq);
-      return withSeq(reading, seq);
-    });
+    return sequenced(readings, (containerId) => this.last(containerId));
   }
 
   /**
@@ -60,4 +55,20 @@ export class Sequences {
     }
     return seq;
   }
+}
+
+/**
+ * The readings with the seqs after `last` of their containers, several of one container in a
+ * batch numbered on from each other.
+ */
+export function sequenced(
+  readings: readonly UnsequencedReading[],
+  last: (containerId: string) => number,
+): ReeferReading[] {
+  const taken = new Map<string, number>();
+  return readings.map((reading) => {
+    const seq = (taken.get(reading.container_id) ?? last(reading.container_id)) + 1;
+    taken.set(reading.container_id, seq);
+    return withSeq(reading, seq);
+  });
 }

@@ -1,5 +1,6 @@
 import { CLOCK_FLOOR_MS } from "../../core/clock.js";
-import { withSeq, type ReeferReading, type UnsequencedReading } from "../../core/record.js";
+import type { ReeferReading, UnsequencedReading } from "../../core/record.js";
+import { sequenced } from "../outbox/sequences.js";
 
 /**
  * The highest seq given to each container, stored or held: GuardedOutbox's memory of seqs, so
@@ -38,12 +39,7 @@ export class GivenSeqs {
 
   /** The readings with the next seqs after the highest given (seqs given by memory). */
   next(readings: readonly UnsequencedReading[]): ReeferReading[] {
-    const given = new Map<string, number>();
-    return readings.map((reading) => {
-      const seq = (given.get(reading.container_id) ?? this.last(reading.container_id)) + 1;
-      given.set(reading.container_id, seq);
-      return withSeq(reading, seq);
-    });
+    return sequenced(readings, (containerId) => this.last(containerId));
   }
 
   /** Seqs given elsewhere (the outbox's own): the highest of each container goes up to them. */
