@@ -32,7 +32,7 @@ clean() {
     "$1"/usr/share/man/* "$1"/usr/share/locale/*
 }
 clean "$root"
-tar -C "$root" -c . | "$engine" import --change 'CMD ["node"]' - localhost/reefer-edge-base:node22 >/dev/null 2>&1
+tar -C "$root" -c . | "$engine" import --change 'CMD ["node"]' - localhost/reefer-edge-base:node22 >/dev/null
 
 echo "make-base: the build base (npm, compilers, mosquitto, openssl)"
 # npm is JavaScript: the machine's own, beside the registry's Node and its headers.
@@ -58,5 +58,5 @@ umount "$root/proc"
 clean "$root"
 tar -C "$root" -c . | "$engine" import --change 'CMD ["node"]' \
   --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
-  - localhost/reefer-edge-base:node22-build >/dev/null 2>&1
+  - localhost/reefer-edge-base:node22-build >/dev/null
 "$engine" images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep reefer-edge-base
