@@ -22,10 +22,23 @@ export type Checkpoint = {
   root: Buffer;
 };
 
-/** The origin of a gateway's log: unique per gateway, stable across versions. */
-export function checkpointOrigin(gatewayId: string): string {
+/**
+ * The name of a gateway's checkpoint key, and the origin of its logs' checkpoints:
+ * `reefer-edge/<gateway id>`, then `/<log id>` when the record names its log. A gateway's log
+ * lives in its outbox file; an outbox started afresh (a corrupt file moved aside) starts a new
+ * log under a new id, so that its index 0 is not taken for a rewrite of the old one.
+ */
+export function checkpointOrigin(gatewayId: string, logId?: string): string {
+  return logId === undefined ? checkpointKeyName(gatewayId) : `reefer-edge/${gatewayId}/${logId}`;
+}
+
+/** The name a gateway's checkpoint key signs under: one key for all the gateway's logs. */
+export function checkpointKeyName(gatewayId: string): string {
   return `reefer-edge/${gatewayId}`;
 }
+
+/** The JSON a checkpoint travels in on the audit topic: `{schema, gateway_id, note}`. */
+export const CHECKPOINT_SCHEMA = "reefer.checkpoint.v1";
 
 /** Ed25519 in signed notes: the algorithm byte before the public key (C2SP signed-note). */
 const ED25519_ALGORITHM = 0x01;

@@ -11,6 +11,19 @@ import canonicalize from "canonicalize";
 /** The field each logged record carries: its index in its gateway's log. */
 export const LOG_INDEX_FIELD = "log_index";
 
+/** The field naming which of its gateway's logs a record is in (one per outbox file). */
+export const LOG_ID_FIELD = "log_id";
+
+/**
+ * Which log a record of the lake belongs to: its gateway, and its log id when it names one
+ * (`<gateway>/<log id>`); records are verified log by log.
+ */
+export function logKeyOf(record: Readonly<Record<string, unknown>>): string {
+  const gateway = String(record.gateway_id);
+  const logId = record[LOG_ID_FIELD];
+  return typeof logId === "string" ? `${gateway}/${logId}` : gateway;
+}
+
 /**
  * A clock correction rewrites readings captured before the clock was set (their time moved by
  * the correction, `clock` made "synced"). The rewritten reading names the shift in this field, so
@@ -20,9 +33,18 @@ export const CLOCK_CORRECTION_FIELD = "clock_correction_ms";
 
 /** A record's bytes in the log: its canonical JSON as captured. */
 export function leafBytes(record: Readonly<Record<string, unknown>>): Buffer {
-  const json = canonicalize(asCaptured(record));
+  return Buffer.from(canonicalJson(record), "utf8");
+}
+
+/**
+ * RFC 8785 (JCS) of the record as captured: a leaf's text. For a record not clock-corrected it is
+ * the record's own canonical JSON, which the gateway stores and publishes as the record itself.
+ */
+export function canonicalJson(record: Readonly<Record<string, unknown>>): string {
+  const captured = CLOCK_CORRECTION_FIELD in record ? asCaptured(record) : record;
+  const json = isFlat(captured) ? flatCanonical(captured) : canonicalize(captured);
   if (json === undefined) throw new Error("a logged record must be a JSON object");
-  return Buffer.from(json, "utf8");
+  return json;
 }
 
 /** The record as captured: a clock correction undone (see CLOCK_CORRECTION_FIELD). */
@@ -40,4 +62,46 @@ export function asCaptured(record: Readonly<Record<string, unknown>>): Record<st
     measurement_time: new Date(Date.parse(time) - shift).toISOString(),
     clock: "unsynced",
   };
+}
+
+/**
+ * Whether two records are the same capture, their log fields aside: a reading published from
+ * memory before it was stored (write-behind, a failing disk) reaches the lake without a log
+ * index, and again, stamped, from the outbox. Only a copy that differs is an alteration.
+ */
+export function sameCapture(
+  a: Readonly<Record<string, unknown>>,
+  b: Readonly<Record<string, unknown>>,
+): boolean {
+  const bare = (record: Readonly<Record<string, unknown>>) => {
+    const captured = Object.entries(asCaptured(record)).filter(
+      ([key]) => key !== LOG_ID_FIELD && key !== LOG_INDEX_FIELD,
+    );
+    return canonicalize(Object.fromEntries(captured));
+  };
+  try {
+    return bare(a) === bare(b);
+  } catch {
+    return false; // a record that cannot be read as captured is nobody's copy
+  }
+}
+
+/** Every value a string, a finite number, a boolean or null: a reading, not a nested record. */
+function isFlat(record: Readonly<Record<string, unknown>>): boolean {
+  for (const key in record) {
+    const value = record[key];
+    if (value === null || typeof value === "string" || typeof value === "boolean") continue;
+    if (typeof value !== "number" || !Number.isFinite(value)) return false;
+  }
+  return true;
+}
+
+/**
+ * JCS of a flat record, the gateway's hot path (a reading a commit): RFC 8785 writes strings and
+ * numbers as ECMAScript's JSON.stringify does and orders keys by UTF-16 code units, as
+ * Array.prototype.sort does, so for a record with no nested value it is JSON.stringify with the
+ * keys sorted, about five times faster than the general canonicalize (test: leaf.test.ts).
+ */
+function flatCanonical(record: Readonly<Record<string, unknown>>): string {
+  return JSON.stringify(record, Object.keys(record).sort());
 }

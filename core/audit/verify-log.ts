@@ -5,6 +5,7 @@ import {
   type NoteVerifier,
   type ReadCheckpoint,
 } from "./checkpoint.js";
+import { droppedLeaves, isGapRecord, type DroppedLeaf } from "./gap.js";
 import { leafBytes, LOG_INDEX_FIELD } from "./leaf.js";
 import { CompactRange, leafHash } from "./merkle.js";
 
@@ -43,6 +44,12 @@ export type LogVerdict = {
   unverifiedTail: LeafRange | null;
   /** Checkpoints that did not open (not signed by the key, not for this log), with why. */
   rejectedCheckpoints: string[];
+  /**
+   * Leaves the gateway dropped on purpose and declared in a gap record (evicted, dropped by
+   * report by exception, dead-lettered): absent from the lake, their hashes taken from the gap
+   * record so the roots can still be recomputed. Not missing, but not present either.
+   */
+  dropped: DroppedLeaf[];
   /**
    * Records with no log index: captured outside the log (by a version without it, or published
    * from memory before any commit under write-behind). Nothing proves them; the voyage report
@@ -127,8 +134,32 @@ function leavesByIndex(records: readonly LoggedRecord[]) {
     if (seen === undefined) leaves.set(index, hash);
     else if (!seen.equals(hash)) conflicts.push(index);
   }
+  // A dropped leaf stands in for a record the lake lacks; where the lake has the record after
+  // all (dropped after it was published), the record must be the one the hash names.
+  const dropped: DroppedLeaf[] = [];
+  for (const record of records) {
+    if (!isGapRecord(record)) continue;
+    let declared: DroppedLeaf[];
+    try {
+      declared = droppedLeaves(record);
+    } catch (error) {
+      unreadable.push(
+        `gap record at leaf ${String(record[LOG_INDEX_FIELD])}: ${(error as Error).message}`,
+      );
+      continue;
+    }
+    for (const leaf of declared) {
+      const seen = leaves.get(leaf.index);
+      if (seen === undefined) {
+        leaves.set(leaf.index, leaf.hash);
+        dropped.push(leaf);
+      } else if (!seen.equals(leaf.hash)) conflicts.push(leaf.index);
+    }
+  }
+  dropped.sort((a, b) => a.index - b.index);
   return {
     leaves,
+    dropped: dropped.filter((leaf, i) => dropped[i - 1]?.index !== leaf.index),
     conflicts: [...new Set(conflicts)].sort((a, b) => a - b),
     unreadable,
     unlogged,
@@ -158,7 +189,7 @@ export function verifyLog(
   notes: readonly string[],
   verifier: NoteVerifier,
 ): LogVerdict {
-  const { leaves, conflicts, unreadable, unlogged } = leavesByIndex(records);
+  const { leaves, dropped, conflicts, unreadable, unlogged } = leavesByIndex(records);
   const alteredBecause: string[] = [...unreadable];
   const rejectedCheckpoints: string[] = [];
   const reject = (c: Candidate, why: string) =>
@@ -251,6 +282,7 @@ export function verifyLog(
     alteredBecause,
     unverifiedTail: highest + 1 > tailFrom ? { from: tailFrom, to: highest + 1 } : null,
     rejectedCheckpoints,
+    dropped,
     unlogged,
   };
 }

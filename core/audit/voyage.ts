@@ -1,4 +1,4 @@
-import { LOG_INDEX_FIELD } from "./leaf.js";
+import { LOG_INDEX_FIELD, logKeyOf, sameCapture } from "./leaf.js";
 import type { LeafRange, LoggedRecord, LogVerdict } from "./verify-log.js";
 
 /**
@@ -42,8 +42,14 @@ export type VoyageReport = {
 /** Without a range given: a reading's own setpoint ± this many °C. */
 export const DEFAULT_TOLERANCE_C = 2;
 
-/** A reading of the lake; `index` null: outside the log. */
-type Reading = { record: LoggedRecord; index: number | null; seq: number; time: number };
+/** A reading of the lake; `index` null: outside the log; `log`: its gateway's log (logKeyOf). */
+type Reading = {
+  record: LoggedRecord;
+  log: string;
+  index: number | null;
+  seq: number;
+  time: number;
+};
 
 function readingOf(record: LoggedRecord): Reading | null {
   const index = record[LOG_INDEX_FIELD];
@@ -51,7 +57,13 @@ function readingOf(record: LoggedRecord): Reading | null {
   const time =
     typeof record.measurement_time === "string" ? Date.parse(record.measurement_time) : NaN;
   if (typeof seq !== "number" || Number.isNaN(time)) return null;
-  return { record, index: typeof index === "number" ? index : null, seq, time };
+  return {
+    record,
+    log: logKeyOf(record),
+    index: typeof index === "number" ? index : null,
+    seq,
+    time,
+  };
 }
 
 const overlaps = (a: LeafRange, b: LeafRange): boolean => a.from < b.to && b.from < a.to;
@@ -73,10 +85,15 @@ export function voyageReport(
     const reading = readingOf(record);
     if (!reading) continue;
     const key = `${String(record.gateway_id)} ${reading.seq}`;
+    // Unlogged copies are compared by gateway and seq: they name no log.
     const seen = all.get(key);
     // A reading outside the log never stands in for one in it, in whichever order the lake holds
     // them: the logged one is what was signed, and the other one is not the gateway's.
     if (seen !== undefined && (seen.index === null) !== (reading.index === null)) {
+      if (sameCapture(seen.record, reading.record)) {
+        if (reading.index !== null) all.set(key, reading); // the logged copy is the one signed
+        continue;
+      }
       shadowed.push(
         `${String(record.gateway_id)}: seq ${reading.seq} of ${containerId} appears outside the log too`,
       );
@@ -89,7 +106,7 @@ export function voyageReport(
   // The nearest logged readings around the range: where a hole in the log could hide one.
   const before = sorted.filter((r) => r.time < from && r.index !== null).at(-1);
   const after = sorted.find((r) => r.time >= to && r.index !== null);
-  const gateways = [...new Set(inside.map((r) => String(r.record.gateway_id)))].sort();
+  const gateways = [...new Set(inside.map((r) => r.log))].sort();
 
   const missing: string[] = [];
   const altered: string[] = [...shadowed];
@@ -102,13 +119,13 @@ export function voyageReport(
       continue;
     }
     const mine = [before, ...inside, after].filter(
-      (r): r is Reading => r !== undefined && r.record.gateway_id === gateway,
+      (r): r is Reading => r !== undefined && r.log === gateway,
     );
     // The span of the log in which a reading of this container in the range could have been.
     const span: LeafRange = {
-      from: before?.record.gateway_id === gateway ? (before.index ?? 0) : 0,
+      from: before?.log === gateway ? (before.index ?? 0) : 0,
       to:
-        after?.record.gateway_id === gateway
+        after?.log === gateway
           ? (after.index ?? Number.MAX_SAFE_INTEGER - 1) + 1
           : Number.MAX_SAFE_INTEGER,
     };
@@ -120,11 +137,9 @@ export function voyageReport(
         `${gateway}: leaves ${verdict.altered.from}-${verdict.altered.to - 1}: ${verdict.alteredBecause.join("; ")}`,
       );
     const unsigned = inside.filter(
-      (r) => r.record.gateway_id === gateway && r.index !== null && r.index >= verdict.verifiedSize,
+      (r) => r.log === gateway && r.index !== null && r.index >= verdict.verifiedSize,
     ).length;
-    const unlogged = inside.filter(
-      (r) => r.record.gateway_id === gateway && r.index === null,
-    ).length;
+    const unlogged = inside.filter((r) => r.log === gateway && r.index === null).length;
     if (unsigned > 0)
       unverified.push(
         `${gateway}: ${unsigned} readings past the last checkpoint (not yet signed for)`,
@@ -132,11 +147,28 @@ export function voyageReport(
     if (unlogged > 0)
       unverified.push(`${gateway}: ${unlogged} readings outside the log (no ${LOG_INDEX_FIELD})`);
     unverifiedReadings += unsigned + unlogged;
+    // Leaves the gateway declared dropped: not holes, but readings the record lacks, and why.
+    const dropped = new Map<number, string>();
+    for (const leaf of verdict.dropped)
+      if (
+        leaf.containerId === containerId &&
+        leaf.seq !== null &&
+        overlaps({ from: leaf.index, to: leaf.index + 1 }, span)
+      )
+        dropped.set(leaf.seq, leaf.reason);
     const bySeq = [...mine].sort((a, b) => a.seq - b.seq);
     for (const [i, next] of bySeq.entries()) {
       const previous = bySeq[i - 1];
-      if (previous && next.seq - previous.seq > 1)
-        missing.push(`${gateway}: seq ${previous.seq + 1}-${next.seq - 1} of ${containerId}`);
+      if (!previous || next.seq - previous.seq <= 1) continue;
+      const lost = `${gateway}: seq ${previous.seq + 1}-${next.seq - 1} of ${containerId}`;
+      const reasons = new Set<string>();
+      for (let seq = previous.seq + 1; seq < next.seq; seq++)
+        reasons.add(dropped.get(seq) ?? "not found");
+      missing.push(
+        reasons.has("not found")
+          ? lost
+          : `${lost} dropped on the gateway (${[...reasons].join(", ")})`,
+      );
     }
   }
 
@@ -157,9 +189,7 @@ export function voyageReport(
 }
 
 function gatewaysAround(...readings: (Reading | undefined)[]): string[] {
-  return [
-    ...new Set(readings.filter((r) => r !== undefined).map((r) => String(r.record.gateway_id))),
-  ];
+  return [...new Set(readings.filter((r) => r !== undefined).map((r) => r.log))];
 }
 
 function temperatures(readings: readonly Reading[], end: number, given?: TemperatureRange) {
