@@ -19,6 +19,8 @@ import { DeviceWatch } from "./rules/device-watch.js";
 import { RuleEngine } from "./rules/engine.js";
 import { ReportByException } from "./rules/report-by-exception.js";
 import { SharedResources } from "../core/shared-resources.js";
+import { openAudit } from "./audit/open-audit.js";
+import type { AuditSender } from "./audit/audit-sender.js";
 import {
   containerInfos,
   deviceUnreachableAfter,
@@ -68,6 +70,7 @@ export class Agent implements GatewayStatus {
   private feed: GatewayFeed | null = null;
   private healthShadow: HealthShadow | null = null;
   private updates: Updates | null = null;
+  private audit: AuditSender | null = null;
   private samplingStopped = false;
   private wearRate: WearRate | null = null;
   /** Wall and monotonic time of the start, for /metrics and /healthz. */
@@ -192,6 +195,8 @@ export class Agent implements GatewayStatus {
           random: this.random,
         })
       : null;
+    // The checkpoint key before the outbox: a key that cannot be used stops the start here.
+    const audit = openAudit(config, logger.child({ component: "audit" }), metrics);
     const outbox = openGuardedOutbox(config, {
       products: this.products,
       clock,
@@ -201,6 +206,7 @@ export class Agent implements GatewayStatus {
       stored: (readings) => this.events.emit("stored", readings),
     });
     this.outbox = outbox;
+    this.audit = audit?.sender(outbox) ?? null;
     this.wearRate = new WearRate(config.buffer.path, clock);
     const { publisher, capture, sampler } = buildPipeline({
       config,
@@ -215,6 +221,7 @@ export class Agent implements GatewayStatus {
       sessions: [
         ...(this.configShadow ? [this.configShadow] : []),
         ...(this.updates ? [this.updates.session] : []),
+        ...(this.audit ? [this.audit] : []),
       ],
       clock,
       logger,
@@ -239,6 +246,7 @@ export class Agent implements GatewayStatus {
     );
     publisher.start();
     sampler.start();
+    this.audit?.start();
     if (config.health.enabled) {
       this.healthShadow = new HealthShadow(this, {
         ...config.health,
@@ -332,6 +340,9 @@ export class Agent implements GatewayStatus {
     // The last tick reaches the publisher once its WAL sync is done: wait for it (bounded, in
     // case the disk hangs), so it is sent in this drain rather than at the next start.
     if (this.outbox) await withinMs(this.outbox.synced(), drainMs);
+    // The last checkpoint covers the last tick; it goes out before the link closes, if it can.
+    await this.audit?.stop(drainMs);
+    this.audit = null;
     await this.publisher?.stop(drainMs);
     const stats = this.outbox?.stats();
     this.outbox?.close();

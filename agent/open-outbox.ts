@@ -6,6 +6,7 @@ import { Outbox } from "./outbox/outbox.js";
 import type { Product } from "../core/products.js";
 import type { ReeferReading } from "../core/record.js";
 import { GuardedOutbox } from "./storage/guarded-outbox.js";
+import { auditKeyFile } from "./settings-from-config.js";
 
 /**
  * The agent's outbox: opened from the config with its WAL synced in the background (WalSync),
@@ -20,6 +21,7 @@ export function openAgentOutbox(
 ): Outbox {
   const outbox = new Outbox({
     ...config.buffer,
+    ...(auditKeyFile(config) !== null && { audit: { gatewayId: config.gateway.id } }),
     now: () => clock.now(),
     backgroundSync: true,
     // Under write-behind no capture commit a tick syncs the drain's deletes along: sync them.

@@ -67,3 +67,15 @@ export function containerInfos(
 export function readTimeoutMs(config: AgentConfig, intervalMs: number): number {
   return config.sampling.timeoutMs ?? Math.min(10_000, Math.floor(intervalMs / 2));
 }
+
+/**
+ * The checkpoint key's file: the configured one, or beside the outbox; null when the audit log
+ * is off, or the outbox is in memory with no key file given (a log that dies with the process
+ * proves nothing).
+ */
+export function auditKeyFile(config: AgentConfig): string | null {
+  if (!config.audit.enabled) return null;
+  if (config.audit.keyFile !== undefined) return config.audit.keyFile;
+  if (config.buffer.path === ":memory:") return null;
+  return join(dirname(config.buffer.path), "checkpoint-key.pem");
+}

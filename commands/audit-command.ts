@@ -1,10 +1,16 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
-import { checkpointOrigin, parseVerifierKey, type NoteVerifier } from "../core/audit/checkpoint.js";
+import {
+  checkpointKeyName,
+  checkpointOrigin,
+  parseVerifierKey,
+  type NoteVerifier,
+} from "../core/audit/checkpoint.js";
+import { LOG_ID_FIELD, logKeyOf } from "../core/audit/leaf.js";
 import { verifyLog, type LoggedRecord, type LogVerdict } from "../core/audit/verify-log.js";
 import { voyageReport, type TemperatureRange, type VoyageReport } from "../core/audit/voyage.js";
-import { readCheckpoints, readLakeRecords } from "./audit/lake-folder.js";
+import { readAuditFolder, readLakeRecords } from "./audit/lake-folder.js";
 import { EXIT_USAGE } from "./command.js";
 
 const USAGE = `usage: reefer-edge audit verify --lake DIR --checkpoints DIR --keys FILE
@@ -88,20 +94,38 @@ function audit(
     verifiers: Map<string, NoteVerifier>;
   },
 ): AuditReport {
-  const lake = readLakeRecords(lakeDir);
-  const notes = readCheckpoints(checkpointDir);
-  const byGateway = new Map<string, LoggedRecord[]>();
+  const readings = readLakeRecords(lakeDir);
+  const auditFolder = readAuditFolder(checkpointDir);
+  const notes = auditFolder.notes;
+  // The gap records are leaves of the logs like the readings; they are kept with the checkpoints.
+  const lake = {
+    ...readings,
+    records: [...readings.records, ...auditFolder.gaps],
+    unreadable: [...readings.unreadable, ...auditFolder.unreadable],
+  };
+  // Log by log: a gateway keeps one per outbox file (LOG_ID_FIELD), all signed by its key.
+  const byLog = new Map<string, { gatewayId: string; logId?: string; records: LoggedRecord[] }>();
   for (const record of lake.records) {
-    const gateway = String(record.gateway_id);
-    const list = byGateway.get(gateway) ?? [];
-    list.push(record);
-    byGateway.set(gateway, list);
+    const key = logKeyOf(record);
+    let log = byLog.get(key);
+    if (log === undefined) {
+      const logId = record[LOG_ID_FIELD];
+      log = {
+        gatewayId: String(record.gateway_id),
+        ...(typeof logId === "string" && { logId }),
+        records: [],
+      };
+      byLog.set(key, log);
+    }
+    log.records.push(record);
   }
   const gateways: AuditReport["gateways"] = [];
   const verdicts = new Map<string, LogVerdict>();
-  for (const [gatewayId, records] of [...byGateway].sort(([a], [b]) => a.localeCompare(b))) {
-    const origin = checkpointOrigin(gatewayId);
-    const verifier = options.verifiers.get(origin);
+  for (const [key, { gatewayId, logId, records }] of [...byLog].sort(([a], [b]) =>
+    a.localeCompare(b),
+  )) {
+    const origin = checkpointOrigin(gatewayId, logId);
+    const verifier = options.verifiers.get(checkpointKeyName(gatewayId));
     const verdict: LogVerdict = verifier
       ? verifyLog(origin, records, notes.get(origin) ?? [], verifier)
       : {
@@ -116,15 +140,22 @@ function audit(
           ],
           unverifiedTail: null,
           rejectedCheckpoints: [],
+          dropped: [],
           unlogged: 0,
         };
-    verdicts.set(gatewayId, verdict);
-    gateways.push({ gatewayId, key: verifier !== undefined, ...verdict });
+    verdicts.set(key, verdict);
+    gateways.push({ gatewayId: key, key: verifier !== undefined, ...verdict });
   }
   const asked =
     containers.length > 0
       ? containers
-      : [...new Set(lake.records.map((r) => String(r.container_id)))].sort();
+      : [
+          ...new Set(
+            lake.records.flatMap((r) =>
+              typeof r.container_id === "string" ? [r.container_id] : [],
+            ),
+          ),
+        ].sort();
   // Without --from and --to: the whole span of the lake's readings.
   let first = Infinity;
   let last = -Infinity;
@@ -159,6 +190,12 @@ function describe(report: AuditReport): string {
       `gateway ${g.gatewayId}: ${g.leaves} leaves, ${g.checkpoints} checkpoints, verified to leaf ${g.verifiedSize}`,
     );
     for (const hole of g.missing) lines.push(`  missing leaves ${hole.from}-${hole.to - 1}`);
+    if (g.dropped.length > 0) {
+      const reasons = new Map<string, number>();
+      for (const leaf of g.dropped) reasons.set(leaf.reason, (reasons.get(leaf.reason) ?? 0) + 1);
+      const said = [...reasons].map(([reason, n]) => `${n} ${reason}`).join(", ");
+      lines.push(`  dropped on the gateway, declared in its gap records: ${said}`);
+    }
     if (g.altered)
       lines.push(`  ALTERED from leaf ${g.altered.from}: ${g.alteredBecause.join("; ")}`);
     if (g.unverifiedTail)

@@ -5,6 +5,7 @@ import { healthSchema, remoteConfigSchema } from "./shadow-schema.js";
 import { updateSchema } from "./update-schema.js";
 import { driverConfigSchema } from "../drivers/registry.js";
 import { reportByExceptionSchema, rulesSchema } from "./rules-schema.js";
+import { auditSchema } from "./audit-schema.js";
 import { bufferSchema } from "./buffer-schema.js";
 
 /**
@@ -113,6 +114,7 @@ const configShape = z.strictObject({
   health: healthSchema,
   remoteConfig: remoteConfigSchema,
   update: updateSchema,
+  audit: auditSchema,
 });
 
 export const configSchema = configShape.superRefine(checkConsistency);

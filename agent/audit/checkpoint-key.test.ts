@@ -53,10 +53,16 @@ describe("the gateway's checkpoint key", () => {
     expect(() => loadOrCreateCheckpointKey(ec)).toThrow(`checkpoint key ${ec} is ec, not Ed25519`);
   });
 
-  it("names the file when its folder does not exist", () => {
+  it("makes its folder, for the owner only, on a first start before the outbox exists", () => {
     const path = fresh();
-    expect(() => loadOrCreateCheckpointKey(path)).toThrow(
-      `checkpoint key ${path} could not be made: ENOENT`,
-    );
+    expect(loadOrCreateCheckpointKey(path).created).toBe(true);
+    expect(statSync(join(path, "..")).mode & 0o777).toBe(0o700);
+  });
+
+  it("names the file when its folder cannot be made", () => {
+    const blocker = join(work.dir, `blocker-${++n}`);
+    writeFileSync(blocker, "a file where the folder would be");
+    const path = join(blocker, "checkpoint.key");
+    expect(() => loadOrCreateCheckpointKey(path)).toThrow(`checkpoint key ${path}: ENOTDIR`);
   });
 });

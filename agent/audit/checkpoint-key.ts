@@ -4,7 +4,8 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 
 import { writeFileDurably } from "../durable-file.js";
 
@@ -63,6 +64,8 @@ export function loadOrCreateCheckpointKey(path: string): CheckpointKey {
 }
 
 function create(path: string): CheckpointKey {
+  // The state folder is the outbox's too, which may not be made yet on a first start.
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const pem = String(privateKey.export({ type: "pkcs8", format: "pem" }));
   writeFileDurably(path, pem, `${path}.new-${process.pid}`);

@@ -34,6 +34,14 @@ export const METRIC_CATALOGUE: Readonly<Record<string, MetricSpec | null>> = {
     "Sensor values refused (out of range, a fault value), by container and field.",
   ),
   capture_errors: counter("capture_errors", "Ticks whose capture failed with an error."),
+  audit_checkpoints: counter(
+    "audit_checkpoints",
+    "Checkpoints of the cold-chain audit log signed (while the log grows, and at each start and stop).",
+  ),
+  audit_messages_sent: counter(
+    "audit_messages_sent",
+    "Checkpoints and gap records of the audit log the broker acknowledged.",
+  ),
   outbox_sync_errors: counter(
     "outbox_sync_errors",
     "Background syncs of the outbox's WAL that the disk failed; their readings were published without a durable copy.",

@@ -24,8 +24,8 @@ export class DiskBudget {
     private readonly store: OutboxStore,
     private readonly reserve: SpaceReserve,
     private readonly options: { readonly maxBytes: number; readonly now: () => number },
-    /** A row left by eviction: the publish sessions forget it. */
-    private readonly evicted: (id: number) => void,
+    /** A row is about to be evicted (still stored): the publish sessions and the audit log hear of it. */
+    private readonly evicting: (id: number) => void,
   ) {}
 
   /** Evicts until the outbox fits; inside the capture's transaction. */
@@ -123,7 +123,7 @@ export class DiskBudget {
   }
 
   private remove(id: number): void {
+    this.evicting(id);
     this.store.delete(id);
-    this.evicted(id);
   }
 }

@@ -59,6 +59,23 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE outbox ADD COLUMN clock_epoch INTEGER;
   CREATE INDEX outbox_by_clock_epoch ON outbox (clock_epoch) WHERE clock_epoch IS NOT NULL;
   `,
+  `
+  -- The cold-chain audit log (docs/audit-log.md): one row, this file's log, as its compact range
+  -- (size and the subtree hashes), updated in each capture's transaction.
+  CREATE TABLE audit_log (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    log_id TEXT    NOT NULL,
+    size   INTEGER NOT NULL,
+    range  BLOB    NOT NULL
+  ) STRICT;
+
+  -- Signed checkpoints and gap records waiting for the broker's acknowledgement.
+  CREATE TABLE audit_outbox (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind    TEXT NOT NULL,                    -- checkpoint, gap
+    payload TEXT NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /** The schema version this agent writes: how many migrations it knows. */

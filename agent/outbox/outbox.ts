@@ -12,6 +12,9 @@ import { SpaceReserve } from "./space-reserve.js";
 import { OutboxStore } from "./store.js";
 import { WalSync } from "./wal-sync.js";
 import { DiskFullError, isDiskFull } from "./disk-full.js";
+import { AuditTrail, type AuditRow } from "./audit-trail.js";
+import type { NoteSigner } from "../../core/audit/checkpoint.js";
+import { CLOCK_CORRECTION_FIELD, LOG_INDEX_FIELD } from "../../core/audit/leaf.js";
 
 export { LANE, type Lane, type OutboxRow } from "./publish-queue.js";
 export { DiskFullError } from "./disk-full.js";
@@ -48,6 +51,11 @@ export interface OutboxOptions {
   readonly onSyncError?: (error: Error) => void;
   /** How long each fdatasync of the WAL took, seconds (see WalSync). */
   readonly onSyncTimed?: (seconds: number) => void;
+  /**
+   * Keep the cold-chain audit log (docs/audit-log.md) of this gateway: readings are stamped and
+   * appended as they commit, and what leaves undelivered is declared in gap records.
+   */
+  readonly audit?: { readonly gatewayId: string };
 }
 
 /** Everything one tick commits, in one transaction. */
@@ -61,6 +69,11 @@ export interface CaptureBatch {
   readonly promote?: ReadonlyMap<string, readonly number[]>;
   /** Held readings not to publish: deleted and counted. */
   readonly drop?: ReadonlyMap<string, readonly number[]>;
+  /**
+   * Per reading: stored outside the audit log, because a copy may already have left from memory
+   * without its log index (write-behind) and its acknowledgement may delete this row unsent.
+   */
+  readonly unlogged?: readonly boolean[];
   /** The clock epoch of the readings, while the clock is not trusted (see ClockGuard). */
   readonly clockEpoch?: number | null;
 }
@@ -101,6 +114,8 @@ export class Outbox implements PublishQueue {
   private reserve!: SpaceReserve;
   private readonly lock: AttachedLock | null;
   private walSync: WalSync | null = null;
+  /** The audit log, when kept (`audit`). */
+  private trail: AuditTrail | null = null;
   /** Callbacks waiting for rows up to `id` to be durable, in commit order. */
   private waiting: { id: number; run: () => void }[] = [];
 
@@ -145,13 +160,22 @@ export class Outbox implements PublishQueue {
     this.store = store;
     this.sequences = new Sequences(statements, statements.seqBase.get()?.value ?? 0);
     store.onRollback(() => this.sequences.forgetCache());
+    if (options.audit) {
+      const trail = new AuditTrail(this.db, options.audit.gatewayId, options.now);
+      store.onRollback(() => trail.rolledBack());
+      store.beforeCommit(() => trail.settle());
+      this.trail = trail;
+    }
     this.sessions = new PublishSessions(store, options.now);
     this.reserve = new SpaceReserve(
       `${options.path}.reserve`,
       options.path === ":memory:" ? 0 : (options.reserveKiB ?? RESERVE_KIB) * 1024,
     );
     this.reserve.take();
-    this.budget = new DiskBudget(store, this.reserve, options, (id) => this.sessions.forget(id));
+    this.budget = new DiskBudget(store, this.reserve, options, (id) => {
+      this.sessions.forget(id);
+      this.declareDropped(id, "evicted");
+    });
     // Opening read the tables to recount them: the pages it cached are not needed again soon
     // (about 80 KiB a handle, measured with 1,000 outboxes in one process).
     this.db.pragma("shrink_memory");
@@ -292,10 +316,14 @@ export class Outbox implements PublishQueue {
       const readings = batch.readings ?? [];
       const epoch = batch.clockEpoch ?? null;
       const rowIds: number[] = [];
+      const trail = this.trail;
+      const stored: ReeferReading[] = [];
       for (const [i, reading] of readings.entries()) {
         this.sequences.save(reading.container_id, reading.seq);
         const lane = batch.held?.[i] === true ? LANE.held : LANE.telemetry;
-        const payload = JSON.stringify(reading);
+        const logged = trail && batch.unlogged?.[i] !== true ? trail.stamp(reading) : null;
+        stored.push(logged?.record ?? reading);
+        const payload = logged?.json ?? JSON.stringify(reading);
         rowIds.push(
           store.insert(lane, reading.container_id, reading.seq, capturedAt, payload, epoch),
         );
@@ -311,7 +339,7 @@ export class Outbox implements PublishQueue {
         );
       }
       this.resolveHeld(batch);
-      return { readings, rowIds, ...this.budget.enforce() };
+      return { readings: stored, rowIds, ...this.budget.enforce() };
     });
   }
 
@@ -334,6 +362,7 @@ export class Outbox implements PublishQueue {
         const row = statements.dropHeld.get(containerId, seq);
         if (!row) continue;
         tally.forget(LANE.held, row.bytes);
+        this.trail?.dropping(row.payload, "dropped_by_exception");
         dropped++;
       }
     }
@@ -374,7 +403,50 @@ export class Outbox implements PublishQueue {
   }
 
   reject(ids: readonly number[], reason: string): void {
-    this.sessions.reject(ids, reason);
+    if (!this.trail) {
+      this.sessions.reject(ids, reason);
+      return;
+    }
+    this.store.atomically(() => {
+      for (const id of ids) this.declareDropped(id, "dead_letter");
+      this.sessions.reject(ids, reason);
+    });
+  }
+
+  /** A stored row leaves undelivered: the audit log declares it (inside the transaction). */
+  private declareDropped(id: number, reason: "evicted" | "dead_letter"): void {
+    const trail = this.trail;
+    if (!trail) return;
+    const row = this.store.statements.payloadOf.get(id);
+    if (row) trail.dropping(row.payload, reason);
+  }
+
+  /**
+   * Signs a checkpoint of the audit log and queues it for the broker, if the log grew since the
+   * last one; false when nothing was signed (no log kept, or nothing new).
+   */
+  signCheckpoint(signer: NoteSigner): boolean {
+    const trail = this.trail;
+    if (!trail) return false;
+    const signed = this.store.atomically(() => trail.checkpoint(signer));
+    if (signed) this.walSync?.soon();
+    return signed;
+  }
+
+  /** Checkpoints and gap records waiting for the broker, after `afterId`, oldest first. */
+  auditQueued(afterId: number, limit: number): AuditRow[] {
+    return this.trail?.queued(afterId, limit) ?? [];
+  }
+
+  /** The broker acknowledged these checkpoints and gap records. */
+  auditDelivered(ids: readonly number[]): void {
+    const trail = this.trail;
+    if (trail && ids.length > 0) this.store.atomically(() => trail.delivered(ids));
+  }
+
+  /** The audit log's id and size (null when none is kept). */
+  auditLog(): { logId: string; size: number } | null {
+    return this.trail ? { logId: this.trail.logId, size: this.trail.size } : null;
   }
 
   release(rows: readonly OutboxRow[]): void {
@@ -397,10 +469,15 @@ export class Outbox implements PublishQueue {
       const rewrite = statements.rewrite; // transient: one statement for the whole loop
       for (const row of statements.epochRows.all(epoch)) {
         const reading = JSON.parse(row.payload) as ReeferReading;
-        reading.measurement_time = new Date(
-          Date.parse(reading.measurement_time) + deltaMs,
-        ).toISOString();
+        const before = Date.parse(reading.measurement_time);
+        const moved = new Date(before + deltaMs);
+        reading.measurement_time = moved.toISOString();
         reading.clock = "synced";
+        // A logged reading names the shift (whole ms, as the time moved), so the reading its leaf
+        // holds can be recomputed.
+        if (LOG_INDEX_FIELD in reading)
+          (reading as ReeferReading & Record<string, unknown>)[CLOCK_CORRECTION_FIELD] =
+            moved.getTime() - before;
         const payload = JSON.stringify(reading);
         const bytes = Buffer.byteLength(payload);
         rewrite.run(payload, bytes, row.id);

@@ -71,9 +71,12 @@ export function prepareStatements(db: Database.Database) {
         "UPDATE outbox SET lane = 1 WHERE lane = 2 AND container_id = ? AND seq = ? RETURNING id, bytes",
       ),
     dropHeld: () =>
-      db.prepare<[string, number], { bytes: number }>(
-        "DELETE FROM outbox WHERE lane = 2 AND container_id = ? AND seq = ? RETURNING bytes",
+      db.prepare<[string, number], { bytes: number; payload: string }>(
+        "DELETE FROM outbox WHERE lane = 2 AND container_id = ? AND seq = ? RETURNING bytes, payload",
       ),
+    // Only where a row leaves undelivered (evicted, dead-lettered) and the audit log must say so.
+    payloadOf: () =>
+      db.prepare<[number], { payload: string }>("SELECT payload FROM outbox WHERE id = ?"),
   };
   const transient = {
     seqBase: () =>

@@ -16,6 +16,7 @@ export class OutboxStore {
   /** With a background sync (WalSync): the highest row id known to be on disk. */
   syncedId: number | null = null;
   private readonly rollbackHooks: (() => void)[] = [];
+  private readonly commitHooks: (() => void)[] = [];
 
   constructor(readonly db: Database.Database) {
     this.statements = prepareStatements(db);
@@ -31,6 +32,14 @@ export class OutboxStore {
   /** Runs after a rolled-back transaction, to drop caches that may be ahead of the database. */
   onRollback(hook: () => void): void {
     this.rollbackHooks.push(hook);
+  }
+
+  /**
+   * Runs last inside every outermost transaction, before its COMMIT: what must commit with the
+   * rows a transaction changed (the audit log's range) is written there.
+   */
+  beforeCommit(hook: () => void): void {
+    this.commitHooks.push(hook);
   }
 
   /**
@@ -58,6 +67,7 @@ export class OutboxStore {
     this.statements.begin.run();
     try {
       const result = work();
+      for (const hook of this.commitHooks) hook();
       this.statements.commit.run();
       return result;
     } catch (error) {

@@ -5,6 +5,11 @@ export function topicFor(gatewayId: string, containerId: string, kind: TopicKind
   return `dt/reefer/${gatewayId}/${containerId}/${kind}`;
 }
 
+/** The gateway's audit topic: its signed checkpoints and gap records (docs/audit-log.md). */
+export function auditTopic(gatewayId: string): string {
+  return `dt/reefer/${gatewayId}/audit`;
+}
+
 export const BACKFILL_SCHEMA = "reefer.backfill.v1";
 
 const ENVELOPE_HEAD = `{"schema":"${BACKFILL_SCHEMA}","readings":[`;

@@ -375,6 +375,14 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     return rows;
   }
 
+  /**
+   * Runs `work` on the outbox on the disk, when there is one; a storage failure fails over to
+   * memory as any other does, and gives undefined.
+   */
+  onDisk<T>(work: (outbox: Outbox) => T): T | undefined {
+    return this.guarded(() => (this.outbox ? work(this.outbox) : undefined));
+  }
+
   /** Runs `work` on the outbox; a storage failure turns to memory and answers undefined. */
   private guarded<T>(work: () => T): T | undefined {
     if (!this.outbox) return undefined;
@@ -447,7 +455,8 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
       outbox.ensureSeqsAbove(this.seqs.all);
       const held = this.memory.drain();
       if (held.readings.length > 0 || held.alerts.length > 0) {
-        outbox.commit({ readings: held.readings, alerts: held.alerts });
+        // What memory may have published goes outside the audit log (see MemoryLane's `sent`).
+        outbox.commit({ readings: held.readings, alerts: held.alerts, unlogged: held.sent });
         const stored = this.options.stored;
         if (stored && held.readings.length > 0) outbox.afterDurable(() => stored(held.readings));
       }

@@ -11,11 +11,18 @@ interface HeldRow extends OutboxRow {
   /** The ClockGuard epoch the reading was taken under; null when the clock was trusted. */
   readonly epoch: number | null;
   taken: boolean;
+  /**
+   * Ever handed to the publisher (taken, even if released since): a copy may have reached the
+   * broker without a log index, so the stored one must stay outside the audit log too.
+   */
+  sent: boolean;
 }
 
 /** What is left in memory to store once the disk is back, in capture order. */
 export interface HeldBatch {
   readonly readings: ReeferReading[];
+  /** Per reading: ever handed to the publisher (see HeldRow.sent). */
+  readonly sent: boolean[];
   readonly alerts: AlertDraft[];
 }
 
@@ -94,6 +101,7 @@ export class MemoryLane {
       if (taken.length >= limit) break;
       if (row.lane !== lane || row.taken) continue;
       row.taken = true;
+      row.sent = true;
       taken.push(row);
     }
     return taken;
@@ -142,14 +150,18 @@ export class MemoryLane {
    */
   drain(): HeldBatch {
     const readings: ReeferReading[] = [];
+    const sent: boolean[] = [];
     const alerts: AlertDraft[] = [];
     for (const row of this.rows.values()) {
-      if (row.reading) readings.push(row.reading);
+      if (row.reading) {
+        readings.push(row.reading);
+        sent.push(row.sent);
+      }
       if (row.alert) alerts.push(row.alert);
     }
     this.rows.clear();
     this.alertCount = 0;
-    return { readings, alerts };
+    return { readings, sent, alerts };
   }
 
   /** When the oldest row held was captured (wall ms); null when nothing is held. */
@@ -169,17 +181,20 @@ export class MemoryLane {
     readings: ReeferReading[];
     /** Per reading: the publisher has it in flight. */
     taken: boolean[];
+    /** Per reading: ever handed to the publisher (see HeldRow.sent). */
+    sent: boolean[];
   }[] {
     const groups = new Map<
       number | null,
-      { ids: number[]; readings: ReeferReading[]; taken: boolean[] }
+      { ids: number[]; readings: ReeferReading[]; taken: boolean[]; sent: boolean[] }
     >();
     for (const row of this.rows.values()) {
       if (!row.reading) continue;
-      const group = groups.get(row.epoch) ?? { ids: [], readings: [], taken: [] };
+      const group = groups.get(row.epoch) ?? { ids: [], readings: [], taken: [], sent: [] };
       group.ids.push(row.id);
       group.readings.push(row.reading);
       group.taken.push(row.taken);
+      group.sent.push(row.sent);
       groups.set(row.epoch, group);
     }
     return [...groups].map(([epoch, group]) => ({ epoch, ...group }));
@@ -211,6 +226,7 @@ export class MemoryLane {
       alert: what.alert ?? null,
       epoch: what.epoch,
       taken: false,
+      sent: false,
     });
     if (lane === LANE.alert) this.alertCount++;
   }

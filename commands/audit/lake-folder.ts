@@ -2,6 +2,8 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { gunzipSync } from "node:zlib";
 
+import { CHECKPOINT_SCHEMA } from "../../core/audit/checkpoint.js";
+import { isGapRecord } from "../../core/audit/gap.js";
 import type { LoggedRecord } from "../../core/audit/verify-log.js";
 
 /**
@@ -56,15 +58,46 @@ export function readLakeRecords(dir: string): LakeRecords {
   return { records, unreadable, files: files.length };
 }
 
-/** Each checkpoint note in `dir` (one a file), by the origin on its first line. */
-export function readCheckpoints(dir: string): Map<string, string[]> {
-  const byOrigin = new Map<string, string[]>();
-  for (const file of filesUnder(dir)) {
-    const note = textOf(file);
+/** What the audit prefix holds: checkpoint notes by origin, and the gap records. */
+export type AuditFolder = {
+  notes: Map<string, string[]>;
+  gaps: LoggedRecord[];
+  unreadable: string[];
+};
+
+/**
+ * The audit prefix as the checkpoint rule writes it: newline-delimited JSON of the gateways'
+ * audit messages (`reefer.checkpoint.v1` carrying a signed note, and `reefer.gap.v1` gap
+ * records), gzipped or not; a file that is a bare signed note counts as one checkpoint.
+ */
+export function readAuditFolder(dir: string): AuditFolder {
+  const notes = new Map<string, string[]>();
+  const gaps: LoggedRecord[] = [];
+  const unreadable: string[] = [];
+  const addNote = (note: string) => {
     const origin = note.slice(0, Math.max(0, note.indexOf("\n")));
-    const notes = byOrigin.get(origin) ?? [];
-    notes.push(note);
-    byOrigin.set(origin, notes);
+    const list = notes.get(origin) ?? [];
+    list.push(note);
+    notes.set(origin, list);
+  };
+  for (const file of filesUnder(dir)) {
+    const text = textOf(file);
+    if (!text.trimStart().startsWith("{")) {
+      addNote(text);
+      continue;
+    }
+    for (const [i, line] of text.split("\n").entries()) {
+      if (line.trim() === "") continue;
+      try {
+        const value = JSON.parse(line) as Record<string, unknown>;
+        if (value.schema === CHECKPOINT_SCHEMA && typeof value.note === "string")
+          addNote(value.note);
+        else if (isGapRecord(value)) gaps.push(Object.freeze(value));
+        else throw new Error("neither a checkpoint nor a gap record");
+      } catch (error) {
+        unreadable.push(`${relative(dir, file)}:${i + 1}: ${(error as Error).message}`);
+      }
+    }
   }
-  return byOrigin;
+  return { notes, gaps, unreadable };
 }
