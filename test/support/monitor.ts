@@ -14,6 +14,8 @@ export class Monitor {
   readonly topics: string[] = [];
   /** Alert records (reefer.alert.v1) as delivered, duplicates included. */
   readonly alerts: { topic: string; alert: { alert_id: string } & Record<string, unknown> }[] = [];
+  /** Audit messages (checkpoints, gap records) as delivered on dt/reefer/<gateway>/audit. */
+  readonly audit: { topic: string; message: Record<string, unknown> }[] = [];
   private readonly seen = new Map<string, Set<number>>();
   duplicates = 0;
   /**
@@ -40,6 +42,8 @@ export class Monitor {
       ) {
         throw new Error(`backfill envelope without schema on ${topic}`);
       }
+      if (topic.endsWith("/audit"))
+        this.audit.push({ topic, message: body as Record<string, unknown> });
       if (topic.endsWith("/alert"))
         this.alerts.push({ topic, alert: body as { alert_id: string } & Record<string, unknown> });
       for (const reading of readings) {
