@@ -7,6 +7,7 @@ import { CfnPolicy, CfnProvisioningTemplate, CfnTopicRule } from "aws-cdk-lib/aw
 import type { Stream } from "aws-cdk-lib/aws-kinesis";
 import type { CfnDeliveryStream } from "aws-cdk-lib/aws-kinesisfirehose";
 import type { Bucket, CfnBucket } from "aws-cdk-lib/aws-s3";
+import { LEDGER_PREFIX } from "../lambda/ledger/ledger.js";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
@@ -20,6 +21,7 @@ import {
 } from "./rule-table.js";
 import { acknowledge } from "./nag.js";
 import { secureBucket } from "./secure-bucket.js";
+import { auditLedger } from "./audit-ledger.js";
 
 export interface IngestProps extends StackProps {
   readonly streams: Readonly<Record<StreamName, Stream>>;
@@ -39,6 +41,8 @@ export const PROVISIONING_TEMPLATE_NAME = "reefer-gateway";
  */
 export class IngestStack extends Stack {
   readonly errors: Bucket;
+  /** The audit ledger: the gateways' checkpoints and gap records, under Object Lock. */
+  readonly ledger: Bucket;
 
   constructor(scope: Construct, id: string, props: IngestProps) {
     super(scope, id, props);
@@ -157,7 +161,9 @@ export class IngestStack extends Stack {
     // AWS IoT checks it may invoke the hook when the template is made.
     template.node.addDependency(hook);
 
-    this.errors = secureBucket(this, "RuleErrors", { logs: secureBucket(this, "AccessLogs") });
+    const logs = secureBucket(this, "AccessLogs");
+    this.errors = secureBucket(this, "RuleErrors", { logs });
+    this.ledger = auditLedger(this, logs);
     const role = new Role(this, "RulesRole", {
       assumedBy: new ServicePrincipal("iot.amazonaws.com"),
       description: "IoT rules: put into the streams and the backfill Firehose, keep failures",
@@ -198,6 +204,7 @@ export class IngestStack extends Stack {
         "cloudwatch:PutMetricData takes no resource; a condition holds it to the reefer-edge namespace",
     });
 
+    const ledgerWriter = this.ledgerWriter(this.ledger);
     for (const rule of INGEST_RULES) {
       new CfnTopicRule(this, ruleId(rule), {
         ruleName: names.underscore(rule.name),
@@ -206,7 +213,7 @@ export class IngestStack extends Stack {
           sql: rule.sql,
           awsIotSqlVersion: SQL_VERSION,
           ruleDisabled: false,
-          actions: actions(rule, role.roleArn, props, this.errors.bucketName),
+          actions: actions(rule, role.roleArn, props, this.errors.bucketName, ledgerWriter),
           errorAction: {
             s3: {
               bucketName: this.errors.bucketName,
@@ -218,6 +225,36 @@ export class IngestStack extends Stack {
         },
       });
     }
+  }
+
+  /**
+   * The audit rule's Lambda: it writes each checkpoint and gap record into the ledger with a
+   * checksum (S3 refuses a PUT into a locked bucket without one). It may put objects under the
+   * ledger's prefix and nothing else: no delete, no retention change, no governance bypass.
+   */
+  private ledgerWriter(ledger: Bucket): IFunction {
+    const fn = nodeLambda(this, "LedgerWriter", {
+      entry: "lambda/ledger/handler.ts",
+      timeout: Duration.seconds(10),
+      logRetention: RetentionDays.ONE_YEAR,
+      environment: { LEDGER_BUCKET: ledger.bucketName },
+    });
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["s3:PutObject"],
+        resources: [ledger.arnForObjects(`${LEDGER_PREFIX}*`)],
+      }),
+    );
+    fn.addPermission("IotInvokes", {
+      principal: new ServicePrincipal("iot.amazonaws.com"),
+      sourceAccount: this.account,
+      sourceArn: `arn:${this.partition}:iot:${this.region}:${this.account}:rule/${StageNames.of(this).underscore("reefer_audit_to_ledger")}`,
+    });
+    acknowledge(fn.role ?? fn, {
+      [`IAM5[Resource::<${this.getLogicalId(ledger.node.defaultChild as CfnBucket)}.Arn>/${LEDGER_PREFIX}*]`]:
+        "One object a checkpoint or gap record, named by gateway, day and content hash",
+    });
+    return fn;
   }
 
   /**
@@ -272,8 +309,10 @@ function actions(
   roleArn: string,
   props: IngestProps,
   errorsBucket: string,
+  ledgerWriter: IFunction,
 ): CfnTopicRule.ActionProperty[] {
   const target = rule.target;
+  if (target.kind === "ledger") return [{ lambda: { functionArn: ledgerWriter.functionArn } }];
   if (target.kind === "kinesis") {
     return [
       {

@@ -4,8 +4,9 @@
  * runs, so what is tested is what is deployed.
  *
  * Topics are the wire contract's (docs/wire-contract.md):
- * dt/reefer/{gateway_id}/{container_id}/{telemetry|alert|backfill}. Position 4 is the container
- * id, the partition key: a container's records stay in order on one shard.
+ * dt/reefer/{gateway_id}/{container_id}/{telemetry|alert|backfill}, and the gateway's audit log
+ * on dt/reefer/{gateway_id}/audit. Position 4 is the container id, the partition key: a
+ * container's records stay in order on one shard.
  */
 export type RuleTarget =
   | { readonly kind: "kinesis"; readonly stream: StreamName; readonly partitionKey: string }
@@ -16,6 +17,13 @@ export type RuleTarget =
        */
       readonly kind: "quarantine";
       readonly metricName: string;
+    }
+  | {
+      /**
+       * Kept for good: the ledger Lambda writes each message whole into the audit ledger bucket
+       * (S3 Object Lock, COMPLIANCE), where the auditor's verifier reads the checkpoints.
+       */
+      readonly kind: "ledger";
     }
   | {
       readonly kind: "firehose";
@@ -55,6 +63,13 @@ export const ALERT_DOOR =
   "schema = 'reefer.alert.v1' AND gateway_id = topic(3) AND container_id = topic(4) AND isUndefined(source)";
 
 /**
+ * An audit message of the gateway whose topic it is on. Which kind (a checkpoint or a gap record)
+ * the ledger writer checks, and refuses any other: the rule then fails it into its error action
+ * and its failure alarm, so nothing unknown enters the locked ledger and nothing is dropped.
+ */
+export const AUDIT_DOOR = "gateway_id = topic(3)";
+
+/**
  * Everything the door turns away. A test of a field the message lacks is Undefined in AWS IoT
  * SQL, and so is an AND over it, and NOT Undefined is Undefined too: `NOT (door)` would let such
  * a message vanish from both rules. A CASE whose value is Undefined matches no WHEN, so this form
@@ -89,6 +104,19 @@ export const INGEST_RULES: readonly IngestRule[] = [
       "Alerts the door turned away (not an edge alert of its topic's container): kept, counted.",
     sql: `SELECT * FROM 'dt/reefer/+/+/alert' WHERE ${turnedAway(ALERT_DOOR)}`,
     target: { kind: "quarantine", metricName: "QuarantinedAlerts" },
+  },
+  {
+    name: "reefer_audit_to_ledger",
+    description:
+      "The gateways' signed checkpoints and gap records into the audit ledger (Object Lock).",
+    sql: `SELECT * FROM 'dt/reefer/+/audit' WHERE ${AUDIT_DOOR}`,
+    target: { kind: "ledger" },
+  },
+  {
+    name: "reefer_audit_quarantine",
+    description: "Audit messages the door turned away (not its topic's gateway): kept, counted.",
+    sql: `SELECT * FROM 'dt/reefer/+/audit' WHERE ${turnedAway(AUDIT_DOOR)}`,
+    target: { kind: "quarantine", metricName: "QuarantinedAudit" },
   },
   {
     name: "reefer_backfill_to_lake",

@@ -240,9 +240,10 @@ export async function replayRuleErrors(options: {
   return { replayed, records, kept };
 }
 
-const USAGE = `npm run replay -- (--failed-batches QUEUE_URL | --rule-errors BUCKET [--prefix P]) [--region R] [--endpoint URL]
+const USAGE = `npm run replay -- (--failed-batches QUEUE_URL | --rule-errors BUCKET [--prefix P] [--ledger BUCKET]) [--region R] [--endpoint URL]
   --failed-batches   the act Lambda's FailedBatches queue: put each batch's records into faulty-reefers again
   --rule-errors      the rule-errors bucket: deliver each failed message again as its rule would
+  --ledger           the audit ledger bucket, for the audit rule's failed messages (else they are kept)
   Credentials and region come from the AWS SDK's usual chain.`;
 
 /** `npm run replay`: the exit code (0 all re-driven, 1 something kept, 2 usage). */
@@ -253,6 +254,7 @@ export async function main(args: string[], out: Log, err: Log): Promise<number> 
       "failed-batches": { type: "string" },
       "rule-errors": { type: "string" },
       prefix: { type: "string" },
+      ledger: { type: "string" },
       region: { type: "string" },
       endpoint: { type: "string" },
     },
@@ -268,11 +270,16 @@ export async function main(args: string[], out: Log, err: Log): Promise<number> 
     ...(values.endpoint ? { endpoint: values.endpoint } : {}),
   };
   const kinesis = new KinesisClient(config);
+  const s3 = new S3Client({ ...config, forcePathStyle: Boolean(values.endpoint) });
   const report = queue
     ? await replayFailedBatches({ sqs: new SQSClient(config), kinesis, queueUrl: queue, log: out })
     : await replayRuleErrors({
-        s3: new S3Client({ ...config, forcePathStyle: Boolean(values.endpoint) }),
-        targets: { kinesis, firehose: new FirehoseClient(config) },
+        s3,
+        targets: {
+          kinesis,
+          firehose: new FirehoseClient(config),
+          ...(values.ledger !== undefined && { ledger: { s3, bucket: values.ledger } }),
+        },
         bucket: bucket ?? "",
         prefix: values.prefix,
         log: out,

@@ -1,5 +1,7 @@
 import { type FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
 import { type KinesisClient, PutRecordCommand } from "@aws-sdk/client-kinesis";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { writeToLedger } from "../lambda/ledger/ledger.js";
 import type { IngestRule } from "../lib/rule-table.js";
 import { substitute } from "./iot-sql.js";
 
@@ -9,6 +11,8 @@ export interface RouterTargets {
   readonly firehose: FirehoseClient;
   /** Physical names for the table's logical ones (a deployed stack prefixes them). */
   readonly streamNames?: Partial<Record<string, string>>;
+  /** The audit ledger: its bucket, written as the ledger Lambda writes it. */
+  readonly ledger?: { readonly s3: S3Client; readonly bucket: string };
 }
 
 /**
@@ -34,6 +38,16 @@ export async function deliver(
         }),
       );
     }
+    return;
+  }
+  if (target.kind === "ledger") {
+    if (!targets.ledger) throw new Error(`rule ${rule.name}: no ledger bucket to write to`);
+    for (const record of records)
+      await writeToLedger(
+        targets.ledger.s3,
+        targets.ledger.bucket,
+        record as Record<string, unknown>,
+      );
     return;
   }
   if (target.kind !== "firehose") throw new Error(`rule ${rule.name}: nothing to deliver to`);

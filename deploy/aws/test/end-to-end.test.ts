@@ -11,9 +11,12 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/clien
 import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import Database from "better-sqlite3";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { loadOrCreateCheckpointKey } from "../../../agent/audit/checkpoint-key.js";
+import { run as runAudit } from "../../../commands/audit-command.js";
+import { checkpointKeyName, verifierKey } from "../../../core/audit/checkpoint.js";
 import { Agent } from "../../../agent/agent.js";
 import { validateConfig } from "../../../config/load.js";
 import { agentMqtt, useMosquitto } from "../../../test/support/broker-fixture.js";
@@ -68,7 +71,7 @@ describe.skipIf(mosquitto.skip || moto.skip)("sensor to lake, offline and back",
         key: readFileSync(identity.key),
         clientId: "router-e2e",
       },
-      { kinesis, firehose: new FirehoseClient(config) },
+      { kinesis, firehose: new FirehoseClient(config), ledger: { s3, bucket: "ledger" } },
     );
   }, 120_000);
   afterAll(async () => {
@@ -184,7 +187,61 @@ describe.skipIf(mosquitto.skip || moto.skip)("sensor to lake, offline and back",
       (item) => item.alert_id?.S,
     );
     expect(items.sort()).toEqual([...alertIds].sort());
+
+    // The auditor's walk-through (docs/audit-log.md): the lake's readings (the live stream's,
+    // which the live Firehose files in the lake, and the backfill's) and the ledger's objects,
+    // copied to folders, verify against the gateway's key: complete and intact.
+    const audit = mkdtempSync(join(env.temp.dir, "audit-"));
+    const lakeDir = join(audit, "readings");
+    const ledgerDir = join(audit, "ledger");
+    mkdirSync(lakeDir);
+    mkdirSync(ledgerDir);
+    writeFileSync(
+      join(lakeDir, "live"),
+      live.map((l) => JSON.stringify(l.reading) + "\n").join(""),
+    );
+    writeFileSync(join(lakeDir, "backfill"), lake.map((r) => JSON.stringify(r) + "\n").join(""));
+    const ledger = await objectsUnder("ledger", "audit/");
+    expect(ledger.length).toBeGreaterThan(0);
+    ledger.forEach((text, i) => writeFileSync(join(ledgerDir, `${i}.json`), text));
+    const key = loadOrCreateCheckpointKey(join(dirname(outbox), "checkpoint-key.pem"));
+    const keys = join(audit, "keys.txt");
+    writeFileSync(keys, verifierKey(checkpointKeyName(GATEWAY), key.publicKey) + "\n");
+    let out = "";
+    const write = vi
+      .spyOn(process.stdout, "write")
+      .mockImplementation((chunk) => ((out += String(chunk)), true));
+    const verdict = runAudit([
+      "verify",
+      "--lake",
+      lakeDir,
+      "--checkpoints",
+      ledgerDir,
+      "--keys",
+      keys,
+      "--json",
+    ]);
+    write.mockRestore();
+    const report = JSON.parse(out) as {
+      containers: { containerId: string; complete: boolean; intact: boolean; readings: number }[];
+    };
+    expect(report.containers.map((c) => [c.containerId, c.complete, c.intact])).toEqual([
+      ["MSKU0000001", true, true],
+      ["MSKU0000002", true, true],
+    ]);
+    expect(verdict).toBe(0);
   }, 180_000);
+
+  /** The text of every object under a prefix of a bucket. */
+  async function objectsUnder(bucket: string, prefix: string): Promise<string[]> {
+    const listing = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+    const texts: string[] = [];
+    for (const object of listing.Contents ?? []) {
+      const body = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }));
+      texts.push((await body.Body?.transformToString()) ?? "");
+    }
+    return texts;
+  }
 
   async function streamRecords(stream: string) {
     const out: { partitionKey: string; reading: Reading }[] = [];

@@ -15,6 +15,8 @@ describe("the local router's AWS IoT SQL", () => {
       "dt/reefer/+/+/alert",
       "dt/reefer/+/+/telemetry",
       "dt/reefer/+/+/alert",
+      "dt/reefer/+/audit",
+      "dt/reefer/+/audit",
       "dt/reefer/+/+/backfill",
     ]);
   });
@@ -88,6 +90,7 @@ describe("the local router's AWS IoT SQL", () => {
     const pairs = [
       ["reefer_telemetry_to_kinesis", "reefer_telemetry_quarantine", TELEMETRY],
       ["reefer_alerts_to_kinesis", "reefer_alerts_quarantine", ALERT],
+      ["reefer_audit_to_ledger", "reefer_audit_quarantine", "dt/reefer/gw-1/audit"],
     ] as const;
     const payloads: unknown[] = [
       {},
@@ -99,6 +102,8 @@ describe("the local router's AWS IoT SQL", () => {
       { schema: "reefer.alert.v1", gateway_id: "gw-1", container_id: "C1", source: null },
       { schema: "reefer.alert.v1", gateway_id: "gw-1", container_id: "C1" },
       { gateway_id: "gw-1", container_id: "C1", seq: 1 },
+      { schema: "reefer.checkpoint.v1", gateway_id: "gw-1", note: "…" },
+      { schema: "reefer.gap.v1", gateway_id: "gw-2", leaves: [] },
     ];
     for (const [door, quarantine, topic] of pairs)
       for (const payload of payloads) {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, FEATURE_FLAGS } from "../bin/app.js";
 import { JOB_JAR } from "../lib/analytics-stack.js";
+import { DEFAULT_AUDIT_RETENTION_DAYS } from "../lib/audit-ledger.js";
 import { READING_COLUMNS } from "../lib/lake-columns.js";
 import { projectRoot } from "../lib/project-root.js";
 import {
@@ -132,7 +133,16 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
                           }),
                         }),
                       }
-                    : { Firehose: Match.objectLike({ BatchMode: true, Separator: "\n" }) },
+                    : target.kind === "ledger"
+                      ? {
+                          // The ledger writer of this stack, which checksums each PUT.
+                          Lambda: {
+                            FunctionArn: {
+                              "Fn::GetAtt": [Match.stringLikeRegexp("^LedgerWriter"), "Arn"],
+                            },
+                          },
+                        }
+                      : { Firehose: Match.objectLike({ BatchMode: true, Separator: "\n" }) },
                 ],
           ErrorAction: {
             S3: Match.objectLike({ Key: Match.stringLikeRegexp(`^rule-errors/${rule.name}/`) }),
@@ -140,6 +150,52 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
         },
       });
     }
+  });
+
+  it("keeps every checkpoint and gap record in a ledger locked in COMPLIANCE mode, written and never deleted", () => {
+    const ingest = template("ReeferIngest");
+    ingest.hasResourceProperties("AWS::S3::Bucket", {
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: "Enabled",
+        Rule: { DefaultRetention: { Mode: "COMPLIANCE", Days: DEFAULT_AUDIT_RETENTION_DAYS } },
+      },
+      VersioningConfiguration: { Status: "Enabled" },
+      PublicAccessBlockConfiguration: Match.objectLike({ BlockPublicAcls: true }),
+    });
+    const ledger = Object.entries(ingest.findResources("AWS::S3::Bucket")).filter(
+      ([, bucket]) => (bucket.Properties as { ObjectLockEnabled?: boolean }).ObjectLockEnabled,
+    );
+    expect(ledger.map(([id]) => id)).toEqual([expect.stringMatching(/^AuditLedger/)]);
+    expect(ledger[0]?.[1].DeletionPolicy).toBe("Retain");
+
+    // The rule lets in only a gateway's own audit messages, and its Lambda may only add objects.
+    ingest.hasResourceProperties("AWS::IoT::TopicRule", {
+      TopicRulePayload: Match.objectLike({
+        Sql: "SELECT * FROM 'dt/reefer/+/audit' WHERE gateway_id = topic(3)",
+      }),
+    });
+    const writerPolicies = Object.entries(ingest.findResources("AWS::IAM::Policy")).filter(([id]) =>
+      id.startsWith("LedgerWriter"),
+    );
+    expect(writerPolicies).toHaveLength(1);
+    const granted = (
+      writerPolicies[0]?.[1].Properties as { PolicyDocument: { Statement: { Action: unknown }[] } }
+    ).PolicyDocument.Statement.flatMap((st) => list(st.Action));
+    expect(granted).toContain("s3:PutObject");
+    for (const action of granted)
+      expect(String(action)).not.toMatch(
+        /^s3:(Delete|PutObjectRetention|BypassGovernance|PutBucket)/,
+      );
+    ingest.hasResourceProperties("AWS::Lambda::Permission", {
+      Principal: "iot.amazonaws.com",
+      SourceArn: {
+        "Fn::Join": [
+          "",
+          Match.arrayWith([Match.stringLikeRegexp(":rule/reefer_audit_to_ledger$")]),
+        ],
+      },
+    });
   });
 
   it("lets a gateway act only as its own thing, and a claim only provision", () => {

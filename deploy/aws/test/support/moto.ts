@@ -5,7 +5,11 @@ import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { ActDeps } from "../../lambda/act/handler.js";
 import { CreateDeliveryStreamCommand, type FirehoseClient } from "@aws-sdk/client-firehose";
 import { CreateStreamCommand, type KinesisClient } from "@aws-sdk/client-kinesis";
-import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  PutObjectLockConfigurationCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { MotoServer } from "../../../../test/support/moto.js";
 export { LOCAL_AWS, MotoServer, requireMoto } from "../../../../test/support/moto.js";
 
@@ -23,8 +27,8 @@ export async function createAlertsTable(ddb: DynamoDBClient, name: string): Prom
 
 /**
  * The path's streams and lake as the stacks make them, in moto: `telemetries` and
- * `faulty-reefers` (a shard each), the `lake` bucket, and the `backfill` Firehose into it under
- * `readings/`.
+ * `faulty-reefers` (a shard each), the `lake` bucket, the `backfill` Firehose into it under
+ * `readings/`, and the `ledger` bucket under Object Lock.
  */
 export async function createPath(clients: {
   kinesis: KinesisClient;
@@ -34,6 +38,19 @@ export async function createPath(clients: {
   for (const name of ["telemetries", "faulty-reefers"])
     await clients.kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
   await clients.s3.send(new CreateBucketCommand({ Bucket: "lake" }));
+  // The audit ledger, locked as the Ingest stack makes it (a day's retention: a test's bucket).
+  await clients.s3.send(
+    new CreateBucketCommand({ Bucket: "ledger", ObjectLockEnabledForBucket: true }),
+  );
+  await clients.s3.send(
+    new PutObjectLockConfigurationCommand({
+      Bucket: "ledger",
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: "Enabled",
+        Rule: { DefaultRetention: { Mode: "COMPLIANCE", Days: 1 } },
+      },
+    }),
+  );
   await clients.firehose.send(
     new CreateDeliveryStreamCommand({
       DeliveryStreamName: "backfill",

@@ -1,0 +1,41 @@
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  ObjectLockRetention,
+  ObjectOwnership,
+} from "aws-cdk-lib/aws-s3";
+import type { Construct } from "constructs";
+
+/** How long the ledger's objects are locked, by default: five years (`-c auditRetentionDays`). */
+export const DEFAULT_AUDIT_RETENTION_DAYS = 1826;
+
+/**
+ * The audit ledger's bucket: every checkpoint and gap record the gateways sign, locked in
+ * COMPLIANCE mode for the retention period, so that no one (the account's root included) can
+ * overwrite or delete one before then: what makes the lake's readings provable (the agent's
+ * docs/audit-log.md). A bucket of its own rather than a prefix of the lake: a default retention
+ * applies to a whole bucket, and the lake's readings must stay free to move to colder storage,
+ * to be compacted and rewritten as Parquet. Object Lock needs versioning, which it turns on. It
+ * lives beside the rule that fills it (the Ingest stack), as the rule-errors bucket does.
+ */
+export function auditLedger(scope: Construct, logs: Bucket): Bucket {
+  const raw: unknown = scope.node.tryGetContext("auditRetentionDays");
+  const days = raw === undefined ? DEFAULT_AUDIT_RETENTION_DAYS : Number(raw);
+  if (!Number.isInteger(days) || days < 1)
+    throw new Error(`-c auditRetentionDays=${String(raw)}: a whole number of days, at least 1`);
+  return new Bucket(scope, "AuditLedger", {
+    encryption: BucketEncryption.S3_MANAGED,
+    versioned: true,
+    objectLockEnabled: true,
+    objectLockDefaultRetention: ObjectLockRetention.compliance(Duration.days(days)),
+    blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+    enforceSSL: true,
+    objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    // Locked objects outlive any stack: the bucket is never deleted with it.
+    removalPolicy: RemovalPolicy.RETAIN,
+    serverAccessLogsBucket: logs,
+    serverAccessLogsPrefix: "AuditLedger/",
+  });
+}
