@@ -4,6 +4,7 @@ import { gzipSync } from "node:zlib";
 
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 
+import { parseVerifierKey } from "../core/audit/checkpoint.js";
 import type { LoggedRecord } from "../core/audit/verify-log.js";
 import { makeVoyage, type Voyage } from "../test/support/audit-voyage.js";
 import { makeTempDir } from "../test/support/tmp.js";
@@ -43,12 +44,12 @@ function writeLake(voyage: Voyage, records: readonly LoggedRecord[] = voyage.rec
   return { readings, checkpoints, keys };
 }
 
-function verify(args: string[]): { code: number; out: string; err: string } {
+function verify(args: string[], action = "verify"): { code: number; out: string; err: string } {
   let out = "";
   let err = "";
   vi.spyOn(process.stdout, "write").mockImplementation((chunk) => ((out += String(chunk)), true));
   vi.spyOn(process.stderr, "write").mockImplementation((chunk) => ((err += String(chunk)), true));
-  const code = run(["verify", ...args]);
+  const code = run([action, ...args]);
   vi.restoreAllMocks();
   return { code, out, err };
 }
@@ -197,5 +198,27 @@ describe("reefer-edge audit verify", () => {
     const badKey = verify(base);
     expect(badKey.code).toBe(2);
     expect(badKey.err).toContain("keys.txt:1: ");
+  });
+});
+
+describe("audit key", () => {
+  it("prints the verifier key line a thing's checkpoint_key stands for, and refuses a bad one", () => {
+    const voyage = makeVoyage({
+      seed: 7,
+      days: 1,
+      intervalMinutes: 60,
+      containers: 1,
+      checkpointEvery: 4,
+    });
+    const verifier = parseVerifierKey(voyage.vkey);
+    const hex = verifier.publicKey
+      .export({ format: "der", type: "spki" })
+      .subarray(-32)
+      .toString("hex");
+    const ok = verify(["--gateway", voyage.gatewayId, "--hex", hex], "key");
+    expect(ok).toMatchObject({ code: 0, out: `${voyage.vkey}\n` });
+    expect(verify(["--gateway", voyage.gatewayId, "--hex", "12"], "key")).toMatchObject({
+      code: 2,
+    });
   });
 });

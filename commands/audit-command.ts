@@ -5,6 +5,7 @@ import {
   checkpointKeyName,
   checkpointOrigin,
   parseVerifierKey,
+  verifierKeyFromHex,
   type NoteVerifier,
 } from "../core/audit/checkpoint.js";
 import { LOG_ID_FIELD, logKeyOf } from "../core/audit/leaf.js";
@@ -14,7 +15,9 @@ import { readAuditFolder, readLakeRecords } from "./audit/lake-folder.js";
 import { EXIT_USAGE } from "./command.js";
 
 const USAGE = `usage: reefer-edge audit verify --lake DIR --checkpoints DIR --keys FILE
-         [--container ID]... [--from TIME] [--to TIME] [--range LOW:HIGH] [--json]`;
+         [--container ID]... [--from TIME] [--to TIME] [--range LOW:HIGH] [--json]
+       reefer-edge audit key --gateway ID --hex HEX
+         the gateway's verifier key line for --keys, from the checkpoint_key its thing holds`;
 
 /** The verdict's exit codes, for an auditor's script. */
 export const EXIT_VERIFIED = 0;
@@ -36,6 +39,7 @@ type AuditReport = {
  */
 export function run(args: string[]): number {
   const [action, ...rest] = args;
+  if (action === "key") return keyLine(rest);
   let values;
   try {
     ({ values } = parseArgs({
@@ -253,4 +257,20 @@ function readKeys(file: string): Map<string, NoteVerifier> {
     }
   }
   return verifiers;
+}
+
+/** `audit key`: a verifier key line from a thing's registered `checkpoint_key`. */
+function keyLine(args: string[]): number {
+  try {
+    const { values } = parseArgs({
+      args,
+      options: { gateway: { type: "string" }, hex: { type: "string" } },
+    });
+    if (!values.gateway || !values.hex) throw new Error("--gateway and --hex are needed");
+    process.stdout.write(`${verifierKeyFromHex(values.gateway, values.hex)}\n`);
+    return EXIT_VERIFIED;
+  } catch (error) {
+    process.stderr.write(`audit: ${(error as Error).message}\n${USAGE}\n`);
+    return EXIT_USAGE;
+  }
 }

@@ -67,7 +67,9 @@ export const COMMANDS: readonly Command[] = [
     usage: `audit verify --lake DIR --checkpoints DIR --keys FILE [--container ID]... [--from T] [--to T] [--range LOW:HIGH] [--json]
           proves a container's cold chain from the lake: complete (each missing range named),
           unaltered (from the first bad record), min/max temperature and time out of range,
-          against the gateways' signed checkpoints; exits 0 verified, 1 not (docs/audit-log.md)`,
+          against the gateways' signed checkpoints; exits 0 verified, 1 not (docs/audit-log.md)
+        audit key --gateway ID --hex HEX
+          the verifier key line for --keys, from the checkpoint_key registered with the thing`,
     load: () => import("./audit-command.js"),
   },
   {

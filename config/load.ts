@@ -135,5 +135,6 @@ function resolvePaths(config: AgentConfig, base: string): AgentConfig {
     },
     buffer: { ...config.buffer, path: at(config.buffer.path) ?? config.buffer.path },
     http: { ...config.http, tokenFile: at(config.http.tokenFile) },
+    audit: { ...config.audit, keyFile: at(config.audit.keyFile) },
   };
 }

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import mqtt from "mqtt";
 import { parseDocument } from "yaml";
+import { loadOrCreateCheckpointKey } from "../../agent/audit/checkpoint-key.js";
+import { publicKeyHex } from "../../core/audit/checkpoint.js";
 import { ConfigError, readConfigText } from "../../config/load.js";
 import { certificateRequest, newDeviceKey } from "./device-key.js";
 import { requestReply } from "./request-reply.js";
@@ -96,6 +98,10 @@ export async function provision(
   }
   save();
 
+  // The audit log's checkpoint key, made now if need be, is registered with the thing (its
+  // public half, in hex): what an auditor checks the gateway's checkpoints with.
+  const checkpointKey = auditKeyHex(document, at, log);
+
   if (state.step !== "registered") {
     const client = await mqtt.connectAsync(url, {
       ...(ca && { ca: readFileSync(ca) }),
@@ -150,7 +156,10 @@ export async function provision(
         provisionTopic,
         {
           certificateOwnershipToken: state.certificateOwnershipToken,
-          parameters: { SerialNumber: options.serial },
+          parameters: {
+            SerialNumber: options.serial,
+            ...(checkpointKey && { CheckpointKey: checkpointKey }),
+          },
         },
         timeout,
       );
@@ -201,4 +210,22 @@ function writeAtomically(file: string, content: string, mode: number): void {
   const temp = `${file}.${process.pid}.tmp`;
   writeFileSync(temp, content, { mode });
   renameSync(temp, file);
+}
+
+/**
+ * The gateway's checkpoint key (made if absent, where the agent will look for it) as the hex of
+ * its public key; null when the config turns the audit log off.
+ */
+function auditKeyHex(
+  document: ReturnType<typeof parseDocument>,
+  at: (value: unknown) => string | undefined,
+  log: (line: string) => void,
+): string | null {
+  if (document.getIn(["audit", "enabled"]) === false) return null;
+  const outbox = at(document.getIn(["buffer", "path"])) ?? at("./data/outbox.db") ?? "";
+  const path =
+    at(document.getIn(["audit", "keyFile"])) ?? join(dirname(outbox), "checkpoint-key.pem");
+  const key = loadOrCreateCheckpointKey(path);
+  if (key.created) log(`made the checkpoint key of the audit log (${path})`);
+  return publicKeyHex(key.publicKey);
 }

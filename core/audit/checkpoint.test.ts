@@ -4,7 +4,10 @@ import { describe, expect, it } from "vitest";
 
 import {
   checkpointBody,
+  checkpointKeyName,
   checkpointOrigin,
+  publicKeyHex,
+  verifierKeyFromHex,
   openCheckpoint,
   parseVerifierKey,
   signCheckpoint,
@@ -41,5 +44,15 @@ describe("signed checkpoints", () => {
     expect(() => checkpointBody({ ...checkpoint, origin: "two\nlines" })).toThrow(
       "one non-empty line",
     );
+  });
+
+  it("rebuilds a gateway's verifier key from the hex key its thing attribute holds", () => {
+    const { publicKey } = generateKeyPairSync("ed25519");
+    const hex = publicKeyHex(publicKey);
+    expect(hex).toMatch(/^[0-9a-f]{64}$/);
+    expect(verifierKeyFromHex("gw-0001", hex)).toBe(
+      verifierKey(checkpointKeyName("gw-0001"), publicKey),
+    );
+    expect(() => verifierKeyFromHex("gw-0001", "abc")).toThrow(/64 digits/);
   });
 });

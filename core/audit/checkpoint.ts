@@ -84,6 +84,27 @@ export function verifierKey(name: string, publicKey: KeyObject): string {
   return `${name}+${keyId.toString("hex")}+${encoded}`;
 }
 
+/**
+ * The raw public key in hex, as a thing attribute holds it: an attribute value's alphabet has no
+ * "+", so the verifier key itself cannot be one; it is rebuilt from this and the gateway's id
+ * (`verifierKeyFromHex`).
+ */
+export function publicKeyHex(publicKey: KeyObject): string {
+  return rawEd25519(publicKey).toString("hex");
+}
+
+/** A gateway's verifier key from its registered hex public key; throws on one that is not. */
+export function verifierKeyFromHex(gatewayId: string, hex: string): string {
+  if (!/^[0-9a-f]{64}$/i.test(hex))
+    throw new Error(`a checkpoint key is 32 bytes in hex (64 digits), not ${JSON.stringify(hex)}`);
+  const publicKey = createPublicKey({
+    key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(hex, "hex")]),
+    format: "der",
+    type: "spki",
+  });
+  return verifierKey(checkpointKeyName(gatewayId), publicKey);
+}
+
 /** Reads a verifier key (`verifierKey`); throws naming what is wrong with it. */
 export function parseVerifierKey(vkey: string): NoteVerifier {
   // The key's base64 may hold "+" itself: the name and the id end at the first two.

@@ -1,3 +1,10 @@
+import { loadOrCreateCheckpointKey } from "../../agent/audit/checkpoint-key.js";
+import {
+  checkpointKeyName,
+  publicKeyHex,
+  verifierKey,
+  verifierKeyFromHex,
+} from "../../core/audit/checkpoint.js";
 import {
   chmodSync,
   copyFileSync,
@@ -120,6 +127,15 @@ log: { level: warn }
     expect(written).toContain("# reefer gateway, as shipped from the factory");
     expect(written).toContain("# written by provisioning");
     expect([...service.things]).toEqual([`gw-${SERIAL}`]);
+    // The audit log's checkpoint key, made beside the outbox, registered with the thing in hex;
+    // the agent signs with that very key, and an auditor rebuilds its verifier key from it.
+    const checkpointKey = loadOrCreateCheckpointKey(join(dir, "checkpoint-key.pem"));
+    expect(checkpointKey.created).toBe(false);
+    const registered = service.attributes.get(`gw-${SERIAL}`)?.checkpoint_key ?? "";
+    expect(registered).toBe(publicKeyHex(checkpointKey.publicKey));
+    expect(verifierKeyFromHex(`gw-${SERIAL}`, registered)).toBe(
+      verifierKey(checkpointKeyName(`gw-${SERIAL}`), checkpointKey.publicKey),
+    );
 
     // Once more: nothing to do, nothing asked of the cloud.
     const issued = service.certificates.length;

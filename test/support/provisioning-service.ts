@@ -20,6 +20,8 @@ export class ProvisioningService {
   /** Ownership tokens issued, and the CSR's subject each was for. */
   private readonly tokens = new Map<string, string>();
   readonly things = new Set<string>();
+  /** Each thing's attributes as the template sets them (`serial`, `checkpoint_key`). */
+  readonly attributes = new Map<string, Record<string, string>>();
   readonly certificates: string[] = [];
   silent: "csr" | "provision" | null = null;
 
@@ -151,6 +153,11 @@ export class ProvisioningService {
     } else {
       const thingName = `gw-${serial}`;
       this.things.add(thingName);
+      const key = (request.parameters as { CheckpointKey?: unknown }).CheckpointKey;
+      this.attributes.set(thingName, {
+        serial,
+        ...(typeof key === "string" && { checkpoint_key: key }),
+      });
       await this.reply(`${topic}/accepted`, { thingName, deviceConfiguration: {} });
     }
   }

@@ -370,6 +370,10 @@ export function provisioningTemplate(
   return {
     Parameters: {
       SerialNumber: { Type: "String" },
+      // The gateway's audit checkpoint key, its public half in hex (docs/audit-log.md): an
+      // attribute value cannot hold the "+" of the verifier key itself. Empty from an agent
+      // that keeps no audit log.
+      CheckpointKey: { Type: "String", Default: "" },
       "AWS::IoT::Certificate::Id": { Type: "String" },
     },
     Resources: {
@@ -377,7 +381,10 @@ export function provisioningTemplate(
         Type: "AWS::IoT::Thing",
         Properties: {
           ThingName: { "Fn::Join": ["", ["gw-", { Ref: "SerialNumber" }]] },
-          AttributePayload: { serial: { Ref: "SerialNumber" } },
+          AttributePayload: {
+            serial: { Ref: "SerialNumber" },
+            checkpoint_key: { Ref: "CheckpointKey" },
+          },
           ThingTypeName: names.thingType,
           ThingGroups: [names.thingGroup],
         },

@@ -247,6 +247,11 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
               Properties: Match.objectLike({
                 ThingTypeName: "reefer-gateway",
                 ThingGroups: ["reefer-gateways"],
+                // The audit log's checkpoint key, registered with the thing as the agent sends it.
+                AttributePayload: {
+                  serial: { Ref: "SerialNumber" },
+                  checkpoint_key: { Ref: "CheckpointKey" },
+                },
               }),
             }),
           }),
