@@ -34,9 +34,9 @@ export function openAudit(
     sender: (outbox) =>
       new AuditSender(
         {
-          signCheckpoint: () => outbox.onDisk((o) => o.signCheckpoint(signer)) ?? false,
-          queued: (afterId, limit) => outbox.onDisk((o) => o.auditQueued(afterId, limit)) ?? [],
-          delivered: (ids) => outbox.onDisk((o) => o.auditDelivered(ids)),
+          signCheckpoint: () => outbox.onDisk((o) => o.audit?.signCheckpoint(signer)) ?? false,
+          queued: (afterId, limit) => outbox.onDisk((o) => o.audit?.queued(afterId, limit)) ?? [],
+          delivered: (ids) => outbox.onDisk((o) => o.audit?.delivered(ids)),
         },
         {
           topic: auditTopic(gatewayId),

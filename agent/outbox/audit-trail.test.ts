@@ -37,16 +37,16 @@ class Lake {
   }
 
   collectAudit(box: Outbox): void {
-    const rows = box.auditQueued(0, 1000);
+    const rows = box.audit?.queued(0, 1000) ?? [];
     for (const row of rows) {
       if (row.kind === "checkpoint") this.notes.push(row.payload);
       else this.records.push(JSON.parse(row.payload) as LoggedRecord);
     }
-    box.auditDelivered(rows.map((r) => r.id));
+    box.audit?.delivered(rows.map((r) => r.id));
   }
 
   verify(box: Outbox) {
-    const log = box.auditLog();
+    const log = box.audit;
     if (!log) throw new Error("no audit log kept");
     return verifyLog(checkpointOrigin(GATEWAY, log.logId), this.records, this.notes, verifier);
   }
@@ -59,7 +59,7 @@ describe("the outbox's audit log", () => {
   it("stamps each reading with its log and index, and a checkpoint over them verifies", () => {
     const box = boxes.open();
     const { readings } = tick(box, 4);
-    const logId = box.auditLog()?.logId;
+    const logId = box.audit?.logId;
     expect(logId).toMatch(/^[0-9a-f]{8}$/);
     expect(readings.map((r) => [r.seq, (r as unknown as LoggedRecord).log_index])).toEqual([
       [1, 0],
@@ -67,8 +67,8 @@ describe("the outbox's audit log", () => {
       [2, 2],
       [2, 3],
     ]);
-    expect(box.signCheckpoint(signer)).toBe(true);
-    expect(box.signCheckpoint(signer)).toBe(false); // nothing new to sign
+    expect(box.audit?.signCheckpoint(signer)).toBe(true);
+    expect(box.audit?.signCheckpoint(signer)).toBe(false); // nothing new to sign
     const lake = new Lake();
     lake.drain(box);
     const note = readCheckpoint(lake.notes[0] ?? "");
@@ -83,15 +83,15 @@ describe("the outbox's audit log", () => {
     const lake = new Lake();
     let box = boxes.open();
     tick(box);
-    box.signCheckpoint(signer);
+    box.audit?.signCheckpoint(signer);
     lake.drain(box);
-    const logId = box.auditLog()?.logId;
+    const logId = box.audit?.logId;
     box.close();
     box = boxes.open();
-    expect(box.auditLog()).toEqual({ logId, size: 3 });
-    expect(box.signCheckpoint(signer)).toBe(true); // a start signs what it found
+    expect([box.audit?.logId, box.audit?.size]).toEqual([logId, 3]);
+    expect(box.audit?.signCheckpoint(signer)).toBe(true); // a start signs what it found
     tick(box);
-    box.signCheckpoint(signer);
+    box.audit?.signCheckpoint(signer);
     lake.drain(box);
     expect(lake.verify(box)).toMatchObject({ verifiedSize: 6, missing: [], altered: null });
   });
@@ -107,9 +107,9 @@ describe("the outbox's audit log", () => {
         alerts: [{ containerId: "C1", payload: circular }],
       }),
     ).toThrow(/circular/i);
-    expect(box.auditLog()?.size).toBe(2);
+    expect(box.audit?.size).toBe(2);
     tick(box, 1);
-    box.signCheckpoint(signer);
+    box.audit?.signCheckpoint(signer);
     const lake = new Lake();
     lake.drain(box);
     expect(lake.verify(box)).toMatchObject({ verifiedSize: 3, missing: [], altered: null });
@@ -120,12 +120,12 @@ describe("the outbox's audit log", () => {
     for (let i = 0; i < 10; i++) tick(box);
     const evicted = box.stats().evictedTelemetry;
     expect(evicted).toBeGreaterThan(10);
-    box.signCheckpoint(signer);
+    box.audit?.signCheckpoint(signer);
     const lake = new Lake();
     lake.drain(box);
     const verdict = lake.verify(box);
     expect(verdict).toMatchObject({ missing: [], altered: null });
-    expect(verdict.verifiedSize).toBe(box.auditLog()?.size);
+    expect(verdict.verifiedSize).toBe(box.audit?.size);
     expect(verdict.dropped).toHaveLength(evicted);
     expect(new Set(verdict.dropped.map((d) => d.reason))).toEqual(new Set(["evicted"]));
   });
@@ -143,7 +143,7 @@ describe("the outbox's audit log", () => {
     const [refused] = box.takeBackfill(1e6, 1);
     if (!refused) throw new Error("nothing to take");
     box.reject([refused.id], "too large");
-    box.signCheckpoint(signer);
+    box.audit?.signCheckpoint(signer);
     const lake = new Lake();
     lake.drain(box);
     const verdict = lake.verify(box);
@@ -160,7 +160,7 @@ describe("the outbox's audit log", () => {
     const early = makeReading("C1", Date.UTC(2026, 0, 1), { clock: "unsynced" });
     box.commit({ readings: box.nextSeqs([early]), clockEpoch: 7 });
     expect(box.correctClock(7, 86_400_000.4)).toBe(1);
-    box.signCheckpoint(signer);
+    box.audit?.signCheckpoint(signer);
     const lake = new Lake();
     lake.drain(box);
     expect(lake.records[0]).toMatchObject({ clock: "synced", clock_correction_ms: 86_400_000 });
@@ -174,6 +174,6 @@ describe("the outbox's audit log", () => {
       unlogged: [true, false],
     });
     expect(readings.map((r) => "log_index" in r)).toEqual([false, true]);
-    expect(box.auditLog()?.size).toBe(1);
+    expect(box.audit?.size).toBe(1);
   });
 });

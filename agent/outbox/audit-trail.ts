@@ -47,6 +47,10 @@ export class AuditTrail {
     private readonly db: Database.Database,
     private readonly gatewayId: string,
     private readonly now: () => number,
+    /** Runs work in one of the outbox's transactions (OutboxStore.atomically). */
+    private readonly transact: <T>(work: () => T) => T,
+    /** A checkpoint was committed: the outbox syncs it soon (with a background WAL sync). */
+    private readonly written: () => void = () => {},
   ) {
     if (this.load() === undefined) {
       // A new log for a new file: its id tells its records from those of a file it replaced.
@@ -191,10 +195,16 @@ export class AuditTrail {
   }
 
   /**
-   * Signs a checkpoint of the log as it stands and queues it, when the log grew since the last
-   * one (or none was signed by this process); inside the caller's transaction. True when signed.
+   * Signs a checkpoint of the log as it stands and queues it, in a transaction of its own, when
+   * the log grew since the last one (or none was signed by this process). True when signed.
    */
-  checkpoint(signer: NoteSigner): boolean {
+  signCheckpoint(signer: NoteSigner): boolean {
+    const signed = this.transact(() => this.checkpoint(signer));
+    if (signed) this.written();
+    return signed;
+  }
+
+  private checkpoint(signer: NoteSigner): boolean {
     this.usable();
     if (this.range.size === this.signedSize) return false;
     const note = signCheckpoint(
@@ -221,8 +231,11 @@ export class AuditTrail {
 
   /** The broker acknowledged these rows. */
   delivered(ids: readonly number[]): void {
-    const remove = this.db.prepare("DELETE FROM audit_outbox WHERE id = ?");
-    for (const id of ids) remove.run(id);
+    if (ids.length === 0) return;
+    this.transact(() => {
+      const remove = this.db.prepare("DELETE FROM audit_outbox WHERE id = ?");
+      for (const id of ids) remove.run(id);
+    });
   }
 
   /** Rows waiting, for /metrics and tests. */

@@ -12,8 +12,7 @@ import { SpaceReserve } from "./space-reserve.js";
 import { OutboxStore } from "./store.js";
 import { WalSync } from "./wal-sync.js";
 import { DiskFullError, isDiskFull } from "./disk-full.js";
-import { AuditTrail, type AuditRow } from "./audit-trail.js";
-import type { NoteSigner } from "../../core/audit/checkpoint.js";
+import { AuditTrail } from "./audit-trail.js";
 import { CLOCK_CORRECTION_FIELD, LOG_INDEX_FIELD } from "../../core/audit/leaf.js";
 
 export { LANE, type Lane, type OutboxRow } from "./publish-queue.js";
@@ -161,7 +160,13 @@ export class Outbox implements PublishQueue {
     this.sequences = new Sequences(statements, statements.seqBase.get()?.value ?? 0);
     store.onRollback(() => this.sequences.forgetCache());
     if (options.audit) {
-      const trail = new AuditTrail(this.db, options.audit.gatewayId, options.now);
+      const trail = new AuditTrail(
+        this.db,
+        options.audit.gatewayId,
+        options.now,
+        (work) => store.atomically(work),
+        () => this.walSync?.soon(),
+      );
       store.onRollback(() => trail.rolledBack());
       store.beforeCommit(() => trail.settle());
       this.trail = trail;
@@ -422,31 +427,11 @@ export class Outbox implements PublishQueue {
   }
 
   /**
-   * Signs a checkpoint of the audit log and queues it for the broker, if the log grew since the
-   * last one; false when nothing was signed (no log kept, or nothing new).
+   * The cold-chain audit log (`audit` option), for its checkpoints: signing them, and the
+   * checkpoints and gap records waiting for the broker. Null when no log is kept.
    */
-  signCheckpoint(signer: NoteSigner): boolean {
-    const trail = this.trail;
-    if (!trail) return false;
-    const signed = this.store.atomically(() => trail.checkpoint(signer));
-    if (signed) this.walSync?.soon();
-    return signed;
-  }
-
-  /** Checkpoints and gap records waiting for the broker, after `afterId`, oldest first. */
-  auditQueued(afterId: number, limit: number): AuditRow[] {
-    return this.trail?.queued(afterId, limit) ?? [];
-  }
-
-  /** The broker acknowledged these checkpoints and gap records. */
-  auditDelivered(ids: readonly number[]): void {
-    const trail = this.trail;
-    if (trail && ids.length > 0) this.store.atomically(() => trail.delivered(ids));
-  }
-
-  /** The audit log's id and size (null when none is kept). */
-  auditLog(): { logId: string; size: number } | null {
-    return this.trail ? { logId: this.trail.logId, size: this.trail.size } : null;
+  get audit(): AuditTrail | null {
+    return this.trail;
   }
 
   release(rows: readonly OutboxRow[]): void {
