@@ -6,6 +6,12 @@ import { GAP_SCHEMA, MAX_GAP_LEAVES, type GapLeaf, type GapReason } from "../../
 import { canonicalJson, leafBytes, LOG_ID_FIELD, LOG_INDEX_FIELD } from "../../core/audit/leaf.js";
 import { CompactRange, leafHash } from "../../core/audit/merkle.js";
 
+/**
+ * The log's row in the sequences table (migration 4 says why there): its last_seq is the log's
+ * size. No container id can start with "#" (CONTAINER_ID in config/schema.ts).
+ */
+export const LOG_ROW = "#log";
+
 /** A record as the log holds it: stamped with its log and its index there. */
 export type Stamped<T> = T & { log_id: string; log_index: number };
 
@@ -54,18 +60,21 @@ export class AuditTrail {
   ) {
     if (this.load() === undefined) {
       // A new log for a new file: its id tells its records from those of a file it replaced.
-      db.prepare("INSERT INTO audit_log (id, log_id, size, range) VALUES (1, ?, 0, ?)").run(
-        randomBytes(4).toString("hex"),
-        Buffer.alloc(0),
+      db.prepare("INSERT INTO meta (key, value) VALUES ('audit_log_id', ?)").run(
+        randomBytes(4).readUInt32BE(0),
       );
+      db.prepare(
+        `INSERT INTO sequences (container_id, last_seq, log_range) VALUES ('${LOG_ROW}', 0, ?)`,
+      ).run(Buffer.alloc(0));
     }
     this.reload();
   }
 
   private load() {
     return this.db
-      .prepare<[], { log_id: string; size: number; range: Buffer }>(
-        "SELECT log_id, size, range FROM audit_log WHERE id = 1",
+      .prepare<[], { log_id: number; size: number; range: Buffer }>(
+        `SELECT meta.value AS log_id, last_seq AS size, log_range AS range FROM sequences, meta
+         WHERE container_id = '${LOG_ROW}' AND meta.key = 'audit_log_id'`,
       )
       .get();
   }
@@ -107,13 +116,13 @@ export class AuditTrail {
   /** The log as the database holds it: after a rollback, what the memory had appended is gone. */
   reload(): void {
     const row = this.load();
-    if (row === undefined) throw new Error("the outbox's audit_log row is gone");
+    if (row === undefined) throw new Error("the outbox's audit log row (sequences '#log') is gone");
     try {
       this.range = CompactRange.decode(row.size, row.range);
     } catch (error) {
       throw new Error(`the outbox's audit log is damaged: ${(error as Error).message}`);
     }
-    this.logIdValue = row.log_id;
+    this.logIdValue = row.log_id.toString(16).padStart(8, "0");
     this.dirty = false;
     this.dropped = [];
     this.signedSize = -1; // a checkpoint signed in a rolled-back transaction is signed again
@@ -121,7 +130,7 @@ export class AuditTrail {
 
   /**
    * Appends a record: it comes back stamped with the log's id and its index (in the leaf), with
-   * its canonical JSON, the leaf's text, which is also what the outbox stores and publishes.
+   * its canonical JSON, the leaf's text.
    */
   stamp<T extends object>(record: T): { record: Stamped<T>; json: string } {
     this.usable();
@@ -189,7 +198,9 @@ export class AuditTrail {
       }
     }
     if (!this.dirty) return;
-    this.saveStatement ??= this.db.prepare("UPDATE audit_log SET size = ?, range = ? WHERE id = 1");
+    this.saveStatement ??= this.db.prepare(
+      `UPDATE sequences SET last_seq = ?, log_range = ? WHERE container_id = '${LOG_ROW}'`,
+    );
     this.saveStatement.run(this.range.size, this.range.encode());
     this.dirty = false;
   }

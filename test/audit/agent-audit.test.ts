@@ -50,7 +50,9 @@ describe.skipIf(mosquitto.skip)(
           });
         const logSize = () =>
           new Database(config.buffer.path, { readonly: true })
-            .prepare<[], { size: number }>("SELECT size FROM audit_log")
+            .prepare<[], { size: number }>(
+              "SELECT last_seq AS size FROM sequences WHERE container_id = '#log'",
+            )
             .get()?.size ?? -1;
 
         // Two runs of the agent on one outbox: the log goes on across the restart.

@@ -48,6 +48,8 @@ interface Case {
   readonly online: boolean;
   /** `buffer.writeBehindSeconds` (0: every reading committed before it is published). */
   readonly writeBehindSeconds: number;
+  /** The cold-chain audit log (`audit.enabled`, on by default). */
+  readonly audit?: boolean;
 }
 
 const CASES: Case[] = [
@@ -58,6 +60,10 @@ const CASES: Case[] = [
   { ...c, writeBehindSeconds: 0 },
   { ...c, name: `${c.name}, write-behind 5 s`, writeBehindSeconds: 5 },
   ...(c.online ? [] : [{ ...c, name: `${c.name}, write-behind 30 s`, writeBehindSeconds: 30 }]),
+  // What the audit log's range adds to each commit: the default without it.
+  ...(c.containers === 4 && c.online
+    ? [{ ...c, name: `${c.name}, no audit log`, writeBehindSeconds: 0, audit: false }]
+    : []),
 ]);
 
 /** The agent on its card; resolves with bytes written per reading captured. */
@@ -80,6 +86,7 @@ async function agentCase(c: Case, brokerUrl: string): Promise<number> {
         driver: { type: "simulated", seed: i + 1 },
       })),
       health: { enabled: false },
+      audit: { enabled: c.audit ?? true },
     },
     "bench:wear",
   );

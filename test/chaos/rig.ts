@@ -179,7 +179,8 @@ log: { level: info }
 
     const sequences = db
       .prepare<[], { container_id: string; last_seq: number }>(
-        "SELECT container_id, last_seq FROM sequences",
+        // Containers only: not the audit log's row.
+        "SELECT container_id, last_seq FROM sequences WHERE container_id NOT LIKE '#%'",
       )
       .all();
     const base =

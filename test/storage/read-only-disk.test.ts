@@ -162,7 +162,9 @@ log: { level: info }
       // Capture went on on the disk: the outbox holds each container's latest seq.
       const db = new Database(join(mnt, "data", "outbox.db"), { readonly: true });
       const stored = db
-        .prepare<[], { container_id: string; last_seq: number }>("SELECT * FROM sequences")
+        .prepare<[], { container_id: string; last_seq: number }>(
+          "SELECT container_id, last_seq FROM sequences WHERE container_id NOT LIKE '#%'", // not the audit log's row
+        )
         .all();
       db.close();
       const delivered = checkDelivery(monitor.readings, GATEWAY);
