@@ -118,8 +118,11 @@ export class CaptureStage {
     // Captured means durable: with a background sync, once the WAL holding this tick is synced.
     // While the disk fails, the tick is held in memory: told as captured, but not durable.
     const durable = result.stored;
+    // The readings as stored (stamped with their audit log index): what is published, byte for
+    // byte, is what is reported captured.
+    const captured = result.readings;
     outbox.afterDurable(() => {
-      if (readings.length > 0) this.options.events.emit("captured", readings, durable);
+      if (captured.length > 0) this.options.events.emit("captured", captured, durable);
       this.options.committed();
     });
   }

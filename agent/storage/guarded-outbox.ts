@@ -223,11 +223,14 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     const alerts = batch.alerts ?? [];
     let evictedTelemetry = 0;
     let evictedAlerts = 0;
+    let stored = new Map<ReeferReading, ReeferReading>();
     if (now.length > 0 || alerts.length > 0 || (promote?.size ?? 0) > 0 || (drop?.size ?? 0) > 0) {
       try {
         const result = outbox.commit({ ...batch, readings: now, held: now.map(() => true) });
         evictedTelemetry = result.evictedTelemetry;
         evictedAlerts = result.evictedAlerts;
+        // The held readings as stored (stamped by the audit log), in place of the ones given.
+        stored = new Map(now.map((r, i) => [r, result.readings[i] ?? r]));
       } catch (error) {
         if (!isStorageFailure(error)) throw error;
         this.fail(error, "commit");
@@ -243,7 +246,12 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     this.flushBehind(behind, false);
     if (this.outbox) this.watch.worked(this.at(), (c) => this.lastSeq(c));
     this.options.metrics.set("memory_lane_rows", this.memory.size);
-    return { readings, evictedTelemetry, evictedAlerts, stored: later.length === 0 };
+    return {
+      readings: readings.map((r) => stored.get(r) ?? r),
+      evictedTelemetry,
+      evictedAlerts,
+      stored: later.length === 0,
+    };
   }
 
   /** Writes what memory has held long enough (WriteBehind.flush); a storage failure fails over. */
@@ -456,9 +464,15 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
       const held = this.memory.drain();
       if (held.readings.length > 0 || held.alerts.length > 0) {
         // What memory may have published goes outside the audit log (see MemoryLane's `sent`).
-        outbox.commit({ readings: held.readings, alerts: held.alerts, unlogged: held.sent });
+        const result = outbox.commit({
+          readings: held.readings,
+          alerts: held.alerts,
+          unlogged: held.sent,
+        });
         const stored = this.options.stored;
-        if (stored && held.readings.length > 0) outbox.afterDurable(() => stored(held.readings));
+        // As stored: stamped by the audit log where memory had not sent them.
+        if (stored && result.readings.length > 0)
+          outbox.afterDurable(() => stored(result.readings));
       }
       this.adopt(outbox);
       metrics.set("memory_lane_rows", 0);

@@ -98,7 +98,8 @@ export class WriteBehind {
       outbox.markInFlight(inFlight);
       this.memory.forget(group.ids);
       const stored = this.options.stored;
-      if (stored) outbox.afterDurable(() => stored(group.readings));
+      // As stored: stamped by the audit log where memory had not sent them.
+      if (stored) outbox.afterDurable(() => stored(result.readings));
     }
   }
 }

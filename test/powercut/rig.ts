@@ -330,6 +330,9 @@ sampling: { intervalMs: 100 }
 containers:
 ${CONTAINERS.map((id, i) => `  - { id: ${id}, product: P0${i + 1}, driver: { type: simulated, seed: ${i + 1} } }`).join("\n")}
 health: { enabled: false }
+# The checkpoint key off the power-cut file system, which reports every file as mode 0644 (a
+# key others could read is refused); the audit log itself is in the outbox, through the cuts.
+audit: { keyFile: "${join(this.temp.dir, `${this.gateway}-checkpoint-key.pem`)}" }
 log: { level: info }
 `,
     );

@@ -102,7 +102,16 @@ export function sameReading(captured: string, delivered: string): boolean {
   const a = JSON.parse(captured) as ReeferReading;
   const b = JSON.parse(delivered) as ReeferReading;
   if (a.clock !== "unsynced" || b.clock !== "synced") return false;
-  const rest = (r: ReeferReading) => JSON.stringify({ ...r, measurement_time: 0, clock: 0 });
+  // A logged reading names its shift (the audit log's clock_correction_ms): it must be the one
+  // its time moved by.
+  const shift = (b as ReeferReading & { clock_correction_ms?: number }).clock_correction_ms;
+  if (
+    shift !== undefined &&
+    Date.parse(b.measurement_time) - Date.parse(a.measurement_time) !== shift
+  )
+    return false;
+  const rest = (r: ReeferReading) =>
+    JSON.stringify({ ...r, measurement_time: 0, clock: 0, clock_correction_ms: 0 });
   return rest(a) === rest(b);
 }
 
