@@ -5,6 +5,7 @@ import type { Metrics } from "../../core/metrics.js";
 import type { AuditRow } from "../outbox/audit-trail.js";
 import type { SessionLink } from "../publisher/broker-client.js";
 import type { LinkSession } from "../publisher/connection.js";
+import { drainWait } from "../publisher/drain-wait.js";
 
 /** What the sender needs of the outbox: sign, read what waits, drop what was acknowledged. */
 export interface AuditQueue {
@@ -77,13 +78,9 @@ export class AuditSender implements LinkSession {
     this.timer = null;
     this.sign();
     if (!this.link || this.inflight.size === 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, drainMs);
-      this.drained = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    const wait = drainWait(drainMs);
+    this.drained = wait.done;
+    await wait.ended;
     this.drained = null;
   }
 

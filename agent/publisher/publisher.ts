@@ -6,6 +6,7 @@ import type { AgentEvents } from "../../core/events.js";
 import type { Metrics } from "../../core/metrics.js";
 import type { OutboxRow, PublishQueue } from "../outbox/publish-queue.js";
 import { AckBatcher } from "./ack-batcher.js";
+import { drainWait } from "./drain-wait.js";
 import type { BrokerClient } from "./broker-client.js";
 import { BrokerConnection, type LinkSession } from "./connection.js";
 import { isPermanentPublishError, publishErrorReason } from "./errors.js";
@@ -129,13 +130,9 @@ export class Publisher {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.progressTimer) clearInterval(this.progressTimer);
     if (this.connection.isConnected && this.inflight.size > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, drainMs);
-        this.drained = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+      const wait = drainWait(drainMs);
+      this.drained = wait.done;
+      await wait.ended;
     }
     this.drained = null;
     this.acks.flush();
