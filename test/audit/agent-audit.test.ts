@@ -27,7 +27,7 @@ describe.skipIf(mosquitto.skip)(
     const env = useMosquitto(mosquitto.path ?? "", [GATEWAY]);
 
     it(
-      "a voyage over a restart verifies; an edited or a deleted reading does not",
+      "a voyage over an outage and a restart verifies; an edited or a deleted reading does not",
       { timeout: 120_000 },
       async () => {
         const logs = captureLogs("info");
@@ -48,12 +48,19 @@ describe.skipIf(mosquitto.skip)(
             const read = readCheckpoint(String(message.note));
             return read.ok ? [read.checkpoint.size] : [];
           });
+        /** A read of the outbox the agent is writing (WAL: it sees what was committed). */
+        const outboxHolds = (sql: string): number => {
+          const db = new Database(config.buffer.path, { readonly: true });
+          try {
+            return db.prepare<[], { n: number }>(sql).get()?.n ?? -1;
+          } finally {
+            db.close();
+          }
+        };
         const logSize = () =>
-          new Database(config.buffer.path, { readonly: true })
-            .prepare<[], { size: number }>(
-              "SELECT last_seq AS size FROM sequences WHERE container_id = '#log'",
-            )
-            .get()?.size ?? -1;
+          outboxHolds("SELECT last_seq AS n FROM sequences WHERE container_id = '#log'");
+        const checkpointsWaiting = () =>
+          outboxHolds("SELECT COUNT(*) AS n FROM audit_outbox WHERE kind = 'checkpoint'");
 
         // Two runs of the agent on one outbox: the log goes on across the restart.
         for (const run of [1, 2]) {
@@ -68,6 +75,17 @@ describe.skipIf(mosquitto.skip)(
             () => agent.metrics.get("audit_checkpoints") >= 2,
             `a checkpoint signed on the timer in run ${run}`,
           );
+          if (run === 1) {
+            // Offline: what is signed waits in the outbox until the broker acknowledges it.
+            await env.proxy.down();
+            await monitor.waitFor(() => !agent.status().connected, "the link to drop");
+            await monitor.waitFor(() => checkpointsWaiting() > 0, "a checkpoint signed offline");
+            await env.proxy.up();
+            await monitor.waitFor(
+              () => agent.status().connected && checkpointsWaiting() === 0,
+              "the checkpoints signed offline acknowledged by the broker",
+            );
+          }
           await agent.stop(5000);
           // The stop signed a last checkpoint over everything committed; wait for its delivery.
           const size = logSize();
