@@ -214,14 +214,14 @@ function writeAtomically(file: string, content: string, mode: number): void {
 
 /**
  * The gateway's checkpoint key (made if absent, where the agent will look for it) as the hex of
- * its public key; null when the config turns the audit log off.
+ * its public key; null when the config does not turn the audit log on.
  */
 function auditKeyHex(
   document: ReturnType<typeof parseDocument>,
   at: (value: unknown) => string | undefined,
   log: (line: string) => void,
 ): string | null {
-  if (document.getIn(["audit", "enabled"]) === false) return null;
+  if (document.getIn(["audit", "enabled"]) !== true) return null;
   const outbox = at(document.getIn(["buffer", "path"])) ?? at("./data/outbox.db") ?? "";
   const path =
     at(document.getIn(["audit", "keyFile"])) ?? join(dirname(outbox), "checkpoint-key.pem");

@@ -41,7 +41,7 @@ describe.skipIf(mosquitto.skip)(
           containers: 2,
           intervalMs: 100,
         });
-        const config = { ...base, audit: { ...base.audit, checkpointSeconds: 1 } };
+        const config = { ...base, audit: { ...base.audit, enabled: true, checkpointSeconds: 1 } };
         const { monitor } = env;
         const checkpointSizes = () =>
           monitor.audit.flatMap(({ message }) => {

@@ -48,7 +48,7 @@ interface Case {
   readonly online: boolean;
   /** `buffer.writeBehindSeconds` (0: every reading committed before it is published). */
   readonly writeBehindSeconds: number;
-  /** The cold-chain audit log (`audit.enabled`, on by default). */
+  /** The cold-chain audit log (`audit.enabled`; on in these cases unless said). */
   readonly audit?: boolean;
 }
 
@@ -60,7 +60,7 @@ const CASES: Case[] = [
   { ...c, writeBehindSeconds: 0 },
   { ...c, name: `${c.name}, write-behind 5 s`, writeBehindSeconds: 5 },
   ...(c.online ? [] : [{ ...c, name: `${c.name}, write-behind 30 s`, writeBehindSeconds: 30 }]),
-  // What the audit log's range adds to each commit: the default without it.
+  // What the audit log's range adds to each commit: the same case without it.
   ...(c.containers === 4 && c.online
     ? [{ ...c, name: `${c.name}, no audit log`, writeBehindSeconds: 0, audit: false }]
     : []),

@@ -22,9 +22,6 @@ const CONTRACT_FIELDS = [
   "boot_id",
   "seq",
   "clock",
-  // The audit log's (docs/audit-log.md), on by default.
-  "log_id",
-  "log_index",
 ].sort();
 
 describe.skipIf(mosquitto.skip)("agent against Mosquitto with mutual TLS", () => {

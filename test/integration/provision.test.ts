@@ -59,6 +59,7 @@ mqtt:
   cert: ./device.pem # written by provisioning
   key: ./device.key
 buffer: { path: ./outbox.db }
+audit: { enabled: true }
 sampling: { intervalMs: 200 }
 containers:
   - { id: C1, product: P01, driver: { type: simulated, seed: 1 } }

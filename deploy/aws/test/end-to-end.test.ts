@@ -106,6 +106,8 @@ describe.skipIf(mosquitto.skip || moto.skip)("sensor to lake, offline and back",
               },
             },
           ],
+          // The cold-chain audit log, which the auditor's walk-through at the end verifies.
+          audit: { enabled: true },
           // Test-sized rules: alerts within the run's seconds.
           rules: { power: { graceSeconds: 0 }, window: { seconds: 1, allowedLatenessSeconds: 0 } },
         },
