@@ -248,11 +248,4 @@ export class AuditTrail {
       for (const id of ids) remove.run(id);
     });
   }
-
-  /** Rows waiting, for /metrics and tests. */
-  get waiting(): number {
-    return (
-      this.db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM audit_outbox").get()?.n ?? 0
-    );
-  }
 }
