@@ -28,7 +28,17 @@ type AuditReport = {
   files: number;
   records: number;
   unreadable: string[];
-  gateways: (LogVerdict & { gatewayId: string; key: boolean })[];
+  gateways: (Omit<LogVerdict, "dropped"> & {
+    gatewayId: string;
+    key: boolean;
+    /** The verdict's dropped runs, as JSON can hold them: leaves, reason, seqs per container. */
+    dropped: {
+      from: number;
+      to: number;
+      reason: string;
+      readings: Record<string, readonly [number, number][]>;
+    }[];
+  })[];
   containers: VoyageReport[];
 };
 
@@ -145,10 +155,22 @@ function audit(
           unverifiedTail: null,
           rejectedCheckpoints: [],
           dropped: [],
+          coveredByGap: [],
+          unreachableCheckpoints: 0,
           unlogged: 0,
         };
     verdicts.set(key, verdict);
-    gateways.push({ gatewayId: key, key: verifier !== undefined, ...verdict });
+    gateways.push({
+      gatewayId: key,
+      key: verifier !== undefined,
+      ...verdict,
+      dropped: verdict.dropped.map(({ from, to, reason, readings }) => ({
+        from,
+        to,
+        reason,
+        readings: Object.fromEntries(readings),
+      })),
+    });
   }
   const asked =
     containers.length > 0
@@ -196,7 +218,8 @@ function describe(report: AuditReport): string {
     for (const hole of g.missing) lines.push(`  missing leaves ${hole.from}-${hole.to - 1}`);
     if (g.dropped.length > 0) {
       const reasons = new Map<string, number>();
-      for (const leaf of g.dropped) reasons.set(leaf.reason, (reasons.get(leaf.reason) ?? 0) + 1);
+      for (const run of g.dropped)
+        reasons.set(run.reason, (reasons.get(run.reason) ?? 0) + run.to - run.from);
       const said = [...reasons].map(([reason, n]) => `${n} ${reason}`).join(", ");
       lines.push(`  dropped on the gateway, declared in its gap records: ${said}`);
     }

@@ -5,9 +5,9 @@ export const auditSchema = z
   .strictObject({
     enabled: z
       .boolean()
-      .default(false)
+      .default(true)
       .describe(
-        "Off by default for now: under a disk that stays full, the gap records of the readings evicted (about 110 bytes each) fill what the evictions free, and captures fail (docs/audit-log.md, limits). Keep the cold-chain audit log: each reading is appended to this gateway's Merkle log as it is committed (it carries log_id and log_index), what leaves the outbox undelivered is declared in gap records, and a signed checkpoint of the log goes out on dt/reefer/<gateway>/audit. `reefer-edge audit verify` proves a voyage complete and unaltered from them. About 40 bytes and a few microseconds a reading.",
+        "Keep the cold-chain audit log: each reading is appended to this gateway's Merkle log as it is committed (it carries log_id and log_index), what leaves the outbox undelivered is declared in gap records, and a signed checkpoint of the log goes out on dt/reefer/<gateway>/audit. `reefer-edge audit verify` proves a voyage complete and unaltered from them. About 40 bytes and a few microseconds a reading (BENCHMARKS.md).",
       ),
     keyFile: z
       .string()

@@ -120,6 +120,7 @@ const fleetAgentSchema = z.looseObject({
   buffer: section.optional(),
   log: z.looseObject({ level: z.string().optional() }).optional(),
   remoteConfig: section.optional(),
+  audit: section.optional(),
   update: section.optional(),
 });
 

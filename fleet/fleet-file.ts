@@ -182,6 +182,9 @@ export function gatewayConfig(
     log: { level: "warn", ...shared.log },
     // A rehearsal's broker has no shadow service: remote config is off unless the fleet asks.
     remoteConfig: { enabled: false, ...shared.remoteConfig },
+    // The audit log is off unless the fleet asks: a rehearsal measures the telemetry path, and
+    // ten thousand signing keys on one disk prove nothing about one gateway's log.
+    audit: { enabled: false, ...shared.audit },
     // A release in the chaos schedule: updates on, checked with the run's release key.
     ...(releaseOf(fleet) && {
       update: {

@@ -2,9 +2,10 @@ import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
 
 import { checkpointOrigin, signCheckpoint, type NoteSigner } from "../../core/audit/checkpoint.js";
-import { GAP_SCHEMA, MAX_GAP_LEAVES, type GapLeaf, type GapReason } from "../../core/audit/gap.js";
+import { MAX_GAP_BYTES, PendingGap, type GapReason } from "../../core/audit/gap.js";
 import { canonicalJson, leafBytes, LOG_ID_FIELD, LOG_INDEX_FIELD } from "../../core/audit/leaf.js";
 import { CompactRange, leafHash } from "../../core/audit/merkle.js";
+import type { OutboxTally } from "./tally.js";
 
 /**
  * The log's row in the sequences table (migration 4 says why there): its last_seq is the log's
@@ -14,6 +15,12 @@ export const LOG_ROW = "#log";
 
 /** A record as the log holds it: stamped with its log and its index there. */
 export type Stamped<T> = T & { log_id: string; log_index: number };
+
+/**
+ * audit_outbox's kind for the drops of one reason not yet logged (a PendingGap): kept, not
+ * published, until the next checkpoint logs them as one gap record.
+ */
+const PENDING_GAP = "pending_gap";
 
 /** A checkpoint or gap record waiting for the broker's acknowledgement. */
 export type AuditRow = {
@@ -28,7 +35,8 @@ export type AuditRow = {
  * a power cut leaves the range and the rows in agreement, and the signed checkpoints and gap
  * records waiting to be published. Readings are stamped with the log's id and their index as
  * they are committed; what leaves the outbox other than by delivery (evicted, dropped by report
- * by exception, dead-lettered) is named in a gap record in the transaction that removes it.
+ * by exception, dead-lettered) is kept as a pending drop in the transaction that removes it, and
+ * logged in a gap record before the next checkpoint.
  *
  * It is written by hand: a transparency log's compact range and signed notes exist as Go
  * libraries (transparency-dev, sumdb) but not for Node, and the parts are small (core/audit).
@@ -38,8 +46,15 @@ export class AuditTrail {
   private logIdValue = "";
   /** Appended to since the range was last written. */
   private dirty = false;
-  /** Leaves removed in the open transaction, to be named in gap records before it commits. */
-  private dropped: { reason: GapReason; leaf: GapLeaf }[] = [];
+  /**
+   * Drops not yet logged, per reason, with their audit_outbox row (0: none yet). Each drop is
+   * written there in the transaction that removes the leaf, so a power cut cannot lose it, and
+   * the next checkpoint logs them all as one gap record: a disk that stays full costs a gap
+   * record a minute, not one a transaction.
+   */
+  private pending = new Map<GapReason, { gap: PendingGap; rowId: number; bytes: number }>();
+  /** Reasons whose pending drops changed in the open transaction. */
+  private readonly changed = new Set<GapReason>();
   /** The size of the last checkpoint signed by this process (none yet: -1, so a start signs). */
   private signedSize = -1;
   /**
@@ -57,6 +72,8 @@ export class AuditTrail {
     private readonly transact: <T>(work: () => T) => T,
     /** A checkpoint was committed: the outbox syncs it soon (with a background WAL sync). */
     private readonly written: () => void = () => {},
+    /** The outbox's tally, which counts the audit log's rows against the disk budget. */
+    private readonly tally: OutboxTally | null = null,
   ) {
     if (this.load() === undefined) {
       // A new log for a new file: its id tells its records from those of a file it replaced.
@@ -81,6 +98,7 @@ export class AuditTrail {
 
   private queue(kind: AuditRow["kind"], payload: string): void {
     this.db.prepare("INSERT INTO audit_outbox (kind, payload) VALUES (?, ?)").run(kind, payload);
+    this.tally?.resizeAudit(Buffer.byteLength(payload), 1);
   }
 
   get logId(): string {
@@ -124,7 +142,22 @@ export class AuditTrail {
     }
     this.logIdValue = row.log_id.toString(16).padStart(8, "0");
     this.dirty = false;
-    this.dropped = [];
+    this.pending = new Map();
+    this.changed.clear();
+    for (const { id, payload } of this.db
+      .prepare<[], { id: number; payload: string }>(
+        `SELECT id, payload FROM audit_outbox WHERE kind = '${PENDING_GAP}'`,
+      )
+      .all()) {
+      try {
+        const gap = PendingGap.fromJson(payload);
+        this.pending.set(gap.reason, { gap, rowId: id, bytes: Buffer.byteLength(payload) });
+      } catch (error) {
+        throw new Error(
+          `the outbox's audit log is damaged: its pending drops (audit_outbox ${id}) do not read: ${(error as Error).message}`,
+        );
+      }
+    }
     this.signedSize = -1; // a checkpoint signed in a rolled-back transaction is signed again
   }
 
@@ -147,7 +180,7 @@ export class AuditTrail {
 
   /**
    * A stored row leaves without being delivered: if its payload is a record of this log, it is
-   * named in a gap record before the transaction commits. Unlogged rows (captured before the
+   * kept as a pending drop before the transaction commits. Unlogged rows (captured before the
    * log, or stored after their copy was sent from memory) leave nothing to declare.
    */
   dropping(payload: string, reason: GapReason): void {
@@ -159,44 +192,71 @@ export class AuditTrail {
     }
     const index = record[LOG_INDEX_FIELD];
     if (record[LOG_ID_FIELD] !== this.logIdValue || typeof index !== "number") return;
-    this.dropped.push({
-      reason,
-      leaf: {
-        log_index: index,
-        leaf_hash: leafHash(leafBytes(record)).toString("base64"),
-        container_id: String(record.container_id),
-        seq: typeof record.seq === "number" ? record.seq : null,
-      },
-    });
+    this.usable();
+    let pending = this.pending.get(reason);
+    if (pending === undefined) {
+      pending = { gap: PendingGap.empty(reason), rowId: 0, bytes: 0 };
+      this.pending.set(reason, pending);
+    }
+    pending.gap.add(
+      new Date(this.now()).toISOString(),
+      index,
+      leafHash(leafBytes(record)),
+      String(record.container_id),
+      typeof record.seq === "number" ? record.seq : null,
+    );
+    this.changed.add(reason);
+  }
+
+  /** Logs the pending drops of `reason` as a gap record, and forgets them. */
+  private logGap(reason: GapReason): void {
+    const pending = this.pending.get(reason);
+    if (pending === undefined) return;
+    this.pending.delete(reason);
+    this.changed.delete(reason);
+    if (pending.rowId !== 0) {
+      this.db.prepare("DELETE FROM audit_outbox WHERE id = ?").run(pending.rowId);
+      this.tally?.resizeAudit(-pending.bytes, -1);
+    }
+    if (pending.gap.empty) return;
+    const { json } = this.stamp(
+      pending.gap.record(this.gatewayId, new Date(this.now()).toISOString()),
+    );
+    this.queue("gap", json);
+  }
+
+  /** Writes the pending drops of `reason` in their row (the open transaction's changes). */
+  private keepPending(reason: GapReason): void {
+    const pending = this.pending.get(reason);
+    if (pending === undefined) return;
+    const json = pending.gap.toJson();
+    // A gap record must stay a message AWS IoT accepts: a long run of changes is logged early.
+    if (json.length > MAX_GAP_BYTES) {
+      this.logGap(reason);
+      return;
+    }
+    const bytes = Buffer.byteLength(json);
+    if (pending.rowId === 0) {
+      pending.rowId = Number(
+        this.db
+          .prepare(`INSERT INTO audit_outbox (kind, payload) VALUES ('${PENDING_GAP}', ?)`)
+          .run(json).lastInsertRowid,
+      );
+      this.tally?.resizeAudit(bytes, 1);
+    } else {
+      this.db.prepare("UPDATE audit_outbox SET payload = ? WHERE id = ?").run(json, pending.rowId);
+      this.tally?.resizeAudit(bytes - pending.bytes, 0);
+    }
+    pending.bytes = bytes;
+    this.changed.delete(reason);
   }
 
   /**
-   * Before the transaction commits: the gap records of what it dropped are appended and queued,
-   * and the range is written, so the range and the rows it covers commit together.
+   * Before the transaction commits: what it dropped is written to the pending drops, and the
+   * range is written, so the range, the drops and the rows they cover commit together.
    */
   settle(): void {
-    if (this.dropped.length > 0) {
-      const at = new Date(this.now()).toISOString();
-      const byReason = new Map<GapReason, GapLeaf[]>();
-      for (const { reason, leaf } of this.dropped) {
-        const leaves = byReason.get(reason) ?? [];
-        leaves.push(leaf);
-        byReason.set(reason, leaves);
-      }
-      this.dropped = [];
-      for (const [reason, leaves] of byReason) {
-        for (let from = 0; from < leaves.length; from += MAX_GAP_LEAVES) {
-          const { json } = this.stamp({
-            schema: GAP_SCHEMA,
-            gateway_id: this.gatewayId,
-            reason,
-            at,
-            leaves: leaves.slice(from, from + MAX_GAP_LEAVES),
-          });
-          this.queue("gap", json);
-        }
-      }
-    }
+    for (const reason of [...this.changed]) this.keepPending(reason);
     if (!this.dirty) return;
     this.saveStatement ??= this.db.prepare(
       `UPDATE sequences SET last_seq = ?, log_range = ? WHERE container_id = '${LOG_ROW}'`,
@@ -217,6 +277,8 @@ export class AuditTrail {
 
   private checkpoint(signer: NoteSigner): boolean {
     this.usable();
+    // What was dropped since the last checkpoint is logged first, so the checkpoint covers it.
+    for (const reason of [...this.pending.keys()]) this.logGap(reason);
     if (this.range.size === this.signedSize) return false;
     const note = signCheckpoint(
       {
@@ -235,7 +297,8 @@ export class AuditTrail {
   queued(afterId: number, limit: number): AuditRow[] {
     return this.db
       .prepare<[number, number], AuditRow>(
-        "SELECT id, kind, payload FROM audit_outbox WHERE id > ? ORDER BY id LIMIT ?",
+        `SELECT id, kind, payload FROM audit_outbox WHERE id > ? AND kind != '${PENDING_GAP}'
+         ORDER BY id LIMIT ?`,
       )
       .all(afterId, limit);
   }
@@ -244,8 +307,13 @@ export class AuditTrail {
   delivered(ids: readonly number[]): void {
     if (ids.length === 0) return;
     this.transact(() => {
-      const remove = this.db.prepare("DELETE FROM audit_outbox WHERE id = ?");
-      for (const id of ids) remove.run(id);
+      const remove = this.db.prepare<[number], { bytes: number }>(
+        "DELETE FROM audit_outbox WHERE id = ? RETURNING length(CAST(payload AS BLOB)) AS bytes",
+      );
+      for (const id of ids) {
+        const gone = remove.get(id);
+        if (gone) this.tally?.resizeAudit(-gone.bytes, -1);
+      }
     });
   }
 }

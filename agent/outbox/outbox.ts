@@ -166,6 +166,7 @@ export class Outbox implements PublishQueue {
         options.now,
         (work) => store.atomically(work),
         () => this.walSync?.soon(),
+        store.tally,
       );
       store.onRollback(() => trail.rolledBack());
       store.beforeCommit(() => trail.settle());

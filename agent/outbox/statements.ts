@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { AUDIT_LANE } from "./tally.js";
 
 /** An outbox row as SQLite returns it. */
 export interface RowRecord {
@@ -97,7 +98,8 @@ export function prepareStatements(db: Database.Database) {
     promoteAllHeld: () => db.prepare("UPDATE outbox SET lane = 1 WHERE lane = 2"),
     totals: () =>
       db.prepare<[], { lane: number; n: number; bytes: number }>(
-        "SELECT lane, COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS bytes FROM outbox GROUP BY lane",
+        `SELECT lane, COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS bytes FROM outbox GROUP BY lane
+         UNION ALL SELECT ${AUDIT_LANE}, COUNT(*), COALESCE(SUM(length(CAST(payload AS BLOB))), 0) FROM audit_outbox`,
       ),
   };
   return onDemand(kept, transient);

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 
-import { CompactRange, EMPTY_ROOT, leafHash, nodeHash, treeHash } from "./merkle.js";
+import {
+  CompactRange,
+  EMPTY_ROOT,
+  LeafRun,
+  leafHash,
+  nodeHash,
+  subtreesOf,
+  treeHash,
+} from "./merkle.js";
 import { consistencyProof, inclusionProof, verifyConsistency, verifyInclusion } from "./proofs.js";
 
 /**
@@ -113,5 +121,48 @@ describe("the RFC 6962 log", () => {
         }
       }
     }
+  });
+
+  it("cuts any run of leaves into the fewest aligned subtrees, and a run grown leaf by leaf hashes them", () => {
+    const leaves = hashes(70);
+    for (let from = 0; from < 40; from++) {
+      for (let to = from + 1; to <= leaves.length; to++) {
+        const subtrees = subtreesOf(from, to);
+        // They tile the run, each aligned, and no more than 2·log2 of its length.
+        let at = from;
+        for (const { start, height } of subtrees) {
+          expect([start, start % 2 ** height]).toEqual([at, 0]);
+          at += 2 ** height;
+        }
+        expect(at).toBe(to);
+        expect(subtrees.length).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(to - from + 1)));
+        const run = LeafRun.starting(from);
+        for (let i = from; i < to; i++) run.append(leaves[i] as Buffer);
+        expect(run.subtreeHashes).toEqual(
+          subtrees.map(({ start, height }) => treeHash(leaves.slice(start, start + 2 ** height))),
+        );
+      }
+    }
+  });
+
+  it("gives the same root from a run's subtrees as from its leaves", () => {
+    const leaves = hashes(45);
+    const [from, to] = [5, 37];
+    const range = CompactRange.empty();
+    for (const leaf of leaves.slice(0, from)) range.append(leaf);
+    for (const { start, height } of subtreesOf(from, to))
+      range.appendSubtree(treeHash(leaves.slice(start, start + 2 ** height)), height);
+    for (const leaf of leaves.slice(to)) range.append(leaf);
+    expect(range.size).toBe(leaves.length);
+    expect(range.root()).toEqual(treeHash(leaves));
+    expect(() => CompactRange.empty().appendSubtree(leaves[0] as Buffer, 0)).not.toThrow();
+    const odd = CompactRange.empty();
+    odd.append(leaves[0] as Buffer);
+    expect(() => odd.appendSubtree(leaves[1] as Buffer, 1)).toThrow(
+      "a subtree of 2 leaves cannot start at leaf 1: it is not aligned",
+    );
+    expect(() => LeafRun.of(3, 9, [leaves[0] as Buffer])).toThrow(
+      "leaves [3, 9) take 3 subtree hashes of 32 bytes, not 1",
+    );
   });
 });

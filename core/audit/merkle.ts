@@ -97,6 +97,28 @@ export class CompactRange {
     return index;
   }
 
+  /**
+   * Appends a perfect subtree of 2^height leaves by its root hash, as a verifier does for a run
+   * of leaves it knows only as a gap record's subtree hash. The subtree must start where the
+   * range ends and be aligned (the range's size a multiple of 2^height), as the subtrees that
+   * `subtreesOf` names are.
+   */
+  appendSubtree(hash: Buffer, height: number): void {
+    const width = 2 ** height;
+    if (this.leaves % width !== 0)
+      throw new Error(
+        `a subtree of ${width} leaves cannot start at leaf ${this.leaves}: it is not aligned`,
+      );
+    let carry = hash;
+    for (let bits = this.leaves / width; bits % 2 === 1; bits = Math.floor(bits / 2)) {
+      const left = this.roots.pop();
+      if (left === undefined) throw new Error("compact range lost a subtree (corrupt state)");
+      carry = nodeHash(left, carry);
+    }
+    this.roots.push(carry);
+    this.leaves += width;
+  }
+
   /** The tree's root hash (RFC 6962's MTH over all leaves so far). */
   root(): Buffer {
     return (
@@ -126,4 +148,77 @@ export function treeHash(leaves: readonly Buffer[]): Buffer {
   let split = 1;
   while (split * 2 < leaves.length) split *= 2;
   return nodeHash(treeHash(leaves.slice(0, split)), treeHash(leaves.slice(split)));
+}
+
+/** A perfect subtree of the log: leaves [start, start + 2^height), start a multiple of 2^height. */
+export type Subtree = { start: number; height: number };
+
+/**
+ * The fewest perfect, aligned subtrees that cover the leaves [from, to), left to right: a run of
+ * n leaves takes at most 2·log2(n) of them. Their hashes stand in for the run's leaves wherever
+ * a root is recomputed (transparency-dev's compact ranges cut a range the same way).
+ */
+export function subtreesOf(from: number, to: number): Subtree[] {
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to < from)
+    throw new Error(`[${from}, ${to}) is not a range of leaves`);
+  const subtrees: Subtree[] = [];
+  let start = from;
+  while (start < to) {
+    let height = 0;
+    // Grow while the subtree stays aligned at `start` and inside the range.
+    while (start % 2 ** (height + 1) === 0 && start + 2 ** (height + 1) <= to) height++;
+    subtrees.push({ start, height });
+    start += 2 ** height;
+  }
+  return subtrees;
+}
+
+/**
+ * A run of consecutive leaves known by the hashes of `subtreesOf(from, to)`, grown one leaf at
+ * a time on the right: each leaf merges with the subtrees it completes, as a compact range does,
+ * but starting anywhere. How the gateway names a run of dropped leaves without keeping each.
+ */
+export class LeafRun {
+  private constructor(
+    readonly from: number,
+    private end: number,
+    private readonly hashes: Buffer[],
+  ) {}
+
+  static starting(from: number): LeafRun {
+    return new LeafRun(from, from, []);
+  }
+
+  /** A run as `hashesOf` gave it; throws when the hashes cannot be those of [from, to). */
+  static of(from: number, to: number, hashes: readonly Buffer[]): LeafRun {
+    const expected = subtreesOf(from, to).length;
+    if (hashes.length !== expected || hashes.some((h) => h.length !== HASH_BYTES))
+      throw new Error(
+        `leaves [${from}, ${to}) take ${expected} subtree hashes of ${HASH_BYTES} bytes, not ${hashes.length}`,
+      );
+    return new LeafRun(from, to, [...hashes]);
+  }
+
+  get to(): number {
+    return this.end;
+  }
+
+  /** The subtree hashes of [from, to), left to right (subtreesOf's order). */
+  get subtreeHashes(): readonly Buffer[] {
+    return this.hashes;
+  }
+
+  /** Appends the leaf at index `to` by its hash. */
+  append(hash: Buffer): void {
+    this.hashes.push(hash);
+    this.end++;
+    // The subtrees of the new range: where its last ones are now siblings, they merge.
+    const shape = subtreesOf(this.from, this.end);
+    while (this.hashes.length > shape.length) {
+      const right = this.hashes.pop();
+      const left = this.hashes.pop();
+      if (left === undefined || right === undefined) throw new Error("leaf run lost a subtree");
+      this.hashes.push(nodeHash(left, right));
+    }
+  }
 }

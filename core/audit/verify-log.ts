@@ -5,9 +5,9 @@ import {
   type NoteVerifier,
   type ReadCheckpoint,
 } from "./checkpoint.js";
-import { droppedLeaves, isGapRecord, type DroppedLeaf } from "./gap.js";
+import { droppedRuns, isGapRecord, subtreesOfRun, type DroppedRun } from "./gap.js";
 import { leafBytes, LOG_INDEX_FIELD } from "./leaf.js";
-import { CompactRange, leafHash } from "./merkle.js";
+import { CompactRange, leafHash, treeHash } from "./merkle.js";
 
 /**
  * Checks one gateway's log as the lake holds it: its records (in any order, delivered once or
@@ -45,11 +45,19 @@ export type LogVerdict = {
   /** Checkpoints that did not open (not signed by the key, not for this log), with why. */
   rejectedCheckpoints: string[];
   /**
-   * Leaves the gateway dropped on purpose and declared in a gap record (evicted, dropped by
-   * report by exception, dead-lettered): absent from the lake, their hashes taken from the gap
-   * record so the roots can still be recomputed. Not missing, but not present either.
+   * Runs of leaves the gateway dropped on purpose and declared in a gap record (evicted, dropped
+   * by report by exception, dead-lettered): absent from the lake, their subtree hashes taken
+   * from the gap record so the roots can still be recomputed. Not missing, but not present.
    */
-  dropped: DroppedLeaf[];
+  dropped: DroppedRun[];
+  /**
+   * Where the lake holds some records of a run the gateway dropped (published, then evicted
+   * before the broker's acknowledgement), but not all: the roots were recomputed from the gap
+   * record's subtree hash, so nothing proves those records. The voyage report names them.
+   */
+  coveredByGap: LeafRange[];
+  /** Checkpoints whose size falls inside a dropped subtree: not recomputable, covered by later ones. */
+  unreachableCheckpoints: number;
   /**
    * Records with no log index: captured outside the log (by a version without it, or published
    * from memory before any commit under write-behind). Nothing proves them; the voyage report
@@ -134,48 +142,76 @@ function leavesByIndex(records: readonly LoggedRecord[]) {
     if (seen === undefined) leaves.set(index, hash);
     else if (!seen.equals(hash)) conflicts.push(index);
   }
-  // A dropped leaf stands in for a record the lake lacks; where the lake has the record after
-  // all (dropped after it was published), the record must be the one the hash names.
-  const dropped: DroppedLeaf[] = [];
+  // A dropped run's subtrees stand in for records the lake lacks. Where the lake has all of a
+  // subtree's records after all (dropped after they were published), they must be the ones its
+  // hash names; where it has only some, the subtree is used, and those records are unproven.
+  const dropped = new Map<string, DroppedRun>();
+  const subtrees = new Map<number, Subtree>();
+  const coveredByGap: LeafRange[] = [];
   for (const record of records) {
     if (!isGapRecord(record)) continue;
-    let declared: DroppedLeaf[];
+    let declared: DroppedRun[];
     try {
-      declared = droppedLeaves(record);
+      declared = droppedRuns(record);
     } catch (error) {
       unreadable.push(
         `gap record at leaf ${String(record[LOG_INDEX_FIELD])}: ${(error as Error).message}`,
       );
       continue;
     }
-    for (const leaf of declared) {
-      const seen = leaves.get(leaf.index);
-      if (seen === undefined) {
-        leaves.set(leaf.index, leaf.hash);
-        dropped.push(leaf);
-      } else if (!seen.equals(leaf.hash)) conflicts.push(leaf.index);
+    for (const run of declared) {
+      const key = `${run.from} ${run.to} ${run.reason}`;
+      if (dropped.has(key)) continue; // the same gap record delivered twice
+      dropped.set(key, run);
+      for (const { start, height, hash } of subtreesOfRun(run)) {
+        const width = 2 ** height;
+        const inLake: Buffer[] = [];
+        for (let i = start; i < start + width; i++) {
+          const leaf = leaves.get(i);
+          if (leaf !== undefined) inLake.push(leaf);
+        }
+        if (inLake.length === width) {
+          if (!treeHash(inLake).equals(hash)) conflicts.push(start);
+          continue;
+        }
+        const seen = subtrees.get(start);
+        if (seen === undefined) subtrees.set(start, { height, hash });
+        else if (seen.height !== height || !seen.hash.equals(hash)) conflicts.push(start);
+        if (inLake.length > 0) coveredByGap.push({ from: start, to: start + width });
+      }
     }
   }
-  dropped.sort((a, b) => a.index - b.index);
   return {
     leaves,
-    dropped: dropped.filter((leaf, i) => dropped[i - 1]?.index !== leaf.index),
+    subtrees,
+    dropped: [...dropped.values()].sort((a, b) => a.from - b.from),
+    coveredByGap: coveredByGap.sort((a, b) => a.from - b.from),
     conflicts: [...new Set(conflicts)].sort((a, b) => a - b),
     unreadable,
     unlogged,
   };
 }
 
-/** Ranges of the indexes in [0, end) that `present` lacks. */
-function gaps(present: ReadonlyMap<number, unknown>, end: number): LeafRange[] {
+/** A dropped subtree the walk takes in one step: leaves [start, start + 2^height). */
+type Subtree = { height: number; hash: Buffer };
+
+/** Ranges of the indexes in [0, end) that neither a record nor a dropped subtree covers. */
+function gaps(
+  present: ReadonlyMap<number, unknown>,
+  subtrees: ReadonlyMap<number, Subtree>,
+  end: number,
+): LeafRange[] {
   const ranges: LeafRange[] = [];
   let from: number | null = null;
-  for (let i = 0; i < end; i++) {
-    if (!present.has(i)) from ??= i;
+  for (let i = 0; i < end;) {
+    const subtree = subtrees.get(i);
+    const width = subtree ? 2 ** subtree.height : 1;
+    if (subtree === undefined && !present.has(i)) from ??= i;
     else if (from !== null) {
       ranges.push({ from, to: i });
       from = null;
     }
+    i += width;
   }
   if (from !== null) ranges.push({ from, to: end });
   return ranges;
@@ -189,7 +225,8 @@ export function verifyLog(
   notes: readonly string[],
   verifier: NoteVerifier,
 ): LogVerdict {
-  const { leaves, dropped, conflicts, unreadable, unlogged } = leavesByIndex(records);
+  const { leaves, subtrees, dropped, coveredByGap, conflicts, unreadable, unlogged } =
+    leavesByIndex(records);
   const alteredBecause: string[] = [...unreadable];
   const rejectedCheckpoints: string[] = [];
   const reject = (c: Candidate, why: string) =>
@@ -217,12 +254,30 @@ export function verifyLog(
   const agreeing: Candidate[] = [];
   let beyond: Candidate[] = [];
   let altered: LeafRange | null = null;
+  let unreachableCheckpoints = 0;
   for (const [i, c] of candidates.entries()) {
     const checkpoint: Checkpoint = c.read.checkpoint;
+    let inside: Subtree | undefined;
     while (range.size < checkpoint.size) {
+      const subtree = subtrees.get(range.size);
+      if (subtree !== undefined) {
+        if (range.size + 2 ** subtree.height > checkpoint.size) {
+          inside = subtree;
+          break;
+        }
+        range.appendSubtree(subtree.hash, subtree.height);
+        continue;
+      }
       const leaf = leaves.get(range.size);
       if (leaf === undefined) break;
       range.append(leaf);
+    }
+    if (inside !== undefined) {
+      // Signed while leaves it covers were still on the gateway, which later dropped them as
+      // part of a larger subtree: its root cannot be recomputed, and a later checkpoint covers
+      // all it did.
+      unreachableCheckpoints++;
+      continue;
     }
     if (range.size < checkpoint.size) {
       beyond = candidates.slice(i); // past a missing leaf: nothing there can be recomputed
@@ -257,8 +312,9 @@ export function verifyLog(
   for (const reason of rejectedCheckpoints) alteredBecause.push(`checkpoint rejected: ${reason}`);
   let highest = -1;
   for (const index of leaves.keys()) highest = Math.max(highest, index);
+  for (const [start, { height }] of subtrees) highest = Math.max(highest, start + 2 ** height - 1);
   const end = Math.max(signedSize, highest + 1);
-  const missing = gaps(leaves, end);
+  const missing = gaps(leaves, subtrees, end);
   const checkpoints = candidates.length;
 
   // Two records at one index: one of them is not the gateway's, whichever the root agreed with.
@@ -283,6 +339,8 @@ export function verifyLog(
     unverifiedTail: highest + 1 > tailFrom ? { from: tailFrom, to: highest + 1 } : null,
     rejectedCheckpoints,
     dropped,
+    coveredByGap,
+    unreachableCheckpoints,
     unlogged,
   };
 }

@@ -140,6 +140,18 @@ export function voyageReport(
       (r) => r.log === gateway && r.index !== null && r.index >= verdict.verifiedSize,
     ).length;
     const unlogged = inside.filter((r) => r.log === gateway && r.index === null).length;
+    const covered = inside.filter(
+      (r) =>
+        r.log === gateway &&
+        r.index !== null &&
+        r.index < verdict.verifiedSize &&
+        verdict.coveredByGap.some((c) => r.index !== null && r.index >= c.from && r.index < c.to),
+    ).length;
+    if (covered > 0)
+      unverified.push(
+        `${gateway}: ${covered} readings published, then dropped on the gateway before the broker acknowledged them (the gap record's hash stands in for them)`,
+      );
+    unverifiedReadings += covered;
     if (unsigned > 0)
       unverified.push(
         `${gateway}: ${unsigned} readings past the last checkpoint (not yet signed for)`,
@@ -149,13 +161,11 @@ export function voyageReport(
     unverifiedReadings += unsigned + unlogged;
     // Leaves the gateway declared dropped: not holes, but readings the record lacks, and why.
     const dropped = new Map<number, string>();
-    for (const leaf of verdict.dropped)
-      if (
-        leaf.containerId === containerId &&
-        leaf.seq !== null &&
-        overlaps({ from: leaf.index, to: leaf.index + 1 }, span)
-      )
-        dropped.set(leaf.seq, leaf.reason);
+    for (const run of verdict.dropped) {
+      if (!overlaps(run, span)) continue;
+      for (const [first, last] of run.readings.get(containerId) ?? [])
+        for (let seq = first; seq <= last; seq++) dropped.set(seq, run.reason);
+    }
     const bySeq = [...mine].sort((a, b) => a.seq - b.seq);
     for (const [i, next] of bySeq.entries()) {
       const previous = bySeq[i - 1];

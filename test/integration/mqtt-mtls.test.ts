@@ -13,6 +13,9 @@ import { requireFaketime, requireTool } from "../support/tools.js";
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 const faketime = requireFaketime("the expired-certificate test");
 const CONTRACT_FIELDS = [
+  // The audit log's (on by default): which log, and the reading's index there.
+  "log_id",
+  "log_index",
   "container_id",
   "measurement_time",
   "product_id",

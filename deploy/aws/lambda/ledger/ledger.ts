@@ -12,7 +12,7 @@ import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 export const LEDGER_PREFIX = "audit/";
 
 /** The audit messages the ledger keeps: the door of the audit rule lets in only these. */
-export const LEDGER_SCHEMAS = ["reefer.checkpoint.v1", "reefer.gap.v1"] as const;
+export const LEDGER_SCHEMAS = ["reefer.checkpoint.v1", "reefer.gap.v1", "reefer.gap.v2"] as const;
 
 /**
  * An object's key: by gateway and day of arrival, named by the SHA-256 of its content, so a
@@ -24,7 +24,7 @@ export function ledgerKey(
   now: Date,
 ): string {
   const gateway = String(message.gateway_id).replace(/[^A-Za-z0-9:_-]/g, "_");
-  const kind = message.schema === "reefer.gap.v1" ? "gap" : "checkpoint";
+  const kind = message.schema === "reefer.checkpoint.v1" ? "checkpoint" : "gap";
   const digest = createHash("sha256").update(body).digest("hex");
   return `${LEDGER_PREFIX}gateway=${gateway}/date=${now.toISOString().slice(0, 10)}/${kind}-${digest}.json`;
 }
