@@ -11,13 +11,15 @@ import {
 import { LOG_ID_FIELD, logKeyOf } from "../core/audit/leaf.js";
 import { verifyLog, type LoggedRecord, type LogVerdict } from "../core/audit/verify-log.js";
 import { voyageReport, type TemperatureRange, type VoyageReport } from "../core/audit/voyage.js";
+import { EXPORT_USAGE, exportCommand } from "./audit/epcis-export.js";
 import { readAuditFolder, readLakeRecords } from "./audit/lake-folder.js";
 import { EXIT_USAGE } from "./command.js";
 
 const USAGE = `usage: reefer-edge audit verify --lake DIR --checkpoints DIR --keys FILE
          [--container ID]... [--from TIME] [--to TIME] [--range LOW:HIGH] [--json]
        reefer-edge audit key --gateway ID --hex HEX
-         the gateway's verifier key line for --keys, from the checkpoint_key its thing holds`;
+         the gateway's verifier key line for --keys, from the checkpoint_key its thing holds
+       ${EXPORT_USAGE}`;
 
 /** The verdict's exit codes, for an auditor's script. */
 export const EXIT_VERIFIED = 0;
@@ -50,6 +52,7 @@ type AuditReport = {
 export function run(args: string[]): number {
   const [action, ...rest] = args;
   if (action === "key") return keyLine(rest);
+  if (action === "export") return exportCommand(rest);
   let values;
   try {
     ({ values } = parseArgs({

@@ -69,7 +69,9 @@ export const COMMANDS: readonly Command[] = [
           unaltered (from the first bad record), min/max temperature and time out of range,
           against the gateways' signed checkpoints; exits 0 verified, 1 not (docs/audit-log.md)
         audit key --gateway ID --hex HEX
-          the verifier key line for --keys, from the checkpoint_key registered with the thing`,
+          the verifier key line for --keys, from the checkpoint_key registered with the thing
+        audit export --lake DIR --container ID [--from T] [--to T] [--out FILE]
+          the voyage's readings as GS1 EPCIS 2.0 sensor events, each eventID the event hash`,
     load: () => import("./audit-command.js"),
   },
   {
