@@ -8,7 +8,7 @@ import {
   readCheckpoint,
   verifierKey,
 } from "../../core/audit/checkpoint.js";
-import { droppedCount } from "../../core/audit/gap.js";
+import { droppedCount, MAX_GAP_BYTES } from "../../core/audit/gap.js";
 import { logKeyOf } from "../../core/audit/leaf.js";
 import { verifyLog, type LoggedRecord } from "../../core/audit/verify-log.js";
 import { voyageReport } from "../../core/audit/voyage.js";
@@ -265,6 +265,28 @@ describe("the outbox's audit log", () => {
     );
     expect(report.unverified.join()).toMatch(/published, then dropped on the gateway/);
     expect(report.unverifiedReadings).toBeGreaterThan(0);
+  });
+
+  it("logs pending drops early when their gap record would outgrow an MQTT message", () => {
+    const box = boxes.open();
+    for (let i = 0; i < 250; i++) tick(box, 4);
+    box.beginSession();
+    const rows: { id: number }[] = [];
+    for (let batch = box.takeBackfill(1e9, 500); batch.length > 0; )
+      (rows.push(...batch), (batch = box.takeBackfill(1e9, 500)));
+    // Every other reading refused: a run per reading, far more than one gap record may hold.
+    const refused = rows.filter((_, i) => i % 2 === 0).map((r) => r.id);
+    box.reject(refused, "too large");
+    const early = box.audit?.queued(0, 100) ?? [];
+    expect(early.map((r) => r.kind)).toContain("gap");
+    expect(early.every((r) => r.payload.length <= MAX_GAP_BYTES + 1024)).toBe(true);
+    box.release(rows.filter((_, i) => i % 2 === 1) as never);
+    box.audit?.signCheckpoint(signer);
+    const lake = new Lake();
+    lake.drain(box);
+    const verdict = lake.verify(box);
+    expect(verdict).toMatchObject({ missing: [], altered: null });
+    expect(droppedCount(verdict.dropped)).toBe(refused.length);
   });
 
   it("counts its checkpoints and gap records against the outbox's disk budget", () => {

@@ -4,7 +4,7 @@ import type Database from "better-sqlite3";
 import { checkpointOrigin, signCheckpoint, type NoteSigner } from "../../core/audit/checkpoint.js";
 import { MAX_GAP_BYTES, PendingGap, type GapReason } from "../../core/audit/gap.js";
 import { canonicalJson, leafBytes, LOG_ID_FIELD, LOG_INDEX_FIELD } from "../../core/audit/leaf.js";
-import { CompactRange, leafHash } from "../../core/audit/merkle.js";
+import { CompactRange, leafHash, leafHashOfText } from "../../core/audit/merkle.js";
 import type { OutboxTally } from "./tally.js";
 
 /**
@@ -173,7 +173,7 @@ export class AuditTrail {
       [LOG_INDEX_FIELD]: this.range.size,
     } as Stamped<T>;
     const json = canonicalJson(stamped);
-    this.range.append(leafHash(Buffer.from(json, "utf8")));
+    this.range.append(leafHashOfText(json));
     this.dirty = true;
     return { record: stamped, json };
   }
@@ -206,6 +206,9 @@ export class AuditTrail {
       typeof record.seq === "number" ? record.seq : null,
     );
     this.changed.add(reason);
+    // A transaction that drops many (a full disk, a batch refused) logs them as it goes, so that
+    // no gap record outgrows a message the broker takes.
+    if (pending.gap.approximateBytes > MAX_GAP_BYTES) this.logGap(reason);
   }
 
   /** Logs the pending drops of `reason` as a gap record, and forgets them. */

@@ -87,6 +87,27 @@ describe("gap records", () => {
     expect(verdict.altered).not.toBeNull();
   });
 
+  it("never says its JSON is shorter than it is, so the gateway logs it before it outgrows a message", () => {
+    const gap = PendingGap.empty("evicted");
+    let index = 1_000_000_000;
+    let seq = 5_000_000;
+    for (let i = 0; i < 3000; i++) {
+      index += i % 7 === 0 ? 3 : 1; // a run broken now and then
+      seq += i % 5 === 0 ? 2 : 1;
+      gap.add(
+        "2026-12-05T10:00:00.000Z",
+        index,
+        leafHash(Buffer.from(String(i))),
+        `C${i % 23}`,
+        seq,
+      );
+      if (i % 100 === 0) expect(gap.approximateBytes).toBeGreaterThanOrEqual(gap.toJson().length);
+    }
+    expect(gap.approximateBytes).toBeGreaterThanOrEqual(gap.toJson().length);
+    expect(gap.approximateBytes).toBeLessThan(gap.toJson().length * 2);
+    expect(PendingGap.fromJson(gap.toJson()).approximateBytes).toBe(gap.toJson().length);
+  });
+
   it("names what is wrong with a malformed one", () => {
     const bad = {
       schema: "reefer.gap.v2",

@@ -140,7 +140,19 @@ export class PendingGap {
     private readonly runs: LeafRun[],
     private readonly seqs: Map<string, [number, number][]>,
     private unnumbered: number,
-  ) {}
+  ) {
+    this.bytes = runs.length === 0 ? 0 : this.toJson().length;
+  }
+
+  /**
+   * About how long its JSON is, kept as leaves are added (a little over, never under), so the
+   * gateway can log it before a gap record outgrows an MQTT message without writing it out.
+   */
+  private bytes: number;
+
+  get approximateBytes(): number {
+    return this.bytes;
+  }
 
   static empty(reason: GapReason): PendingGap {
     return new PendingGap(reason, "", [], new Map(), 0);
@@ -176,24 +188,37 @@ export class PendingGap {
 
   /** A dropped leaf: its index, its hash, and whose record it was. */
   add(at: string, index: number, hash: Buffer, containerId: string, seq: number | null): void {
-    if (this.since === "") this.since = at;
+    if (this.since === "") {
+      this.since = at;
+      this.bytes = 120 + at.length; // the fields around the lists
+    }
     let run = this.runs.at(-1);
     if (run === undefined || run.to !== index) {
       // Leaves are dropped oldest first, so a run only grows to the right; anything else (an
       // alert kept while the readings around it went) starts a run of its own.
       run = LeafRun.starting(index);
       this.runs.push(run);
+      this.bytes += 60; // {"from":…,"to":…,"hashes":[]}, with indexes of up to 16 digits
     }
+    const hashes = run.subtreeHashes.length;
     run.append(hash);
+    this.bytes += (run.subtreeHashes.length - hashes) * 47; // "<44 characters of base64>",
     if (seq === null) {
       this.unnumbered++;
       return;
     }
-    const spans = this.seqs.get(containerId) ?? [];
+    let spans = this.seqs.get(containerId);
+    if (spans === undefined) {
+      spans = [];
+      this.seqs.set(containerId, spans);
+      this.bytes += 40 + containerId.length; // {"container_id":"…","seqs":[]},
+    }
     const last = spans.at(-1);
     if (last !== undefined && last[1] + 1 === seq) last[1] = seq;
-    else spans.push([seq, seq]);
-    this.seqs.set(containerId, spans);
+    else {
+      spans.push([seq, seq]);
+      this.bytes += 40; // [first,last], with seqs of up to 16 digits (they grow in place)
+    }
   }
 
   private fields() {

@@ -103,5 +103,22 @@ function isFlat(record: Readonly<Record<string, unknown>>): boolean {
  * keys sorted, about five times faster than the general canonicalize (test: leaf.test.ts).
  */
 function flatCanonical(record: Readonly<Record<string, unknown>>): string {
-  return JSON.stringify(record, Object.keys(record).sort());
+  return JSON.stringify(record, sortedKeysOf(record));
+}
+
+/**
+ * The record's keys sorted, reusing the last sort when the keys are the same in the same order:
+ * a gateway's readings all have one shape, and the sort was a tenth of the log's cost a reading.
+ */
+let lastKeys: readonly string[] = [];
+let lastSorted: string[] = [];
+function sortedKeysOf(record: Readonly<Record<string, unknown>>): string[] {
+  const keys = Object.keys(record);
+  let same = keys.length === lastKeys.length;
+  for (let i = 0; same && i < keys.length; i++) same = keys[i] === lastKeys[i];
+  if (!same) {
+    lastKeys = keys;
+    lastSorted = [...keys].sort();
+  }
+  return lastSorted;
 }

@@ -5,6 +5,7 @@ import {
   EMPTY_ROOT,
   LeafRun,
   leafHash,
+  leafHashOfText,
   nodeHash,
   subtreesOf,
   treeHash,
@@ -143,6 +144,11 @@ describe("the RFC 6962 log", () => {
         );
       }
     }
+  });
+
+  it("hashes a text as a leaf of its UTF-8 bytes", () => {
+    for (const text of ["", "{\"a\":1}", "ünïcødé ✓ 𝄞"])
+      expect(leafHashOfText(text)).toEqual(leafHash(Buffer.from(text, "utf8")));
   });
 
   it("gives the same root from a run's subtrees as from its leaves", () => {

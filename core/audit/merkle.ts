@@ -17,6 +17,14 @@ export function leafHash(bytes: Uint8Array): Buffer {
   return createHash("sha256").update(LEAF_PREFIX).update(bytes).digest();
 }
 
+/**
+ * The leaf hash of a text, its bytes UTF-8: crypto.hash's one-shot call over the prefix and the
+ * text, without a Hash object or a Buffer of the text (the gateway's path: one a reading).
+ */
+export function leafHashOfText(text: string): Buffer {
+  return hash("sha256", `\u0000${text}`, "buffer");
+}
+
 /** An interior node's hash: SHA-256(0x01 || left || right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   if (left.length !== HASH_BYTES || right.length !== HASH_BYTES)

@@ -5,6 +5,7 @@ import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
 import { makePki } from "../support/pki.js";
 import { makeTempDir } from "../support/tmp.js";
 import { findTool } from "../support/tools.js";
+import { benchAgentCapture } from "./agent-capture.js";
 import { benchAudit } from "./audit.js";
 import { benchBackfill } from "./backfill.js";
 import { benchDrain } from "./drain.js";
@@ -38,6 +39,9 @@ try {
   const audit = benchAudit(quick ? 3 : 30);
   results.push(...audit);
   say(formatResults(audit));
+  const agentCapture = await benchAgentCapture(temp.dir, quick ? 2000 : 10_000);
+  results.push(agentCapture);
+  say(formatResults([agentCapture]));
   const rules = [benchRules(1000, quick ? 200 : 1000), benchReportByException()];
   results.push(...rules);
   say(formatResults(rules));
