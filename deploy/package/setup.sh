@@ -36,7 +36,18 @@ case "${1:-}" in
     ;;
   migrate)
     [ -e "$state/outbox.db" ] || exit 0
-    runuser -u "$user" -- "$lib/bin/reefer-edge" outbox migrate --path "$state/outbox.db"
+    # Three tries, 2 s apart: the agent stopped a moment ago, and on a loaded machine its last
+    # writes can still hold the database (CI saw a migration fail once in several runs, never by
+    # hand). A migration is one transaction per step, so trying again is safe; each failure's
+    # error goes to stderr, where dpkg's output (and the update's reason) keeps it.
+    for try in 1 2 3; do
+      if runuser -u "$user" -- "$lib/bin/reefer-edge" outbox migrate --path "$state/outbox.db"; then
+        exit 0
+      fi
+      echo "reefer-edge: outbox migration failed (try $try of 3)" >&2
+      [ "$try" -lt 3 ] && sleep 2
+    done
+    exit 1
     ;;
   migrate-needed)
     [ -e "$state/outbox.db" ] || exit 1

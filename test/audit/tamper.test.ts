@@ -5,6 +5,7 @@ import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import { describe, expect, it } from "vitest";
 
 import { parseVerifierKey, signCheckpoint } from "../../core/audit/checkpoint.js";
+import { droppedCount } from "../../core/audit/gap.js";
 import { EMPTY_ROOT } from "../../core/audit/merkle.js";
 import { verifyLog, type LoggedRecord, type LogVerdict } from "../../core/audit/verify-log.js";
 import { voyageReport } from "../../core/audit/voyage.js";
@@ -12,7 +13,8 @@ import { makeVoyage, type Voyage } from "../support/audit-voyage.js";
 
 /**
  * The tamper harness: a 30-day voyage's log (two containers, a reading every four hours, a
- * checkpoint every 6 leaves, duplicates, any order, clock-corrected readings), then random
+ * checkpoint every 6 leaves, duplicates, any order, clock-corrected readings, readings evicted by
+ * a full disk and dropped by report by exception, declared in gap records), then random
  * tamperings of every kind an insider with write access to the lake could try. Each must be
  * found, at the leaves it touched; clean voyages must give no alarm at all.
  * REEFER_EDGE_TAMPERINGS sets how many (CI: 10,000).
@@ -28,6 +30,7 @@ const voyage = makeVoyage({
   intervalMinutes: 240,
   containers: 2,
   checkpointEvery: 6,
+  drops: true,
 });
 const verifier = parseVerifierKey(voyage.vkey);
 
@@ -37,6 +40,12 @@ type Tampered = {
   checkpoints: string[];
   /** A leaf the verdict's missing or altered range must hold; null: a checkpoint was forged. */
   leaf: number | null;
+  /**
+   * A gap record was changed, moved or replaced: the first break the verifier can see is then
+   * at a leaf it declared (now missing), before the touched one, and every root past that break
+   * is beyond recomputing. The touched leaf must then lie past what the verdict proved.
+   */
+  touchesGap?: boolean;
 };
 
 const KINDS = [
@@ -61,8 +70,14 @@ function tamper(v: Voyage, rng: ReturnType<typeof xoroshiro128plus>): Tampered {
   };
   const replaceLeaf = (leaf: number, make: (r: LoggedRecord) => LoggedRecord): LoggedRecord[] =>
     v.records.map((r) => (indexOf(r) === leaf ? Object.freeze(make(r)) : r));
-  const leaf = random(v.signedSize);
+  // Leaves the lake holds (the dropped ones it never had), and the readings among them.
+  const present = [...new Set(v.records.map(indexOf))].sort((a, b) => a - b);
+  const readings = present.filter((i) => byLeaf(i).schema === undefined);
+  const pick = (from: readonly number[]) => from[random(from.length)] ?? 0;
+  const leaf = pick(present);
   const checkpoints = [...v.checkpoints];
+  const isGap = (i: number) => byLeaf(i).schema !== undefined;
+  const gapAtOrAfter = (i: number) => present.some((p) => p >= i && isGap(p));
   switch (kind) {
     case "edit": {
       const delta = (1 + random(30)) / 10;
@@ -70,23 +85,39 @@ function tamper(v: Voyage, rng: ReturnType<typeof xoroshiro128plus>): Tampered {
         kind,
         leaf,
         checkpoints,
-        records: replaceLeaf(leaf, (r) => ({
-          ...r,
-          temperature: (r.temperature as number) - delta,
-        })),
+        touchesGap: isGap(leaf),
+        records: replaceLeaf(leaf, (r) =>
+          r.schema === undefined
+            ? { ...r, temperature: (r.temperature as number) - delta }
+            : // A gap record's reason rewritten: a deletion passed off as an eviction, or back.
+              { ...r, reason: r.reason === "evicted" ? "dead_letter" : "evicted" },
+        ),
       };
     }
     case "delete":
-      return { kind, leaf, checkpoints, records: v.records.filter((r) => indexOf(r) !== leaf) };
+      return {
+        kind,
+        leaf,
+        checkpoints,
+        records: v.records.filter((r) => indexOf(r) !== leaf),
+        touchesGap: isGap(leaf),
+      };
     case "reorder": {
       // Two readings trade places in the log.
-      const other = (leaf + 1 + random(v.signedSize - 1)) % v.signedSize;
+      const others = present.filter((i) => i !== leaf);
+      const other = pick(others);
       const records = v.records.map((r) => {
         if (indexOf(r) === leaf) return Object.freeze({ ...r, log_index: other });
         if (indexOf(r) === other) return Object.freeze({ ...r, log_index: leaf });
         return r;
       });
-      return { kind, leaf: Math.min(leaf, other), checkpoints, records };
+      return {
+        kind,
+        leaf: Math.min(leaf, other),
+        checkpoints,
+        records,
+        touchesGap: isGap(leaf) || isGap(other),
+      };
     }
     case "insert": {
       // A forged reading slipped in before `leaf`: everything after it moves up one.
@@ -99,31 +130,43 @@ function tamper(v: Voyage, rng: ReturnType<typeof xoroshiro128plus>): Tampered {
       const records = v.records.map((r) =>
         indexOf(r) >= leaf ? Object.freeze({ ...r, log_index: indexOf(r) + 1 }) : r,
       );
-      return { kind, leaf, checkpoints, records: [...records, forged] };
+      return {
+        kind,
+        leaf,
+        checkpoints,
+        records: [...records, forged],
+        touchesGap: gapAtOrAfter(leaf),
+      };
     }
     case "replay": {
       // Another container's reading (or another time's) put in place of this one.
-      const source = byLeaf((leaf + 1 + random(v.signedSize - 1)) % v.signedSize);
+      const from = pick(present.filter((i) => i !== leaf));
+      const source = byLeaf(from);
       return {
         kind,
         leaf,
         checkpoints,
         records: replaceLeaf(leaf, () => ({ ...source, log_index: leaf })),
+        touchesGap: isGap(leaf) || isGap(from),
       };
     }
     case "swap-containers": {
-      const mine = byLeaf(leaf);
+      const at = pick(readings);
+      const mine = byLeaf(at);
       const partner = v.records.find(
-        (r) => r.container_id !== mine.container_id && Math.abs(indexOf(r) - leaf) < 4,
+        (r) =>
+          r.schema === undefined &&
+          r.container_id !== mine.container_id &&
+          Math.abs(indexOf(r) - at) < 8,
       );
-      if (!partner) throw new Error(`no other container's reading near leaf ${leaf}`);
+      if (!partner) throw new Error(`no other container's reading near leaf ${at}`);
       const records = v.records.map((r) => {
-        if (indexOf(r) === leaf) return Object.freeze({ ...r, container_id: partner.container_id });
+        if (indexOf(r) === at) return Object.freeze({ ...r, container_id: partner.container_id });
         if (indexOf(r) === indexOf(partner))
           return Object.freeze({ ...r, container_id: mine.container_id });
         return r;
       });
-      return { kind, leaf: Math.min(leaf, indexOf(partner)), checkpoints, records };
+      return { kind, leaf: Math.min(at, indexOf(partner)), checkpoints, records };
     }
     case "replace-checkpoint": {
       // A checkpoint swapped for one that says what the forger needs, signed by another key.
@@ -141,18 +184,22 @@ function tamper(v: Voyage, rng: ReturnType<typeof xoroshiro128plus>): Tampered {
   }
 }
 
-function found(verdict: LogVerdict, leaf: number | null): boolean {
+function found(verdict: LogVerdict, t: Tampered): boolean {
+  const { leaf } = t;
   if (leaf === null) return verdict.altered !== null && verdict.rejectedCheckpoints.length > 0;
   const holds = (r: { from: number; to: number } | null) =>
     r !== null && r.from <= leaf && leaf < r.to;
-  return verdict.missing.some(holds) || holds(verdict.altered);
+  if (verdict.missing.some(holds) || holds(verdict.altered)) return true;
+  const alarm = verdict.missing.length > 0 || verdict.altered !== null;
+  return t.touchesGap === true && alarm && leaf >= verdict.verifiedSize;
 }
 
 describe("the audit log's verifier against tampering", () => {
   it("finds a clean voyage complete and intact, every checkpoint verified", () => {
     const verdict = verifyLog(voyage.origin, voyage.records, voyage.checkpoints, verifier);
+    // Every leaf either in the lake or declared dropped.
+    expect(verdict.leaves + droppedCount(verdict.dropped)).toBe(voyage.leaves);
     expect(verdict).toMatchObject({
-      leaves: voyage.leaves,
       verifiedSize: voyage.signedSize,
       missing: [],
       altered: null,
@@ -160,13 +207,23 @@ describe("the audit log's verifier against tampering", () => {
       unverifiedTail: null,
       rejectedCheckpoints: [],
     });
+    expect(verdict.dropped.map((d) => d.reason)).toContain("evicted");
+    expect(verdict.dropped.map((d) => d.reason)).toContain("dropped_by_exception");
     const report = voyageReport(
       voyage.containers[0] ?? "",
       { from: voyage.start, to: voyage.end },
       voyage.records,
       new Map([[voyage.gatewayId, verdict]]),
     );
-    expect(report).toMatchObject({ complete: true, intact: true, readings: 30 * 6 });
+    // Intact, and incomplete only by what the gateway declared it dropped, each range named.
+    expect(report).toMatchObject({ complete: false, intact: true });
+    expect(report.missing.length).toBeGreaterThan(0);
+    for (const line of report.missing)
+      expect(line).toMatch(
+        /seq \d+-\d+ of MSKU\d+ dropped on the gateway \((evicted|dropped_by_exception)(, (evicted|dropped_by_exception))?\)$/,
+      );
+    expect(report.readings).toBeGreaterThan(30 * 6 * 0.8);
+    expect(report.readings).toBeLessThan(30 * 6);
     expect(report.temperature.secondsOutOfRange).toBeGreaterThan(0);
   });
 
@@ -178,7 +235,7 @@ describe("the audit log's verifier against tampering", () => {
       const t = tamper(voyage, rng);
       kinds.set(t.kind, (kinds.get(t.kind) ?? 0) + 1);
       const verdict = verifyLog(voyage.origin, t.records, t.checkpoints, verifier);
-      if (!found(verdict, t.leaf))
+      if (!found(verdict, t))
         missed.push(
           `${t.kind} at leaf ${t.leaf}: ${JSON.stringify({ ...verdict, missing: verdict.missing.slice(0, 3) })}`,
         );
@@ -197,6 +254,7 @@ describe("the audit log's verifier against tampering", () => {
         intervalMinutes: 15,
         containers: 3,
         checkpointEvery: 1 + (seed % 17),
+        drops: seed % 2 === 0,
       });
       const verdict = verifyLog(
         clean.origin,

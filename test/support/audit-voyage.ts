@@ -5,6 +5,7 @@ import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 
 import { checkpointOrigin, signCheckpoint, verifierKey } from "../../core/audit/checkpoint.js";
 import { CLOCK_CORRECTION_FIELD, leafBytes } from "../../core/audit/leaf.js";
+import { PendingGap } from "../../core/audit/gap.js";
 import { CompactRange, leafHash } from "../../core/audit/merkle.js";
 import type { LoggedRecord } from "../../core/audit/verify-log.js";
 
@@ -36,6 +37,12 @@ export type VoyageOptions = {
   containers: number;
   checkpointEvery: number;
   gatewayId?: string;
+  /**
+   * What the gateway dropped on purpose, declared in gap records (reefer.gap.v2) logged before
+   * the next checkpoint as the agent logs them: a full disk that evicts every container's readings
+   * for a few steps now and then, and a reading report by exception held and never sent.
+   */
+  drops?: boolean;
 };
 
 export function makeVoyage(options: VoyageOptions): Voyage {
@@ -56,6 +63,21 @@ export function makeVoyage(options: VoyageOptions): Voyage {
   // The first hours' readings were stamped before the clock was set, then corrected.
   const correctedUntil = Math.floor(steps / 50);
   const correctionMs = 3_600_000 * 24 * 30;
+  const pending = {
+    evicted: PendingGap.empty("evicted"),
+    dropped_by_exception: PendingGap.empty("dropped_by_exception"),
+  };
+  /** Before a checkpoint: what was dropped since the last one, as gap record leaves. */
+  const logGaps = (at: Date) => {
+    for (const reason of ["evicted", "dropped_by_exception"] as const) {
+      const gap = pending[reason];
+      if (gap.empty) continue;
+      const record = { ...gap.record(gatewayId, at.toISOString()), log_index: range.size };
+      range.append(leafHash(leafBytes(record)));
+      records.push(Object.freeze(record));
+      pending[reason] = PendingGap.empty(reason);
+    }
+  };
   for (let step = 0; step < steps; step++) {
     const time = new Date(start.getTime() + step * options.intervalMinutes * 60_000);
     for (const container of containers) {
@@ -73,15 +95,34 @@ export function makeVoyage(options: VoyageOptions): Voyage {
         log_index: range.size,
       };
       if (step < correctedUntil) delivered[CLOCK_CORRECTION_FIELD] = correctionMs;
-      range.append(leafHash(leafBytes(delivered)));
-      records.push(Object.freeze(delivered));
-      if (random(20) === 0) records.push(Object.freeze({ ...delivered })); // delivered twice
-      if (range.size % options.checkpointEvery === 0)
+      const hash = leafHash(leafBytes(delivered));
+      const index = range.append(hash);
+      // A full disk for three steps in 40; now and then a reading held and never sent.
+      const dropped =
+        options.drops === true
+          ? step % 40 >= 37
+            ? "evicted"
+            : random(30) === 0
+              ? "dropped_by_exception"
+              : null
+          : null;
+      if (dropped !== null)
+        pending[dropped].add(time.toISOString(), index, hash, container, step + 1);
+      else {
+        records.push(Object.freeze(delivered));
+        if (random(20) === 0) records.push(Object.freeze({ ...delivered })); // delivered twice
+      }
+      if (range.size % options.checkpointEvery === 0) {
+        logGaps(time);
         checkpoints.push(sign(range, origin, privateKey));
+      }
     }
   }
   // A graceful stop signs what it has (the agent does at SIGTERM).
-  if (range.size % options.checkpointEvery !== 0) checkpoints.push(sign(range, origin, privateKey));
+  const signedUpTo = range.size;
+  logGaps(new Date(start.getTime() + steps * options.intervalMinutes * 60_000));
+  if (range.size !== signedUpTo || range.size % options.checkpointEvery !== 0)
+    checkpoints.push(sign(range, origin, privateKey));
   // The lake delivers in any order.
   const shuffled = records
     .map((record) => ({ record, key: random(1 << 30) }))
