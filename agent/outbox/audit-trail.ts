@@ -3,7 +3,13 @@ import type Database from "better-sqlite3";
 
 import { checkpointOrigin, signCheckpoint, type NoteSigner } from "../../core/audit/checkpoint.js";
 import { MAX_GAP_BYTES, PendingGap, type GapReason } from "../../core/audit/gap.js";
-import { canonicalJson, leafBytes, LOG_ID_FIELD, LOG_INDEX_FIELD } from "../../core/audit/leaf.js";
+import {
+  canonicalJson,
+  inCanonicalOrder,
+  leafBytes,
+  LOG_ID_FIELD,
+  LOG_INDEX_FIELD,
+} from "../../core/audit/leaf.js";
 import { CompactRange, leafHash, leafHashOfText } from "../../core/audit/merkle.js";
 import type { OutboxTally } from "./tally.js";
 
@@ -163,19 +169,20 @@ export class AuditTrail {
 
   /**
    * Appends a record: it comes back stamped with the log's id and its index (in the leaf), with
-   * its canonical JSON, the leaf's text.
+   * its canonical JSON (the leaf's text) and the JSON to store and publish (the same text for a
+   * reading, whose keys come back in canonical order).
    */
-  stamp<T extends object>(record: T): { record: Stamped<T>; json: string } {
+  stamp<T extends object>(record: T): { record: Stamped<T>; json: string; payload: string } {
     this.usable();
-    const stamped = {
-      ...record,
-      [LOG_ID_FIELD]: this.logIdValue,
-      [LOG_INDEX_FIELD]: this.range.size,
-    } as Stamped<T>;
-    const json = canonicalJson(stamped);
+    const fields = { [LOG_ID_FIELD]: this.logIdValue, [LOG_INDEX_FIELD]: this.range.size };
+    // A reading: its keys put in canonical order, so its JSON is the leaf and the payload alike.
+    const ordered = inCanonicalOrder(record as Readonly<Record<string, unknown>>, fields);
+    const stamped = (ordered?.record ?? { ...record, ...fields }) as Stamped<T>;
+    const json = ordered?.json ?? canonicalJson(stamped);
     this.range.append(leafHashOfText(json));
     this.dirty = true;
-    return { record: stamped, json };
+    // The payload: the record's JSON in its own key order, the leaf's text when that is canonical.
+    return { record: stamped, json, payload: ordered?.json ?? JSON.stringify(stamped) };
   }
 
   /**

@@ -329,9 +329,9 @@ export class Outbox implements PublishQueue {
         const lane = batch.held?.[i] === true ? LANE.held : LANE.telemetry;
         const logged = trail && batch.unlogged?.[i] !== true ? trail.stamp(reading) : null;
         stored.push(logged?.record ?? reading);
-        // The reading's own field order on the wire (the contract's), not the leaf's sorted one:
-        // what the agent reports captured is byte for byte what it stores and publishes.
-        const payload = JSON.stringify(logged?.record ?? reading);
+        // What the agent reports captured is byte for byte what it stores and publishes: a
+        // logged reading's keys are in canonical order, and its JSON is its leaf's text.
+        const payload = logged?.payload ?? JSON.stringify(reading);
         rowIds.push(
           store.insert(lane, reading.container_id, reading.seq, capturedAt, payload, epoch),
         );

@@ -2,7 +2,7 @@ import canonicalize from "canonicalize";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 
-import { leafBytes } from "./leaf.js";
+import { inCanonicalOrder, leafBytes } from "./leaf.js";
 
 describe("a leaf's bytes", () => {
   it("are RFC 8785's for flat records, the fast path included", () => {
@@ -31,5 +31,37 @@ describe("a leaf's bytes", () => {
       b: { z: 1, a: [2, 1] },
     };
     expect(leafBytes(record).toString("utf8")).toBe(canonicalize(record));
+  });
+
+  it("come out of a reading put in canonical order with its log fields, or it is refused", () => {
+    const value = fc.oneof(
+      fc.string({ unit: "binary" }),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.boolean(),
+      fc.constant(null),
+      fc.integer(),
+    );
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ unit: "binary" }), value),
+        fc.string(),
+        fc.nat(),
+        (record, logId, logIndex) => {
+          const extra = { log_id: logId, log_index: logIndex };
+          const expected = canonicalize({ ...record, ...extra });
+          const ordered = inCanonicalOrder(record, extra);
+          // Refused only where JSON.stringify could not be JCS: an array index, "__proto__".
+          if (ordered === null)
+            return expect(
+              Object.keys(record).some((k) => /^(0|[1-9]\d*)$/.test(k) || k === "__proto__"),
+            ).toBe(true);
+          expect(ordered.json).toBe(expected);
+          expect(JSON.stringify(ordered.record)).toBe(expected);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    expect(inCanonicalOrder({ a: { nested: 1 } }, { log_index: 1 })).toBeNull();
+    expect(inCanonicalOrder({ a: 1, clock_correction_ms: 5 }, { log_index: 1 })).toBeNull();
   });
 });
