@@ -272,8 +272,10 @@ describe("the outbox's audit log", () => {
     for (let i = 0; i < 250; i++) tick(box, 4);
     box.beginSession();
     const rows: { id: number }[] = [];
-    for (let batch = box.takeBackfill(1e9, 500); batch.length > 0; )
-      (rows.push(...batch), (batch = box.takeBackfill(1e9, 500)));
+    for (let batch = box.takeBackfill(1e9, 500); batch.length > 0;) {
+      rows.push(...batch);
+      batch = box.takeBackfill(1e9, 500);
+    }
     // Every other reading refused: a run per reading, far more than one gap record may hold.
     const refused = rows.filter((_, i) => i % 2 === 0).map((r) => r.id);
     box.reject(refused, "too large");

@@ -147,7 +147,7 @@ describe("the RFC 6962 log", () => {
   });
 
   it("hashes a text as a leaf of its UTF-8 bytes", () => {
-    for (const text of ["", "{\"a\":1}", "ünïcødé ✓ 𝄞"])
+    for (const text of ["", '{"a":1}', "ünïcødé ✓ 𝄞"])
       expect(leafHashOfText(text)).toEqual(leafHash(Buffer.from(text, "utf8")));
   });
 
