@@ -104,6 +104,7 @@ describe("the local router's AWS IoT SQL", () => {
       { gateway_id: "gw-1", container_id: "C1", seq: 1 },
       { schema: "reefer.checkpoint.v1", gateway_id: "gw-1", note: "…" },
       { schema: "reefer.gap.v1", gateway_id: "gw-2", leaves: [] },
+      { schema: "reefer.gap.v2", gateway_id: "gw-1", ranges: [], readings: [] },
     ];
     for (const [door, quarantine, topic] of pairs)
       for (const payload of payloads) {

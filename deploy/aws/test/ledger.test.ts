@@ -65,6 +65,27 @@ describe.skipIf(moto.skip)("the audit ledger's writer", () => {
     expect(await writeToLedger(s3, bucket, checkpoint, new Date("2026-12-05T10:00:00Z"))).toBe(key);
   });
 
+  it("keeps gap records of both versions, named as gaps", async () => {
+    const v2 = {
+      schema: "reefer.gap.v2",
+      gateway_id: "gw-0001",
+      reason: "evicted",
+      since: "2026-12-05T09:00:00.000Z",
+      at: "2026-12-05T09:01:00.000Z",
+      ranges: [{ from: 4, to: 8, hashes: ["AAAA"] }],
+      readings: [{ container_id: "MSKU1234565", seqs: [[5, 8]] }],
+      log_id: "0a1b2c3d",
+      log_index: 9,
+    };
+    const v1 = { schema: "reefer.gap.v1", gateway_id: "gw-0001", reason: "evicted", leaves: [] };
+    for (const gap of [v2, v1]) {
+      const key = await writeToLedger(s3, bucket, gap, new Date("2026-12-05T10:00:00Z"));
+      expect(key).toMatch(/\/gap-[0-9a-f]{64}\.json$/);
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      expect(JSON.parse((await object.Body?.transformToString()) ?? "")).toEqual(gap);
+    }
+  });
+
   it("refuses what is neither a checkpoint nor a gap record, naming its schema", async () => {
     await expect(
       writeToLedger(s3, bucket, { schema: "reefer.alert.v1", gateway_id: "gw-0001" }),
@@ -72,7 +93,9 @@ describe.skipIf(moto.skip)("the audit ledger's writer", () => {
     const listed = await s3.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: LEDGER_PREFIX }),
     );
-    expect(listed.Contents?.map((o) => o.Key).every((k) => k?.includes("checkpoint-"))).toBe(true);
+    expect(
+      listed.Contents?.map((o) => o.Key).every((k) => /\/(checkpoint|gap)-/.test(k ?? "")),
+    ).toBe(true);
   });
 
   it("is what S3 asks of a locked bucket: a PUT without a checksum is refused there", async () => {
