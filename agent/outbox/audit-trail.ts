@@ -11,6 +11,7 @@ import {
   LOG_INDEX_FIELD,
 } from "../../core/audit/leaf.js";
 import { CompactRange, leafHash, leafHashOfText } from "../../core/audit/merkle.js";
+import type { OutboxStore } from "./store.js";
 import type { OutboxTally } from "./tally.js";
 
 /**
@@ -91,6 +92,30 @@ export class AuditTrail {
       ).run(Buffer.alloc(0));
     }
     this.reload();
+  }
+
+  /**
+   * The log of an outbox: its range written before each of the store's commits, and read back
+   * after each rollback; its rows counted in the store's tally.
+   */
+  static attach(
+    db: Database.Database,
+    store: OutboxStore,
+    gatewayId: string,
+    now: () => number,
+    written: () => void,
+  ): AuditTrail {
+    const trail = new AuditTrail(
+      db,
+      gatewayId,
+      now,
+      (work) => store.atomically(work),
+      written,
+      store.tally,
+    );
+    store.onRollback(() => trail.rolledBack());
+    store.beforeCommit(() => trail.settle());
+    return trail;
   }
 
   private load() {

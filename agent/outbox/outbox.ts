@@ -3,7 +3,7 @@ import type Database from "better-sqlite3";
 import { dirname } from "node:path";
 import type { ReeferReading, UnsequencedReading } from "../../core/record.js";
 import { DiskBudget } from "./budget.js";
-import { openOutboxDatabase, type Durability, type Recovery } from "./database.js";
+import { openOutboxDatabase, type Recovery } from "./database.js";
 import type { AttachedLock } from "./outbox-lock.js";
 import { LANE, type OutboxRow, type PublishQueue } from "./publish-queue.js";
 import { Sequences } from "./sequences.js";
@@ -13,80 +13,15 @@ import { OutboxStore } from "./store.js";
 import { WalSync } from "./wal-sync.js";
 import { DiskFullError, isDiskFull } from "./disk-full.js";
 import { AuditTrail } from "./audit-trail.js";
-import { CLOCK_CORRECTION_FIELD, LOG_INDEX_FIELD } from "../../core/audit/leaf.js";
+import { rewriteEpoch } from "./clock-rewrite.js";
+import { resolveHeld } from "./held-readings.js";
+import { DurableCallbacks } from "./durable-callbacks.js";
+import type { CaptureBatch, CaptureResult, OutboxOptions, AlertDraft } from "./outbox-types.js";
 
 export { LANE, type Lane, type OutboxRow } from "./publish-queue.js";
 export { DiskFullError } from "./disk-full.js";
 export { ROW_OVERHEAD_BYTES } from "./tally.js";
-
-/** An alert to capture: any JSON object about one container. */
-export interface AlertDraft {
-  readonly containerId: string;
-  readonly payload: object;
-}
-
-export interface OutboxOptions {
-  readonly path: string;
-  readonly maxBytes: number;
-  readonly durability: Durability;
-  /** SQLite's page cache, KiB (4000 when not given). */
-  readonly cacheKiB?: number;
-  /** The full-disk reserve file beside the database, KiB (512 when not given; 0: none). */
-  readonly reserveKiB?: number;
-  /** Wall clock, for `captured_at` and dead-letter times. */
-  readonly now: () => number;
-  /**
-   * With `full` durability: sync the WAL off the event loop (WalSync) instead of inside each
-   * commit. Rows reach the publisher, and `afterDurable` callbacks run, once they are synced.
-   */
-  readonly backgroundSync?: boolean;
-  /**
-   * With a background sync: sync acknowledgements' deletes too (in the background, coalesced).
-   * Without, they become durable with the next capture's sync, a tick later; under write-behind
-   * there may be none for long, and a power cut would send a whole drain again.
-   */
-  readonly syncAcknowledgements?: boolean;
-  /** A background fdatasync failed; its rows are published anyway (see WalSync). */
-  readonly onSyncError?: (error: Error) => void;
-  /** How long each fdatasync of the WAL took, seconds (see WalSync). */
-  readonly onSyncTimed?: (seconds: number) => void;
-  /**
-   * Keep the cold-chain audit log (docs/audit-log.md) of this gateway: readings are stamped and
-   * appended as they commit, and what leaves undelivered is declared in gap records.
-   */
-  readonly audit?: { readonly gatewayId: string };
-}
-
-/** Everything one tick commits, in one transaction. */
-export interface CaptureBatch {
-  /** Readings with the seqs `nextSeqs` gave them. */
-  readonly readings?: readonly ReeferReading[];
-  /** Per reading: held back by report by exception (lane held) instead of published. */
-  readonly held?: readonly boolean[];
-  readonly alerts?: readonly AlertDraft[];
-  /** Held readings to publish after all, by container and seq. */
-  readonly promote?: ReadonlyMap<string, readonly number[]>;
-  /** Held readings not to publish: deleted and counted. */
-  readonly drop?: ReadonlyMap<string, readonly number[]>;
-  /**
-   * Per reading: stored outside the audit log, because a copy may already have left from memory
-   * without its log index (write-behind) and its acknowledgement may delete this row unsent.
-   */
-  readonly unlogged?: readonly boolean[];
-  /** The clock epoch of the readings, while the clock is not trusted (see ClockGuard). */
-  readonly clockEpoch?: number | null;
-}
-
-/** What one commit did to the budget, for the caller's log and metrics. */
-export interface CaptureResult {
-  readonly readings: readonly ReeferReading[];
-  readonly evictedTelemetry: number;
-  readonly evictedAlerts: number;
-  /** The disk was full and room was made by evicting (counted in evictedTelemetry). */
-  readonly diskFull?: boolean;
-  /** The outbox's row id of each reading, in the batch's order. */
-  readonly rowIds?: readonly number[];
-}
+export type { AlertDraft, CaptureBatch, CaptureResult, OutboxOptions } from "./outbox-types.js";
 
 /** Space kept beside the database and given back when the disk is full, KiB, by default. */
 const RESERVE_KIB = 512;
@@ -115,8 +50,8 @@ export class Outbox implements PublishQueue {
   private walSync: WalSync | null = null;
   /** The audit log, when kept (`audit`). */
   private trail: AuditTrail | null = null;
-  /** Callbacks waiting for rows up to `id` to be durable, in commit order. */
-  private waiting: { id: number; run: () => void }[] = [];
+  /** Callbacks waiting for rows to be durable. */
+  private readonly waiting = new DurableCallbacks();
 
   constructor(private readonly options: OutboxOptions) {
     // The lock comes first (taken by the open, through the outbox's own connection): a second
@@ -159,19 +94,10 @@ export class Outbox implements PublishQueue {
     this.store = store;
     this.sequences = new Sequences(statements, statements.seqBase.get()?.value ?? 0);
     store.onRollback(() => this.sequences.forgetCache());
-    if (options.audit) {
-      const trail = new AuditTrail(
-        this.db,
-        options.audit.gatewayId,
-        options.now,
-        (work) => store.atomically(work),
-        () => this.walSync?.soon(),
-        store.tally,
+    if (options.audit)
+      this.trail = AuditTrail.attach(this.db, store, options.audit.gatewayId, options.now, () =>
+        this.walSync?.soon(),
       );
-      store.onRollback(() => trail.rolledBack());
-      store.beforeCommit(() => trail.settle());
-      this.trail = trail;
-    }
     this.sessions = new PublishSessions(store, options.now);
     this.reserve = new SpaceReserve(
       `${options.path}.reserve`,
@@ -222,7 +148,7 @@ export class Outbox implements PublishQueue {
       callback();
       return;
     }
-    this.waiting.push({ id: this.store.lastInsertedId, run: callback });
+    this.waiting.add(this.store.lastInsertedId, callback);
   }
 
   /** Background WAL syncs so far (0 without a background sync): commits share them. */
@@ -237,10 +163,7 @@ export class Outbox implements PublishQueue {
 
   private durable(id: number): void {
     this.store.syncedId = id;
-    if (this.waiting.length === 0) return;
-    const due = this.waiting.filter((w) => w.id <= id);
-    this.waiting = this.waiting.filter((w) => w.id > id);
-    for (const w of due) w.run();
+    this.waiting.durable(id);
   }
 
   /** The readings with the next seq of their containers; stored only by the `commit` carrying them. */
@@ -346,35 +269,9 @@ export class Outbox implements PublishQueue {
           null,
         );
       }
-      this.resolveHeld(batch);
+      resolveHeld(this.store, this.sessions, this.trail, batch);
       return { readings: stored, rowIds, ...this.budget.enforce() };
     });
-  }
-
-  /** Promotes or drops held readings; inside the commit's transaction. */
-  private resolveHeld(batch: CaptureBatch): void {
-    const { statements, tally } = this.store;
-    for (const [containerId, seqs] of batch.promote ?? []) {
-      for (const seq of seqs) {
-        const row = statements.promoteHeld.get(containerId, seq);
-        if (!row) continue; // evicted meanwhile
-        tally.forget(LANE.held, row.bytes);
-        tally.remember(LANE.telemetry, row.bytes);
-        // Make the row visible to the lane it now belongs to.
-        this.sessions.reveal(row.id, LANE.telemetry, containerId);
-      }
-    }
-    let dropped = 0;
-    for (const [containerId, seqs] of batch.drop ?? []) {
-      for (const seq of seqs) {
-        const row = statements.dropHeld.get(containerId, seq);
-        if (!row) continue;
-        tally.forget(LANE.held, row.bytes);
-        this.trail?.dropping(row.payload, "dropped_by_exception");
-        dropped++;
-      }
-    }
-    this.store.count("dropped_by_exception", dropped);
   }
 
   beginSession(): void {
@@ -451,30 +348,7 @@ export class Outbox implements PublishQueue {
    * by `deltaMs` and are marked "synced". Returns how many were corrected.
    */
   correctClock(epoch: number, deltaMs: number): number {
-    const { statements, tally } = this.store;
-    const corrected = this.store.atomically(() => {
-      let corrected = 0;
-      const rewrite = statements.rewrite; // transient: one statement for the whole loop
-      for (const row of statements.epochRows.all(epoch)) {
-        const reading = JSON.parse(row.payload) as ReeferReading;
-        const before = Date.parse(reading.measurement_time);
-        const moved = new Date(before + deltaMs);
-        reading.measurement_time = moved.toISOString();
-        reading.clock = "synced";
-        // A logged reading names the shift (whole ms, as the time moved), so the reading its leaf
-        // holds can be recomputed.
-        if (LOG_INDEX_FIELD in reading)
-          (reading as ReeferReading & Record<string, unknown>)[CLOCK_CORRECTION_FIELD] =
-            moved.getTime() - before;
-        const payload = JSON.stringify(reading);
-        const bytes = Buffer.byteLength(payload);
-        rewrite.run(payload, bytes, row.id);
-        tally.forget(row.lane as typeof LANE.telemetry, row.bytes);
-        tally.remember(row.lane as typeof LANE.telemetry, bytes);
-        corrected++;
-      }
-      return corrected;
-    });
+    const corrected = this.store.atomically(() => rewriteEpoch(this.store, epoch, deltaMs));
     // A rewrite that reached the broker but not the disk would come back after a power cut with
     // the old time: one (container_id, seq), two readings. Corrections are rare (once a boot):
     // the WAL is synced here, before the publisher can take a corrected row.
@@ -488,19 +362,7 @@ export class Outbox implements PublishQueue {
   }
 
   stats(): OutboxStats {
-    const { rows, bytes } = this.store.tally;
-    const counter = (name: string) => this.store.counter(name);
-    return {
-      alerts: rows.alert,
-      telemetry: rows.telemetry,
-      held: rows.held,
-      bytes,
-      evictedTelemetry: counter("evicted_telemetry"),
-      evictedAlerts: counter("evicted_alert"),
-      deadLettered: counter("dead_lettered"),
-      droppedByException: counter("dropped_by_exception"),
-      diskFullEvents: counter("disk_full"),
-    };
+    return this.store.stats();
   }
 
   /** When the oldest row still waiting was captured (wall ms); null when the outbox is empty. */
@@ -523,9 +385,7 @@ export class Outbox implements PublishQueue {
       // the WAL into the database and syncs both: what waited for the background sync is
       // durable now.
       if (this.db.open) this.db.close();
-      const waiting = this.waiting;
-      this.waiting = [];
-      for (const w of waiting) w.run();
+      this.waiting.all();
       try {
         this.reserve.release();
       } catch {

@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import type { OutboxStats } from "../../core/gateway-status.js";
 import type { Lane } from "./publish-queue.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { OutboxTally } from "./tally.js";
@@ -115,6 +116,23 @@ export class OutboxStore {
 
   counter(name: string): number {
     return this.statements.counter.get(name)?.value ?? 0;
+  }
+
+  /** Rows and bytes by lane, from the tally, and the durable counters of what left otherwise. */
+  stats(): OutboxStats {
+    const { rows, bytes } = this.tally;
+    const counter = (name: string) => this.counter(name);
+    return {
+      alerts: rows.alert,
+      telemetry: rows.telemetry,
+      held: rows.held,
+      bytes,
+      evictedTelemetry: counter("evicted_telemetry"),
+      evictedAlerts: counter("evicted_alert"),
+      deadLettered: counter("dead_lettered"),
+      droppedByException: counter("dropped_by_exception"),
+      diskFullEvents: counter("disk_full"),
+    };
   }
 
   recount(): void {
