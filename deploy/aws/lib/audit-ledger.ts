@@ -1,12 +1,21 @@
-import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, type Stack } from "aws-cdk-lib";
+import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import {
   BlockPublicAccess,
   Bucket,
   BucketEncryption,
   ObjectLockRetention,
   ObjectOwnership,
+  type CfnBucket,
 } from "aws-cdk-lib/aws-s3";
 import type { Construct } from "constructs";
+
+import { LEDGER_PREFIX } from "../lambda/ledger/ledger.js";
+import { acknowledge } from "./nag.js";
+import { nodeLambda } from "./node-lambda.js";
+import { StageNames } from "./stage-names.js";
 
 /** How long the ledger's objects are locked, by default: five years (`-c auditRetentionDays`). */
 export const DEFAULT_AUDIT_RETENTION_DAYS = 1826;
@@ -38,4 +47,34 @@ export function auditLedger(scope: Construct, logs: Bucket): Bucket {
     serverAccessLogsBucket: logs,
     serverAccessLogsPrefix: "AuditLedger/",
   });
+}
+
+/**
+ * The audit rule's Lambda: it writes each checkpoint and gap record into the ledger with a
+ * checksum (S3 refuses a PUT into a locked bucket without one). It may put objects under the
+ * ledger's prefix and nothing else: no delete, no retention change, no governance bypass.
+ */
+export function auditLedgerWriter(stack: Stack, ledger: Bucket): IFunction {
+  const fn = nodeLambda(stack, "LedgerWriter", {
+    entry: "lambda/ledger/handler.ts",
+    timeout: Duration.seconds(10),
+    logRetention: RetentionDays.ONE_YEAR,
+    environment: { LEDGER_BUCKET: ledger.bucketName },
+  });
+  fn.addToRolePolicy(
+    new PolicyStatement({
+      actions: ["s3:PutObject"],
+      resources: [ledger.arnForObjects(`${LEDGER_PREFIX}*`)],
+    }),
+  );
+  fn.addPermission("IotInvokes", {
+    principal: new ServicePrincipal("iot.amazonaws.com"),
+    sourceAccount: stack.account,
+    sourceArn: `arn:${stack.partition}:iot:${stack.region}:${stack.account}:rule/${StageNames.of(stack).underscore("reefer_audit_to_ledger")}`,
+  });
+  acknowledge(fn.role ?? fn, {
+    [`IAM5[Resource::<${stack.getLogicalId(ledger.node.defaultChild as CfnBucket)}.Arn>/${LEDGER_PREFIX}*]`]:
+      "One object a checkpoint or gap record, named by gateway, day and content hash",
+  });
+  return fn;
 }

@@ -7,7 +7,6 @@ import { CfnPolicy, CfnProvisioningTemplate, CfnTopicRule } from "aws-cdk-lib/aw
 import type { Stream } from "aws-cdk-lib/aws-kinesis";
 import type { CfnDeliveryStream } from "aws-cdk-lib/aws-kinesisfirehose";
 import type { Bucket, CfnBucket } from "aws-cdk-lib/aws-s3";
-import { LEDGER_PREFIX } from "../lambda/ledger/ledger.js";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
@@ -21,7 +20,7 @@ import {
 } from "./rule-table.js";
 import { acknowledge } from "./nag.js";
 import { secureBucket } from "./secure-bucket.js";
-import { auditLedger } from "./audit-ledger.js";
+import { auditLedger, auditLedgerWriter } from "./audit-ledger.js";
 
 export interface IngestProps extends StackProps {
   readonly streams: Readonly<Record<StreamName, Stream>>;
@@ -204,7 +203,7 @@ export class IngestStack extends Stack {
         "cloudwatch:PutMetricData takes no resource; a condition holds it to the reefer-edge namespace",
     });
 
-    const ledgerWriter = this.ledgerWriter(this.ledger);
+    const ledgerWriter = auditLedgerWriter(this, this.ledger);
     for (const rule of INGEST_RULES) {
       new CfnTopicRule(this, ruleId(rule), {
         ruleName: names.underscore(rule.name),
@@ -225,36 +224,6 @@ export class IngestStack extends Stack {
         },
       });
     }
-  }
-
-  /**
-   * The audit rule's Lambda: it writes each checkpoint and gap record into the ledger with a
-   * checksum (S3 refuses a PUT into a locked bucket without one). It may put objects under the
-   * ledger's prefix and nothing else: no delete, no retention change, no governance bypass.
-   */
-  private ledgerWriter(ledger: Bucket): IFunction {
-    const fn = nodeLambda(this, "LedgerWriter", {
-      entry: "lambda/ledger/handler.ts",
-      timeout: Duration.seconds(10),
-      logRetention: RetentionDays.ONE_YEAR,
-      environment: { LEDGER_BUCKET: ledger.bucketName },
-    });
-    fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: ["s3:PutObject"],
-        resources: [ledger.arnForObjects(`${LEDGER_PREFIX}*`)],
-      }),
-    );
-    fn.addPermission("IotInvokes", {
-      principal: new ServicePrincipal("iot.amazonaws.com"),
-      sourceAccount: this.account,
-      sourceArn: `arn:${this.partition}:iot:${this.region}:${this.account}:rule/${StageNames.of(this).underscore("reefer_audit_to_ledger")}`,
-    });
-    acknowledge(fn.role ?? fn, {
-      [`IAM5[Resource::<${this.getLogicalId(ledger.node.defaultChild as CfnBucket)}.Arn>/${LEDGER_PREFIX}*]`]:
-        "One object a checkpoint or gap record, named by gateway, day and content hash",
-    });
-    return fn;
   }
 
   /**
