@@ -24,9 +24,27 @@ const reconnectSchema = z
       .describe(
         "A connection must stay up this long before the backoff resets; a CONNACK followed by a quick kick (duplicate client id) keeps backing off.",
       ),
+    fleetSize: z
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(1)
+      .describe(
+        "How many gateways share the account's connect budget (connectsPerSecond): with it, a gateway spreads its reconnects over fleetSize / connectsPerSecond seconds, so a fleet that lost the broker at once comes back at the rate AWS IoT Core accepts. 1: this gateway alone.",
+      ),
+    connectsPerSecond: z
+      .number()
+      .min(1)
+      .max(100_000)
+      .default(100)
+      .describe(
+        "The account's connect budget, CONNECT requests a second: AWS IoT Core's default quota is 500 in us-east-1, us-west-2 and eu-west-1 and 100 in the other regions (raised on request). A CONNECT the broker turns away as busy, throttled or over quota, or whose CONNACK does not come in time, is tried again at a fresh random moment of the window, not after a doubled wait.",
+      ),
   })
   .prefault({})
-  .describe("Reconnection: exponential backoff with full jitter, at most one CONNECT a second.");
+  .describe(
+    "Reconnection: exponential backoff with full jitter, spread over the fleet's connect window (fleetSize / connectsPerSecond), at most one CONNECT a second.",
+  );
 
 export const mqttSchema = z
   .strictObject({

@@ -17,12 +17,15 @@ export class Backoff {
 
   constructor(private readonly options: BackoffOptions) {}
 
-  /** The delay before the next attempt; each call counts as one more failure. */
-  next(): number {
+  /**
+   * The delay before the next attempt; each call counts as one more failure. `atLeast` widens
+   * the span the jitter draws from (a fleet's connect window), never the ceiling's doubling.
+   */
+  next(atLeast = 0): number {
     const { initialDelayMs, maxDelayMs, random } = this.options;
     const cap = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(this.attempt, 30));
     this.attempt++;
-    return Math.floor(random() * cap);
+    return Math.floor(random() * Math.max(cap, atLeast));
   }
 
   /** Failures in a row since the last reset. */

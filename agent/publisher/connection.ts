@@ -3,7 +3,7 @@ import type { AgentConfig } from "../../config/schema.js";
 import type { Clock } from "../../core/clock.js";
 import type { AgentEvents } from "../../core/events.js";
 import type { Metrics } from "../../core/metrics.js";
-import { describeConnectionError } from "./errors.js";
+import { describeConnectionError, type ConnectionProblem } from "./errors.js";
 import { mqttClientOptions } from "./client-options.js";
 import type { BrokerClient, SessionLink } from "./broker-client.js";
 import { openCrtClient } from "./crt-client.js";
@@ -52,7 +52,7 @@ export class BrokerConnection {
   private stopping = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private lastProblem = "";
-  private lastProblemKind: "network" | "credentials" | "protocol" = "network";
+  private lastProblemKind: ConnectionProblem["kind"] = "network";
   private readonly reconnect: ReconnectPolicy;
 
   constructor(

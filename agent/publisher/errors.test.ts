@@ -44,6 +44,12 @@ describe("describeConnectionError", () => {
       /broker's certificate has expired/,
     );
     expect(describeConnectionError({ code: 135 })).toMatchObject({ kind: "credentials" });
+    // A broker that is up but turns the CONNECT away for now: busy, throttled, over quota, slow.
+    for (const code of [3, 137, 151, 159])
+      expect(describeConnectionError({ code }), `CONNACK ${code}`).toMatchObject({ kind: "busy" });
+    const timeout = describeConnectionError(new Error("connack timeout"));
+    expect(timeout.kind).toBe("busy");
+    expect(timeout.message).toMatch(/no CONNACK in time/);
     expect(describeConnectionError(new Error("connect ECONNREFUSED 127.0.0.1:8883"))).toEqual({
       kind: "network",
       message: "connect ECONNREFUSED 127.0.0.1:8883",

@@ -4,7 +4,11 @@
  * the network (retried with the normal backoff).
  */
 export interface ConnectionProblem {
-  readonly kind: "credentials" | "network" | "protocol";
+  /**
+   * busy: the broker is up but turned this CONNECT away for now (busy, throttled, over quota, or
+   * no CONNACK in time): tried again at a fresh moment of the fleet's connect window.
+   */
+  readonly kind: "credentials" | "network" | "protocol" | "busy";
   readonly message: string;
 }
 
@@ -112,6 +116,7 @@ const CONNACK_CODES: Record<number, ConnectionProblem> = {
     message: "the broker does not accept this MQTT version (set mqtt.protocolVersion)",
   },
   2: { kind: "credentials", message: "the broker rejected the client id (gateway.id)" },
+  3: { kind: "busy", message: "the broker is unavailable for now (CONNACK 3)" },
   4: { kind: "credentials", message: "the broker rejected the credentials" },
   5: { kind: "credentials", message: "not authorized to connect (check the certificate's policy)" },
   132: {
@@ -124,7 +129,13 @@ const CONNACK_CODES: Record<number, ConnectionProblem> = {
     kind: "credentials",
     message: "not authorized to connect (check the certificate's policy)",
   },
+  137: { kind: "busy", message: "the broker is busy (CONNACK 0x89)" },
   138: { kind: "credentials", message: "this client is banned by the broker" },
+  151: { kind: "busy", message: "the broker's quota is exceeded (CONNACK 0x97): throttled" },
+  159: {
+    kind: "busy",
+    message: "the broker's connection rate is exceeded (CONNACK 0x9F): throttled",
+  },
 };
 
 export function describeConnectionError(error: unknown): ConnectionProblem {
@@ -153,6 +164,10 @@ export function describeConnectionError(error: unknown): ConnectionProblem {
         "the broker does not trust this gateway's certificate (unknown CA): is it registered and active?",
     };
   }
+  // MQTT.js's connectTimeout: the broker took the connection (or its TLS handshake) but sent
+  // no CONNACK in time, as an overloaded one does.
+  if (/connack timeout/i.test(text))
+    return { kind: "busy", message: "no CONNACK in time: the broker is overloaded or throttling" };
   return { kind: "network", message: text };
 }
 

@@ -103,4 +103,91 @@ describe("ReconnectPolicy", () => {
     expect(perSecond.size).toBe(15);
     expect(Math.max(...perSecond.values())).toBeLessThan(200);
   });
+
+  it("draws every delay from at least the fleet's connect window, and keeps the ceiling for long outages", () => {
+    // 10,000 gateways at 500 CONNECTs a second: 20 s at the full rate, a 25 s window at 80 %.
+    const fleet = { ...options, fleetSize: 10_000, connectsPerSecond: 500 };
+    const top = new ReconnectPolicy({ ...fleet, random: () => 0.999999 });
+    expect(top.connectWindowMs).toBe(25_000);
+    const delays: number[] = [];
+    for (let i = 0; i < 9; i++) delays.push(top.disconnected("network"));
+    // The window first, then the doubling once it passes the window, up to the ceiling.
+    expect(delays).toEqual([
+      24_999, 24_999, 24_999, 24_999, 24_999, 31_999, 63_999, 119_999, 119_999,
+    ]);
+    expect(new ReconnectPolicy({ ...options, random: () => 0.5 }).connectWindowMs).toBe(0);
+  });
+
+  it("gives a CONNECT turned away as busy a fresh moment of the window, not a doubled wait", () => {
+    const fleet = { ...options, fleetSize: 10_000, connectsPerSecond: 100 }; // a 125 s window
+    const draws = [0.5, 0.1, 0.9, 0.3, 0.7];
+    const policy = new ReconnectPolicy({ ...fleet, random: () => draws.shift() ?? 0.5 });
+    policy.connecting();
+    policy.connected();
+    vi.advanceTimersByTime(60_000);
+    expect(policy.disconnected("network")).toBe(62_500); // the broker restarted: the wave starts
+    const delays = [0, 1, 2, 3].map(() => {
+      vi.advanceTimersByTime(5000);
+      policy.connecting();
+      return policy.disconnected("busy");
+    });
+    // Drawn from what is left of the wave's window: 120 s, 115 s, 110 s, 105 s.
+    expect(delays).toEqual([12_000, 103_500, 33_000, 73_500]);
+    expect(policy.failures).toBe(1); // the restart's; busy is not counted against the backoff
+    // Past the window, a broker still busy is backed off from, the window still the least span.
+    vi.advanceTimersByTime(130_000);
+    policy.connecting();
+    expect(policy.disconnected("busy")).toBe(62_500);
+    expect(policy.failures).toBe(2);
+    // Alone (no window), busy is backed off from like any failure: 999, then 1,999.
+    const alone = new ReconnectPolicy({ ...options, random: () => 0.999 });
+    expect([alone.disconnected("busy"), alone.disconnected("busy")]).toEqual([999, 1998]);
+  });
+
+  it.each([500, 100])(
+    "brings 10,000 gateways back at %i CONNECTs a second after a broker restart, the throttled ones included",
+    (rate) => {
+      // The broker throttles (busy) any CONNECT over the rate in a second, and each throttled
+      // gateway draws a fresh moment of the window.
+      const gateways = 10_000;
+      let seed = 7;
+      const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+      const policies = Array.from(
+        { length: gateways },
+        () =>
+          new ReconnectPolicy({ ...options, fleetSize: gateways, connectsPerSecond: rate, random }),
+      );
+      vi.advanceTimersByTime(60_000);
+      // The connections were stable: the restart drops them all at once, now.
+      const next = policies.map((p) => {
+        p.connecting();
+        p.connected();
+        return p.disconnected("network");
+      });
+      vi.advanceTimersByTime(120_000); // every gateway's last CONNECT is long past
+      const accepted = new Map<number, number>();
+      let back = 0;
+      let lastBack = 0;
+      for (let second = 0; back < gateways && second < 1000; second++) {
+        for (let g = 0; g < gateways; g++) {
+          const at = next[g] ?? Infinity;
+          if (at < second * 1000 || at >= (second + 1) * 1000) continue;
+          const policy = policies[g] as ReconnectPolicy;
+          const taken = accepted.get(second) ?? 0;
+          if (taken < rate) {
+            accepted.set(second, taken + 1);
+            next[g] = Infinity;
+            back++;
+            lastBack = second + 1;
+          } else next[g] = at + Math.max(policy.disconnected("busy"), 1000);
+        }
+      }
+      const peak = Math.max(...accepted.values());
+      console.log(`${rate}/s: all ${back} back in ${lastBack} s, peak ${peak} a second`);
+      expect(back).toBe(gateways);
+      // The issue's bound: back within 1.2 × fleet / rate + 10 s, never over the rate in a second.
+      expect(lastBack).toBeLessThanOrEqual(1.2 * (gateways / rate) + 10);
+      expect(peak).toBeLessThanOrEqual(rate);
+    },
+  );
 });
