@@ -55,6 +55,18 @@ class Lake {
   }
 }
 
+/** A checkpoint, the lake drained: the log verifies whole, `dropped` leaves declared. */
+function verifiesPastDrops(box: Outbox, dropped: number) {
+  box.audit?.signCheckpoint(signer);
+  const lake = new Lake();
+  lake.drain(box);
+  const verdict = lake.verify(box);
+  expect(verdict).toMatchObject({ missing: [], altered: null });
+  expect(verdict.verifiedSize).toBe(box.audit?.size);
+  expect(droppedCount(verdict.dropped)).toBe(dropped);
+  return verdict;
+}
+
 const tick = (box: Outbox, n = 3) =>
   box.capture(Array.from({ length: n }, (_, i) => makeReading(`C${(i % 2) + 1}`)));
 
@@ -123,13 +135,7 @@ describe("the outbox's audit log", () => {
     for (let i = 0; i < 10; i++) tick(box);
     const evicted = box.stats().evictedTelemetry;
     expect(evicted).toBeGreaterThan(10);
-    box.audit?.signCheckpoint(signer);
-    const lake = new Lake();
-    lake.drain(box);
-    const verdict = lake.verify(box);
-    expect(verdict).toMatchObject({ missing: [], altered: null });
-    expect(verdict.verifiedSize).toBe(box.audit?.size);
-    expect(droppedCount(verdict.dropped)).toBe(evicted);
+    const verdict = verifiesPastDrops(box, evicted);
     expect(new Set(verdict.dropped.map((d) => d.reason))).toEqual(new Set(["evicted"]));
   });
 
@@ -207,18 +213,11 @@ describe("the outbox's audit log", () => {
   });
 
   it("keeps pending drops across a restart (or a power cut) before the checkpoint", () => {
-    let box = boxes.open({ maxBytes: 3000 });
+    const box = boxes.open({ maxBytes: 3000 });
     for (let i = 0; i < 10; i++) tick(box);
     const evicted = box.stats().evictedTelemetry;
     box.close(); // no checkpoint: the drops are only pending
-    box = boxes.open({ maxBytes: 3000 });
-    box.audit?.signCheckpoint(signer);
-    const lake = new Lake();
-    lake.drain(box);
-    const verdict = lake.verify(box);
-    expect(verdict).toMatchObject({ missing: [], altered: null });
-    expect(verdict.verifiedSize).toBe(box.audit?.size);
-    expect(droppedCount(verdict.dropped)).toBe(evicted);
+    verifiesPastDrops(boxes.open({ maxBytes: 3000 }), evicted);
   });
 
   it("verifies past checkpoints signed inside what was later dropped", () => {
