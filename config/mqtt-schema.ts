@@ -30,7 +30,7 @@ const reconnectSchema = z
       .max(1_000_000)
       .default(1)
       .describe(
-        "How many gateways share the account's connect budget (connectsPerSecond): with it, a gateway spreads its reconnects over fleetSize / connectsPerSecond seconds, so a fleet that lost the broker at once comes back at the rate AWS IoT Core accepts. 1: this gateway alone.",
+        "How many gateways share the account's connect budget (connectsPerSecond): with it, a gateway spreads its reconnects over fleetSize / (0.8 × connectsPerSecond) seconds, so a fleet that lost the broker at once comes back under the rate AWS IoT Core accepts. 1: this gateway alone.",
       ),
     connectsPerSecond: z
       .number()
@@ -43,7 +43,7 @@ const reconnectSchema = z
   })
   .prefault({})
   .describe(
-    "Reconnection: exponential backoff with full jitter, spread over the fleet's connect window (fleetSize / connectsPerSecond), at most one CONNECT a second.",
+    "Reconnection: exponential backoff with full jitter, spread over the fleet's connect window (fleetSize / (0.8 × connectsPerSecond)), at most one CONNECT a second.",
   );
 
 export const mqttSchema = z
