@@ -1,12 +1,10 @@
-import type { Logger } from "pino";
-import type { Clock } from "../../core/clock.js";
-import type { Metrics } from "../../core/metrics.js";
 import type { CaptureBatch, Outbox, OutboxRow } from "../outbox/outbox.js";
 import type { PublishQueue } from "../outbox/publish-queue.js";
 import type { ReeferReading, UnsequencedReading } from "../../core/record.js";
 import type { StorageAlert } from "../../core/alerts.js";
 import { GivenSeqs } from "./given-seqs.js";
-import { MemoryLane } from "./memory-lane.js";
+import { MemoryLane, storeWhatMemoryHeld } from "./memory-lane.js";
+import { NO_STATS, type GuardedOutboxOptions } from "./guarded-outbox-options.js";
 import { letGo, ReopenSchedule } from "./reopen-schedule.js";
 import { RowRouting } from "./row-routing.js";
 import { WriteBehind } from "./write-behind.js";
@@ -15,48 +13,8 @@ import { StorageWatch } from "./storage-watch.js";
 import type { CaptureStore, GuardedCaptureResult } from "./capture-store.js";
 import type { OutboxStats, StorageState } from "../../core/gateway-status.js";
 
-export interface GuardedOutboxOptions {
-  /** Opens the outbox at its configured path (again, after a failure). */
-  readonly open: () => Outbox;
-  /** The outbox file, to tell a card put back from a mount point left empty. */
-  readonly path: string;
-  readonly gatewayId: string;
-  /** Each container's product id (the storage alert is raised for each). */
-  readonly containers: ReadonlyMap<string, string>;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly metrics: Metrics;
-  /** Rows held in memory while the disk fails, at most. */
-  readonly memoryRows: number;
-  /** How long the storage must work before storage_failing clears, ms. */
-  readonly clearAfterMs: number;
-  /** Between attempts to open the outbox again: the first wait and the longest, ms. */
-  readonly retryMs: { readonly first: number; readonly max: number };
-  /** The outbox opened again and took what memory held: the publisher may send it. */
-  readonly recovered: () => void;
-  /**
-   * Write-behind (`buffer.writeBehindSeconds`), ms; 0: off. Telemetry waits this long in the
-   * memory lane (published at once) before it is committed; what is acknowledged first is never
-   * written. Seqs are then reserved on disk ahead of use (SEQ_RESERVATION).
-   */
-  readonly writeBehindMs?: number;
-  /** Readings held in memory reached the disk (write-behind, or after the storage failed). */
-  readonly stored?: (readings: readonly ReeferReading[]) => void;
-}
-
+export type { GuardedOutboxOptions } from "./guarded-outbox-options.js";
 export { SEQ_RESERVATION } from "./write-behind.js";
-
-const NO_STATS: OutboxStats = {
-  alerts: 0,
-  telemetry: 0,
-  held: 0,
-  bytes: 0,
-  evictedTelemetry: 0,
-  evictedAlerts: 0,
-  deadLettered: 0,
-  droppedByException: 0,
-  diskFullEvents: 0,
-};
 
 /**
  * The outbox as the agent uses it, kept alive through failing storage: an SD card that returns
@@ -461,19 +419,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     }
     try {
       outbox.ensureSeqsAbove(this.seqs.all);
-      const held = this.memory.drain();
-      if (held.readings.length > 0 || held.alerts.length > 0) {
-        // What memory may have published goes outside the audit log (see MemoryLane's `sent`).
-        const result = outbox.commit({
-          readings: held.readings,
-          alerts: held.alerts,
-          unlogged: held.sent,
-        });
-        const stored = this.options.stored;
-        // As stored: stamped by the audit log where memory had not sent them.
-        if (stored && result.readings.length > 0)
-          outbox.afterDurable(() => stored(result.readings));
-      }
+      const held = storeWhatMemoryHeld(outbox, this.memory, this.options.stored);
       this.adopt(outbox);
       metrics.set("memory_lane_rows", 0);
       logger.warn(

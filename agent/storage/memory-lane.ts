@@ -1,4 +1,4 @@
-import type { AlertDraft } from "../outbox/outbox.js";
+import type { AlertDraft, Outbox } from "../outbox/outbox.js";
 import { LANE, type OutboxRow } from "../outbox/publish-queue.js";
 import type { ReeferReading } from "../../core/record.js";
 
@@ -230,4 +230,26 @@ export class MemoryLane {
     });
     if (lane === LANE.alert) this.alertCount++;
   }
+}
+
+/**
+ * The outbox opened again: what memory held is committed to it, in one transaction, and
+ * reported stored once durable (as stored: stamped by the audit log where memory had not sent
+ * them). What memory may have published goes outside the audit log (see the lane's `sent`).
+ * Returns what was drained.
+ */
+export function storeWhatMemoryHeld(
+  outbox: Outbox,
+  memory: MemoryLane,
+  stored: ((readings: readonly ReeferReading[]) => void) | undefined,
+): ReturnType<MemoryLane["drain"]> {
+  const held = memory.drain();
+  if (held.readings.length === 0 && held.alerts.length === 0) return held;
+  const result = outbox.commit({
+    readings: held.readings,
+    alerts: held.alerts,
+    unlogged: held.sent,
+  });
+  if (stored && result.readings.length > 0) outbox.afterDurable(() => stored(result.readings));
+  return held;
 }
