@@ -8,7 +8,7 @@ import type { GuardedOutbox } from "./storage/guarded-outbox.js";
 import { WearRate } from "./storage/wear-rate.js";
 import type { AgentDependencies } from "./dependencies.js";
 import { openGuardedOutbox, withinMs } from "./open-outbox.js";
-import { productCatalogue, type Product } from "../core/products.js";
+import type { Product } from "../core/products.js";
 import { loadTlsMaterial } from "./publisher/tls.js";
 import { judgeHealth } from "./http/health.js";
 import { formatExposition } from "./http/exposition.js";
@@ -23,10 +23,11 @@ import { openAudit } from "./audit/open-audit.js";
 import type { AuditSender } from "./audit/audit-sender.js";
 import {
   containerInfos,
+  containerProducts,
   deviceUnreachableAfter,
-  readTimeoutMs,
   remoteStateFile,
   reportByExceptionConfigs,
+  samplingTimes,
 } from "./settings-from-config.js";
 import { HealthShadow } from "./shadow/health-shadow.js";
 import { ConfigShadow } from "./shadow/config-shadow.js";
@@ -97,18 +98,7 @@ export class Agent implements GatewayStatus {
     this.config = config;
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? Math.random;
-    const catalogue = productCatalogue(config.products);
-    this.products = new Map(
-      config.containers.map((c) => [
-        c.id,
-        catalogue.get(c.product) ?? {
-          id: c.product,
-          name: c.product,
-          targetTemperature: 0,
-          targetHumidity: 0,
-        },
-      ]),
-    );
+    this.products = containerProducts(config);
     this.rulesConfig = config.rules;
     this.rules = new RuleEngine({
       gatewayId: config.gateway.id,
@@ -145,14 +135,7 @@ export class Agent implements GatewayStatus {
     this.rules.update(config.rules);
     this.reportByException.update(reportByExceptionConfigs(config));
     this.devices.update(deviceUnreachableAfter(config));
-    this.sampler?.retime(
-      new Map(
-        config.containers.map((c) => {
-          const intervalMs = c.intervalMs ?? config.sampling.intervalMs;
-          return [c.id, { intervalMs, timeoutMs: readTimeoutMs(config, intervalMs) }];
-        }),
-      ),
-    );
+    this.sampler?.retime(samplingTimes(config));
   }
 
   /**

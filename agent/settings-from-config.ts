@@ -1,7 +1,7 @@
 import { dirname, join } from "node:path";
 import type { AgentConfig } from "../config/schema.js";
 import type { ContainerInfo } from "../core/gateway-status.js";
-import type { Product } from "../core/products.js";
+import { productCatalogue, type Product } from "../core/products.js";
 import { thresholdFor } from "./rules/engine.js";
 
 /** What the agent derives from its config, in one place: the file's and a remote setting's. */
@@ -78,4 +78,32 @@ export function auditKeyFile(config: AgentConfig): string | null {
   if (config.audit.keyFile !== undefined) return config.audit.keyFile;
   if (config.buffer.path === ":memory:") return null;
   return join(dirname(config.buffer.path), "checkpoint-key.pem");
+}
+
+/** Each container's product, from the catalogue and the config's own products. */
+export function containerProducts(config: AgentConfig): ReadonlyMap<string, Product> {
+  const catalogue = productCatalogue(config.products);
+  return new Map(
+    config.containers.map((c) => [
+      c.id,
+      catalogue.get(c.product) ?? {
+        id: c.product,
+        name: c.product,
+        targetTemperature: 0,
+        targetHumidity: 0,
+      },
+    ]),
+  );
+}
+
+/** Each container's sampling interval and read timeout, for the sampler's retime. */
+export function samplingTimes(
+  config: AgentConfig,
+): Map<string, { intervalMs: number; timeoutMs: number }> {
+  return new Map(
+    config.containers.map((c) => {
+      const intervalMs = c.intervalMs ?? config.sampling.intervalMs;
+      return [c.id, { intervalMs, timeoutMs: readTimeoutMs(config, intervalMs) }];
+    }),
+  );
 }

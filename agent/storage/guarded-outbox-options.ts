@@ -1,6 +1,5 @@
 import type { Logger } from "pino";
 import type { Clock } from "../../core/clock.js";
-import type { OutboxStats } from "../../core/gateway-status.js";
 import type { Metrics } from "../../core/metrics.js";
 import type { ReeferReading } from "../../core/record.js";
 import type { Outbox } from "../outbox/outbox.js";
@@ -33,16 +32,3 @@ export interface GuardedOutboxOptions {
   /** Readings held in memory reached the disk (write-behind, or after the storage failed). */
   readonly stored?: (readings: readonly ReeferReading[]) => void;
 }
-
-/** What an outbox that is not open reports. */
-export const NO_STATS: OutboxStats = {
-  alerts: 0,
-  telemetry: 0,
-  held: 0,
-  bytes: 0,
-  evictedTelemetry: 0,
-  evictedAlerts: 0,
-  deadLettered: 0,
-  droppedByException: 0,
-  diskFullEvents: 0,
-};

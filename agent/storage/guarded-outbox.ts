@@ -4,14 +4,18 @@ import type { ReeferReading, UnsequencedReading } from "../../core/record.js";
 import type { StorageAlert } from "../../core/alerts.js";
 import { GivenSeqs } from "./given-seqs.js";
 import { MemoryLane, storeWhatMemoryHeld } from "./memory-lane.js";
-import { NO_STATS, type GuardedOutboxOptions } from "./guarded-outbox-options.js";
+import type { GuardedOutboxOptions } from "./guarded-outbox-options.js";
 import { letGo, ReopenSchedule } from "./reopen-schedule.js";
 import { RowRouting } from "./row-routing.js";
 import { WriteBehind } from "./write-behind.js";
 import { describeStorageFailure, isStorageFailure } from "./storage-failure.js";
 import { StorageWatch } from "./storage-watch.js";
 import type { CaptureStore, GuardedCaptureResult } from "./capture-store.js";
-import type { OutboxStats, StorageState } from "../../core/gateway-status.js";
+import {
+  EMPTY_OUTBOX_STATS,
+  type OutboxStats,
+  type StorageState,
+} from "../../core/gateway-status.js";
 
 export type { GuardedOutboxOptions } from "./guarded-outbox-options.js";
 export { SEQ_RESERVATION } from "./write-behind.js";
@@ -306,7 +310,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   }
 
   stats(): OutboxStats {
-    return this.guarded(() => this.outbox?.stats()) ?? NO_STATS;
+    return this.guarded(() => this.outbox?.stats()) ?? EMPTY_OUTBOX_STATS;
   }
 
   oldestCapturedAt(): number | null {

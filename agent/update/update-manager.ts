@@ -6,6 +6,7 @@ import type { AgentConfig } from "../../config/schema.js";
 import type { Clock } from "../../core/clock.js";
 import type { GatewayStatus } from "../../core/gateway-status.js";
 import type { Metrics } from "../../core/metrics.js";
+import { abortableDelay as delay } from "./abortable-delay.js";
 import { downloadPackage } from "./download.js";
 import {
   handoffPath,
@@ -387,22 +388,3 @@ export class UpdateManager {
 }
 
 const packageName = (version: string) => `reefer-edge_${version}.deb`;
-
-/** A wait that ends early when the job is dropped; on the global timers, so tests can fake them. */
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
