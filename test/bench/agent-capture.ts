@@ -8,9 +8,10 @@ import type { BenchResult } from "./report.js";
 
 /**
  * The audit log's share of the gateway's capture CPU: a real agent (simulated reefers, edge
- * rules, the outbox on the disk, offline so that publishing is left out) sampling 4 containers (a gateway's load) at 10 Hz
- * as fast as it can, with the log and without, in alternating blocks so a busy machine weighs on
- * both alike. Process CPU, not wall time, per reading captured, after each block's warm-up.
+ * rules, the outbox on the disk, offline so that publishing is left out) sampling 4 containers,
+ * a gateway's load, at 10 Hz (the fastest the config allows), with the log and without, in
+ * alternating blocks so that a busy machine weighs on both alike. Process CPU, not wall time,
+ * per reading captured, after each block's warm-up.
  */
 export async function benchAgentCapture(
   dir: string,
