@@ -111,6 +111,18 @@ describe("the outbox's audit log", () => {
     expect(lake.verify(box)).toMatchObject({ verifiedSize: 6, missing: [], altered: null });
   });
 
+  it("syncs a checkpoint before it can be sent, with a background WAL sync", () => {
+    // Sent before its commit is on the disk, a power cut could take it back and the log go on
+    // with other leaves under the indexes it signed (the power-cut rig's audit check).
+    let syncs = 0;
+    const box = boxes.open({ backgroundSync: true, onSyncTimed: () => syncs++ });
+    tick(box, 2);
+    const before = syncs;
+    expect(box.audit?.signCheckpoint(signer)).toBe(true);
+    expect(syncs).toBe(before + 1);
+    expect(box.audit?.queued(0, 10).map((r) => r.kind)).toEqual(["checkpoint"]);
+  });
+
   it("keeps the log as committed when a capture rolls back", () => {
     const box = boxes.open();
     tick(box, 2);

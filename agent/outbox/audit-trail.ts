@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
 
 import { checkpointOrigin, signCheckpoint, type NoteSigner } from "../../core/audit/checkpoint.js";
@@ -11,30 +10,15 @@ import {
   LOG_INDEX_FIELD,
 } from "../../core/audit/leaf.js";
 import { CompactRange, leafHash, leafHashOfText } from "../../core/audit/merkle.js";
+import { AuditLogRow } from "./audit-log-row.js";
+import { AuditOutbox, type AuditRow } from "./audit-outbox.js";
 import type { OutboxStore } from "./store.js";
 import type { OutboxTally } from "./tally.js";
-
-/**
- * The log's row in the sequences table (migration 4 says why there): its last_seq is the log's
- * size. No container id can start with "#" (CONTAINER_ID in config/schema.ts).
- */
-export const LOG_ROW = "#log";
 
 /** A record as the log holds it: stamped with its log and its index there. */
 export type Stamped<T> = T & { log_id: string; log_index: number };
 
-/**
- * audit_outbox's kind for the drops of one reason not yet logged (a PendingGap): kept, not
- * published, until the next checkpoint logs them as one gap record.
- */
-const PENDING_GAP = "pending_gap";
-
-/** A checkpoint or gap record waiting for the broker's acknowledgement. */
-export type AuditRow = {
-  readonly id: number;
-  readonly kind: "checkpoint" | "gap";
-  readonly payload: string;
-};
+export type { AuditRow } from "./audit-outbox.js";
 
 /**
  * The outbox's side of the cold-chain audit log (docs/audit-log.md): the log's compact range,
@@ -43,7 +27,9 @@ export type AuditRow = {
  * records waiting to be published. Readings are stamped with the log's id and their index as
  * they are committed; what leaves the outbox other than by delivery (evicted, dropped by report
  * by exception, dead-lettered) is kept as a pending drop in the transaction that removes it, and
- * logged in a gap record before the next checkpoint.
+ * logged in a gap record before the next checkpoint. Under write-behind, readings are stamped
+ * as they go to memory (`stampAhead`): the range in memory leads, the disk's follows with each
+ * commit, and a start after an unclean stop begins a new log.
  *
  * It is written by hand: a transparency log's compact range and signed notes exist as Go
  * libraries (transparency-dev, sumdb) but not for Node, and the parts are small (core/audit).
@@ -64,12 +50,24 @@ export class AuditTrail {
   private readonly changed = new Set<GapReason>();
   /** The size of the last checkpoint signed by this process (none yet: -1, so a start signs). */
   private signedSize = -1;
+  /** The log's state in the database: its row, and the write-behind mark. */
+  private readonly row: AuditLogRow;
+  /** The range as the open transaction found it: what a rollback goes back to. */
+  private atBegin: CompactRange | null = null;
   /**
-   * The one statement of every commit, prepared on first use and kept; the rest (a start, a
-   * checkpoint a minute, a gap) are prepared when used: a kept statement holds about 4 KiB of
-   * SQLite's memory, which a fleet worker of thousands of gateways pays thousands of times.
+   * Write-behind: records stamped in memory (`stampAhead`) may be published before any commit
+   * stores them, so the file says so (meta audit_ahead) before the first is: a start that finds
+   * it set, after a power cut or a crash, begins a new log instead of giving those indexes again.
    */
-  private saveStatement: Database.Statement | null = null;
+  private aheadMarked = false;
+  /** The log this file kept before an unclean stop under write-behind made it begin a new one. */
+  private replacedLogId: string | null = null;
+  /** Drops of records stamped in memory, declared in the next transaction (and again after a rollback). */
+  private deferredDrops: { payload: string; reason: GapReason }[] = [];
+  private declaringDrops: { payload: string; reason: GapReason }[] = [];
+
+  /** Its checkpoints, gap records and pending drops (audit_outbox). */
+  private readonly messages: AuditOutbox;
 
   constructor(
     private readonly db: Database.Database,
@@ -77,21 +75,39 @@ export class AuditTrail {
     private readonly now: () => number,
     /** Runs work in one of the outbox's transactions (OutboxStore.atomically). */
     private readonly transact: <T>(work: () => T) => T,
-    /** A checkpoint was committed: the outbox syncs it soon (with a background WAL sync). */
+    /**
+     * A checkpoint or gap record was committed: the outbox makes it durable before returning
+     * (with a background WAL sync: a sync on the spot; rare, a checkpoint a minute).
+     */
     private readonly written: () => void = () => {},
     /** The outbox's tally, which counts the audit log's rows against the disk budget. */
-    private readonly tally: OutboxTally | null = null,
+    tally: OutboxTally | null = null,
   ) {
-    if (this.load() === undefined) {
-      // A new log for a new file: its id tells its records from those of a file it replaced.
-      db.prepare("INSERT INTO meta (key, value) VALUES ('audit_log_id', ?)").run(
-        randomBytes(4).readUInt32BE(0),
-      );
-      db.prepare(
-        `INSERT INTO sequences (container_id, last_seq, log_range) VALUES ('${LOG_ROW}', 0, ?)`,
-      ).run(Buffer.alloc(0));
-    }
+    this.messages = new AuditOutbox(db, tally, written);
+    this.row = new AuditLogRow(db);
+    if (this.row.read() === undefined) this.row.create();
+    else if (this.row.ahead) this.replacedLogId = this.beginNewLog();
     this.reload();
+  }
+
+  /**
+   * The last process stamped records in memory and stopped before storing them all: records of
+   * its log past what this file holds may be in the lake. Appending here would give their
+   * indexes again, so the file begins a new log, with a new id. The old log ends at its last
+   * checkpoint; its drops not yet logged cannot be (their gap record would take an index that
+   * may be given). Returns the old log's id.
+   */
+  private beginNewLog(): string {
+    const old = this.db.transaction(() => {
+      this.messages.forgetAllPending();
+      return this.row.replace();
+    })();
+    return logIdText(old);
+  }
+
+  /** The log id this file kept before an unclean stop under write-behind (null: none replaced). */
+  get replaced(): string | null {
+    return this.replacedLogId;
   }
 
   /**
@@ -113,23 +129,22 @@ export class AuditTrail {
       written,
       store.tally,
     );
+    store.beforeBegin(() => trail.began());
     store.onRollback(() => trail.rolledBack());
     store.beforeCommit(() => trail.settle());
+    store.afterCommit(() => trail.committed());
     return trail;
   }
 
-  private load() {
-    return this.db
-      .prepare<[], { log_id: number; size: number; range: Buffer }>(
-        `SELECT meta.value AS log_id, last_seq AS size, log_range AS range FROM sequences, meta
-         WHERE container_id = '${LOG_ROW}' AND meta.key = 'audit_log_id'`,
-      )
-      .get();
+  /** A transaction begins: the range it may roll back to. */
+  began(): void {
+    this.atBegin = this.range.clone();
   }
 
-  private queue(kind: AuditRow["kind"], payload: string): void {
-    this.db.prepare("INSERT INTO audit_outbox (kind, payload) VALUES (?, ?)").run(kind, payload);
-    this.tally?.resizeAudit(Buffer.byteLength(payload), 1);
+  /** After a commit: what it queued is made durable, and may then be sent. */
+  committed(): void {
+    this.declaringDrops = [];
+    this.messages.committed();
   }
 
   get logId(): string {
@@ -146,12 +161,21 @@ export class AuditTrail {
    * the transaction's own error is what the caller sees.
    */
   rolledBack(): void {
+    const before = this.atBegin;
     try {
       this.reload();
       this.lost = null;
     } catch (error) {
       this.lost = error as Error;
     }
+    // Stamped in memory before the transaction (write-behind), and maybe published already:
+    // kept, and written by the next commit.
+    if (before !== null && before.size > this.range.size) {
+      this.range = before;
+      this.dirty = true;
+    }
+    this.deferredDrops = [...this.declaringDrops, ...this.deferredDrops];
+    this.declaringDrops = [];
   }
 
   /** Set when the log's state could not be read back after a rollback. */
@@ -164,22 +188,18 @@ export class AuditTrail {
 
   /** The log as the database holds it: after a rollback, what the memory had appended is gone. */
   reload(): void {
-    const row = this.load();
+    const row = this.row.read();
     if (row === undefined) throw new Error("the outbox's audit log row (sequences '#log') is gone");
     try {
       this.range = CompactRange.decode(row.size, row.range);
     } catch (error) {
       throw new Error(`the outbox's audit log is damaged: ${(error as Error).message}`);
     }
-    this.logIdValue = row.log_id.toString(16).padStart(8, "0");
+    this.logIdValue = logIdText(row.log_id);
     this.dirty = false;
     this.pending = new Map();
     this.changed.clear();
-    for (const { id, payload } of this.db
-      .prepare<[], { id: number; payload: string }>(
-        `SELECT id, payload FROM audit_outbox WHERE kind = '${PENDING_GAP}'`,
-      )
-      .all()) {
+    for (const { id, payload } of this.messages.pendingRows()) {
       try {
         const gap = PendingGap.fromJson(payload);
         this.pending.set(gap.reason, { gap, rowId: id, bytes: Buffer.byteLength(payload) });
@@ -190,6 +210,7 @@ export class AuditTrail {
       }
     }
     this.signedSize = -1; // a checkpoint signed in a rolled-back transaction is signed again
+    this.messages.reload();
   }
 
   /**
@@ -208,6 +229,45 @@ export class AuditTrail {
     this.dirty = true;
     // The payload: the record's JSON in its own key order, the leaf's text when that is canonical.
     return { record: stamped, json, payload: ordered?.json ?? JSON.stringify(stamped) };
+  }
+
+  /**
+   * Write-behind: stamps a record kept in memory, to be published from there, before any commit
+   * stores it. The range grows in memory and is written by the next commit; the first call of a
+   * file marks it (synced) so that an unclean stop makes the next start begin a new log.
+   */
+  stampAhead<T extends object>(record: T): { record: Stamped<T>; json: string; payload: string } {
+    this.usable();
+    if (!this.aheadMarked) {
+      this.transact(() => this.row.markAhead(true));
+      this.written();
+      this.aheadMarked = true;
+    }
+    return this.stamp(record);
+  }
+
+  /**
+   * Everything stamped in memory is stored or was acknowledged (a graceful stop, memory empty):
+   * the range is written and the mark taken away, so the next start goes on with this log.
+   */
+  caughtUp(): void {
+    if (!this.aheadMarked) return;
+    this.transact(() => this.row.markAhead(false));
+    this.aheadMarked = false;
+  }
+
+  /** A record stamped in memory was dropped there unsent: declared by the next transaction. */
+  droppedAhead(payload: string, reason: GapReason): void {
+    this.deferredDrops.push({ payload, reason });
+  }
+
+  /** Inside a transaction: the drops `droppedAhead` kept, declared (again after a rollback). */
+  private declareDeferred(): void {
+    if (this.deferredDrops.length === 0) return;
+    this.declaringDrops = [...this.declaringDrops, ...this.deferredDrops];
+    const drops = this.deferredDrops;
+    this.deferredDrops = [];
+    for (const { payload, reason } of drops) this.dropping(payload, reason);
   }
 
   /**
@@ -249,15 +309,12 @@ export class AuditTrail {
     if (pending === undefined) return;
     this.pending.delete(reason);
     this.changed.delete(reason);
-    if (pending.rowId !== 0) {
-      this.db.prepare("DELETE FROM audit_outbox WHERE id = ?").run(pending.rowId);
-      this.tally?.resizeAudit(-pending.bytes, -1);
-    }
+    if (pending.rowId !== 0) this.messages.forgetPending(pending.rowId, pending.bytes);
     if (pending.gap.empty) return;
     const { json } = this.stamp(
       pending.gap.record(this.gatewayId, new Date(this.now()).toISOString()),
     );
-    this.queue("gap", json);
+    this.messages.queue("gap", json);
   }
 
   /** Writes the pending drops of `reason` in their row (the open transaction's changes). */
@@ -270,19 +327,8 @@ export class AuditTrail {
       this.logGap(reason);
       return;
     }
-    const bytes = Buffer.byteLength(json);
-    if (pending.rowId === 0) {
-      pending.rowId = Number(
-        this.db
-          .prepare(`INSERT INTO audit_outbox (kind, payload) VALUES ('${PENDING_GAP}', ?)`)
-          .run(json).lastInsertRowid,
-      );
-      this.tally?.resizeAudit(bytes, 1);
-    } else {
-      this.db.prepare("UPDATE audit_outbox SET payload = ? WHERE id = ?").run(json, pending.rowId);
-      this.tally?.resizeAudit(bytes - pending.bytes, 0);
-    }
-    pending.bytes = bytes;
+    pending.rowId = this.messages.keepPending(pending.rowId, json, pending.bytes);
+    pending.bytes = Buffer.byteLength(json);
     this.changed.delete(reason);
   }
 
@@ -291,12 +337,10 @@ export class AuditTrail {
    * range is written, so the range, the drops and the rows they cover commit together.
    */
   settle(): void {
+    this.declareDeferred();
     for (const reason of [...this.changed]) this.keepPending(reason);
     if (!this.dirty) return;
-    this.saveStatement ??= this.db.prepare(
-      `UPDATE sequences SET last_seq = ?, log_range = ? WHERE container_id = '${LOG_ROW}'`,
-    );
-    this.saveStatement.run(this.range.size, this.range.encode());
+    this.row.save(this.range.size, this.range.encode());
     this.dirty = false;
   }
 
@@ -305,14 +349,13 @@ export class AuditTrail {
    * the log grew since the last one (or none was signed by this process). True when signed.
    */
   signCheckpoint(signer: NoteSigner): boolean {
-    const signed = this.transact(() => this.checkpoint(signer));
-    if (signed) this.written();
-    return signed;
+    return this.transact(() => this.checkpoint(signer));
   }
 
   private checkpoint(signer: NoteSigner): boolean {
     this.usable();
     // What was dropped since the last checkpoint is logged first, so the checkpoint covers it.
+    this.declareDeferred();
     for (const reason of [...this.pending.keys()]) this.logGap(reason);
     if (this.range.size === this.signedSize) return false;
     const note = signCheckpoint(
@@ -323,32 +366,24 @@ export class AuditTrail {
       },
       signer,
     );
-    this.queue("checkpoint", note);
+    this.messages.queue("checkpoint", note);
     this.signedSize = this.range.size;
     return true;
   }
 
-  /** Up to `limit` queued rows after `afterId`, oldest first. */
+  /** Up to `limit` checkpoints and gap records after `afterId`, once durable, oldest first. */
   queued(afterId: number, limit: number): AuditRow[] {
-    return this.db
-      .prepare<[number, number], AuditRow>(
-        `SELECT id, kind, payload FROM audit_outbox WHERE id > ? AND kind != '${PENDING_GAP}'
-         ORDER BY id LIMIT ?`,
-      )
-      .all(afterId, limit);
+    return this.messages.queued(afterId, limit);
   }
 
   /** The broker acknowledged these rows. */
   delivered(ids: readonly number[]): void {
     if (ids.length === 0) return;
-    this.transact(() => {
-      const remove = this.db.prepare<[number], { bytes: number }>(
-        "DELETE FROM audit_outbox WHERE id = ? RETURNING length(CAST(payload AS BLOB)) AS bytes",
-      );
-      for (const id of ids) {
-        const gone = remove.get(id);
-        if (gone) this.tally?.resizeAudit(-gone.bytes, -1);
-      }
-    });
+    this.transact(() => this.messages.delivered(ids));
   }
+}
+
+/** A log id as records carry it: 8 hex digits. */
+function logIdText(id: number): string {
+  return id.toString(16).padStart(8, "0");
 }

@@ -12,6 +12,7 @@ import { SpaceReserve } from "./space-reserve.js";
 import { OutboxStore } from "./store.js";
 import { WalSync } from "./wal-sync.js";
 import { DiskFullError, isDiskFull } from "./disk-full.js";
+import { LOG_INDEX_FIELD } from "../../core/audit/leaf.js";
 import { AuditTrail } from "./audit-trail.js";
 import { rewriteEpoch } from "./clock-rewrite.js";
 import { resolveHeld } from "./held-readings.js";
@@ -96,7 +97,7 @@ export class Outbox implements PublishQueue {
     store.onRollback(() => this.sequences.forgetCache());
     if (options.audit)
       this.trail = AuditTrail.attach(this.db, store, options.audit.gatewayId, options.now, () =>
-        this.walSync?.soon(),
+        this.walSync?.syncNow(),
       );
     this.sessions = new PublishSessions(store, options.now);
     this.reserve = new SpaceReserve(
@@ -250,7 +251,11 @@ export class Outbox implements PublishQueue {
       for (const [i, reading] of readings.entries()) {
         this.sequences.save(reading.container_id, reading.seq);
         const lane = batch.held?.[i] === true ? LANE.held : LANE.telemetry;
-        const logged = trail && batch.unlogged?.[i] !== true ? trail.stamp(reading) : null;
+        // Stamped in memory already (write-behind, `stampAhead`): stored as it was published.
+        const logged =
+          trail && batch.unlogged?.[i] !== true && !(LOG_INDEX_FIELD in reading)
+            ? trail.stamp(reading)
+            : null;
         stored.push(logged?.record ?? reading);
         // What the agent reports captured is byte for byte what it stores and publishes: a
         // logged reading's keys are in canonical order, and its JSON is its leaf's text.

@@ -18,6 +18,8 @@ export class OutboxStore {
   syncedId: number | null = null;
   private readonly rollbackHooks: (() => void)[] = [];
   private readonly commitHooks: (() => void)[] = [];
+  private readonly committedHooks: (() => void)[] = [];
+  private readonly beginHooks: (() => void)[] = [];
 
   constructor(readonly db: Database.Database) {
     this.statements = prepareStatements(db);
@@ -43,6 +45,16 @@ export class OutboxStore {
     this.commitHooks.push(hook);
   }
 
+  /** Runs before every outermost transaction begins. */
+  beforeBegin(hook: () => void): void {
+    this.beginHooks.push(hook);
+  }
+
+  /** Runs after every outermost transaction that committed. */
+  afterCommit(hook: () => void): void {
+    this.committedHooks.push(hook);
+  }
+
   /**
    * Runs `work` in one transaction. The tally follows each statement, so when the transaction
    * rolls back it is recounted from the database.
@@ -65,11 +77,13 @@ export class OutboxStore {
    */
   private inTransaction<T>(work: () => T): T {
     if (this.db.inTransaction) return this.db.transaction(work)();
+    for (const hook of this.beginHooks) hook();
     this.statements.begin.run();
     try {
       const result = work();
       for (const hook of this.commitHooks) hook();
       this.statements.commit.run();
+      for (const hook of this.committedHooks) hook();
       return result;
     } catch (error) {
       // A failed statement may have ended the transaction already (SQLite rolls back on some

@@ -185,23 +185,37 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     const alerts = batch.alerts ?? [];
     let evictedTelemetry = 0;
     let evictedAlerts = 0;
-    let stored = new Map<ReeferReading, ReeferReading>();
+    // Each reading as it goes on: stamped by the audit log, in place of the one given.
+    const stamped = new Map<ReeferReading, ReeferReading>();
+    // Stamped as they go to memory, so that what the broker acknowledges from there is logged
+    // too; the outbox stores them as stamped if they wait long enough.
+    const trail = outbox.audit;
+    let ahead: ReeferReading[] = later;
+    try {
+      if (trail) ahead = later.map((r) => trail.stampAhead(r).record);
+    } catch (error) {
+      if (!isStorageFailure(error)) throw error;
+      this.fail(error, "commit");
+      return this.holdInMemory(batch);
+    }
+    for (const [i, r] of later.entries()) stamped.set(r, ahead[i] ?? r);
     if (now.length > 0 || alerts.length > 0 || (promote?.size ?? 0) > 0 || (drop?.size ?? 0) > 0) {
       try {
         const result = outbox.commit({ ...batch, readings: now, held: now.map(() => true) });
         evictedTelemetry = result.evictedTelemetry;
         evictedAlerts = result.evictedAlerts;
-        // The held readings as stored (stamped by the audit log), in place of the ones given.
-        stored = new Map(now.map((r, i) => [r, result.readings[i] ?? r]));
+        for (const [i, r] of now.entries()) stamped.set(r, result.readings[i] ?? r);
       } catch (error) {
         if (!isStorageFailure(error)) throw error;
         this.fail(error, "commit");
-        return this.holdInMemory(batch);
+        // Memory holds them all, those stamped as stamped (their leaves are in the log).
+        return this.holdInMemory({ ...batch, readings: readings.map((r) => stamped.get(r) ?? r) });
       }
     }
     this.seqs.note(readings);
     const at = Math.floor(this.options.clock.now());
-    const dropped = this.memory.hold(later, [], at, batch.clockEpoch ?? null);
+    const dropped = this.memory.hold(ahead, [], at, batch.clockEpoch ?? null);
+    for (const payload of dropped.dropped) trail?.droppedAhead(payload, "evicted");
     this.options.metrics.increment("readings_dropped", dropped.droppedReadings, {
       reason: "write_behind_full",
     });
@@ -209,7 +223,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     if (this.outbox) this.watch.worked(this.at(), (c) => this.lastSeq(c));
     this.options.metrics.set("memory_lane_rows", this.memory.size);
     return {
-      readings: readings.map((r) => stored.get(r) ?? r),
+      readings: readings.map((r) => stamped.get(r) ?? r),
       evictedTelemetry,
       evictedAlerts,
       stored: later.length === 0,
@@ -294,6 +308,10 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   }
 
   reject(ids: readonly number[], reason: string): void {
+    // Refused for good from memory: the audit log declares what it had stamped.
+    const trail = this.outbox?.audit;
+    if (trail)
+      for (const payload of this.memory.payloadsOf(ids)) trail.droppedAhead(payload, "dead_letter");
     this.settle(ids, (mine) => this.outbox?.reject(mine, reason));
   }
 
@@ -325,6 +343,8 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
       // a graceful restart leaves no gap in the seqs.
       this.flushBehind(this.behind, true);
       this.guarded(() => this.outbox?.settleSeqs(this.seqs.all));
+      // Everything the audit log stamped in memory is stored: the next start keeps the log.
+      if (this.memory.size === 0) this.guarded(() => this.outbox?.audit?.caughtUp());
     }
     const outbox = this.outbox;
     this.outbox = null;

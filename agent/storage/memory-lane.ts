@@ -1,4 +1,5 @@
 import type { AlertDraft, Outbox } from "../outbox/outbox.js";
+import { correctedReading } from "../outbox/clock-rewrite.js";
 import { LANE, type OutboxRow } from "../outbox/publish-queue.js";
 import type { ReeferReading } from "../../core/record.js";
 
@@ -49,7 +50,7 @@ export class MemoryLane {
     alerts: readonly AlertDraft[],
     capturedAt: number,
     epoch: number | null,
-  ): { droppedReadings: number; droppedAlerts: number } {
+  ): { droppedReadings: number; droppedAlerts: number; dropped: string[] } {
     for (const alert of alerts) {
       this.add(LANE.alert, alert.containerId, null, JSON.stringify(alert.payload), capturedAt, {
         alert,
@@ -71,15 +72,20 @@ export class MemoryLane {
     }
     let droppedReadings = 0;
     let droppedAlerts = 0;
+    /** The dropped readings' payloads: the audit log declares those it stamped. */
+    const dropped: string[] = [];
     for (const [id, row] of this.rows) {
       if (this.rows.size <= this.maxRows) break;
       const onlyAlertsLeft = this.alertCount === this.rows.size;
       if (row.lane === LANE.alert && !onlyAlertsLeft) continue;
       this.remove(id);
       if (row.lane === LANE.alert) droppedAlerts++;
-      else droppedReadings++;
+      else {
+        droppedReadings++;
+        dropped.push(row.payload);
+      }
     }
-    return { droppedReadings, droppedAlerts };
+    return { droppedReadings, droppedAlerts, dropped };
   }
 
   /** A new broker connection: everything not acknowledged is to be sent again. */
@@ -131,11 +137,7 @@ export class MemoryLane {
     for (const [id, row] of this.rows) {
       const reading = row.reading;
       if (!reading || row.epoch !== epoch) continue;
-      const moved: ReeferReading = {
-        ...reading,
-        measurement_time: new Date(Date.parse(reading.measurement_time) + deltaMs).toISOString(),
-        clock: "synced",
-      };
+      const moved = correctedReading(reading, deltaMs);
       const payload = JSON.stringify(moved);
       const bytes = Buffer.byteLength(payload);
       this.rows.set(id, { ...row, reading: moved, payload, bytes, epoch: null });
@@ -203,6 +205,14 @@ export class MemoryLane {
   /** Rows now stored elsewhere: gone from here. */
   forget(ids: readonly number[]): void {
     for (const id of ids) this.remove(id);
+  }
+
+  /** The readings' payloads among `ids` (the audit log declares those it stamped, if refused). */
+  payloadsOf(ids: readonly number[]): string[] {
+    return ids.flatMap((id) => {
+      const row = this.rows.get(id);
+      return row?.reading ? [row.payload] : [];
+    });
   }
 
   private add(

@@ -73,9 +73,10 @@ export class WriteBehind {
       const result: CaptureResult = outbox.commit({
         readings: group.readings,
         clockEpoch: group.epoch,
-        // A reading handed to the publisher may have left memory without a log index, and its
-        // acknowledgement may delete the stored row unsent: logged, the lake would hold it
-        // without its leaf, or twice with different content. It stays outside the log.
+        // Stamped by the audit log as it went to memory (GuardedOutbox), a reading is stored as
+        // it was published. One taken while the log was not kept left memory without a log
+        // index, and its acknowledgement may delete the stored row unsent: logged now, the lake
+        // would hold it without its leaf, or twice with different content. It stays outside.
         unlogged: group.sent,
       });
       const inFlight: number[] = [];

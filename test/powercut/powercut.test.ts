@@ -50,6 +50,10 @@ describe.skipIf(mosquitto.skip || problem !== null)(
         expect(verdict.lost).toEqual([]);
         expect(verdict.conflicts).toEqual([]);
         expect(verdict.recoveries).toBe(0);
+        const logs = rig.auditLogs();
+        console.log(`audit logs: ${JSON.stringify(logs)}`);
+        expect(logs.problems).toEqual([]);
+        expect(logs.verifiedLeaves).toBeGreaterThan(0);
         // Every named point was reached at least once (a rig that never cuts there proves nothing).
         for (const point of CUT_POINTS) {
           expect(
@@ -85,6 +89,13 @@ describe.skipIf(mosquitto.skip || problem !== null)(
           await rig.cycle("new outbox in use");
           const verdict = await rig.settle();
           console.log(`write-behind 1 s:\n${cutTable(rig.cuts, verdict)}`);
+          const logs = rig.auditLogs();
+          console.log(`audit logs: ${JSON.stringify(logs)}`);
+          expect(logs.problems).toEqual([]);
+          // Published from memory or stored, every reading carries its log index.
+          expect(logs.unlogged).toBe(0);
+          // An unclean stop begins a new log: more logs than gateways.
+          expect(logs.logs).toBeGreaterThan(4);
           expect(verdict.failedStarts).toEqual([]);
           expect(verdict.captured).toBeGreaterThan(0);
           expect(verdict.lost).toEqual([]);

@@ -8,6 +8,7 @@ import type { ReeferReading } from "../../core/record.js";
 import { startCli, type RunningCli } from "../support/cli.js";
 import { FaultProxy } from "../support/fault-proxy.js";
 import { Monitor } from "../support/monitor.js";
+import { judgeAuditLogs, type AuditLogsVerdict } from "./audit-logs.js";
 import { MONITOR, MosquittoBroker } from "../support/mosquitto.js";
 import { makePki, type TestPki } from "../support/pki.js";
 import { makeReading } from "../support/readings.js";
@@ -332,7 +333,7 @@ ${CONTAINERS.map((id, i) => `  - { id: ${id}, product: P0${i + 1}, driver: { typ
 health: { enabled: false }
 # The checkpoint key off the power-cut file system, which reports every file as mode 0644 (a
 # key others could read is refused); the audit log itself is in the outbox, through the cuts.
-audit: { keyFile: "${join(this.temp.dir, `${this.gateway}-checkpoint-key.pem`)}" }
+audit: { keyFile: "${this.keyFileOf(this.gateway)}" }
 log: { level: info }
 `,
     );
@@ -403,6 +404,23 @@ log: { level: info }
 
   private ownSince(index: number): boolean {
     return this.monitor.readings.slice(index).some((r) => r.reading.gateway_id === this.gateway);
+  }
+
+  /**
+   * The gateways' audit logs verified from what the broker delivered (`judgeAuditLogs`): a cut
+   * may leave a log's tail unsigned, never a log that looks altered.
+   */
+  auditLogs(): AuditLogsVerdict {
+    return judgeAuditLogs(
+      this.used,
+      this.monitor.readings.map((r) => r.reading),
+      this.monitor.audit.map((a) => a.message),
+      (gateway) => this.keyFileOf(gateway),
+    );
+  }
+
+  private keyFileOf(gateway: string): string {
+    return join(this.temp.dir, `${gateway}-checkpoint-key.pem`);
   }
 
   /** Forgets the state folder (a rig reused for the negative control starts clean). */
