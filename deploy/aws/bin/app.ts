@@ -120,6 +120,7 @@ export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATUR
     deliveryBufferSeconds: DELIVERY_BUFFER_SECONDS,
     flinkApplicationName: analytics.application.ref,
     act: { fn: act.fn, poison: act.poison, failedBatches: act.failedBatches },
+    compaction: lake.compaction,
   });
   const release = new ReleaseStack(app, "ReeferRelease", {
     stackName: names.stack("ReeferRelease"),

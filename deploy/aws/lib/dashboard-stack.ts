@@ -2,7 +2,8 @@ import { Stack, type StackProps } from "aws-cdk-lib";
 import { StageNames } from "./stage-names.js";
 import { CfnDashboard, CfnDataSet, CfnDataSource } from "aws-cdk-lib/aws-quicksight";
 import type { Construct } from "constructs";
-import { DATABASE_NAME, TABLE_NAME } from "./lake-stack.js";
+import { HOURLY_TABLE } from "./lake-hourly.js";
+import { DATABASE_NAME } from "./lake-stack.js";
 
 export interface DashboardProps extends StackProps {
   /** Who may see and manage it: a QuickSight user or group ARN. */
@@ -20,7 +21,7 @@ const READ = [
 
 /**
  * The original lab's QuickSight view, as code: an Athena data source over the lake, a data set
- * of the last 90 days' readings deduplicated by (container_id, seq), and a dashboard with the
+ * of the last 90 days per container and hour (the hourly table), and a dashboard with the
  * temperature of each container against its setpoint, excursions per day, and the gateways that
  * held a backlog (their readings arrived as backfill). Off by default: QuickSight needs an
  * account subscription, and its service role needs access to Athena and the lake's bucket
@@ -51,13 +52,13 @@ export class DashboardStack extends Stack {
     const dataSet = new CfnDataSet(this, "Readings", {
       awsAccountId: this.account,
       dataSetId: StageNames.of(this).dash("reefer-readings"),
-      name: "reefer readings, last 90 days, deduplicated",
+      name: "reefer readings per hour, last 90 days",
       importMode: "DIRECT_QUERY",
       physicalTableMap: {
         [DATA_SET]: {
           customSql: {
             dataSourceArn: source.attrArn,
-            name: "deduplicated readings",
+            name: "hourly readings",
             sqlQuery: dataSetSql(StageNames.of(this).underscore(DATABASE_NAME)),
             columns: [
               { name: "container_id", type: "STRING" },
@@ -226,15 +227,14 @@ export class DashboardStack extends Stack {
   }
 }
 
-/** The last 90 days of readings, one per (container_id, seq), with what the visuals count. */
-const dataSetSql = (database: string) => `SELECT container_id, gateway_id,
-       from_iso8601_timestamp(measurement_time) AS measured_at,
-       temperature, target_temperature, date AS day,
-       IF(temperature > 18, 1, 0) AS over_threshold,
-       IF(source = 'backfill', 1, 0) AS backfilled
-FROM (
-  SELECT r.*, row_number() OVER (PARTITION BY container_id, seq ORDER BY source DESC) AS copy
-  FROM ${database}.${TABLE_NAME} r
-  WHERE date >= date_format(current_date - INTERVAL '90' DAY, '%Y-%m-%d')
-)
-WHERE copy = 1`;
+/**
+ * The last 90 days, an hour of a container a row (the lake's hourly table: deduplicated, in
+ * Parquet, lake-hourly.ts), with what the visuals count. Reading the readings themselves, every
+ * load scanned 90 days of gzipped JSON, past the workgroup's cutoff (lake-scan.ts).
+ */
+export const dataSetSql = (database: string) => `SELECT container_id, gateway_id,
+       hour AS measured_at,
+       temperature_max AS temperature, target_temperature, date AS day,
+       over_threshold, backfilled
+FROM ${database}.${HOURLY_TABLE}
+WHERE date >= date_format(current_date - INTERVAL '90' DAY, '%Y-%m-%d')`;

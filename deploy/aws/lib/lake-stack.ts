@@ -7,6 +7,8 @@ import type { Stream } from "aws-cdk-lib/aws-kinesis";
 import { CfnDeliveryStream } from "aws-cdk-lib/aws-kinesisfirehose";
 import type { Bucket, CfnBucket } from "aws-cdk-lib/aws-s3";
 import type { Construct } from "constructs";
+import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
+import { HourlyCompaction } from "./hourly-compaction.js";
 import { READING_COLUMNS } from "./lake-columns.js";
 import { acknowledge } from "./nag.js";
 import { COLDER_WITH_AGE, secureBucket } from "./secure-bucket.js";
@@ -53,6 +55,8 @@ export const DELIVERY_BUFFER_SECONDS = 300;
 export class LakeStack extends Stack {
   readonly bucket: Bucket;
   readonly backfill: CfnDeliveryStream;
+  /** The daily compaction into the hourly table, for its alarm. */
+  readonly compaction: NodejsFunction;
 
   constructor(scope: Construct, id: string, props: LakeProps) {
     super(scope, id, props);
@@ -189,6 +193,18 @@ export class LakeStack extends Stack {
       },
     });
     table.node.addDependency(database);
+
+    // What the dashboard reads: an hour a row, in Parquet (lake-hourly.ts).
+    const hourly = new HourlyCompaction(this, "Hourly", {
+      bucket: this.bucket,
+      database: names.underscore(DATABASE_NAME),
+      readingsTable: TABLE_NAME,
+      readingsPrefix: READINGS_PREFIX,
+      workGroup: names.dash(LAKE_WORKGROUP),
+      projectedDates: PROJECTED_DATES,
+    });
+    hourly.node.addDependency(database);
+    this.compaction = hourly.fn;
 
     const workgroup = new CfnWorkGroup(this, "WorkGroup", {
       name: names.dash(LAKE_WORKGROUP),

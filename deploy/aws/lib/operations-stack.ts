@@ -35,6 +35,8 @@ export interface OperationsProps extends StackProps {
     readonly poison: Queue;
     readonly failedBatches: Queue;
   };
+  /** The lake's daily compaction into the hourly table (hourly-compaction.ts). */
+  readonly compaction: IFunction;
 }
 
 /** Where AWS IoT writes its logs (a fixed name: the service chooses it). */
@@ -115,6 +117,12 @@ export class OperationsStack extends Stack {
       5,
     );
     alarm("act-errors", "The act Lambda failed", fn.metricErrors({ period: minutes(5) }), 0);
+    alarm(
+      "lake-compaction-errors",
+      "The daily compaction into the hourly table failed: the dashboard lacks those days",
+      props.compaction.metricErrors({ period: minutes(60) }),
+      0,
+    );
     alarm(
       "act-poison-records",
       "Records on faulty-reefers that are not alerts",

@@ -9,6 +9,7 @@ import { buildApp, FEATURE_FLAGS } from "../bin/app.js";
 import { JOB_JAR } from "../lib/analytics-stack.js";
 import { DEFAULT_AUDIT_RETENTION_DAYS } from "../lib/audit-ledger.js";
 import { READING_COLUMNS } from "../lib/lake-columns.js";
+import { HOURLY_COLUMNS, HOURLY_TABLE } from "../lib/lake-hourly.js";
 import { projectRoot } from "../lib/project-root.js";
 import {
   DELIVERY_STREAMS,
@@ -390,6 +391,28 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
         }),
       });
     lake.resourceCountIs("AWS::Athena::NamedQuery", Object.keys(SAVED_QUERIES).length);
+    // The hourly table: Parquet, a partition a day, filled by a Lambda run daily.
+    lake.hasResourceProperties("AWS::Glue::Table", {
+      TableInput: Match.objectLike({
+        Name: HOURLY_TABLE,
+        PartitionKeys: [{ Name: "date", Type: "string" }],
+        StorageDescriptor: Match.objectLike({
+          Columns: HOURLY_COLUMNS.map((c) => ({ Name: c.name, Type: c.type })),
+          SerdeInfo: {
+            SerializationLibrary: "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+          },
+        }),
+      }),
+    });
+    lake.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "cron(30 1 * * ? *)",
+      Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 2 } })],
+    });
+    lake.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: {
+        Variables: Match.objectLike({ READINGS_TABLE: "readings", LAKE_WORKGROUP: "reefer-lake" }),
+      },
+    });
     expect(SAVED_QUERIES.DeduplicatedQuery?.sql).toContain("PARTITION BY container_id, seq");
   });
 
@@ -563,8 +586,9 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
       ImportMode: "DIRECT_QUERY",
       PhysicalTableMap: {
         readings: {
+          // The hourly table, not the readings (lake-scan.test.ts computes what a load scans).
           CustomSql: Match.objectLike({
-            SqlQuery: Match.stringLikeRegexp("PARTITION BY container_id, seq"),
+            SqlQuery: Match.stringLikeRegexp(`FROM reefer_lake\\.${HOURLY_TABLE}\\b`),
           }),
         },
       },
