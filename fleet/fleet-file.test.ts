@@ -62,6 +62,24 @@ describe("the fleet file", () => {
     expect(config.buffer).toMatchObject({ cacheKiB: 400, reserveKiB: 0 });
   });
 
+  it("shares one connect budget across the fleet unless the fleet file says otherwise", () => {
+    const fleet = parseFleet(base, "fleet.yaml", dir);
+    const config = gatewayConfig(fleet, 0, { url: "mqtts://127.0.0.1:8883" });
+    expect(config.mqtt.reconnect).toMatchObject({ fleetSize: 10_000, connectsPerSecond: 100 });
+    const own = parseFleet(
+      {
+        ...base,
+        agent: { ...base.agent, mqtt: { reconnect: { fleetSize: 1, connectsPerSecond: 500 } } },
+      },
+      "fleet.yaml",
+      dir,
+    );
+    expect(gatewayConfig(own, 0, { url: "mqtts://127.0.0.1:8883" }).mqtt.reconnect).toMatchObject({
+      fleetSize: 1,
+      connectsPerSecond: 500,
+    });
+  });
+
   it("draws the scenario mix with the seed: about the weights, the same draw every time", () => {
     const fleet = parseFleet(base, "fleet.yaml", dir);
     const counts = new Map<string, number>();

@@ -167,6 +167,9 @@ export function gatewayConfig(
     gateway: { id },
     mqtt: {
       ...shared.mqtt,
+      // The fleet shares one connect budget, as gateways of one AWS account do: after a broker
+      // restart each spreads its reconnects over fleetSize / (0.8 × connectsPerSecond).
+      reconnect: { fleetSize: fleet.gateways, ...shared.mqtt?.reconnect },
       url: broker.url,
       ...(broker.ca !== undefined && { ca: broker.ca }),
       ...identityFiles(fleet, id),
