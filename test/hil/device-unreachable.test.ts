@@ -117,34 +117,68 @@ describe.skipIf(socat.skip)("device_unreachable on the RS-485 rig", () => {
   }, 30_000);
 
   it("a noisy line that still gets one read in three through raises nothing", async () => {
-    const before = unreachable().length;
-    const startReadings = readings;
+    // What is asserted is the rule against what the line did: no raise while a good read came
+    // within the alert's time. Whether one did is the machine's to decide: a clean answer
+    // delivered past its 250 ms (another process on the core) counts as a failed read, and
+    // two such in a row leave a gap past 4 s in which a raise is right (CI saw one, once). So
+    // each stretch's longest gap between good reads is measured, and a stretch with a gap past
+    // the alert's time is played again, up to three times.
+    const unit = rig.slave.unit(7);
     const crcBefore = crcErrors();
     const errorsBefore = agent.metrics.total("modbus_errors");
-    const unit = rig.slave.unit(7);
-    // Two bad CRCs, then a clean answer, over and over, for well past the alert's time.
-    const pattern: Fault[] = [
-      { kind: "corrupt-crc" },
-      { kind: "corrupt-crc" },
-      { kind: "slow", ms: 0 },
-    ];
-    for (let i = 0; i < NOISY_PATTERNS; i++) unit.faults.push(...pattern);
-    const noiseFrom = Date.now();
-    await until("the noisy stretch to pass", () => unit.faults.length === 0, 60_000);
-    // The stretch's last clean answer may still be on its way to the outbox: wait for the last.
-    await until(
-      "the stretch's clean reads",
-      () => readings - startReadings >= NOISY_PATTERNS,
-      10_000,
+    const stretches: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const before = unreachable().length;
+      const startReadings = readings;
+      const goodReads: number[] = [];
+      const onCaptured = () => goodReads.push(Date.now());
+      agent.events.on("captured", onCaptured);
+      // Two bad CRCs, then a clean answer, over and over, for well past the alert's time.
+      const pattern: Fault[] = [
+        { kind: "corrupt-crc" },
+        { kind: "corrupt-crc" },
+        { kind: "slow", ms: 0 },
+      ];
+      const noiseFrom = Date.now();
+      for (let i = 0; i < NOISY_PATTERNS; i++) unit.faults.push(...pattern);
+      await until("the noisy stretch to pass", () => unit.faults.length === 0, 60_000);
+      // The stretch's last clean answer may still be on its way to the outbox: wait for it.
+      await until(
+        "the stretch's clean reads",
+        () => readings - startReadings >= NOISY_PATTERNS || Date.now() - noiseFrom > 60_000,
+        70_000,
+      );
+      agent.events.off("captured", onCaptured);
+      const noisyMs = Date.now() - noiseFrom;
+      expect(noisyMs).toBeGreaterThan(AFTER_SECONDS * 1000 * 2);
+      let longestGap = 0;
+      let last = noiseFrom;
+      for (const at of goodReads) {
+        longestGap = Math.max(longestGap, at - last);
+        last = at;
+      }
+      const raised = unreachable().length - before;
+      stretches.push(`gap ${longestGap} ms, ${raised} alert records`);
+      console.log(`noisy stretch: ${goodReads.length} good reads, ${stretches.at(-1)}`);
+      // Half a second of margin: the engine times reads, the test their captures.
+      if (longestGap < AFTER_SECONDS * 1000 - 500) {
+        expect(raised, stretches.join("; ")).toBe(0);
+        // Each corrupt reply failed its request: as a CRC error, or as a timeout when a busy
+        // machine delivered it after the read's deadline (seen in CI: 14 crc, 2 late).
+        expect(agent.metrics.total("modbus_errors") - errorsBefore).toBeGreaterThanOrEqual(
+          2 * NOISY_PATTERNS,
+        );
+        expect(crcErrors() - crcBefore).toBeGreaterThan(0);
+        return;
+      }
+      // A gap past the alert's time: a raise was right, and it must clear on the next good read.
+      await until("a raise in the gap to clear", () => {
+        const records = unreachable();
+        return records.length === before || records.at(-1)?.state === "cleared";
+      });
+    }
+    throw new Error(
+      `three noisy stretches each had a gap between good reads past ${AFTER_SECONDS} s (${stretches.join("; ")}): the machine was too busy to test the rule`,
     );
-    const noisyMs = Date.now() - noiseFrom;
-    expect(noisyMs).toBeGreaterThan(AFTER_SECONDS * 1000 * 2);
-    expect(unreachable().length).toBe(before);
-    // Each corrupt reply failed its request: as a CRC error, or as a timeout when a busy
-    // machine delivered it after the read's deadline (seen in CI: 14 crc, 2 late).
-    expect(agent.metrics.total("modbus_errors") - errorsBefore).toBeGreaterThanOrEqual(
-      2 * NOISY_PATTERNS,
-    );
-    expect(crcErrors() - crcBefore).toBeGreaterThan(0);
-  }, 90_000);
+  }, 240_000);
 });
