@@ -103,7 +103,7 @@ containers:
   - { id: C01, product: P01, driver: { type: simulated } }
 `;
     expect(problems(text)).toEqual([
-      'containers[0].product: unknown product "P09"; known: P01, P02, P03, P04, P05',
+      'containers[0].product: unknown product "P09"; known: P01, P02, P03, P04, P05, P06',
       "sampling.timeoutMs: must be below the sampling interval of containers[0] (1000 ms)",
       'containers[1].id: duplicate container id "C01" (also containers[0])',
       "sampling.timeoutMs: must be below the sampling interval of containers[1] (1000 ms)",
@@ -130,7 +130,7 @@ containers:
     }
     const unknownProduct = `${MINIMAL}rules: { temperature: { products: { P09: 8 } } }\n`;
     expect(problems(unknownProduct)).toEqual([
-      'rules.temperature.products.P09: unknown product "P09"; known: P01, P02, P03, P04, P05',
+      'rules.temperature.products.P09: unknown product "P09"; known: P01, P02, P03, P04, P05, P06',
     ]);
   });
 

@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { NUMERIC_FIELDS, BOOLEAN_FIELDS } from "../core/record.js";
+import { DEFAULT_THRESHOLD_C } from "../core/products.js";
 
 /** The seed's cloud rule: a reading above 18 °C is over. */
-export const SEED_THRESHOLD_C = 18;
+export const SEED_THRESHOLD_C = DEFAULT_THRESHOLD_C;
 
 const windowSchema = z
   .strictObject({

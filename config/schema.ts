@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { BUILTIN_PRODUCTS } from "../core/products.js";
 import { checkHttp, httpSchema, isLoopbackHost } from "./http-schema.js";
 import { checkMqtt, mqttSchema, publishSchema } from "./mqtt-schema.js";
 import { healthSchema, remoteConfigSchema } from "./shadow-schema.js";
@@ -46,6 +47,14 @@ const productSchema = z.strictObject({
   name: z.string().min(1).describe("What it is (bananas)."),
   targetTemperature: z.number().min(-60).max(40).describe("Setpoint, °C."),
   targetHumidity: z.number().min(0).max(100).describe("Target relative humidity, %."),
+  threshold: z
+    .number()
+    .min(-60)
+    .max(80)
+    .optional()
+    .describe(
+      "Excursion threshold, °C: a reading strictly above is over. Unset: rules.temperature.threshold.",
+    ),
 });
 
 const containerSchema = z.strictObject({
@@ -53,7 +62,7 @@ const containerSchema = z.strictObject({
     .string()
     .regex(CONTAINER_ID, "expected 1-64 characters of A-Z a-z 0-9 _ . -")
     .describe("Container id (ISO 6346 number, e.g. MSKU1234565): one topic level, unique here."),
-  product: z.string().describe("Product id: P01-P05 built in, or one of `products`."),
+  product: z.string().describe("Product id: P01-P06 built in, or one of `products`."),
   intervalMs: z
     .int()
     .min(100)
@@ -88,7 +97,7 @@ const configShape = z.strictObject({
   buffer: bufferSchema,
   publish: publishSchema,
   sampling: samplingSchema,
-  products: z.array(productSchema).default([]).describe("Products beyond the built-in P01-P05."),
+  products: z.array(productSchema).default([]).describe("Products beyond the built-in P01-P06."),
   containers: z
     .array(containerSchema)
     .min(1)
@@ -123,7 +132,7 @@ export type AgentConfig = z.output<typeof configShape>;
 export type ConfigInput = z.input<typeof configShape>;
 export type ContainerConfig = AgentConfig["containers"][number];
 
-const BUILTIN_PRODUCT_IDS = ["P01", "P02", "P03", "P04", "P05"];
+const BUILTIN_PRODUCT_IDS = BUILTIN_PRODUCTS.map((p) => p.id);
 export { isLoopbackHost };
 
 /** The checks that span fields; each names the path it is about. */

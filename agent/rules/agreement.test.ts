@@ -10,7 +10,7 @@ import {
   windowStreams,
   type WindowRow,
 } from "../../test/support/window-streams.js";
-import { BUILTIN_PRODUCTS, type Product } from "../../core/products.js";
+import { BUILTIN_PRODUCTS, thresholdCaseSql, type Product } from "../../core/products.js";
 import type { ReeferReading } from "../../core/record.js";
 import { RuleEngine } from "./engine.js";
 
@@ -18,8 +18,9 @@ const CARROTS = BUILTIN_PRODUCTS[0] as Product;
 
 /**
  * The seed's cloud rule, written correctly (deploy/aws/analytics/faulty-reefers.sql), as SQLite runs it: per container and
- * minute, the readings strictly over 18 °C. The reference is this query, not a second copy of
- * the edge code.
+ * minute, the readings strictly over their product's threshold, from the product table's CASE
+ * that the cloud job holds too (18 °C unless the table names another). The reference is this
+ * query, not a second copy of the edge code.
  */
 const REFERENCE_SQL = `
   SELECT container_id,
@@ -30,18 +31,18 @@ const REFERENCE_SQL = `
          MIN(seq) AS first_seq,
          MAX(seq) AS last_seq
   FROM telemetries
-  WHERE temperature > 18
+  WHERE temperature > ${thresholdCaseSql()}
   GROUP BY container_id, ts / 60000
   ORDER BY container_id, window_start`;
 
 function reference(readings: readonly ReeferReading[]): WindowRow[] {
   const db = new Database(":memory:");
   db.exec(
-    "CREATE TABLE telemetries (container_id TEXT, ts INTEGER, temperature REAL, seq INTEGER)",
+    "CREATE TABLE telemetries (container_id TEXT, product_id TEXT, ts INTEGER, temperature REAL, seq INTEGER)",
   );
-  const insert = db.prepare("INSERT INTO telemetries VALUES (?, ?, ?, ?)");
+  const insert = db.prepare("INSERT INTO telemetries VALUES (?, ?, ?, ?, ?)");
   for (const r of readings)
-    insert.run(r.container_id, Date.parse(r.measurement_time), r.temperature, r.seq);
+    insert.run(r.container_id, r.product_id, Date.parse(r.measurement_time), r.temperature, r.seq);
   const rows = db.prepare<[], WindowRow>(REFERENCE_SQL).all();
   db.close();
   return rows;

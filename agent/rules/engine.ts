@@ -235,11 +235,14 @@ function isQuiet(container: ContainerRules): boolean {
   return true;
 }
 
-/** Explicit per-product threshold, else setpoint + tolerance when configured, else the default. */
+/**
+ * A gateway's explicit per-product threshold, else setpoint + tolerance when configured, else
+ * the product's own (the catalogue's, which the cloud reads too), else the default.
+ */
 export function thresholdFor(rules: RulesConfig, product: Product): number {
   const explicit = rules.temperature.products[product.id];
   if (explicit !== undefined) return explicit;
   if (rules.temperature.tolerance !== undefined)
     return product.targetTemperature + rules.temperature.tolerance;
-  return rules.temperature.threshold;
+  return product.threshold ?? rules.temperature.threshold;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { THRESHOLDS_BEGIN, withProductThresholds } from "../../config/cloud-thresholds.js";
 import { rulesSchema, SEED_THRESHOLD_C } from "../../config/rules-schema.js";
 import { NUMERIC_FIELDS, BOOLEAN_FIELDS } from "../../core/record.js";
 
@@ -12,8 +13,11 @@ const defaults = rulesSchema.parse({});
 
 /** Fast checks that the job's constants and the edge's defaults agree (Flink itself runs the file in deploy/aws/analytics/job's test). */
 describe("the Flink SQL job agrees with the edge's defaults", () => {
-  it("uses the same threshold, window length and lateness", () => {
-    expect(sql).toMatch(new RegExp(`WHERE temperature > ${SEED_THRESHOLD_C}\\n`));
+  it("reads the same product table, window length and lateness", () => {
+    // The thresholds block is the product table's (npm run config:docs writes it).
+    expect(sql, "run npm run config:docs").toBe(withProductThresholds(sql));
+    expect(sql).toContain(`WHERE temperature >\n${THRESHOLDS_BEGIN}  CASE product_id\n`);
+    expect(sql).toContain(`    ELSE ${SEED_THRESHOLD_C}\n`);
     expect(defaults.temperature.threshold).toBe(SEED_THRESHOLD_C);
     expect(defaults.window.seconds).toBe(60);
     expect(sql).toContain("TUMBLE(TABLE telemetries, DESCRIPTOR(ts), INTERVAL '1' MINUTE)");

@@ -17,7 +17,32 @@ import { makeReading } from "./readings.js";
 export const MINUTE = 60_000;
 export const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 export const LATENESS_S = 10;
-const CARROTS = BUILTIN_PRODUCTS[0] as Product;
+/**
+ * The containers of the streams and their products: A and C at the default threshold (18 °C),
+ * B carrying a product the table gives its own (vaccines, 8 °C), so that edge and cloud must
+ * read the same product table to agree.
+ */
+const PRODUCT_OF: ReadonlyMap<string, Product> = new Map(
+  (
+    [
+      ["A", "P01"],
+      ["B", "P06"],
+      ["C", "P02"],
+    ] as const
+  ).map(([container, id]) => {
+    const product = BUILTIN_PRODUCTS.find((p) => p.id === id);
+    if (!product) throw new Error(`no built-in product ${id}`);
+    return [container, product];
+  }),
+);
+
+/** A reading of `container` at `at`, with its product's id. */
+function streamReading(container: string, at: number, temperature: number | null) {
+  return makeReading(container, at, {
+    temperature,
+    product_id: PRODUCT_OF.get(container)?.id ?? "P01",
+  });
+}
 
 /** One window as both sides report it (times in ms since the epoch). */
 export interface WindowRow {
@@ -49,7 +74,7 @@ export function edgeWindows(
   const engine = new RuleEngine({
     gatewayId: "gw",
     rules: rulesSchema.parse({ window: { seconds: 60, allowedLatenessSeconds: latenessS } }),
-    containers: new Map(["A", "B", "C"].map((id) => [id, CARROTS])),
+    containers: PRODUCT_OF,
   });
   const alerts = [...engine.evaluate(arrivals), ...engine.flush()];
   if (!lateAllowed && engine.lateReadings !== 0)
@@ -71,9 +96,13 @@ export function edgeWindows(
   return lateAllowed ? { windows, late: engine.lateReadings } : windows;
 }
 
-/** Temperatures that test the edge of the rule: exactly 18, just around it, nulls, and others. */
+/**
+ * Temperatures that test the edges of the rule: exactly 18 and 8 (vaccines), just around them,
+ * nulls, and others.
+ */
 const temperature = fc.oneof(
   fc.constantFrom(18, 18.0, 17.99, 18.01, 17.9, 18.1, null),
+  fc.constantFrom(8, 7.99, 8.01, 7.9, 8.1),
   fc.double({ min: -30, max: 45, noNaN: true }).map((v) => Math.round(v * 100) / 100),
 );
 /** Event times that favour window edges (…:00.000, …:59.999) over a few minutes. */
@@ -108,10 +137,7 @@ export const windowStreams = fc
       .map((d) => {
         const seq = (seqs.get(d.container) ?? 0) + 1;
         seqs.set(d.container, seq);
-        const r: ReeferReading = {
-          ...makeReading(d.container, T0 + d.t, { temperature: d.temperature }),
-          seq,
-        };
+        const r: ReeferReading = { ...streamReading(d.container, T0 + d.t, d.temperature), seq };
         return { r, arrival: d.t + d.jitter };
       });
     // Arrival order: by event time plus a delay within the lateness, so out-of-order but never late.
@@ -141,7 +167,7 @@ export const lateWindowStreams = fc
     [...draws]
       .sort((a, b) => a.t - b.t)
       .map((d, i) => ({
-        r: { ...makeReading("A", T0 + d.t, { temperature: d.temperature }), seq: i + 1 },
+        r: { ...streamReading("A", T0 + d.t, d.temperature), seq: i + 1 },
         arrival: d.t + d.delay,
       }))
       .sort((a, b) => a.arrival - b.arrival)

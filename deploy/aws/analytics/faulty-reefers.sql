@@ -1,11 +1,12 @@
 -- reefer-edge: the cloud's half of the seed's rule, for Amazon Managed Service for Apache Flink
 -- (Flink SQL; Kinesis Data Analytics for SQL was shut down in January 2026).
 --
--- Per container and minute of event time, the readings over 18 °C, written to the
--- faulty-reefers stream. The edge agent evaluates the same windows with the same defaults
--- (rules.window.seconds: 60, rules.window.allowedLatenessSeconds: 10,
--- rules.temperature.threshold: 18), so both sides produce the same alert for the same readings;
--- test/deploy/flink-sql.test.ts fails if these constants drift apart.
+-- Per container and minute of event time, the readings over their product's threshold (the
+-- product table's, 18 °C for products it names none for), written to the faulty-reefers
+-- stream. The edge agent evaluates the same windows with the same defaults
+-- (rules.window.seconds: 60, rules.window.allowedLatenessSeconds: 10, the same product table),
+-- so both sides produce the same alert for the same readings; test/deploy/flink-sql.test.ts
+-- fails if these drift apart.
 --
 -- Run it as a Studio notebook paragraph (%flink.ssql) or package it in a Flink application with
 -- the Kinesis connector; ${AWS_REGION} is replaced at deployment.
@@ -90,7 +91,13 @@ SELECT container_id, window_start, window_end,
 FROM TABLE(TUMBLE(TABLE telemetries, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
 -- A record that is no reading (no container, no time that parses) counts in no window; its
 -- event time above only keeps it from failing the job.
-WHERE temperature > 18
+WHERE temperature >
+  -- product thresholds: generated from core/products.ts by npm run config:docs; edit there
+  CASE product_id
+    WHEN 'P06' THEN 8
+    ELSE 18
+  END
+  -- end of product thresholds
   AND container_id IS NOT NULL
   AND TO_TIMESTAMP(REPLACE(REPLACE(measurement_time, 'T', ' '), 'Z', ''), 'yyyy-MM-dd HH:mm:ss.SSS') IS NOT NULL
 GROUP BY container_id, window_start, window_end;

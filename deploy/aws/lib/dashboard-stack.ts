@@ -161,7 +161,7 @@ export class DashboardStack extends Stack {
               {
                 barChartVisual: {
                   visualId: "excursions-per-day",
-                  title: title("Readings over 18 °C per day, by container"),
+                  title: title("Readings over their product's threshold per day, by container"),
                   chartConfiguration: {
                     fieldWells: {
                       barChartAggregatedFieldWells: {

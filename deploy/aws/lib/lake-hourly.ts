@@ -1,3 +1,5 @@
+import { productThresholdCase } from "./product-thresholds.js";
+
 /**
  * The lake's hourly table: one row per container and hour, deduplicated by (container_id, seq),
  * in Parquet, one partition a day. The dashboard reads it instead of the readings: 90 days of
@@ -32,16 +34,11 @@ export const HOURLY_COLUMNS: readonly { readonly name: string; readonly type: st
 ];
 
 /**
- * The threshold the hourly rows count readings over: the seed rule's 18 °C, as the excursions
- * query and the Flink job use it (per-product thresholds: issue #24's product table).
- */
-export const HOURLY_THRESHOLD_C = 18;
-
-/**
  * One day of hourly rows, written as Parquet under the day's prefix (Athena UNLOAD, which needs
  * the prefix empty: the compaction empties it first, so a run repeated gives the same rows).
  * Readings are deduplicated by (container_id, seq), the live copy first; a reading belongs to
- * the day and hour of its own time, as the readings table files it.
+ * the day and hour of its own time, as the readings table files it. "Over" is over the product
+ * table's threshold, as the Flink job and the edge count it.
  */
 export function hourlyUnloadSql(
   database: string,
@@ -60,7 +57,7 @@ export function hourlyUnloadSql(
          max(temperature) AS temperature_max,
          avg(temperature) AS temperature_avg,
          avg(target_temperature) AS target_temperature,
-         count_if(temperature > ${HOURLY_THRESHOLD_C}) AS over_threshold,
+         count_if(temperature > ${productThresholdCase().replace(/\n/g, "\n         ")}) AS over_threshold,
          count_if(source = 'backfill') AS backfilled
   FROM (
     SELECT r.*, row_number() OVER (PARTITION BY container_id, seq ORDER BY source DESC) AS copy

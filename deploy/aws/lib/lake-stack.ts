@@ -9,6 +9,7 @@ import type { Bucket, CfnBucket } from "aws-cdk-lib/aws-s3";
 import type { Construct } from "constructs";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { HourlyCompaction } from "./hourly-compaction.js";
+import { productThresholdCase } from "./product-thresholds.js";
 import { READING_COLUMNS } from "./lake-columns.js";
 import { acknowledge } from "./nag.js";
 import { COLDER_WITH_AGE, secureBucket } from "./secure-bucket.js";
@@ -253,10 +254,10 @@ ORDER BY seq`,
   ExcursionsQuery: {
     name: "excursions-per-day",
     description:
-      "Per day and container: readings over 18 °C (the seed rule's threshold) and the hottest",
+      "Per day and container: readings over their product's threshold (the product table's) and the hottest",
     sql: `SELECT date, container_id, count(*) AS readings_over, max(temperature) AS max_temperature
 FROM (${DEDUPLICATED})
-WHERE temperature > 18
+WHERE temperature > ${productThresholdCase()}
 GROUP BY date, container_id
 ORDER BY date, readings_over DESC`,
   },

@@ -108,6 +108,9 @@ describe.skipIf(moto.skip)("the hourly table's daily compaction", () => {
       expect(sql).toContain(`TO 's3://${bucket}/${HOURLY_PREFIX}date=${day}/'`);
       expect(sql).toContain("PARTITION BY container_id, seq");
       expect(sql).toContain("format = 'PARQUET'");
+      // Over the product table's thresholds, as the Flink job and the edge count.
+      expect(sql).toContain("count_if(temperature > CASE product_id");
+      expect(sql).toContain("WHEN 'P06' THEN 8");
     }
   });
 });

@@ -10,6 +10,7 @@ import { JOB_JAR } from "../lib/analytics-stack.js";
 import { DEFAULT_AUDIT_RETENTION_DAYS } from "../lib/audit-ledger.js";
 import { READING_COLUMNS } from "../lib/lake-columns.js";
 import { HOURLY_COLUMNS, HOURLY_TABLE } from "../lib/lake-hourly.js";
+import { productThresholdCase } from "../lib/product-thresholds.js";
 import { projectRoot } from "../lib/project-root.js";
 import {
   DELIVERY_STREAMS,
@@ -414,6 +415,13 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
       },
     });
     expect(SAVED_QUERIES.DeduplicatedQuery?.sql).toContain("PARTITION BY container_id, seq");
+    // Excursions by the product table's thresholds, the Flink job's own CASE.
+    expect(SAVED_QUERIES.ExcursionsQuery?.sql).toContain(
+      `WHERE temperature > ${productThresholdCase()}`,
+    );
+    expect(productThresholdCase()).toMatch(
+      /^CASE product_id\n\s+WHEN 'P06' THEN 8\n\s+ELSE 18\n\s+END$/,
+    );
   });
 
   it("acts on faulty-reefers idempotently: partial batch failures, an on-failure queue, alarms", () => {
