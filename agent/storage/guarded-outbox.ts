@@ -96,7 +96,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
 
   /** A background WAL sync failed: the storage is failing even though commits still work. */
   syncFailed(error: Error): void {
-    this.watch.failed(describeStorageFailure(error), this.at(), (c) => this.lastSeq(c));
+    this.raise(describeStorageFailure(error));
     this.options.metrics.increment("storage_failures", 1, { operation: "sync" });
   }
 
@@ -125,12 +125,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     behind: WriteBehind,
     readings: ReeferReading[],
   ): ReeferReading[] {
-    try {
-      behind.reserve(outbox, readings);
-    } catch (error) {
-      if (!isStorageFailure(error)) throw error;
-      this.fail(error, "commit");
-    }
+    this.guarded(() => behind.reserve(outbox, readings), "commit");
     return readings;
   }
 
@@ -140,15 +135,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
 
   /** The outbox's last seq of a container; undefined when there is no outbox or it failed. */
   private lastSeqOnDisk(containerId: string): number | undefined {
-    const outbox = this.outbox;
-    if (!outbox) return undefined;
-    try {
-      return outbox.lastSeq(containerId);
-    } catch (error) {
-      if (!isStorageFailure(error)) throw error;
-      this.fail(error, "read");
-      return undefined;
-    }
+    return this.guarded(() => this.outbox?.lastSeq(containerId));
   }
 
   commit(batch: CaptureBatch): GuardedCaptureResult {
@@ -178,68 +165,24 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     behind: WriteBehind,
     batch: CaptureBatch,
   ): GuardedCaptureResult {
-    const readings = batch.readings ?? [];
-    const later = readings.filter((_, i) => batch.held?.[i] !== true);
-    const now = readings.filter((_, i) => batch.held?.[i] === true);
-    const { promote, drop } = batch;
-    const alerts = batch.alerts ?? [];
-    let evictedTelemetry = 0;
-    let evictedAlerts = 0;
-    // Each reading as it goes on: stamped by the audit log, in place of the one given.
-    const stamped = new Map<ReeferReading, ReeferReading>();
-    // Stamped as they go to memory, so that what the broker acknowledges from there is logged
-    // too; the outbox stores them as stamped if they wait long enough.
-    const trail = outbox.audit;
-    let ahead: ReeferReading[] = later;
-    try {
-      if (trail) ahead = later.map((r) => trail.stampAhead(r).record);
-    } catch (error) {
-      if (!isStorageFailure(error)) throw error;
-      this.fail(error, "commit");
-      return this.holdInMemory(batch);
+    const tick = behind.capture(outbox, batch);
+    if ("failed" in tick) {
+      this.fail(tick.failed, "commit");
+      return this.holdInMemory(tick.hold);
     }
-    for (const [i, r] of later.entries()) stamped.set(r, ahead[i] ?? r);
-    if (now.length > 0 || alerts.length > 0 || (promote?.size ?? 0) > 0 || (drop?.size ?? 0) > 0) {
-      try {
-        const result = outbox.commit({ ...batch, readings: now, held: now.map(() => true) });
-        evictedTelemetry = result.evictedTelemetry;
-        evictedAlerts = result.evictedAlerts;
-        for (const [i, r] of now.entries()) stamped.set(r, result.readings[i] ?? r);
-      } catch (error) {
-        if (!isStorageFailure(error)) throw error;
-        this.fail(error, "commit");
-        // Memory holds them all, those stamped as stamped (their leaves are in the log).
-        return this.holdInMemory({ ...batch, readings: readings.map((r) => stamped.get(r) ?? r) });
-      }
-    }
-    this.seqs.note(readings);
-    const at = Math.floor(this.options.clock.now());
-    const dropped = this.memory.hold(ahead, [], at, batch.clockEpoch ?? null);
-    for (const payload of dropped.dropped) trail?.droppedAhead(payload, "evicted");
-    this.options.metrics.increment("readings_dropped", dropped.droppedReadings, {
+    this.seqs.note(batch.readings ?? []);
+    this.options.metrics.increment("readings_dropped", tick.droppedFromMemory, {
       reason: "write_behind_full",
     });
     this.flushBehind(behind, false);
     if (this.outbox) this.watch.worked(this.at(), (c) => this.lastSeq(c));
     this.options.metrics.set("memory_lane_rows", this.memory.size);
-    return {
-      readings: readings.map((r) => stamped.get(r) ?? r),
-      evictedTelemetry,
-      evictedAlerts,
-      stored: later.length === 0,
-    };
+    return tick.result;
   }
 
   /** Writes what memory has held long enough (WriteBehind.flush); a storage failure fails over. */
   private flushBehind(behind: WriteBehind, all: boolean): void {
-    const outbox = this.outbox;
-    if (!outbox) return;
-    try {
-      behind.flush(outbox, all);
-    } catch (error) {
-      if (!isStorageFailure(error)) throw error;
-      this.fail(error, "commit");
-    }
+    this.guarded(() => this.outbox && behind.flush(this.outbox, all), "commit");
   }
 
   private holdInMemory(batch: CaptureBatch): GuardedCaptureResult {
@@ -374,13 +317,14 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   }
 
   /** Runs `work` on the outbox; a storage failure turns to memory and answers undefined. */
-  private guarded<T>(work: () => T): T | undefined {
+  /** Runs `work` on the outbox; a storage failure fails over (and gives undefined). */
+  private guarded<T>(work: () => T, operation: "read" | "commit" = "read"): T | undefined {
     if (!this.outbox) return undefined;
     try {
       return work();
     } catch (error) {
       if (!isStorageFailure(error)) throw error;
-      this.fail(error, "read");
+      this.fail(error, operation);
       return undefined;
     }
   }
@@ -389,7 +333,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     const reason = describeStorageFailure(error);
     const { metrics, logger } = this.options;
     metrics.increment("storage_failures", 1, { operation });
-    this.watch.failed(reason, this.at(), (c) => this.lastSeq(c));
+    this.raise(reason);
     const outbox = this.outbox;
     if (outbox) {
       // Seqs first, while the outbox may still answer reads: memory goes on from them.
@@ -423,9 +367,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     if (this.reopening.mountPointLeftEmpty) {
       // The folder is now on another file system: the card's mount point, left empty. A fresh
       // outbox there would vanish under the card when it is mounted again.
-      this.watch.failed("the outbox's file system is not mounted", this.at(), (c) =>
-        this.lastSeq(c),
-      );
+      this.raise("the outbox's file system is not mounted");
       this.reopening.schedule();
       return;
     }
@@ -436,7 +378,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
       if (!isStorageFailure(error)) {
         logger.error({ err: error }, "the outbox could not be opened again; trying later");
       } else {
-        this.watch.failed(describeStorageFailure(error), this.at(), (c) => this.lastSeq(c));
+        this.raise(describeStorageFailure(error));
       }
       this.reopening.schedule();
       return;
@@ -454,7 +396,7 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     } catch (error) {
       letGo(outbox);
       if (!isStorageFailure(error)) throw error;
-      this.watch.failed(describeStorageFailure(error), this.at(), (c) => this.lastSeq(c));
+      this.raise(describeStorageFailure(error));
       this.reopening.schedule();
     }
   }
@@ -467,15 +409,22 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
       // Corrupt at open and moved aside: the readings it held wait in that file, not here. The
       // alert says so (raised now, cleared once the new file has worked for a while).
       const { movedTo, reason } = outbox.recovery;
-      this.watch.failed(
-        `the outbox was corrupt (${reason}); moved aside to ${movedTo}`,
-        this.at(),
-        (c) => this.lastSeq(c),
-      );
+      this.raise(`the outbox was corrupt (${reason}); moved aside to ${movedTo}`);
     }
+    const replaced = outbox.audit?.replaced;
+    if (replaced)
+      this.options.logger.warn(
+        { replaced, logId: outbox.audit.logId },
+        "the audit log begins anew: the last process stopped with readings stamped in memory (write-behind), whose indexes the old log may have published; it ends at its last checkpoint",
+      );
     this.routing.clear();
     this.reopening.opened();
     if (this.sessionBegun) outbox.beginSession();
+  }
+
+  /** Raises storage_failing (or keeps it raised) for `reason`. */
+  private raise(reason: string): void {
+    this.watch.failed(reason, this.at(), (c) => this.lastSeq(c));
   }
 
   private at(): { wall: number; mono: number } {

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from "node:crypto";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import {
@@ -11,6 +11,7 @@ import {
 import { droppedCount } from "../../core/audit/gap.js";
 import { verifyLog, type LoggedRecord } from "../../core/audit/verify-log.js";
 import { Metrics } from "../../core/metrics.js";
+import { captureLogs } from "../../test/support/logs.js";
 import { useOutboxes } from "../../test/support/outbox-fixture.js";
 import { makeReading } from "../../test/support/readings.js";
 import type { OutboxRow } from "../outbox/publish-queue.js";
@@ -40,7 +41,7 @@ describe("write-behind with the audit log", () => {
     lake.notes = [];
   });
 
-  function start(): GuardedOutbox {
+  function start(logger: Logger = pino({ level: "silent" })): GuardedOutbox {
     const box = new GuardedOutbox({
       open: () => outboxes.open(),
       path: outboxes.path,
@@ -50,7 +51,7 @@ describe("write-behind with the audit log", () => {
         ["C02", "P02"],
       ]),
       clock,
-      logger: pino({ level: "silent" }),
+      logger,
       metrics: new Metrics(),
       memoryRows: 100,
       clearAfterMs: 60_000,
@@ -153,11 +154,17 @@ describe("write-behind with the audit log", () => {
     capture(box, "C01"); // published from memory after the checkpoint, then the power goes
     publish(box);
     box.current?.close(); // a crash: nothing flushed, the mark left
-    const next = start();
+    const logs = captureLogs("warn");
+    const next = start(logs.logger);
     const second = next.current?.audit?.logId ?? "";
     expect(second).not.toBe(first);
     expect(next.current?.audit?.replaced).toBe(first);
     expect(next.current?.audit?.size).toBe(0);
+    // The operator is told, with both ids.
+    expect(logs.lines.find((l) => l.msg.startsWith("the audit log begins anew"))).toMatchObject({
+      replaced: first,
+      logId: second,
+    });
     capture(next, "C01");
     publish(next);
     checkpoint(next);

@@ -1,8 +1,19 @@
-import type { CaptureResult, Outbox } from "../outbox/outbox.js";
+import type { CaptureBatch, CaptureResult, Outbox } from "../outbox/outbox.js";
 import { LANE } from "../outbox/publish-queue.js";
 import type { ReeferReading } from "../../core/record.js";
 import type { MemoryLane } from "./memory-lane.js";
 import type { RowRouting } from "./row-routing.js";
+import type { GuardedCaptureResult } from "./capture-store.js";
+import { isStorageFailure } from "./storage-failure.js";
+
+/**
+ * A write-behind tick's outcome: done (with the readings dropped from a full memory lane), or
+ * the storage failed and `hold` is what memory must keep instead (those the audit log stamped
+ * as stamped: their leaves are in the log).
+ */
+export type WriteBehindTick =
+  | { readonly result: GuardedCaptureResult; readonly droppedFromMemory: number }
+  | { readonly failed: unknown; readonly hold: CaptureBatch };
 
 /**
  * Seqs reserved on disk ahead of use under write-behind: a reading may reach the broker before
@@ -55,6 +66,59 @@ export class WriteBehind {
     if (ahead.size === 0) return;
     outbox.ensureSeqsAbove(ahead);
     for (const [id, seq] of ahead) this.reserved.set(id, seq);
+  }
+
+  /**
+   * A tick under write-behind: its telemetry goes to the memory lane (published from there at
+   * once), stamped by the audit log as it goes, so that what the broker acknowledges from
+   * memory is logged too; what must be on disk now goes to the outbox: alerts, readings held by
+   * report by exception, and the fate of held ones. Throws what is not a storage failure.
+   */
+  capture(outbox: Outbox, batch: CaptureBatch): WriteBehindTick {
+    const readings = batch.readings ?? [];
+    const later = readings.filter((_, i) => batch.held?.[i] !== true);
+    const now = readings.filter((_, i) => batch.held?.[i] === true);
+    const { promote, drop } = batch;
+    const alerts = batch.alerts ?? [];
+    let evicted = { evictedTelemetry: 0, evictedAlerts: 0 };
+    // Each reading as it goes on, in place of the one given: stamped by the audit log.
+    const stamped = new Map<ReeferReading, ReeferReading>();
+    const trail = outbox.audit;
+    let ahead: ReeferReading[] = later;
+    try {
+      if (trail) ahead = later.map((r) => trail.stampAhead(r).record);
+    } catch (error) {
+      if (!isStorageFailure(error)) throw error;
+      return { failed: error, hold: batch };
+    }
+    for (const [i, r] of later.entries()) stamped.set(r, ahead[i] ?? r);
+    if (now.length > 0 || alerts.length > 0 || (promote?.size ?? 0) > 0 || (drop?.size ?? 0) > 0) {
+      try {
+        const result = outbox.commit({ ...batch, readings: now, held: now.map(() => true) });
+        evicted = {
+          evictedTelemetry: result.evictedTelemetry,
+          evictedAlerts: result.evictedAlerts,
+        };
+        for (const [i, r] of now.entries()) stamped.set(r, result.readings[i] ?? r);
+      } catch (error) {
+        if (!isStorageFailure(error)) throw error;
+        return {
+          failed: error,
+          hold: { ...batch, readings: readings.map((r) => stamped.get(r) ?? r) },
+        };
+      }
+    }
+    const at = Math.floor(this.options.now());
+    const dropped = this.memory.hold(ahead, [], at, batch.clockEpoch ?? null);
+    for (const payload of dropped.dropped) trail?.droppedAhead(payload, "evicted");
+    return {
+      result: {
+        readings: readings.map((r) => stamped.get(r) ?? r),
+        ...evicted,
+        stored: later.length === 0,
+      },
+      droppedFromMemory: dropped.droppedReadings,
+    };
   }
 
   /**
