@@ -2,6 +2,7 @@ import { ConfigError } from "../../config/load.js";
 import { createRequire } from "node:module";
 import type { IClientOptions } from "mqtt";
 import type { BrokerClient, LinkEvents } from "./broker-client.js";
+import { withConnackCode } from "./errors.js";
 import type { mqtt5 as Mqtt5, iot as Iot } from "aws-iot-device-sdk-v2";
 
 type Sdk = { mqtt5: typeof Mqtt5; iot: typeof Iot };
@@ -97,7 +98,7 @@ class CrtConnection implements BrokerClient {
       events.connected();
     });
     this.client.on("connectionFailure", (event) => {
-      events.failed(asError(event.error));
+      events.failed(withConnackCode(asError(event.error), event.connack?.reasonCode));
       this.close();
     });
     this.client.on("disconnection", (event) => {

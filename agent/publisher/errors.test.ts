@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeConnectionError } from "./errors.js";
+import { describeConnectionError, withConnackCode } from "./errors.js";
 
 /** An OpenSSL alert error as Node reports it: a code and a message with the alert number. */
 const alert = (code: string, number: number) =>
@@ -50,6 +50,22 @@ describe("describeConnectionError", () => {
     const timeout = describeConnectionError(new Error("connack timeout"));
     expect(timeout.kind).toBe("busy");
     expect(timeout.message).toMatch(/no CONNACK in time/);
+    // The CRT's names for the same: its CONNACK timeout, and a refusal with the CONNACK's code.
+    expect(
+      describeConnectionError(
+        Object.assign(new Error("libaws-c-mqtt: AWS_ERROR_MQTT5_CONNACK_TIMEOUT"), {
+          error_name: "AWS_ERROR_MQTT5_CONNACK_TIMEOUT",
+        }),
+      ),
+    ).toMatchObject({ kind: "busy" });
+    const refused = () => new Error("AWS_ERROR_MQTT5_CONNACK_CONNECTION_REFUSED");
+    expect(describeConnectionError(withConnackCode(refused(), 0x9f))).toMatchObject({
+      kind: "busy",
+    });
+    expect(describeConnectionError(withConnackCode(refused(), 0x87))).toMatchObject({
+      kind: "credentials",
+    });
+    expect(describeConnectionError(withConnackCode(refused(), undefined)).kind).toBe("network");
     expect(describeConnectionError(new Error("connect ECONNREFUSED 127.0.0.1:8883"))).toEqual({
       kind: "network",
       message: "connect ECONNREFUSED 127.0.0.1:8883",

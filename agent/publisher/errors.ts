@@ -138,6 +138,16 @@ const CONNACK_CODES: Record<number, ConnectionProblem> = {
   },
 };
 
+/**
+ * The CRT's connection failure with its CONNACK's refusal as `code`, the number MQTT.js gives
+ * (its error alone is AWS_ERROR_MQTT5_CONNACK_CONNECTION_REFUSED, whatever the reason): so a
+ * throttled CONNECT (0x9F) is classified busy, a refused policy (0x87) credentials, as over MQTT.js.
+ */
+export function withConnackCode(error: Error, reasonCode: number | undefined): Error {
+  if (reasonCode === undefined || reasonCode < 0x80) return error;
+  return Object.assign(error, { code: reasonCode });
+}
+
 export function describeConnectionError(error: unknown): ConnectionProblem {
   const err = error as { code?: unknown; message?: unknown };
   const text = typeof err.message === "string" ? err.message : String(error);
@@ -164,9 +174,14 @@ export function describeConnectionError(error: unknown): ConnectionProblem {
         "the broker does not trust this gateway's certificate (unknown CA): is it registered and active?",
     };
   }
-  // MQTT.js's connectTimeout: the broker took the connection (or its TLS handshake) but sent
-  // no CONNACK in time, as an overloaded one does.
-  if (/connack timeout/i.test(text))
+  // MQTT.js's connectTimeout ("connack timeout") and the CRT's AWS_ERROR_MQTT5_CONNACK_TIMEOUT
+  // (its message or its error_name): the broker took the connection (or its TLS handshake) but
+  // sent no CONNACK in time, as an overloaded one does.
+  const crtName = (error as { error_name?: unknown } | null)?.error_name;
+  if (
+    /connack[ _]timeout/i.test(text) ||
+    (typeof crtName === "string" && crtName.includes("CONNACK_TIMEOUT"))
+  )
     return { kind: "busy", message: "no CONNACK in time: the broker is overloaded or throttling" };
   return { kind: "network", message: text };
 }
