@@ -252,10 +252,8 @@ export class Outbox implements PublishQueue {
         this.sequences.save(reading.container_id, reading.seq);
         const lane = batch.held?.[i] === true ? LANE.held : LANE.telemetry;
         // Stamped in memory already (write-behind, `stampAhead`): stored as it was published.
-        const logged =
-          trail && batch.unlogged?.[i] !== true && !(LOG_INDEX_FIELD in reading)
-            ? trail.stamp(reading)
-            : null;
+        const stampable = trail && batch.unlogged?.[i] !== true && !(LOG_INDEX_FIELD in reading);
+        const logged = stampable ? trail.stamp(reading) : null;
         stored.push(logged?.record ?? reading);
         // What the agent reports captured is byte for byte what it stores and publishes: a
         // logged reading's keys are in canonical order, and its JSON is its leaf's text.

@@ -32,7 +32,7 @@ export class HourlyCompaction extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const location = `s3://${props.bucket.bucketName}/${HOURLY_PREFIX}`;
-    const table = new CfnTable(this, "Table", {
+    new CfnTable(this, "Table", {
       catalogId: stack.account,
       databaseName: props.database,
       tableInput: {
@@ -73,7 +73,6 @@ export class HourlyCompaction extends Construct {
         LAKE_WORKGROUP: props.workGroup,
       },
     });
-    table.node.addDependency(this.fn);
     const workGroupArn = stack.formatArn({
       service: "athena",
       resource: "workgroup",
