@@ -72,7 +72,7 @@ export function buildPipeline(parts: PipelineParts): Pipeline {
       bytesPerSecond: config.publish.maxBytesPerSecond,
     },
     tls: parts.tls,
-    queue: outbox,
+    queue: outbox.queue,
     clock,
     logger: logger.child({ component: "publisher" }),
     metrics,

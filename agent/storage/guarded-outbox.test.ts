@@ -86,12 +86,12 @@ describe("GuardedOutbox: the outbox through failing storage", () => {
     expect(result.stored).toBe(false);
     expect(metrics.get("readings_not_stored")).toBe(3);
     // The publisher drains memory: alerts first, then readings as live traffic.
-    box.beginSession();
-    expect(box.takeAlerts(10).map((r) => r.containerId)).toEqual(["C01", "C02"]);
-    const live = box.takeLive(10);
+    box.queue.beginSession();
+    expect(box.queue.takeAlerts(10).map((r) => r.containerId)).toEqual(["C01", "C02"]);
+    const live = box.queue.takeLive(10);
     expect(live.map((r) => r.seq)).toEqual([T0 + 1, T0 + 2, T0 + 1]);
-    box.accept([live[0]?.id ?? 0]); // C01's first reached the broker
-    box.release(live.slice(1));
+    box.queue.accept([live[0]?.id ?? 0]); // C01's first reached the broker
+    box.queue.release(live.slice(1));
 
     // Retries wait 1 s, then 2 s, then 4 s at most.
     vi.advanceTimersByTime(1000);
@@ -142,8 +142,8 @@ describe("GuardedOutbox: the outbox through failing storage", () => {
     for (let i = 0; i < 120; i++) box.commit({ readings: box.nextSeqs([makeReading("C01")]) });
     expect(box.pending()).toEqual({ alerts: 2, telemetry: 98 });
     expect(metrics.get("readings_dropped", { reason: "storage_failing" })).toBe(23);
-    box.beginSession();
-    expect(box.takeLive(1)[0]?.seq).toBe(T0 + 24);
+    box.queue.beginSession();
+    expect(box.queue.takeLive(1)[0]?.seq).toBe(T0 + 24);
     box.close();
   });
 
@@ -169,19 +169,19 @@ describe("GuardedOutbox: the outbox through failing storage", () => {
 
     it("publishes at once from memory and never writes what the broker acknowledged in time", () => {
       const { box, stored } = behind();
-      box.beginSession();
+      box.queue.beginSession();
       const first = box.commit({
         readings: box.nextSeqs([makeReading("C01"), makeReading("C02")]),
       });
       expect(first.stored).toBe(false);
       // Seqs are reserved on disk before any reading with them can leave.
       expect(lastSeqOnDisk(box, "C01")).toBe(1 + SEQ_RESERVATION);
-      const live = box.takeLive(10);
+      const live = box.queue.takeLive(10);
       expect(live.map((r) => [r.containerId, r.seq])).toEqual([
         ["C01", 1],
         ["C02", 1],
       ]);
-      box.accept(live.map((r) => r.id));
+      box.queue.accept(live.map((r) => r.id));
       wall += 6000;
       box.commit({ readings: box.nextSeqs([makeReading("C01")]) });
       expect(rowsOnDisk(box)).toEqual([]);
@@ -200,27 +200,27 @@ describe("GuardedOutbox: the outbox through failing storage", () => {
       expect(rowsOnDisk(box)).toEqual([1, 2, 3, 4, 5, 6]);
       expect(stored).toEqual([1, 2, 3, 4, 5, 6]);
       // A new connection finds them in the outbox (its backlog), each once, none in memory.
-      box.beginSession();
-      expect(box.takeLive(10)).toEqual([]);
-      expect(box.takeBackfill(1 << 20, 100).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      box.queue.beginSession();
+      expect(box.queue.takeLive(10)).toEqual([]);
+      expect(box.queue.takeBackfill(1 << 20, 100).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
       box.close();
     });
 
     it("a row in flight when it is written is settled by its acknowledgement, not sent twice", () => {
       const { box } = behind();
-      box.beginSession();
+      box.queue.beginSession();
       box.commit({ readings: box.nextSeqs([makeReading("C01"), makeReading("C01")]) });
-      const [first, second] = box.takeLive(10);
+      const [first, second] = box.queue.takeLive(10);
       wall += 5000;
       box.commit({ readings: box.nextSeqs([makeReading("C01")]) }); // writes all three
       expect(rowsOnDisk(box)).toEqual([1, 2, 3]);
       // Only the one that was not in flight is taken from the outbox.
-      expect(box.takeLive(10).map((r) => r.seq)).toEqual([3]);
-      box.accept([first?.id ?? 0]);
+      expect(box.queue.takeLive(10).map((r) => r.seq)).toEqual([3]);
+      box.queue.accept([first?.id ?? 0]);
       expect(rowsOnDisk(box)).toEqual([2, 3]);
       // Released (the link dropped): taken again, from the outbox.
-      if (second) box.release([second]);
-      expect(box.takeLive(10).map((r) => r.seq)).toEqual([2]);
+      if (second) box.queue.release([second]);
+      expect(box.queue.takeLive(10).map((r) => r.seq)).toEqual([2]);
       box.close();
     });
 

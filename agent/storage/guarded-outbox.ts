@@ -1,5 +1,5 @@
-import type { CaptureBatch, Outbox, OutboxRow } from "../outbox/outbox.js";
-import type { PublishQueue } from "../outbox/publish-queue.js";
+import type { CaptureBatch, Outbox } from "../outbox/outbox.js";
+import { FailoverQueue } from "./failover-queue.js";
 import type { ReeferReading, UnsequencedReading } from "../../core/record.js";
 import type { StorageAlert } from "../../core/alerts.js";
 import { GivenSeqs } from "./given-seqs.js";
@@ -30,10 +30,9 @@ export { SEQ_RESERVATION } from "./write-behind.js";
  * clears once the storage has worked for `clearAfterMs`. No restart is needed, and a dead disk
  * at start is met the same way instead of a crash loop.
  *
- * Rows the publisher took from the outbox before it failed may be acknowledged after the swap:
- * those acknowledgements are ignored (their rows are sent again: duplicates, never a loss).
+ * The publisher takes rows through `queue` (FailoverQueue): memory first, then the disk.
  */
-export class GuardedOutbox implements PublishQueue, CaptureStore {
+export class GuardedOutbox implements CaptureStore {
   private outbox: Outbox | null = null;
   private readonly memory: MemoryLane;
   private readonly watch: StorageWatch;
@@ -41,7 +40,8 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
   /** Where acknowledgements and releases go: memory, the current outbox, or nowhere. */
   private readonly routing = new RowRouting();
   private readonly reopening: ReopenSchedule;
-  private sessionBegun = false;
+  /** The publisher's queue: memory first, then the outbox on the disk. */
+  readonly queue: FailoverQueue;
   /** Write-behind (`writeBehindMs` > 0), or null. */
   private readonly behind: WriteBehind | null;
   private closed = false;
@@ -51,6 +51,12 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     this.seqs = new GivenSeqs(
       () => options.clock.now(),
       (containerId) => this.lastSeqOnDisk(containerId),
+    );
+    this.queue = new FailoverQueue(
+      this.memory,
+      this.routing,
+      (work) => this.onDisk(work),
+      (rows) => options.metrics.set("memory_lane_rows", rows),
     );
     this.watch = new StorageWatch(options.gatewayId, options.containers, options.clearAfterMs);
     this.reopening = new ReopenSchedule(options.path, options.retryMs, () => {
@@ -218,56 +224,9 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     return inMemory + (this.guarded(() => this.outbox?.correctClock(epoch, deltaMs)) ?? 0);
   }
 
-  // The publisher's queue: the memory lane first (alerts, then its readings as live traffic),
-  // then the outbox.
-
-  beginSession(): void {
-    this.sessionBegun = true;
-    this.routing.clear();
-    this.memory.beginSession();
-    this.guarded(() => this.outbox?.beginSession());
-  }
-
-  takeAlerts(limit: number): OutboxRow[] {
-    const held = this.memory.takeAlerts(limit);
-    if (held.length > 0) return held;
-    return this.track(this.guarded(() => this.outbox?.takeAlerts(limit)));
-  }
-
-  takeLive(limit: number): OutboxRow[] {
-    const held = this.memory.takeLive(limit);
-    if (held.length > 0) return held;
-    return this.track(this.guarded(() => this.outbox?.takeLive(limit)));
-  }
-
-  takeBackfill(maxBytes: number, maxRows: number, perRowBytes?: number): OutboxRow[] {
-    return this.track(
-      this.guarded(() => this.outbox?.takeBackfill(maxBytes, maxRows, perRowBytes)),
-    );
-  }
-
-  accept(ids: readonly number[]): void {
-    this.settle(ids, (mine) => this.outbox?.accept(mine));
-  }
-
-  reject(ids: readonly number[], reason: string): void {
-    // Refused for good from memory: the audit log declares what it had stamped.
-    const trail = this.outbox?.audit;
-    if (trail)
-      for (const payload of this.memory.payloadsOf(ids)) trail.droppedAhead(payload, "dead_letter");
-    this.settle(ids, (mine) => this.outbox?.reject(mine, reason));
-  }
-
-  release(rows: readonly OutboxRow[]): void {
-    const { memory, outbox } = this.routing.rows(rows);
-    for (const id of memory) this.memory.release(id);
-    if (outbox.length > 0) this.guarded(() => this.outbox?.release(outbox));
-  }
-
+  /** What waits to be published, in memory and on the disk. */
   pending(): { alerts: number; telemetry: number } {
-    const held = this.memory.pending();
-    const stored = this.guarded(() => this.outbox?.pending()) ?? { alerts: 0, telemetry: 0 };
-    return { alerts: held.alerts + stored.alerts, telemetry: held.telemetry + stored.telemetry };
+    return this.queue.pending();
   }
 
   stats(): OutboxStats {
@@ -294,20 +253,6 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     if (outbox) letGo(outbox);
   }
 
-  /** Settles ids: memory rows by themselves, the current outbox's through it, stale ones ignored. */
-  private settle(ids: readonly number[], settle: (mine: number[]) => void): void {
-    const { memory, outbox } = this.routing.ids(ids);
-    this.memory.forget(memory);
-    this.options.metrics.set("memory_lane_rows", this.memory.size);
-    if (outbox.length > 0) this.guarded(() => settle(outbox));
-  }
-
-  private track(rows: OutboxRow[] | undefined): OutboxRow[] {
-    if (!rows) return [];
-    this.routing.track(rows);
-    return rows;
-  }
-
   /**
    * Runs `work` on the outbox on the disk, when there is one; a storage failure fails over to
    * memory as any other does, and gives undefined.
@@ -316,7 +261,6 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
     return this.guarded(() => (this.outbox ? work(this.outbox) : undefined));
   }
 
-  /** Runs `work` on the outbox; a storage failure turns to memory and answers undefined. */
   /** Runs `work` on the outbox; a storage failure fails over (and gives undefined). */
   private guarded<T>(work: () => T, operation: "read" | "commit" = "read"): T | undefined {
     if (!this.outbox) return undefined;
@@ -417,9 +361,8 @@ export class GuardedOutbox implements PublishQueue, CaptureStore {
         { replaced, logId: outbox.audit.logId },
         "the audit log begins anew: the last process stopped with readings stamped in memory (write-behind), whose indexes the old log may have published; it ends at its last checkpoint",
       );
-    this.routing.clear();
     this.reopening.opened();
-    if (this.sessionBegun) outbox.beginSession();
+    this.queue.adopted(outbox);
   }
 
   /** Raises storage_failing (or keeps it raised) for `reason`. */

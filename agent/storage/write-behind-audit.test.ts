@@ -60,7 +60,7 @@ describe("write-behind with the audit log", () => {
       writeBehindMs: 5000,
     });
     box.start();
-    box.beginSession();
+    box.queue.beginSession();
     return box;
   }
 
@@ -70,14 +70,14 @@ describe("write-behind with the audit log", () => {
   /** Publishes what the box offers (memory first, then the outbox), acknowledged or refused. */
   function publish(box: GuardedOutbox, refuse: (row: OutboxRow) => boolean = () => false): void {
     for (;;) {
-      const rows = [...box.takeLive(100), ...box.takeBackfill(1 << 20, 100)];
+      const rows = [...box.queue.takeLive(100), ...box.queue.takeBackfill(1 << 20, 100)];
       if (rows.length === 0) return;
       const refused = rows.filter(refuse);
       for (const row of rows)
         if (!refused.includes(row)) lake.records.push(JSON.parse(row.payload) as LoggedRecord);
-      box.accept(rows.filter((r) => !refused.includes(r)).map((r) => r.id));
+      box.queue.accept(rows.filter((r) => !refused.includes(r)).map((r) => r.id));
       if (refused.length > 0)
-        box.reject(
+        box.queue.reject(
           refused.map((r) => r.id),
           "refused",
         );
@@ -117,7 +117,7 @@ describe("write-behind with the audit log", () => {
     capture(box, "C02"); // the first waited 5 s: memory is written
     expect(box.current?.query("SELECT seq FROM outbox")).toHaveLength(2);
     checkpoint(box);
-    box.beginSession();
+    box.queue.beginSession();
     publish(box);
     expect(lake.records.map((r) => [r.container_id, r.seq, r.log_index])).toEqual([
       ["C01", 1, 0],
