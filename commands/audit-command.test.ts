@@ -88,6 +88,54 @@ describe("reefer-edge audit verify", () => {
     expect(code).toBe(0);
   });
 
+  it("reads the edge's alerts from the ledger beside the checkpoints: listed, verified, a deleted one a hole", () => {
+    const withAlerts = makeVoyage({
+      seed: 12,
+      days: 10,
+      intervalMinutes: 60,
+      containers: 2,
+      checkpointEvery: 4,
+      alerts: true,
+    });
+    const isAlert = (r: LoggedRecord) => r.schema === "reefer.alert.v1";
+    const alerts = withAlerts.records.filter(isAlert);
+    expect(alerts.length).toBeGreaterThan(4);
+    /** The lake's readings, and the ledger's alerts as newline-delimited JSON (gzipped). */
+    const lakeWith = (kept: readonly LoggedRecord[]) => {
+      const lake = writeLake(
+        withAlerts,
+        withAlerts.records.filter((r) => !isAlert(r)),
+      );
+      const text = kept.map((r) => JSON.stringify(r) + "\n").join("");
+      writeFileSync(join(lake.checkpoints, "alerts.json.gz"), gzipSync(text));
+      return lake;
+    };
+    const container = String(alerts[0]?.container_id);
+    const clean = verifyLake(lakeWith(alerts), "--container", container);
+    expect(clean.out).toMatch(/alert: \S+ temperature_excursion raised \(critical\)\n/);
+    expect(clean.out).toMatch(/alert: \S+ temperature_excursion cleared \(critical\)\n/);
+    expect(clean.out).not.toContain("UNVERIFIED");
+    expect(clean.out).toContain("verdict: VERIFIED");
+    expect(clean.code).toBe(0);
+    // An alert removed from the ledger: its leaf is missing, and the container is not complete.
+    const removed = alerts.find((a) => a.container_id === container);
+    const gone = verifyLake(
+      lakeWith(alerts.filter((a) => a !== removed)),
+      "--container",
+      container,
+      "--json",
+    );
+    const report = JSON.parse(gone.out) as {
+      gateways: { missing: { from: number; to: number }[] }[];
+      containers: { complete: boolean; alerts: { alertId: string }[] }[];
+    };
+    const index = Number(removed?.log_index);
+    expect(report.gateways[0]?.missing).toEqual([{ from: index, to: index + 1 }]);
+    expect(report.containers[0]?.complete).toBe(false);
+    expect(report.containers[0]?.alerts.map((a) => a.alertId)).not.toContain(removed?.alert_id);
+    expect(gone.code).toBe(1);
+  });
+
   it("names the missing leaves of a deleted reading, and the container's missing seq: exit 1", () => {
     const gone = voyage.records.find((r) => r.log_index === 101);
     const lake = writeLake(

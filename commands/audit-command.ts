@@ -114,10 +114,11 @@ function audit(
   const readings = readLakeRecords(lakeDir);
   const auditFolder = readAuditFolder(checkpointDir);
   const notes = auditFolder.notes;
-  // The gap records are leaves of the logs like the readings; they are kept with the checkpoints.
+  // The gap records and the alerts are leaves of the logs like the readings; the ledger keeps
+  // them with the checkpoints.
   const lake = {
     ...readings,
-    records: [...readings.records, ...auditFolder.gaps],
+    records: [...readings.records, ...auditFolder.gaps, ...auditFolder.alerts],
     unreadable: [...readings.unreadable, ...auditFolder.unreadable],
   };
   // Log by log: a gateway keeps one per outbox file (LOG_ID_FIELD), all signed by its key.
@@ -211,6 +212,9 @@ function audit(
   };
 }
 
+/** Alerts named per container in the text report; --json has them all. */
+const MAX_ALERT_LINES = 20;
+
 function describe(report: AuditReport): string {
   const lines = [`audit: ${report.records} records in ${report.files} files`];
   for (const line of report.unreadable.slice(0, 10)) lines.push(`  unreadable: ${line}`);
@@ -241,6 +245,12 @@ function describe(report: AuditReport): string {
     for (const m of c.missing) lines.push(`  missing: ${m}`);
     for (const a of c.altered) lines.push(`  altered: ${a}`);
     for (const u of c.unverified) lines.push(`  unverified: ${u}`);
+    for (const a of c.alerts.slice(0, MAX_ALERT_LINES))
+      lines.push(
+        `  alert: ${a.time} ${a.type} ${a.state} (${a.severity})${a.verified ? "" : ", UNVERIFIED"}`,
+      );
+    if (c.alerts.length > MAX_ALERT_LINES)
+      lines.push(`  alerts: ${c.alerts.length - MAX_ALERT_LINES} more in --json`);
     const t = c.temperature;
     const against = t.range
       ? `${t.range.low}..${t.range.high} °C`

@@ -14,7 +14,8 @@ import { verifyLog, type LoggedRecord } from "../../core/audit/verify-log.js";
 import { voyageReport } from "../../core/audit/voyage.js";
 import { useOutboxes } from "../../test/support/outbox-fixture.js";
 import { makeReading } from "../../test/support/readings.js";
-import type { Outbox } from "./outbox.js";
+import { stateAlert } from "../rules/alert-records.js";
+import type { AlertDraft, Outbox } from "./outbox.js";
 
 const GATEWAY = "gw-test";
 const boxes = useOutboxes({ audit: { gatewayId: GATEWAY } });
@@ -31,7 +32,7 @@ class Lake {
   drain(box: Outbox): void {
     box.beginSession();
     for (;;) {
-      const rows = [...box.takeLive(100), ...box.takeBackfill(1e6, 100)];
+      const rows = [...box.takeAlerts(100), ...box.takeLive(100), ...box.takeBackfill(1e6, 100)];
       if (rows.length === 0) break;
       for (const row of rows) this.records.push(JSON.parse(row.payload) as LoggedRecord);
       box.accept(rows.map((r) => r.id));
@@ -66,6 +67,19 @@ function verifiesPastDrops(box: Outbox, dropped: number) {
   expect(droppedCount(verdict.dropped)).toBe(dropped);
   return verdict;
 }
+
+/** An excursion alert on C1, raised (or cleared) by reading `seq`: what the rules would draft. */
+const excursion = (seq: number, kind: "raised" | "cleared" = "raised"): AlertDraft => ({
+  containerId: "C1",
+  payload: stateAlert(
+    { gatewayId: GATEWAY, containerId: "C1", productId: "P01" },
+    "temperature_excursion",
+    { kind, firstSeq: seq, since: Date.UTC(2026, 11, 5, 9) },
+    { seq, measurement_time: new Date(Date.UTC(2026, 11, 5, 9, 0, seq)).toISOString() },
+    9.5,
+    8,
+  ),
+});
 
 const tick = (box: Outbox, n = 3) =>
   box.capture(Array.from({ length: n }, (_, i) => makeReading(`C${(i % 2) + 1}`)));
@@ -186,6 +200,72 @@ describe("the outbox's audit log", () => {
     lake.drain(box);
     expect(lake.records[0]).toMatchObject({ clock: "synced", clock_correction_ms: 86_400_000 });
     expect(lake.verify(box)).toMatchObject({ verifiedSize: 1, altered: null });
+  });
+
+  it("logs alerts as leaves: stored as stamped, verified with the readings, their deletion a hole", () => {
+    const box = boxes.open();
+    tick(box, 2);
+    box.capture([makeReading("C1")], [excursion(2)]);
+    box.capture([makeReading("C1")], [excursion(3, "cleared")]);
+    box.audit?.signCheckpoint(signer);
+    const lake = new Lake();
+    lake.drain(box);
+    const alerts = lake.records.filter((r) => r.schema === "reefer.alert.v1");
+    // Each alert after the reading committed with it, in the same transaction.
+    expect(alerts.map((a) => [a.state, a.log_index])).toEqual([
+      ["raised", 3],
+      ["cleared", 5],
+    ]);
+    const verdict = lake.verify(box);
+    expect(verdict).toMatchObject({ verifiedSize: 6, missing: [], altered: null, unlogged: 0 });
+    const report = voyageReport(
+      "C1",
+      { from: new Date(0), to: new Date(8.64e15) },
+      lake.records,
+      new Map([[logKeyOf(alerts[0] ?? {}), verdict]]),
+    );
+    expect(report.alerts.map((a) => [a.type, a.state, a.verified])).toEqual([
+      ["temperature_excursion", "raised", true],
+      ["temperature_excursion", "cleared", true],
+    ]);
+    expect(report.unverified).toEqual([]);
+    // An alert deleted from the ledger: a hole at its index, like a deleted reading.
+    const withoutRaise = lake.records.filter((r) => r !== alerts[0]);
+    expect(verifyLog(verdict.origin, withoutRaise, lake.notes, verifier).missing).toEqual([
+      { from: 3, to: 4 },
+    ]);
+    // An alert edited (its severity lowered): the log is altered from its index.
+    const edited = lake.records.map((r) => (r === alerts[1] ? { ...r, severity: "info" } : r));
+    expect(verifyLog(verdict.origin, edited, lake.notes, verifier).altered).not.toBeNull();
+  });
+
+  it("declares an alert refused for good in a gap record, with no seq to name", () => {
+    const box = boxes.open();
+    box.capture([makeReading("C1")], [excursion(1)]);
+    box.beginSession();
+    const [alert] = box.takeAlerts(1);
+    if (!alert) throw new Error("no alert to take");
+    box.reject([alert.id], "not authorized");
+    tick(box, 1);
+    const verdict = verifiesPastDrops(box, 1);
+    expect(verdict.dropped.map((d) => [d.reason, d.from, d.to, d.readings.size])).toEqual([
+      ["dead_letter", 1, 2, 0],
+    ]);
+  });
+
+  it("leaves alerts flagged unlogged (sent from memory already) out of the log", () => {
+    const box = boxes.open();
+    box.commit({
+      readings: box.nextSeqs([makeReading("C1")]),
+      alerts: [excursion(1), excursion(1, "cleared")],
+      unloggedAlerts: [true, false],
+    });
+    box.beginSession();
+    const stored = box.takeAlerts(2).map((row) => JSON.parse(row.payload) as LoggedRecord);
+    expect(stored.map((a) => [a.state, a.log_index])).toEqual([
+      ["raised", undefined],
+      ["cleared", 1],
+    ]);
   });
 
   it("leaves readings flagged unlogged out of the log", () => {

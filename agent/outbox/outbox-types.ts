@@ -57,6 +57,8 @@ export interface CaptureBatch {
    * without its log index (write-behind) and its acknowledgement may delete this row unsent.
    */
   readonly unlogged?: readonly boolean[];
+  /** Per alert: stored outside the audit log, for the same reason (sent from memory already). */
+  readonly unloggedAlerts?: readonly boolean[];
   /** The clock epoch of the readings, while the clock is not trusted (see ClockGuard). */
   readonly clockEpoch?: number | null;
 }

@@ -262,15 +262,13 @@ export class Outbox implements PublishQueue {
           store.insert(lane, reading.container_id, reading.seq, capturedAt, payload, epoch),
         );
       }
-      for (const alert of batch.alerts ?? []) {
-        store.insert(
-          LANE.alert,
-          alert.containerId,
-          null,
-          capturedAt,
-          JSON.stringify(alert.payload),
-          null,
-        );
+      // Alerts are leaves of the log too: an auditor sees what the edge raised, and a deleted
+      // alert is a hole like a deleted reading. Stored (and published) as stamped.
+      for (const [i, alert] of (batch.alerts ?? []).entries()) {
+        const logged =
+          trail && batch.unloggedAlerts?.[i] !== true ? trail.stamp(alert.payload) : null;
+        const payload = logged?.payload ?? JSON.stringify(alert.payload);
+        store.insert(LANE.alert, alert.containerId, null, capturedAt, payload, null);
       }
       resolveHeld(this.store, this.sessions, this.trail, batch);
       return { readings: stored, rowIds, ...this.budget.enforce() };

@@ -25,6 +25,8 @@ export interface HeldBatch {
   /** Per reading: ever handed to the publisher (see HeldRow.sent). */
   readonly sent: boolean[];
   readonly alerts: AlertDraft[];
+  /** Per alert: ever handed to the publisher. */
+  readonly alertsSent: boolean[];
 }
 
 /**
@@ -154,16 +156,20 @@ export class MemoryLane {
     const readings: ReeferReading[] = [];
     const sent: boolean[] = [];
     const alerts: AlertDraft[] = [];
+    const alertsSent: boolean[] = [];
     for (const row of this.rows.values()) {
       if (row.reading) {
         readings.push(row.reading);
         sent.push(row.sent);
       }
-      if (row.alert) alerts.push(row.alert);
+      if (row.alert) {
+        alerts.push(row.alert);
+        alertsSent.push(row.sent);
+      }
     }
     this.rows.clear();
     this.alertCount = 0;
-    return { readings, sent, alerts };
+    return { readings, sent, alerts, alertsSent };
   }
 
   /** When the oldest row held was captured (wall ms); null when nothing is held. */
@@ -259,6 +265,7 @@ export function storeWhatMemoryHeld(
     readings: held.readings,
     alerts: held.alerts,
     unlogged: held.sent,
+    unloggedAlerts: held.alertsSent,
   });
   if (stored && result.readings.length > 0) outbox.afterDurable(() => stored(result.readings));
   return held;

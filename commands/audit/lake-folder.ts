@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { gunzipSync } from "node:zlib";
 
+import { ALERT_SCHEMA } from "../../core/alerts.js";
 import { CHECKPOINT_SCHEMA } from "../../core/audit/checkpoint.js";
 import { isGapRecord } from "../../core/audit/gap.js";
 import type { LoggedRecord } from "../../core/audit/verify-log.js";
@@ -58,21 +59,24 @@ export function readLakeRecords(dir: string): LakeRecords {
   return { records, unreadable, files: files.length };
 }
 
-/** What the audit prefix holds: checkpoint notes by origin, and the gap records. */
+/** What the audit prefix holds: checkpoint notes by origin, the gap records and the alerts. */
 export type AuditFolder = {
   notes: Map<string, string[]>;
   gaps: LoggedRecord[];
+  /** The edge's alerts (reefer.alert.v1), which the ledger keeps: leaves of the logs too. */
+  alerts: LoggedRecord[];
   unreadable: string[];
 };
 
 /**
  * The audit prefix as the checkpoint rule writes it: newline-delimited JSON of the gateways'
- * audit messages (`reefer.checkpoint.v1` carrying a signed note, and `reefer.gap.v1` gap
- * records), gzipped or not; a file that is a bare signed note counts as one checkpoint.
+ * audit messages (`reefer.checkpoint.v1` carrying a signed note, and gap records) and the edge's
+ * alerts, gzipped or not; a file that is a bare signed note counts as one checkpoint.
  */
 export function readAuditFolder(dir: string): AuditFolder {
   const notes = new Map<string, string[]>();
   const gaps: LoggedRecord[] = [];
+  const alerts: LoggedRecord[] = [];
   const unreadable: string[] = [];
   const addNote = (note: string) => {
     const origin = note.slice(0, Math.max(0, note.indexOf("\n")));
@@ -93,11 +97,12 @@ export function readAuditFolder(dir: string): AuditFolder {
         if (value.schema === CHECKPOINT_SCHEMA && typeof value.note === "string")
           addNote(value.note);
         else if (isGapRecord(value)) gaps.push(Object.freeze(value));
-        else throw new Error("neither a checkpoint nor a gap record");
+        else if (value.schema === ALERT_SCHEMA) alerts.push(Object.freeze(value));
+        else throw new Error("neither a checkpoint, a gap record nor an alert");
       } catch (error) {
         unreadable.push(`${relative(dir, file)}:${i + 1}: ${(error as Error).message}`);
       }
     }
   }
-  return { notes, gaps, unreadable };
+  return { notes, gaps, alerts, unreadable };
 }

@@ -1,3 +1,4 @@
+import { ALERT_SCHEMA } from "../alerts.js";
 import { LOG_INDEX_FIELD, logKeyOf, sameCapture } from "./leaf.js";
 import type { LeafRange, LoggedRecord, LogVerdict } from "./verify-log.js";
 
@@ -29,6 +30,12 @@ export type VoyageReport = {
    */
   unverifiedReadings: number;
   unverified: string[];
+  /**
+   * What the edge raised about the container in the range, each alert once, in time order: the
+   * alerts are leaves of the log too, so `verified` ones are proven as captured, and a deleted
+   * one is a hole like a deleted reading.
+   */
+  alerts: VoyageAlert[];
   temperature: {
     min: number | null;
     max: number | null;
@@ -37,6 +44,18 @@ export type VoyageReport = {
     /** Time from each reading out of range to the next reading (or to the range's end). */
     secondsOutOfRange: number;
   };
+};
+
+/** An edge alert (reefer.alert.v1) as the voyage report names it. */
+export type VoyageAlert = {
+  alertId: string;
+  type: string;
+  state: string;
+  severity: string;
+  /** When it was raised or cleared (alert_time), or its window's start (temperature_window). */
+  time: string;
+  /** In the log, under a signed checkpoint, in a log not found altered there. */
+  verified: boolean;
 };
 
 /** Without a range given: a reading's own setpoint ± this many °C. */
@@ -182,6 +201,13 @@ export function voyageReport(
     }
   }
 
+  const alerts = alertsOf(containerId, records, verdicts, from, to);
+  const unlogged = alerts.filter((a) => a.index === null).length;
+  const unsigned = alerts.length - unlogged - alerts.filter((a) => a.verified).length;
+  if (unlogged > 0) unverified.push(`${unlogged} alerts outside the log (no ${LOG_INDEX_FIELD})`);
+  if (unsigned > 0)
+    unverified.push(`${unsigned} alerts past the last checkpoint or in an altered stretch`);
+
   return {
     containerId,
     from: window.from.toISOString(),
@@ -194,8 +220,47 @@ export function voyageReport(
     altered,
     unverifiedReadings,
     unverified,
+    alerts: alerts.map(({ index: _index, ...alert }) => alert),
     temperature: temperatures(inside, to, range),
   };
+}
+
+/** The container's edge alerts in [from, to), each once (by gateway and alert id), in time order. */
+function alertsOf(
+  containerId: string,
+  records: readonly LoggedRecord[],
+  verdicts: ReadonlyMap<string, LogVerdict>,
+  from: number,
+  to: number,
+): (VoyageAlert & { index: number | null })[] {
+  const found = new Map<string, VoyageAlert & { index: number | null }>();
+  for (const record of records) {
+    if (record.schema !== ALERT_SCHEMA || record.container_id !== containerId) continue;
+    const at = record.alert_time ?? record.window_start;
+    const time = typeof at === "string" ? Date.parse(at) : NaN;
+    if (Number.isNaN(time) || time < from || time >= to) continue;
+    const index = typeof record[LOG_INDEX_FIELD] === "number" ? record[LOG_INDEX_FIELD] : null;
+    const verdict = verdicts.get(logKeyOf(record));
+    const verified =
+      index !== null &&
+      verdict !== undefined &&
+      index < verdict.verifiedSize &&
+      !(verdict.altered && index >= verdict.altered.from && index < verdict.altered.to);
+    const key = `${String(record.gateway_id)} ${String(record.alert_id)}`;
+    const seen = found.get(key);
+    // The copy in the log stands for the alert (one sent from memory may be outside it).
+    if (seen !== undefined && (seen.index !== null || index === null)) continue;
+    found.set(key, {
+      alertId: String(record.alert_id),
+      type: String(record.alert_type),
+      state: String(record.state),
+      severity: String(record.severity),
+      time: new Date(time).toISOString(),
+      verified,
+      index,
+    });
+  }
+  return [...found.values()].sort((a, b) => a.time.localeCompare(b.time));
 }
 
 function gatewaysAround(...readings: (Reading | undefined)[]): string[] {

@@ -27,7 +27,7 @@ describe.skipIf(mosquitto.skip)(
     const env = useMosquitto(mosquitto.path ?? "", [GATEWAY]);
 
     it(
-      "a voyage over an outage and a restart verifies; an edited or a deleted reading does not",
+      "a voyage over an outage and a restart verifies, its alerts listed; an edited or a deleted reading, or a deleted alert, does not",
       { timeout: 120_000 },
       async () => {
         const logs = captureLogs("info");
@@ -41,7 +41,15 @@ describe.skipIf(mosquitto.skip)(
           containers: 2,
           intervalMs: 100,
         });
-        const config = { ...base, audit: { ...base.audit, enabled: true, checkpointSeconds: 1 } };
+        // C02's reefer loses power at once, so the edge raises an alert: a leaf of the log too.
+        const [c01, c02] = base.containers;
+        if (!c01 || c02?.driver.type !== "simulated") throw new Error("two simulated containers");
+        const config = {
+          ...base,
+          containers: [c01, { ...c02, driver: { ...c02.driver, scenario: "power-off" as const } }],
+          rules: { ...base.rules, power: { ...base.rules.power, graceSeconds: 0 } },
+          audit: { ...base.audit, enabled: true, checkpointSeconds: 1 },
+        };
         const { monitor } = env;
         const checkpointSizes = () =>
           monitor.audit.flatMap(({ message }) => {
@@ -109,6 +117,14 @@ describe.skipIf(mosquitto.skip)(
           join(audit, "part-0"),
           monitor.audit.map((a) => JSON.stringify(a.message) + "\n").join(""),
         );
+        // The edge's alerts, which the cloud keeps in the ledger beside the audit messages.
+        const alerts = monitor.alerts
+          .filter(({ alert }) => alert.gateway_id === GATEWAY)
+          .map(({ alert }) => JSON.stringify(alert));
+        expect(alerts.length).toBeGreaterThan(0);
+        const ledgerAlerts = (kept: readonly string[]) =>
+          writeFileSync(join(audit, "alerts"), kept.map((a) => a + "\n").join(""));
+        ledgerAlerts(alerts);
         const key = loadOrCreateCheckpointKey(join(dir, "checkpoint-key.pem"));
         const keys = join(lake, "keys.txt");
         writeFileSync(keys, verifierKey(checkpointKeyName(GATEWAY), key.publicKey) + "\n");
@@ -141,6 +157,10 @@ describe.skipIf(mosquitto.skip)(
           ["C01", true, true],
           ["C02", true, true],
         ]);
+        // The power-off the edge raised, listed for the auditor and proven like the readings.
+        const c02Alerts = clean.report.containers[1]?.alerts ?? [];
+        expect(c02Alerts.map((a) => [a.type, a.verified])).toContainEqual(["power_off", true]);
+        expect(c02Alerts.every((a) => a.verified)).toBe(true);
         expect(clean.code).toBe(0);
 
         // An edited temperature: the roots no longer agree with the signed ones.
@@ -156,6 +176,14 @@ describe.skipIf(mosquitto.skip)(
         const gone = await verify(lines.filter((line) => line !== lines[10]));
         expect(gone.code).toBe(1);
         expect(gone.report.gateways[0]?.missing).toHaveLength(1);
+
+        // A deleted alert (every copy of it): a hole in the log too, and C02 not complete.
+        const removed = alerts[0] ?? "";
+        ledgerAlerts(alerts.filter((a) => a !== removed));
+        const noAlert = await verify(lines);
+        expect(noAlert.code).toBe(1);
+        const index = (JSON.parse(removed) as { log_index: number }).log_index;
+        expect(noAlert.report.gateways[0]?.missing).toEqual([{ from: index, to: index + 1 }]);
       },
     );
   },
@@ -163,5 +191,10 @@ describe.skipIf(mosquitto.skip)(
 
 type AuditJson = {
   gateways: { verifiedSize: number; missing: unknown[]; altered: unknown }[];
-  containers: { containerId: string; complete: boolean; intact: boolean }[];
+  containers: {
+    containerId: string;
+    complete: boolean;
+    intact: boolean;
+    alerts: { type: string; verified: boolean }[];
+  }[];
 };

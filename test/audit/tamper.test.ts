@@ -13,8 +13,9 @@ import { makeVoyage, type Voyage } from "../support/audit-voyage.js";
 
 /**
  * The tamper harness: a 30-day voyage's log (two containers, a reading every four hours, a
- * checkpoint every 6 leaves, duplicates, any order, clock-corrected readings, readings evicted by
- * a full disk and dropped by report by exception, declared in gap records), then random
+ * checkpoint every 6 leaves, duplicates, any order, clock-corrected readings, the edge's alerts,
+ * readings evicted by a full disk and dropped by report by exception, declared in gap records),
+ * then random
  * tamperings of every kind an insider with write access to the lake could try. Each must be
  * found, at the leaves it touched; clean voyages must give no alarm at all.
  * REEFER_EDGE_TAMPERINGS sets how many (CI: 10,000).
@@ -31,6 +32,7 @@ const voyage = makeVoyage({
   containers: 2,
   checkpointEvery: 6,
   drops: true,
+  alerts: true,
 });
 const verifier = parseVerifierKey(voyage.vkey);
 
@@ -76,7 +78,7 @@ function tamper(v: Voyage, rng: ReturnType<typeof xoroshiro128plus>): Tampered {
   const pick = (from: readonly number[]) => from[random(from.length)] ?? 0;
   const leaf = pick(present);
   const checkpoints = [...v.checkpoints];
-  const isGap = (i: number) => byLeaf(i).schema !== undefined;
+  const isGap = (i: number) => String(byLeaf(i).schema).startsWith("reefer.gap.");
   const gapAtOrAfter = (i: number) => present.some((p) => p >= i && isGap(p));
   switch (kind) {
     case "edit": {
@@ -89,8 +91,11 @@ function tamper(v: Voyage, rng: ReturnType<typeof xoroshiro128plus>): Tampered {
         records: replaceLeaf(leaf, (r) =>
           r.schema === undefined
             ? { ...r, temperature: (r.temperature as number) - delta }
-            : // A gap record's reason rewritten: a deletion passed off as an eviction, or back.
-              { ...r, reason: r.reason === "evicted" ? "dead_letter" : "evicted" },
+            : r.schema === "reefer.alert.v1"
+              ? // An alert played down: what the edge raised made to look harmless.
+                { ...r, severity: "info", value: (r.value as number) - delta }
+              : // A gap record's reason rewritten: a deletion passed off as an eviction, or back.
+                { ...r, reason: r.reason === "evicted" ? "dead_letter" : "evicted" },
         ),
       };
     }
@@ -225,23 +230,36 @@ describe("the audit log's verifier against tampering", () => {
     expect(report.readings).toBeGreaterThan(30 * 6 * 0.8);
     expect(report.readings).toBeLessThan(30 * 6);
     expect(report.temperature.secondsOutOfRange).toBeGreaterThan(0);
+    // The excursion the edge raised and cleared, proven like the readings.
+    expect(report.alerts.map((a) => [a.type, a.state, a.verified])).toEqual([
+      ["temperature_excursion", "raised", true],
+      ["temperature_excursion", "cleared", true],
+    ]);
   });
 
   it(`finds every one of ${TAMPERINGS} random tamperings, at the leaves it touched`, () => {
     const rng = xoroshiro128plus(2026);
     const missed: string[] = [];
     const kinds = new Map<string, number>();
+    const alertLeaves = new Set(
+      voyage.records.filter((r) => r.schema === "reefer.alert.v1").map((r) => r.log_index),
+    );
+    let onAlerts = 0;
     for (let i = 0; i < TAMPERINGS; i++) {
       const t = tamper(voyage, rng);
       kinds.set(t.kind, (kinds.get(t.kind) ?? 0) + 1);
+      if (alertLeaves.has(t.leaf)) onAlerts++;
       const verdict = verifyLog(voyage.origin, t.records, t.checkpoints, verifier);
       if (!found(verdict, t))
         missed.push(
           `${t.kind} at leaf ${t.leaf}: ${JSON.stringify({ ...verdict, missing: verdict.missing.slice(0, 3) })}`,
         );
     }
-    console.log(`tamperings by kind: ${JSON.stringify(Object.fromEntries(kinds))}`);
+    console.log(
+      `tamperings by kind: ${JSON.stringify(Object.fromEntries(kinds))}; at an alert's leaf: ${onAlerts}`,
+    );
     expect(missed.slice(0, 5)).toEqual([]);
+    expect(onAlerts).toBeGreaterThan(0);
     expect(kinds.size).toBe(KINDS.length);
   }, 600_000);
 
@@ -255,6 +273,7 @@ describe("the audit log's verifier against tampering", () => {
         containers: 3,
         checkpointEvery: 1 + (seed % 17),
         drops: seed % 2 === 0,
+        alerts: seed % 3 !== 0,
       });
       const verdict = verifyLog(
         clean.origin,

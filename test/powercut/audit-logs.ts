@@ -25,13 +25,14 @@ export interface AuditLogsVerdict {
 
 /**
  * Verifies each gateway's audit logs as an auditor would (`reefer-edge audit verify`), over what
- * the monitoring subscriber received: the readings and gap records as leaves, the checkpoints
+ * the monitoring subscriber received: the readings, alerts and gap records as leaves, the checkpoints
  * from the audit topic, the gateway's own checkpoint key. A power cut may leave a log's newest
  * leaves without a checkpoint or lose readings the log covers (write-behind loses what was
  * neither acknowledged nor written); it must never make a log look altered.
  */
 export function judgeAuditLogs(
   gateways: readonly string[],
+  /** The readings and alerts delivered: leaves of the logs, with the gap records. */
   readings: readonly LoggedRecord[],
   auditMessages: readonly Readonly<Record<string, unknown>>[],
   keyFileOf: (gateway: string) => string,

@@ -413,7 +413,7 @@ log: { level: info }
   auditLogs(): AuditLogsVerdict {
     return judgeAuditLogs(
       this.used,
-      this.monitor.readings.map((r) => r.reading),
+      [...this.monitor.readings.map((r) => r.reading), ...this.monitor.alerts.map((a) => a.alert)],
       this.monitor.audit.map((a) => a.message),
       (gateway) => this.keyFileOf(gateway),
     );

@@ -43,6 +43,11 @@ export type VoyageOptions = {
    * for a few steps now and then, and a reading report by exception held and never sent.
    */
   drops?: boolean;
+  /**
+   * The edge's alerts as leaves (reefer.alert.v1), logged right after the reading that decided
+   * them, as the agent commits them: an excursion raised as it starts, cleared as it ends.
+   */
+  alerts?: boolean;
 };
 
 export function makeVoyage(options: VoyageOptions): Voyage {
@@ -112,9 +117,38 @@ export function makeVoyage(options: VoyageOptions): Voyage {
         records.push(Object.freeze(delivered));
         if (random(20) === 0) records.push(Object.freeze({ ...delivered })); // delivered twice
       }
-      if (range.size % options.checkpointEvery === 0) {
+      const afterLeaf = () => {
+        if (range.size % options.checkpointEvery !== 0) return;
         logGaps(time);
         checkpoints.push(sign(range, origin, privateKey));
+      };
+      afterLeaf();
+      const phase = step % 100;
+      if (options.alerts === true && (phase === 96 || (phase === 0 && step > 0))) {
+        const state = phase === 96 ? "raised" : "cleared";
+        const firstSeq = state === "raised" ? step + 1 : step - 3;
+        const alert = Object.freeze({
+          schema: "reefer.alert.v1",
+          alert_id: `${container}:temperature_excursion:${firstSeq}:${state}`,
+          alert_type: "temperature_excursion",
+          severity: "critical",
+          state,
+          container_id: container,
+          gateway_id: gatewayId,
+          product_id: "P01",
+          first_seq: firstSeq,
+          last_seq: step + 1,
+          alert_time: time.toISOString(),
+          since: new Date(
+            start.getTime() + (firstSeq - 1) * options.intervalMinutes * 60_000,
+          ).toISOString(),
+          value: delivered.temperature as number,
+          limit: 6,
+          log_index: range.size,
+        });
+        range.append(leafHash(leafBytes(alert)));
+        records.push(alert);
+        afterLeaf();
       }
     }
   }

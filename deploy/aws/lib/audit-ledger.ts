@@ -15,6 +15,7 @@ import type { Construct } from "constructs";
 import { LEDGER_PREFIX } from "../lambda/ledger/ledger.js";
 import { acknowledge } from "./nag.js";
 import { nodeLambda } from "./node-lambda.js";
+import { INGEST_RULES } from "./rule-table.js";
 import { StageNames } from "./stage-names.js";
 
 /** How long the ledger's objects are locked, by default: five years (`-c auditRetentionDays`). */
@@ -50,7 +51,7 @@ export function auditLedger(scope: Construct, logs: Bucket): Bucket {
 }
 
 /**
- * The audit rule's Lambda: it writes each checkpoint and gap record into the ledger with a
+ * The ledger rules' Lambda: it writes each checkpoint, gap record and edge alert into the ledger with a
  * checksum (S3 refuses a PUT into a locked bucket without one). It may put objects under the
  * ledger's prefix and nothing else: no delete, no retention change, no governance bypass.
  */
@@ -67,14 +68,17 @@ export function auditLedgerWriter(stack: Stack, ledger: Bucket): IFunction {
       resources: [ledger.arnForObjects(`${LEDGER_PREFIX}*`)],
     }),
   );
-  fn.addPermission("IotInvokes", {
-    principal: new ServicePrincipal("iot.amazonaws.com"),
-    sourceAccount: stack.account,
-    sourceArn: `arn:${stack.partition}:iot:${stack.region}:${stack.account}:rule/${StageNames.of(stack).underscore("reefer_audit_to_ledger")}`,
-  });
+  // Each rule that writes into the ledger (the audit messages, the edge's alerts) may invoke it.
+  for (const rule of INGEST_RULES.filter((r) => r.target.kind === "ledger")) {
+    fn.addPermission(`IotInvokes_${rule.name}`, {
+      principal: new ServicePrincipal("iot.amazonaws.com"),
+      sourceAccount: stack.account,
+      sourceArn: `arn:${stack.partition}:iot:${stack.region}:${stack.account}:rule/${StageNames.of(stack).underscore(rule.name)}`,
+    });
+  }
   acknowledge(fn.role ?? fn, {
     [`IAM5[Resource::<${stack.getLogicalId(ledger.node.defaultChild as CfnBucket)}.Arn>/${LEDGER_PREFIX}*]`]:
-      "One object a checkpoint or gap record, named by gateway, day and content hash",
+      "One object a checkpoint, gap record or alert, named by gateway, day and content hash",
   });
   return fn;
 }

@@ -21,7 +21,8 @@ export type RuleTarget =
   | {
       /**
        * Kept for good: the ledger Lambda writes each message whole into the audit ledger bucket
-       * (S3 Object Lock, COMPLIANCE), where the auditor's verifier reads the checkpoints.
+       * (S3 Object Lock, COMPLIANCE), where the auditor's verifier reads the checkpoints, gap
+       * records and alerts.
        */
       readonly kind: "ledger";
     }
@@ -90,6 +91,14 @@ export const INGEST_RULES: readonly IngestRule[] = [
     description: "The edge's alerts (reefer.alert.v1) into faulty-reefers, beside the job's.",
     sql: `SELECT * FROM 'dt/reefer/+/+/alert' WHERE ${ALERT_DOOR}`,
     target: { kind: "kinesis", stream: "faulty-reefers", partitionKey: "${topic(4)}" },
+  },
+  {
+    name: "reefer_alerts_to_ledger",
+    description:
+      "The edge's alerts, which are leaves of the gateways' audit logs, kept whole in the audit " +
+      "ledger (Object Lock), where the auditor's verifier reads them beside the gap records.",
+    sql: `SELECT * FROM 'dt/reefer/+/+/alert' WHERE ${ALERT_DOOR}`,
+    target: { kind: "ledger" },
   },
   {
     name: "reefer_telemetry_quarantine",

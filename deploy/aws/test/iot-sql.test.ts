@@ -83,6 +83,7 @@ describe("the local router's AWS IoT SQL", () => {
   ])("turns away an alert with %s, into the quarantine and nowhere else", (_, change) => {
     const alert = { schema: "reefer.alert.v1", gateway_id: "gw-1", container_id: "C1", ...change };
     expect(rule("reefer_alerts_to_kinesis").evaluate(alert, ALERT)).toEqual([]);
+    expect(rule("reefer_alerts_to_ledger").evaluate(alert, ALERT)).toEqual([]);
     expect(rule("reefer_alerts_quarantine").evaluate(alert, ALERT)).toEqual([alert]);
   });
 
@@ -90,6 +91,7 @@ describe("the local router's AWS IoT SQL", () => {
     const pairs = [
       ["reefer_telemetry_to_kinesis", "reefer_telemetry_quarantine", TELEMETRY],
       ["reefer_alerts_to_kinesis", "reefer_alerts_quarantine", ALERT],
+      ["reefer_alerts_to_ledger", "reefer_alerts_quarantine", ALERT],
       ["reefer_audit_to_ledger", "reefer_audit_quarantine", "dt/reefer/gw-1/audit"],
     ] as const;
     const payloads: unknown[] = [

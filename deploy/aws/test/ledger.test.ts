@@ -86,15 +86,43 @@ describe.skipIf(moto.skip)("the audit ledger's writer", () => {
     }
   });
 
-  it("refuses what is neither a checkpoint nor a gap record, naming its schema", async () => {
+  it("keeps the edge's alerts, leaves of the gateway's log, named as alerts", async () => {
+    const alert = {
+      schema: "reefer.alert.v1",
+      alert_id: "MSKU1234565:temperature_excursion:1764928800000",
+      alert_type: "temperature_excursion",
+      severity: "critical",
+      container_id: "MSKU1234565",
+      gateway_id: "gw-0001",
+      product_id: "P01",
+      first_seq: 40,
+      last_seq: 40,
+      state: "raised",
+      alert_time: "2026-12-05T09:00:00.000Z",
+      since: "2026-12-05T08:55:00.000Z",
+      value: 9.5,
+      limit: 8,
+      log_id: "0a1b2c3d",
+      log_index: 41,
+    };
+    const key = await writeToLedger(s3, bucket, alert, new Date("2026-12-05T10:00:00Z"));
+    expect(key).toMatch(/^audit\/gateway=gw-0001\/date=2026-12-05\/alert-[0-9a-f]{64}\.json$/);
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    expect(JSON.parse((await object.Body?.transformToString()) ?? "")).toEqual(alert);
+  });
+
+  it("refuses what is neither an audit message nor an alert, naming its schema", async () => {
     await expect(
-      writeToLedger(s3, bucket, { schema: "reefer.alert.v1", gateway_id: "gw-0001" }),
-    ).rejects.toThrow('not an audit message: schema "reefer.alert.v1"');
+      writeToLedger(s3, bucket, { schema: "reefer.telemetry.v1", gateway_id: "gw-0001" }),
+    ).rejects.toThrow('not an audit message or an alert: schema "reefer.telemetry.v1"');
+    await expect(writeToLedger(s3, bucket, { gateway_id: "gw-0001", seq: 1 })).rejects.toThrow(
+      "not an audit message or an alert: schema undefined",
+    );
     const listed = await s3.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: LEDGER_PREFIX }),
     );
     expect(
-      listed.Contents?.map((o) => o.Key).every((k) => /\/(checkpoint|gap)-/.test(k ?? "")),
+      listed.Contents?.map((o) => o.Key).every((k) => /\/(checkpoint|gap|alert)-/.test(k ?? "")),
     ).toBe(true);
   });
 

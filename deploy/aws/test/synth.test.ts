@@ -154,7 +154,7 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
     }
   });
 
-  it("keeps every checkpoint and gap record in a ledger locked in COMPLIANCE mode, written and never deleted", () => {
+  it("keeps every checkpoint, gap record and edge alert in a ledger locked in COMPLIANCE mode, written and never deleted", () => {
     const ingest = template("ReeferIngest");
     ingest.hasResourceProperties("AWS::S3::Bucket", {
       ObjectLockEnabled: true,
@@ -189,15 +189,18 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
       expect(String(action)).not.toMatch(
         /^s3:(Delete|PutObjectRetention|BypassGovernance|PutBucket)/,
       );
-    ingest.hasResourceProperties("AWS::Lambda::Permission", {
-      Principal: "iot.amazonaws.com",
-      SourceArn: {
-        "Fn::Join": [
-          "",
-          Match.arrayWith([Match.stringLikeRegexp(":rule/reefer_audit_to_ledger$")]),
-        ],
-      },
-    });
+    // The audit messages' rule and the alerts' rule may each invoke it, and no other.
+    for (const rule of ["reefer_audit_to_ledger", "reefer_alerts_to_ledger"])
+      ingest.hasResourceProperties("AWS::Lambda::Permission", {
+        Principal: "iot.amazonaws.com",
+        SourceArn: {
+          "Fn::Join": ["", Match.arrayWith([Match.stringLikeRegexp(`:rule/${rule}$`)])],
+        },
+      });
+    const invokers = Object.values(ingest.findResources("AWS::Lambda::Permission")).filter((p) =>
+      JSON.stringify(p).includes("_to_ledger"),
+    );
+    expect(invokers).toHaveLength(2);
   });
 
   it("lets a gateway act only as its own thing, and a claim only provision", () => {

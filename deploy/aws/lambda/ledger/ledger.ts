@@ -3,7 +3,7 @@ import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 
 /**
  * The audit ledger (docs/audit-log.md in the agent): every message of the gateways' audit topic,
- * a signed checkpoint or a gap record, kept whole in an S3 bucket under Object Lock in
+ * a signed checkpoint or a gap record, and every edge alert (a leaf of its gateway's log), kept whole in an S3 bucket under Object Lock in
  * COMPLIANCE mode, where no one, the account's root included, can change or delete it before its
  * retention ends. `reefer-edge audit verify --checkpoints` reads a copy of its prefix.
  */
@@ -11,8 +11,23 @@ import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 /** Where the ledger's objects are, under the bucket. */
 export const LEDGER_PREFIX = "audit/";
 
-/** The audit messages the ledger keeps: the door of the audit rule lets in only these. */
-export const LEDGER_SCHEMAS = ["reefer.checkpoint.v1", "reefer.gap.v1", "reefer.gap.v2"] as const;
+/**
+ * What the ledger keeps: the audit messages (the audit rule's door holds them to their gateway)
+ * and the edge's alerts (the alert rule's door holds them to their gateway and container).
+ */
+export const LEDGER_SCHEMAS = [
+  "reefer.checkpoint.v1",
+  "reefer.gap.v1",
+  "reefer.gap.v2",
+  "reefer.alert.v1",
+] as const;
+
+const KIND_OF_SCHEMA: Readonly<Record<string, string | undefined>> = {
+  "reefer.checkpoint.v1": "checkpoint",
+  "reefer.gap.v1": "gap",
+  "reefer.gap.v2": "gap",
+  "reefer.alert.v1": "alert",
+};
 
 /**
  * An object's key: by gateway and day of arrival, named by the SHA-256 of its content, so a
@@ -24,7 +39,7 @@ export function ledgerKey(
   now: Date,
 ): string {
   const gateway = String(message.gateway_id).replace(/[^A-Za-z0-9:_-]/g, "_");
-  const kind = message.schema === "reefer.checkpoint.v1" ? "checkpoint" : "gap";
+  const kind = KIND_OF_SCHEMA[String(message.schema)] ?? "gap";
   const digest = createHash("sha256").update(body).digest("hex");
   return `${LEDGER_PREFIX}gateway=${gateway}/date=${now.toISOString().slice(0, 10)}/${kind}-${digest}.json`;
 }
@@ -41,7 +56,7 @@ export async function writeToLedger(
   now: Date = new Date(),
 ): Promise<string> {
   if (!LEDGER_SCHEMAS.includes(message.schema as (typeof LEDGER_SCHEMAS)[number]))
-    throw new Error(`not an audit message: schema ${JSON.stringify(message.schema)}`);
+    throw new Error(`not an audit message or an alert: schema ${JSON.stringify(message.schema)}`);
   const body = JSON.stringify(message) + "\n";
   const key = ledgerKey(message, body, now);
   await s3.send(
