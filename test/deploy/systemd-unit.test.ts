@@ -49,7 +49,7 @@ describe.skipIf(analyze.skip)("the systemd unit", () => {
     }
   });
 
-  it("keeps what the agent relies on: no restart loop on a bad config, time for the drain, a JIT", () => {
+  it("keeps what the agent relies on: no restart loop on a bad config, time for the drain, a JIT, no wait for a link", () => {
     const unit = readFileSync(UNIT, "utf8");
     const directive = (name: string) =>
       unit
@@ -64,6 +64,11 @@ describe.skipIf(analyze.skip)("the systemd unit", () => {
     expect(directive("CapabilityBoundingSet")).toEqual([""]);
     expect(directive("LoadCredential")[0]).toMatch(/^gateway\.key:/);
     expect(directive("Environment")).toContain("REEFER_EDGE__MQTT__KEY=%d/gateway.key");
+    // Capture does not wait for a link or a clock at boot (a gateway at sea has neither), and
+    // the agent stops before the network does.
+    expect(directive("After")).toEqual(["network.target"]);
+    expect(directive("Wants")).toEqual([]);
+    expect(directive("Requires")).toEqual([]);
     // The package's launcher: it runs the Node the package carries and refuses a wrong major.
     expect(directive("ExecStart")[0]).toMatch(/^\/usr\/bin\/reefer-edge run --config /);
   });
