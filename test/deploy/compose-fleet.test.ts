@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +17,17 @@ const compose = requireTool("docker-compose", "apt-get install -y docker-compose
 const debootstrap = requireTool("debootstrap", "apt-get install -y debootstrap");
 const root = requireRoot("the container fleet (rootful podman)");
 const skip = podman.skip || compose.skip || debootstrap.skip || root.skip;
+
+/** A command's output and errors, for a failure's detail (never throws). */
+function shSync(command: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
+  const result = spawnSync(command, args, {
+    cwd: repo,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  return `${result.stdout}${result.stderr}${result.error ? String(result.error) : ""}`.slice(-4000);
+}
 
 /** A command's output; its stderr in the error when it fails. */
 async function sh(
@@ -130,6 +141,7 @@ describe.skipIf(skip)("the fleet in containers (podman, docker-compose)", () => 
 
       const composeArgs = ["-f", "deploy/docker/compose.yaml"];
       await sh(compose.path ?? "docker-compose", [...composeArgs, "up", "-d"], env);
+      const upAt = Date.now();
       const observed = join(env.OBSERVED_DIR ?? "", "messages.txt");
       const lines = () => {
         try {
@@ -139,11 +151,15 @@ describe.skipIf(skip)("the fleet in containers (podman, docker-compose)", () => 
         }
       };
       // All 100 gateways publish before the clock starts.
-      await waitFor(
-        "100 gateways",
-        () => new Set(lines().map((l) => l.split("/")[2])).size >= 100,
-        240_000,
-      );
+      const gatewaysSeen = () => new Set(lines().map((l) => l.split("/")[2])).size;
+      await waitFor("100 gateways", () => gatewaysSeen() >= 100, 240_000, {
+        // What a failure needs to be read: how far the fleet got, and what the services said.
+        detail: () =>
+          `${gatewaysSeen()} gateways seen, ${lines().length} messages\n` +
+          shSync(compose.path ?? "docker-compose", [...composeArgs, "ps"], env) +
+          shSync(compose.path ?? "docker-compose", [...composeArgs, "logs", "--tail=15"], env),
+      });
+      const allUpSeconds = (Date.now() - upAt) / 1000;
       // The fleet runs for 1,250 messages (25 s at 50 a second), the broker restarts, and it runs
       // for 1,500 more (30 s): counted at the observer, not timed. Together they are more than
       // the 2,500 readings asserted below.
@@ -212,7 +228,7 @@ describe.skipIf(skip)("the fleet in containers (podman, docker-compose)", () => 
       const captured = reports.reduce((sum, r) => sum + r.captured, 0);
       expect(captured).toBeGreaterThanOrEqual(100 * 25);
       console.log(
-        `compose fleet: image ${(size / 2 ** 20).toFixed(0)} MB, ${captured} readings from 100 gateways in 2 shards, ` +
+        `compose fleet: image ${(size / 2 ** 20).toFixed(0)} MB, all 100 gateways publishing ${allUpSeconds.toFixed(1)} s after \`up\`, ${captured} readings from them in 2 shards, ` +
           `every seq observed across a broker restart; drain ${reports.map((r) => r.drainSeconds).join(" s, ")} s`,
       );
     },
