@@ -13,6 +13,7 @@ describe("the local router's AWS IoT SQL", () => {
     expect(INGEST_RULES.map((r) => compileRule(r).filter)).toEqual([
       "dt/reefer/+/+/telemetry",
       "dt/reefer/+/+/alert",
+      "dt/reefer/+/+/alert",
       "dt/reefer/+/+/telemetry",
       "dt/reefer/+/+/alert",
       "dt/reefer/+/audit",
