@@ -47,6 +47,14 @@ export const updateSchema = z
       .describe(
         "How long the new version must capture, commit and publish or buffer, healthy and with no restart, before the installer keeps it; otherwise it reinstalls the previous version.",
       ),
+    pollSeconds: z
+      .int()
+      .min(1)
+      .max(600)
+      .default(10)
+      .describe(
+        "How often the agent looks again at a job in hand: a deferral, its health report for the installer's soak, the installer's result. Its steps take at least this long each.",
+      ),
     soakMaxMemoryMiB: z
       .int()
       .min(32)

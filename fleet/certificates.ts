@@ -9,6 +9,8 @@ type SigningAlgorithm =
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
+// The library types its provider as the DOM's Crypto; Node's webcrypto is that API under Node's
+// own type names, which the compiler cannot match member by member: hence the one cast.
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 /**

@@ -57,6 +57,7 @@ export function openUpdates(
   });
   manager = new UpdateManager({
     settings: config.update,
+    pollMs: config.update.pollSeconds * 1000,
     stateDir: updateStateDir(config),
     runningVersion: parts.runningVersion,
     releaseKey,

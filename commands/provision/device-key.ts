@@ -3,6 +3,8 @@ import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { createPrivateKey, createPublicKey, webcrypto } from "node:crypto";
 
+// The library types its provider as the DOM's Crypto; Node's webcrypto is that API under Node's
+// own type names, which the compiler cannot match member by member: hence the one cast.
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const EC = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;

@@ -103,7 +103,7 @@ describe.skipIf(mosquitto.skip || nspawn.skip || openssl.skip || root.skip)(
         .replace("intervalMs: 60000", `intervalMs: ${INTERVAL_MS}`);
       writeFileSync(
         join(etc, "agent.yaml"),
-        `${config}update: { enabled: true, soakSeconds: ${SOAK_SECONDS}, soakMaxMemoryMiB: 192 }\n`,
+        `${config}update: { enabled: true, soakSeconds: ${SOAK_SECONDS}, soakMaxMemoryMiB: 192, pollSeconds: 1 }\n`,
       );
       // The installer's pace, for a test: it looks every second, and a silent agent is a hang
       // after 45 s (a Pi's defaults: every 5 s, and 120 s).

@@ -141,7 +141,7 @@ containers:
 ${containers}
 health: { enabled: false }
 log: { level: info, pretty: never }
-${gateway.update ? `update: { enabled: true, soakSeconds: ${gateway.update.soakSeconds} }\n` : ""}`,
+${gateway.update ? `update: { enabled: true, soakSeconds: ${gateway.update.soakSeconds}, pollSeconds: 2 }\n` : ""}`,
   );
 }
 
