@@ -22,7 +22,9 @@ import { formatResults, type BenchResult } from "./report.js";
  * figure; the defaults are a shorter 2,000-gateway run. `--release crash|good` replaces the broker
  * restart with a release rolled out to the fleet (AWS IoT's rollout at 100 a minute, doubling per
  * 100 succeeded; cancelled at 5 % failed of at least 100 notified) and prints its reach and the
- * way back.
+ * way back. `--disk-busy` runs the fleet a second time with a `dd` writing 2 GB to the same disk
+ * from the fleet's start (O_DIRECT, so it reaches the device), and reports that ramp beside the
+ * quiet one: a slow disk holds the durable commits, so it shows in the ramp first.
  */
 const { values } = parseArgs({
   options: {
@@ -30,8 +32,10 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "120" },
     rate: { type: "string", default: "200" },
     release: { type: "string" },
+    "disk-busy": { type: "boolean", default: false },
   },
 });
+const diskBusy = values["disk-busy"];
 const release = values.release;
 if (release !== undefined && release !== "crash" && release !== "good")
   throw new Error(`--release: crash or good, not ${release}`);
@@ -72,6 +76,57 @@ function runChild(args: string[], onLine: (line: string) => boolean): Promise<()
     });
     child.once("exit", (code) => reject(new Error(`${args[0]} exited ${code}`)));
   });
+}
+
+/** Runs the fleet file to its end; its JSON report. */
+async function runFleet(file: string): Promise<FleetReport> {
+  let report: FleetReport | null = null;
+  const stop = await runChild([CLI, "fleet", "--file", file, "--json"], (line) => {
+    if (!line.startsWith("{")) return false;
+    report = JSON.parse(line) as FleetReport;
+    return true;
+  });
+  await stop();
+  const fleet = report as FleetReport | null;
+  if (!fleet) throw new Error("the fleet printed no report");
+  return fleet;
+}
+
+/**
+ * `work` with dd writing 2 GB beside it from the start, on the disk the fleet's outboxes are on;
+ * what the dd did (its time and rate, or that it was still writing when the work ended).
+ */
+async function besideBusyDisk<T>(work: () => Promise<T>): Promise<{ report: T; dd: string }> {
+  const target = join(temp.dir, "busy.img");
+  const began = performance.now();
+  // Set by the exit handler: an object, so the compiler does not narrow it to its first value.
+  const finished: { at: number | null } = { at: null };
+  const dd = spawn(
+    "dd",
+    ["if=/dev/zero", `of=${target}`, "bs=1M", "count=2048", "oflag=direct", "status=none"],
+    { stdio: "ignore" },
+  );
+  const exited = new Promise<number | null>((resolve) =>
+    dd.once("exit", (code) => {
+      finished.at = performance.now();
+      resolve(code);
+    }),
+  );
+  try {
+    const report = await work();
+    const took = finished.at === null ? null : (finished.at - began) / 1000;
+    return {
+      report,
+      dd:
+        took === null
+          ? "2 GB and was still writing when the fleet ended"
+          : `2 GB in ${took.toFixed(1)} s (${(2048 / took).toFixed(0)} MB/s)`,
+    };
+  } finally {
+    if (finished.at === null) dd.kill("SIGKILL");
+    const code = await exited;
+    if (code !== 0 && code !== null) say(`dd exited ${code}`);
+  }
 }
 
 try {
@@ -166,15 +221,9 @@ try {
   execFileSync("sync");
   const file = join(temp.dir, "fleet.yaml");
   writeFileSync(file, stringify(raw));
-  let report: FleetReport | null = null;
-  const stopFleet = await runChild([CLI, "fleet", "--file", file, "--json"], (line) => {
-    if (!line.startsWith("{")) return false;
-    report = JSON.parse(line) as FleetReport;
-    return true;
-  });
-  await stopFleet();
-  const fleet = report as FleetReport | null;
-  if (!fleet) throw new Error("the fleet printed no report");
+  const fleet = await runFleet(file);
+  // The same fleet again (its outboxes as the first run left them) with the disk kept busy.
+  const busy = diskBusy ? await besideBusyDisk(() => runFleet(file)) : null;
   const each = (bytes: number) => bytes / gateways / 2 ** 20;
   const results: BenchResult[] = [
     {
@@ -186,6 +235,19 @@ try {
       target: "within 60 s of the baseline",
       note: `configured ramp ${rate}/s: ${(gateways / rate).toFixed(0)} s at best`,
     },
+    ...(busy
+      ? [
+          {
+            name: `ramp with a 2 GB dd beside it: ${gateways} gateways connected`,
+            unit: "s",
+            value: busy.report.rampSeconds ?? Number.NaN,
+            baselineName: "plain MQTT.js",
+            baseline: baseline.seconds,
+            target: "within 60 s of the baseline",
+            note: `the dd wrote ${busy.dd}; the quiet ramp ${fleet.rampSeconds?.toFixed(1) ?? "?"} s`,
+          },
+        ]
+      : []),
     {
       name: "RSS per gateway",
       unit: "MiB",
