@@ -144,12 +144,8 @@ export class Outbox implements PublishQueue {
    * sync or when nothing waits, else when the sync covering the last commit is done.
    */
   afterDurable(callback: () => void): void {
-    const sync = this.walSync;
-    if (!sync?.pending) {
-      callback();
-      return;
-    }
-    this.waiting.add(this.store.lastInsertedId, callback);
+    if (this.walSync?.pending) this.waiting.add(this.store.lastInsertedId, callback);
+    else callback();
   }
 
   /** Background WAL syncs so far (0 without a background sync): commits share them. */
@@ -262,8 +258,7 @@ export class Outbox implements PublishQueue {
           store.insert(lane, reading.container_id, reading.seq, capturedAt, payload, epoch),
         );
       }
-      // Alerts are leaves of the log too: an auditor sees what the edge raised, and a deleted
-      // alert is a hole like a deleted reading. Stored (and published) as stamped.
+      // Alerts are leaves of the log too (a deleted one is a hole), stored as stamped.
       for (const [i, alert] of (batch.alerts ?? []).entries()) {
         const logged =
           trail && batch.unloggedAlerts?.[i] !== true ? trail.stamp(alert.payload) : null;
@@ -300,12 +295,11 @@ export class Outbox implements PublishQueue {
   }
 
   accept(ids: readonly number[]): void {
-    // A delete needs no sync of its own (see PublishSessions.accept): a lost one sends a row
-    // again, never loses it. With a background sync the connection is at synchronous=NORMAL
-    // already, and the next capture's sync carries the deletes along; under write-behind no
-    // capture commit may follow for a while, so syncAcknowledgements asks a sync soon instead.
-    this.sessions.accept(ids, this.options.durability === "full" && this.walSync === null);
-    if (this.options.syncAcknowledgements === true) this.walSync?.soon();
+    // Deleted with the next capture's commit (AcknowledgedRows); with syncAcknowledgements (write-
+    // behind: commits are rare) at once, and synced soon.
+    const now = this.options.syncAcknowledgements === true;
+    this.sessions.accept(ids, this.options.durability === "full" && this.walSync === null, !now);
+    if (now) this.walSync?.soon();
   }
 
   reject(ids: readonly number[], reason: string): void {
@@ -368,15 +362,21 @@ export class Outbox implements PublishQueue {
 
   /** When the oldest row still waiting was captured (wall ms); null when the outbox is empty. */
   oldestCapturedAt(): number | null {
-    return this.store.statements.oldest.get()?.captured_at ?? null;
+    return this.sessions.oldestCapturedAt();
   }
 
-  /** Runs a read-only query on the outbox database (tools and tests). */
+  /** Runs a read-only query on the outbox database (tools and tests), acknowledged rows gone. */
   query<T>(sql: string, ...params: unknown[]): T[] {
+    this.sessions.flushAcknowledged();
     return this.db.prepare(sql).all(...params) as T[];
   }
 
   close(): void {
+    try {
+      this.sessions.flushAcknowledged();
+    } catch {
+      // Not deleted (a failing disk): sent again from the next start, duplicates, never a loss.
+    }
     this.walSync?.close();
     try {
       this.lock?.release();

@@ -1,3 +1,4 @@
+import { AcknowledgedRows, type TakenRow } from "./acknowledged-rows.js";
 import { LANE, type Lane, type OutboxRow } from "./publish-queue.js";
 import type { RowRecord } from "./statements.js";
 import type { OutboxStore } from "./store.js";
@@ -9,16 +10,42 @@ import type { OutboxStore } from "./store.js";
  */
 export class PublishSessions {
   private readonly inflight = new Set<number>();
+  /** What the tally needs of each row taken this session (an acknowledgement deferred). */
+  private readonly taken = new Map<number, TakenRow>();
+  /** Acknowledged rows whose delete waits for the next transaction. */
+  private readonly acknowledged: AcknowledgedRows;
   private session = { boundary: 0, alertCursor: 0, liveCursor: 0 };
   private backfillCursors = new Map<string, number>();
 
   constructor(
     private readonly store: OutboxStore,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.acknowledged = new AcknowledgedRows(store, (ids) => {
+      for (const id of ids) this.inflight.delete(id);
+    });
+  }
+
+  /** When the oldest row still to be sent was captured (wall ms); null when there is none. */
+  oldestCapturedAt(): number | null {
+    const { oldest, oldestRows } = this.store.statements;
+    const acknowledged = this.acknowledged;
+    if (acknowledged.size === 0) return oldest.get()?.captured_at ?? null;
+    // Acknowledged rows wait for the next commit's delete: they are not waiting to be sent.
+    const first = oldestRows.all(acknowledged.size + 1).find((row) => !acknowledged.has(row.id));
+    return first?.captured_at ?? null;
+  }
+
+  /** Deletes the acknowledged rows now, in a transaction of their own. */
+  flushAcknowledged(): void {
+    this.acknowledged.flush();
+  }
 
   beginSession(): void {
+    // Everything not acknowledged is pending again: what was must be gone first.
+    this.acknowledged.flush();
     this.inflight.clear();
+    this.taken.clear();
     // Rows not yet synced (see WalSync) belong to the live lane, taken once they are durable.
     const boundary = Math.min(this.store.statements.maxId.get()?.id ?? 0, this.store.visibleId);
     this.session = { boundary, alertCursor: 0, liveCursor: boundary };
@@ -90,14 +117,30 @@ export class PublishSessions {
    * drop by container_id and seq), never that a reading is lost. The next capture's synchronous
    * commit makes it durable anyway. This keeps a drain from being one fsync per PUBACK.
    */
-  accept(ids: readonly number[], relaxSync: boolean): void {
+  accept(ids: readonly number[], relaxSync: boolean, defer = false): void {
     if (ids.length === 0) return;
+    let now: readonly number[] = ids;
+    if (defer) {
+      // Deleted by the next transaction (AcknowledgedRows); a row taken otherwise (marked in
+      // flight for write-behind, or taken before this session) has nothing for the tally, and
+      // goes now.
+      const rest: number[] = [];
+      for (const id of ids) {
+        const row = this.taken.get(id);
+        this.taken.delete(id);
+        if (row) this.acknowledged.acknowledge(id, row);
+        else rest.push(id);
+      }
+      if (rest.length === 0) return;
+      now = rest;
+    }
     const db = this.store.db;
     if (relaxSync) db.pragma("synchronous = NORMAL");
     try {
       this.store.atomically(() => {
-        for (const id of ids) {
+        for (const id of now) {
           this.inflight.delete(id);
+          this.taken.delete(id);
           this.store.delete(id);
         }
       });
@@ -113,6 +156,7 @@ export class PublishSessions {
       let moved = 0;
       for (const id of ids) {
         this.inflight.delete(id);
+        this.taken.delete(id);
         this.store.statements.deadLetter.run(reason, failedAt, id);
         if (this.store.delete(id)) moved++;
       }
@@ -122,7 +166,9 @@ export class PublishSessions {
 
   release(rows: readonly OutboxRow[]): void {
     for (const row of rows) {
+      if (this.acknowledged.has(row.id)) continue; // acknowledged already: never again
       this.inflight.delete(row.id);
+      this.taken.delete(row.id);
       this.reveal(row.id, row.lane, row.containerId);
     }
   }
@@ -135,6 +181,7 @@ export class PublishSessions {
   /** A row gone from the outbox another way (evicted): no longer in flight. */
   forget(id: number): void {
     this.inflight.delete(id);
+    this.taken.delete(id);
   }
 
   /** Moves the cursor of the row's lane back over it, so it is taken again (or for the first time). */
@@ -180,6 +227,7 @@ export class PublishSessions {
   private markTaken(rows: readonly RowRecord[]): OutboxRow[] {
     return rows.map((row) => {
       this.inflight.add(row.id);
+      this.taken.set(row.id, { lane: row.lane as Lane, bytes: row.bytes });
       return {
         id: row.id,
         lane: row.lane as Lane,

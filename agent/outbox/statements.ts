@@ -57,6 +57,11 @@ export function prepareStatements(db: Database.Database) {
     // Ids are capture order: the first row by id is the oldest, found through the primary key.
     oldest: () =>
       db.prepare<[], { captured_at: number }>("SELECT captured_at FROM outbox ORDER BY id LIMIT 1"),
+    oldestRows: () =>
+      db.prepare<[number], { id: number; captured_at: number }>(
+        "SELECT id, captured_at FROM outbox ORDER BY id LIMIT ?",
+      ),
+    deleteRow: () => db.prepare<[number]>("DELETE FROM outbox WHERE id = ?"),
     deadLetter: () =>
       db.prepare(
         "INSERT INTO dead_letter (lane, container_id, seq, captured_at, payload, reason, failed_at) SELECT lane, container_id, seq, captured_at, payload, ?, ? FROM outbox WHERE id = ?",

@@ -20,6 +20,9 @@ export class OutboxStore {
   private readonly commitHooks: (() => void)[] = [];
   private readonly committedHooks: (() => void)[] = [];
   private readonly beginHooks: (() => void)[] = [];
+  private readonly begunHooks: (() => void)[] = [];
+  /** Rows the tally counts as gone though still in the table (AcknowledgedRows). */
+  private goneFromTally: () => Iterable<{ lane: Lane; bytes: number }> = () => [];
 
   constructor(readonly db: Database.Database) {
     this.statements = prepareStatements(db);
@@ -48,6 +51,16 @@ export class OutboxStore {
   /** Runs before every outermost transaction begins. */
   beforeBegin(hook: () => void): void {
     this.beginHooks.push(hook);
+  }
+
+  /** Runs first inside every outermost transaction, right after its BEGIN. */
+  afterBegin(hook: () => void): void {
+    this.begunHooks.push(hook);
+  }
+
+  /** Rows still in the table that the tally must not count (see recount). */
+  excludeFromTally(rows: () => Iterable<{ lane: Lane; bytes: number }>): void {
+    this.goneFromTally = rows;
   }
 
   /** Runs after every outermost transaction that committed. */
@@ -80,6 +93,7 @@ export class OutboxStore {
     for (const hook of this.beginHooks) hook();
     this.statements.begin.run();
     try {
+      for (const hook of this.begunHooks) hook();
       const result = work();
       for (const hook of this.commitHooks) hook();
       this.statements.commit.run();
@@ -151,6 +165,7 @@ export class OutboxStore {
 
   recount(): void {
     this.tally.recount(this.statements.totals.all());
+    for (const row of this.goneFromTally()) this.tally.forget(row.lane, row.bytes);
   }
 }
 
