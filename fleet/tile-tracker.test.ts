@@ -1,19 +1,27 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { validateConfig } from "../config/load.js";
 import { captureLogs } from "../test/support/logs.js";
 import { freePort } from "../test/support/ports.js";
+import { makeTempDir } from "../test/support/tmp.js";
 import { Agent } from "../agent/agent.js";
 import { TILE } from "../dashboard/wire.js";
 import { TileTracker } from "./tile-tracker.js";
 import { waitFor } from "../test/support/wait-for.js";
 
 const running: Agent[] = [];
+const temps: { cleanup: () => void }[] = [];
 afterEach(async () => {
   for (const agent of running.splice(0)) await agent.stop(0);
+  for (const temp of temps.splice(0)) temp.cleanup();
 });
+
+/** A folder for one agent's outbox, removed after the test. */
+function tempDir(): string {
+  const temp = makeTempDir("reefer-edge-tiles-");
+  temps.push(temp);
+  return temp.dir;
+}
 
 /** A real agent buffering offline: C1 runs normally, C2 loses power at once. */
 async function offlineAgent(): Promise<Agent> {
@@ -22,7 +30,7 @@ async function offlineAgent(): Promise<Agent> {
       version: 1,
       gateway: { id: "tiles-gw" },
       mqtt: { url: `mqtt://127.0.0.1:${await freePort()}` },
-      buffer: { path: join(mkdtempSync(join(tmpdir(), "reefer-edge-tiles-")), "outbox.db") },
+      buffer: { path: join(tempDir(), "outbox.db") },
       sampling: { intervalMs: 100 },
       containers: [
         { id: "C1", product: "P01", driver: { type: "simulated", seed: 1 } },

@@ -1,10 +1,8 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCli, type RunningCli } from "../support/cli.js";
 import { CHROMIUM, launchBrowser, openPage, screenshot } from "../support/browser.js";
+import { makeTempDir } from "../support/tmp.js";
 
 /**
  * `reefer-edge demo` as a new user runs it (the built CLI), its dashboard in Debian's chromium:
@@ -12,13 +10,13 @@ import { CHROMIUM, launchBrowser, openPage, screenshot } from "../support/browse
  * minute, nothing wrong in the console, usable by keyboard and on a phone.
  */
 describe.skipIf(CHROMIUM.skip)("the demo's dashboard in a real browser", () => {
+  const data = makeTempDir("reefer-edge-demo-browser-");
   let demo: RunningCli;
   let browser: Browser;
   let url = "";
 
   beforeAll(async () => {
-    const data = mkdtempSync(join(tmpdir(), "reefer-edge-demo-browser-"));
-    demo = startCli(["demo", "--duration", "300", "--data", data]);
+    demo = startCli(["demo", "--duration", "300", "--data", data.dir]);
     await demo.waitForOutput(/dashboard: (http:\/\/\S+)/);
     url = /dashboard: (http:\/\/\S+)/.exec(demo.stdout)?.[1] ?? "";
     browser = await launchBrowser();
@@ -28,6 +26,7 @@ describe.skipIf(CHROMIUM.skip)("the demo's dashboard in a real browser", () => {
     await browser.close();
     demo.child.kill("SIGINT");
     expect(await demo.exited).toBe(0);
+    data.cleanup();
   });
 
   it("shows the four containers; C03 climbs on the chart and alarms within the first minute", async () => {

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPackages } from "../support/packages.js";
 import { makeTempDir } from "../support/tmp.js";
 import { requireTool } from "../support/tools.js";
@@ -21,6 +21,8 @@ const NODE_22_ABI = 127;
  */
 describe.skipIf(cross.skip)("the armhf package", () => {
   const temp = makeTempDir();
+  // The package and its unpacked tree: about 100 MB a run, left behind before.
+  afterAll(() => temp.cleanup());
   let deb = "";
   let lib = "";
   beforeAll(async () => {

@@ -1,14 +1,16 @@
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { Agent } from "../../agent/agent.js";
 import type { GatewaySnapshotWire } from "../../dashboard/wire.js";
 import { validateConfig } from "../../config/load.js";
 import { captureLogs } from "../support/logs.js";
 import { freePort } from "../support/ports.js";
+import { makeTempDir } from "../support/tmp.js";
 
-const dir = mkdtempSync(join(tmpdir(), "reefer-edge-dashboard-http-"));
+const temp = makeTempDir("reefer-edge-dashboard-http-");
+const dir = temp.dir;
+afterAll(() => temp.cleanup());
 const running: Agent[] = [];
 afterEach(async () => {
   for (const agent of running.splice(0)) await agent.stop(0);

@@ -1,17 +1,19 @@
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { Agent } from "../../agent/agent.js";
 import { HttpListenerError } from "../../agent/http/listener.js";
 import { ConfigError, validateConfig } from "../../config/load.js";
 import { runCli } from "../support/cli.js";
 import { captureLogs } from "../support/logs.js";
 import { freePort } from "../support/ports.js";
+import { makeTempDir } from "../support/tmp.js";
 import { waitFor } from "../support/wait-for.js";
 
-const dir = mkdtempSync(join(tmpdir(), "reefer-edge-http-"));
+const temp = makeTempDir("reefer-edge-http-");
+const dir = temp.dir;
+afterAll(() => temp.cleanup());
 const running: Agent[] = [];
 afterEach(async () => {
   for (const agent of running.splice(0)) await agent.stop(0);
