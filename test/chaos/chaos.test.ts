@@ -10,7 +10,7 @@ import { ChaosRig, formatTable, type ScenarioFigures } from "./rig.js";
 
 // Needs real peers; a missing one skips with the reason printed, and fails under CI (tools.ts).
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
-const root = requireRoot("the disk-full chaos scenario");
+const root = requireRoot("the disk-full chaos scenario (a 4 MiB tmpfs)");
 const faketime = requireFaketime("the 1970-clock chaos scenario");
 /**
  * Soak mode: REEFER_EDGE_CHAOS_SOAK=N repeats and lengthens every fault N times (npm run

@@ -9,7 +9,7 @@ import { makeTempDir } from "../support/tmp.js";
 import { requireRoot } from "../support/tools.js";
 
 // Needs real peers; a missing one skips with the reason printed, and fails under CI (tools.ts).
-const root = requireRoot("the disk-full test");
+const root = requireRoot("the disk-full test (a small tmpfs)");
 
 describe.skipIf(root.skip)("the outbox on a full disk (a 4 MiB tmpfs)", () => {
   let temp: ReturnType<typeof makeTempDir>;

@@ -47,11 +47,14 @@ export function requireTool(name: string, install: string): { path: string | nul
   return { path: null, skip: true };
 }
 
-/** Root, for tests that mount a tmpfs. In CI (run as root) its absence is a failure. */
+/**
+ * Root, for tests that mount, boot or change users; `what` says which and why. In CI (run as
+ * root) its absence is a failure.
+ */
 export function requireRoot(what: string): { skip: boolean } {
   if (process.getuid?.() === 0) return { skip: false };
   if (inCi()) throw new Error(`${what} needs root, and CI runs as root: it does not here`);
-  console.warn(`SKIPPED: ${what} needs root (it mounts a small tmpfs)`);
+  console.warn(`SKIPPED: ${what} needs root (run the tests as root, as .ci/run does)`);
   return { skip: true };
 }
 
