@@ -65,6 +65,13 @@ describe.skipIf(moto.skip)("the audit ledger's writer", () => {
     expect(await writeToLedger(s3, bucket, checkpoint, new Date("2026-12-05T10:00:00Z"))).toBe(key);
   });
 
+  /** Writes `message` as the ledger Lambda does on 2026-12-05, and reads back what S3 keeps. */
+  async function keptWhole(message: Record<string, unknown>) {
+    const key = await writeToLedger(s3, bucket, message, new Date("2026-12-05T10:00:00Z"));
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return { key, kept: JSON.parse((await object.Body?.transformToString()) ?? "") as unknown };
+  }
+
   it("keeps gap records of both versions, named as gaps", async () => {
     const v2 = {
       schema: "reefer.gap.v2",
@@ -79,10 +86,9 @@ describe.skipIf(moto.skip)("the audit ledger's writer", () => {
     };
     const v1 = { schema: "reefer.gap.v1", gateway_id: "gw-0001", reason: "evicted", leaves: [] };
     for (const gap of [v2, v1]) {
-      const key = await writeToLedger(s3, bucket, gap, new Date("2026-12-05T10:00:00Z"));
+      const { key, kept } = await keptWhole(gap);
       expect(key).toMatch(/\/gap-[0-9a-f]{64}\.json$/);
-      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      expect(JSON.parse((await object.Body?.transformToString()) ?? "")).toEqual(gap);
+      expect(kept).toEqual(gap);
     }
   });
 
@@ -105,10 +111,9 @@ describe.skipIf(moto.skip)("the audit ledger's writer", () => {
       log_id: "0a1b2c3d",
       log_index: 41,
     };
-    const key = await writeToLedger(s3, bucket, alert, new Date("2026-12-05T10:00:00Z"));
+    const { key, kept } = await keptWhole(alert);
     expect(key).toMatch(/^audit\/gateway=gw-0001\/date=2026-12-05\/alert-[0-9a-f]{64}\.json$/);
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    expect(JSON.parse((await object.Body?.transformToString()) ?? "")).toEqual(alert);
+    expect(kept).toEqual(alert);
   });
 
   it("refuses what is neither an audit message nor an alert, naming its schema", async () => {

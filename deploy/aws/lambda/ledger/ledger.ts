@@ -3,7 +3,8 @@ import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 
 /**
  * The audit ledger (docs/audit-log.md in the agent): every message of the gateways' audit topic,
- * a signed checkpoint or a gap record, and every edge alert (a leaf of its gateway's log), kept whole in an S3 bucket under Object Lock in
+ * a signed checkpoint or a gap record, and every edge alert (a leaf of its gateway's log), kept
+ * whole in an S3 bucket under Object Lock in
  * COMPLIANCE mode, where no one, the account's root included, can change or delete it before its
  * retention ends. `reefer-edge audit verify --checkpoints` reads a copy of its prefix.
  */
@@ -12,17 +13,11 @@ import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 export const LEDGER_PREFIX = "audit/";
 
 /**
- * What the ledger keeps: the audit messages (the audit rule's door holds them to their gateway)
- * and the edge's alerts (the alert rule's door holds them to their gateway and container).
+ * What the ledger keeps, and the kind each object is named by: the audit messages (the audit
+ * rule's door holds them to their gateway) and the edge's alerts (the alert rule's door holds
+ * them to their gateway and container).
  */
-export const LEDGER_SCHEMAS = [
-  "reefer.checkpoint.v1",
-  "reefer.gap.v1",
-  "reefer.gap.v2",
-  "reefer.alert.v1",
-] as const;
-
-const KIND_OF_SCHEMA: Readonly<Record<string, string | undefined>> = {
+const KIND_OF_SCHEMA: Readonly<Record<string, "checkpoint" | "gap" | "alert" | undefined>> = {
   "reefer.checkpoint.v1": "checkpoint",
   "reefer.gap.v1": "gap",
   "reefer.gap.v2": "gap",
@@ -33,13 +28,13 @@ const KIND_OF_SCHEMA: Readonly<Record<string, string | undefined>> = {
  * An object's key: by gateway and day of arrival, named by the SHA-256 of its content, so a
  * message delivered twice (QoS 1) is written under the same name.
  */
-export function ledgerKey(
+function ledgerKey(
   message: Readonly<Record<string, unknown>>,
+  kind: string,
   body: string,
   now: Date,
 ): string {
   const gateway = String(message.gateway_id).replace(/[^A-Za-z0-9:_-]/g, "_");
-  const kind = KIND_OF_SCHEMA[String(message.schema)] ?? "gap";
   const digest = createHash("sha256").update(body).digest("hex");
   return `${LEDGER_PREFIX}gateway=${gateway}/date=${now.toISOString().slice(0, 10)}/${kind}-${digest}.json`;
 }
@@ -55,10 +50,11 @@ export async function writeToLedger(
   message: Readonly<Record<string, unknown>>,
   now: Date = new Date(),
 ): Promise<string> {
-  if (!LEDGER_SCHEMAS.includes(message.schema as (typeof LEDGER_SCHEMAS)[number]))
+  const kind = KIND_OF_SCHEMA[String(message.schema)];
+  if (kind === undefined)
     throw new Error(`not an audit message or an alert: schema ${JSON.stringify(message.schema)}`);
   const body = JSON.stringify(message) + "\n";
-  const key = ledgerKey(message, body, now);
+  const key = ledgerKey(message, kind, body, now);
   await s3.send(
     new PutObjectCommand({
       Bucket: bucket,
