@@ -9,9 +9,11 @@ import type { OutboxStore } from "./store.js";
  * before the current connection began. Taken rows stay stored until accepted or rejected.
  */
 export class PublishSessions {
-  private readonly inflight = new Set<number>();
-  /** What the tally needs of each row taken this session (an acknowledgement deferred). */
-  private readonly taken = new Map<number, TakenRow>();
+  /**
+   * Rows in flight, with what the tally needs of those taken this session (so that their
+   * acknowledgement can be deferred); null for rows marked in flight from outside (write-behind).
+   */
+  private readonly inflight = new Map<number, TakenRow | null>();
   /** Acknowledged rows whose delete waits for the next transaction. */
   private readonly acknowledged: AcknowledgedRows;
   private session = { boundary: 0, alertCursor: 0, liveCursor: 0 };
@@ -45,7 +47,6 @@ export class PublishSessions {
     // Everything not acknowledged is pending again: what was must be gone first.
     this.acknowledged.flush();
     this.inflight.clear();
-    this.taken.clear();
     // Rows not yet synced (see WalSync) belong to the live lane, taken once they are durable.
     const boundary = Math.min(this.store.statements.maxId.get()?.id ?? 0, this.store.visibleId);
     this.session = { boundary, alertCursor: 0, liveCursor: boundary };
@@ -112,10 +113,10 @@ export class PublishSessions {
   }
 
   /**
-   * The broker acknowledged these rows: they leave the outbox. The delete commits without its own
-   * fsync: losing it to a power cut means the rows are sent again (a duplicate, which consumers
-   * drop by container_id and seq), never that a reading is lost. The next capture's synchronous
-   * commit makes it durable anyway. This keeps a drain from being one fsync per PUBACK.
+   * The broker acknowledged these rows: they leave the outbox. `defer`: with the next
+   * transaction (AcknowledgedRows). Otherwise in a transaction of their own, without its own
+   * fsync (`relaxSync`). Either way a delete lost to a power cut sends the rows again (a
+   * duplicate, which consumers drop by container_id and seq), never loses a reading.
    */
   accept(ids: readonly number[], relaxSync: boolean, defer = false): void {
     if (ids.length === 0) return;
@@ -126,8 +127,8 @@ export class PublishSessions {
       // goes now.
       const rest: number[] = [];
       for (const id of ids) {
-        const row = this.taken.get(id);
-        this.taken.delete(id);
+        // Left in flight until its delete commits: it is not taken again meanwhile.
+        const row = this.inflight.get(id);
         if (row) this.acknowledged.acknowledge(id, row);
         else rest.push(id);
       }
@@ -140,7 +141,6 @@ export class PublishSessions {
       this.store.atomically(() => {
         for (const id of now) {
           this.inflight.delete(id);
-          this.taken.delete(id);
           this.store.delete(id);
         }
       });
@@ -156,7 +156,6 @@ export class PublishSessions {
       let moved = 0;
       for (const id of ids) {
         this.inflight.delete(id);
-        this.taken.delete(id);
         this.store.statements.deadLetter.run(reason, failedAt, id);
         if (this.store.delete(id)) moved++;
       }
@@ -168,20 +167,18 @@ export class PublishSessions {
     for (const row of rows) {
       if (this.acknowledged.has(row.id)) continue; // acknowledged already: never again
       this.inflight.delete(row.id);
-      this.taken.delete(row.id);
       this.reveal(row.id, row.lane, row.containerId);
     }
   }
 
   /** Rows already in flight under other ids (see Outbox.markInFlight): skipped when taking. */
   markInFlight(ids: readonly number[]): void {
-    for (const id of ids) this.inflight.add(id);
+    for (const id of ids) this.inflight.set(id, null);
   }
 
   /** A row gone from the outbox another way (evicted): no longer in flight. */
   forget(id: number): void {
     this.inflight.delete(id);
-    this.taken.delete(id);
   }
 
   /** Moves the cursor of the row's lane back over it, so it is taken again (or for the first time). */
@@ -226,8 +223,7 @@ export class PublishSessions {
 
   private markTaken(rows: readonly RowRecord[]): OutboxRow[] {
     return rows.map((row) => {
-      this.inflight.add(row.id);
-      this.taken.set(row.id, { lane: row.lane as Lane, bytes: row.bytes });
+      this.inflight.set(row.id, { lane: row.lane as Lane, bytes: row.bytes });
       return {
         id: row.id,
         lane: row.lane as Lane,
