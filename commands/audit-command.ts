@@ -118,7 +118,7 @@ function audit(
   // them with the checkpoints.
   const lake = {
     ...readings,
-    records: [...readings.records, ...auditFolder.gaps, ...auditFolder.alerts],
+    records: [...readings.records, ...auditFolder.leaves],
     unreadable: [...readings.unreadable, ...auditFolder.unreadable],
   };
   // Log by log: a gateway keeps one per outbox file (LOG_ID_FIELD), all signed by its key.

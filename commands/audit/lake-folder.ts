@@ -59,12 +59,11 @@ export function readLakeRecords(dir: string): LakeRecords {
   return { records, unreadable, files: files.length };
 }
 
-/** What the audit prefix holds: checkpoint notes by origin, the gap records and the alerts. */
+/** What the audit prefix holds: checkpoint notes by origin, and leaves of the logs. */
 export type AuditFolder = {
   notes: Map<string, string[]>;
-  gaps: LoggedRecord[];
-  /** The edge's alerts (reefer.alert.v1), which the ledger keeps: leaves of the logs too. */
-  alerts: LoggedRecord[];
+  /** The gap records and the edge's alerts (reefer.alert.v1): leaves, like the readings. */
+  leaves: LoggedRecord[];
   unreadable: string[];
 };
 
@@ -75,8 +74,7 @@ export type AuditFolder = {
  */
 export function readAuditFolder(dir: string): AuditFolder {
   const notes = new Map<string, string[]>();
-  const gaps: LoggedRecord[] = [];
-  const alerts: LoggedRecord[] = [];
+  const leaves: LoggedRecord[] = [];
   const unreadable: string[] = [];
   const addNote = (note: string) => {
     const origin = note.slice(0, Math.max(0, note.indexOf("\n")));
@@ -96,13 +94,13 @@ export function readAuditFolder(dir: string): AuditFolder {
         const value = JSON.parse(line) as Record<string, unknown>;
         if (value.schema === CHECKPOINT_SCHEMA && typeof value.note === "string")
           addNote(value.note);
-        else if (isGapRecord(value)) gaps.push(Object.freeze(value));
-        else if (value.schema === ALERT_SCHEMA) alerts.push(Object.freeze(value));
+        else if (isGapRecord(value) || value.schema === ALERT_SCHEMA)
+          leaves.push(Object.freeze(value));
         else throw new Error("neither a checkpoint, a gap record nor an alert");
       } catch (error) {
         unreadable.push(`${relative(dir, file)}:${i + 1}: ${(error as Error).message}`);
       }
     }
   }
-  return { notes, gaps, alerts, unreadable };
+  return { notes, leaves, unreadable };
 }
