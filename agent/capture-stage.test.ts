@@ -162,8 +162,14 @@ describe("CaptureStage", () => {
     stores.push(s.store);
     s.capture.capture(tick(25, 26));
     expect(s.store.commits).toHaveLength(1);
+    s.store.sync();
+    const before = s.committed();
     s.capture.flush();
     expect(s.store.commits).toHaveLength(2);
+    // The publisher hears of them once they are durable, as of a tick's commit.
+    expect(s.committed()).toBe(before);
+    s.store.sync();
+    expect(s.committed()).toBe(before + 1);
     expect(s.store.commits[1]?.readings).toBeUndefined();
     expect(s.store.commits[1]?.alerts?.map((a) => (a.payload as AlertRecord).alert_type)).toContain(
       "temperature_window",

@@ -138,6 +138,11 @@ export class CaptureStage {
       });
       this.carried = [];
       this.report(null, alerts, undefined);
+      // Tell the publisher, as a tick's commit does: the stop that flushed drains what is in
+      // flight, and without this kick these alerts were in flight only if an acknowledgement
+      // happened to wake the publisher first. Left in the outbox they go out at the next start,
+      // but the stop's last checkpoint already covers them: until then the lake lacks a leaf.
+      this.options.outbox.afterDurable(() => this.options.committed());
     } catch (error) {
       if (!(error instanceof DiskFullError)) throw error;
       this.failed(0, alerts);

@@ -227,9 +227,18 @@ describe.skipIf(mosquitto.skip || moto.skip)("sensor to lake, offline and back",
     ]);
     write.mockRestore();
     const report = JSON.parse(out) as {
-      containers: { containerId: string; complete: boolean; intact: boolean; readings: number }[];
+      containers: {
+        containerId: string;
+        complete: boolean;
+        intact: boolean;
+        missing: string[];
+        altered: string[];
+      }[];
     };
-    expect(report.containers.map((c) => [c.containerId, c.complete, c.intact])).toEqual([
+    expect(
+      report.containers.map((c) => [c.containerId, c.complete, c.intact]),
+      JSON.stringify(report.containers.map((c) => [c.containerId, c.missing, c.altered])),
+    ).toEqual([
       ["MSKU0000001", true, true],
       ["MSKU0000002", true, true],
     ]);
