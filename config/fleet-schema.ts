@@ -105,8 +105,8 @@ export type ChaosEvent = z.output<typeof chaosSchema>;
 /**
  * The settings every gateway of a fleet shares, in the agent config's own names. Each gateway's
  * config is checked in full by the agent's schema when it is built (gatewayConfig); here the
- * block is typed for what the fleet itself reads (the broker, its CA, the first reconnect delay,
- * the log level) and sets per gateway, and any other setting passes through as it is.
+ * block is typed for what the fleet itself reads (the broker, its CA, the first reconnect delay
+ * and connect budget, the log level) and sets per gateway, and any other setting passes through as it is.
  */
 const section = z.looseObject({});
 const fleetAgentSchema = z.looseObject({
@@ -114,7 +114,13 @@ const fleetAgentSchema = z.looseObject({
     .looseObject({
       url: z.string().optional(),
       ca: z.string().optional(),
-      reconnect: z.looseObject({ initialDelayMs: z.number().optional() }).optional(),
+      reconnect: z
+        .looseObject({
+          initialDelayMs: z.number().optional(),
+          fleetSize: z.number().optional(),
+          connectsPerSecond: z.number().optional(),
+        })
+        .optional(),
     })
     .optional(),
   buffer: section.optional(),

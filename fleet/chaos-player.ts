@@ -1,4 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
+import { connectWindowMs } from "../agent/publisher/reconnect-policy.js";
 import type { ChaosEvent, FleetConfig } from "../config/fleet-schema.js";
 import type { FleetBroker } from "./fleet-broker.js";
 import type { LinkFault } from "./link-proxy.js";
@@ -110,7 +111,12 @@ export class ChaosPlayer {
     // The stats of the last second arrive within a second.
     await delay(1500);
     const to = Math.floor(backAt / 1000);
-    const initialDelayMs = this.fleet.agent.mqtt?.reconnect?.initialDelayMs ?? 1000;
+    const reconnect = this.fleet.agent.mqtt?.reconnect;
+    // The first retry is drawn over the fleet's connect window, or the first delay if longer.
+    const firstRetryMs = Math.max(
+      reconnect?.initialDelayMs ?? 1000,
+      connectWindowMs(reconnect?.fleetSize ?? this.total, reconnect?.connectsPerSecond),
+    );
     return {
       kind: event.kind,
       atSeconds: (began - runBegan) / 1000,
@@ -120,7 +126,7 @@ export class ChaosPlayer {
       peakBrokerConnectsPerSecond: this.broker
         ? peakPerSecond(this.broker.connectsPerSecond(), from, to)
         : null,
-      impliedPeakPerSecond: Math.min(affected, (affected * 1000) / initialDelayMs),
+      impliedPeakPerSecond: Math.min(affected, (affected * 1000) / firstRetryMs),
       connectsPerSecond: seriesPerSecond(
         this.broker ? this.broker.connectsPerSecond() : pool.attempts,
         from,

@@ -11,6 +11,7 @@ import { ChaosPlayer } from "./chaos-player.js";
 import { FleetProgress } from "./progress.js";
 import type { GatewayResult } from "./protocol.js";
 import { lostSeqs, type ChaosOutcome, type FleetReport } from "./report.js";
+import { steadyCpu, steadySpan, type CpuSnapshot, type SteadyCpu } from "./steady-cpu.js";
 import { WorkerPool } from "./worker-pool.js";
 
 export interface FleetRunOptions {
@@ -124,6 +125,7 @@ export class FleetCoordinator {
       const chaos = Promise.all(
         fleet.chaos.map((event) => player.play(event, runBegan, ended.signal)),
       );
+      const steady = this.steadyWindow(runBegan, ended.signal);
       await Promise.race([
         delay(fleet.durationSeconds * 1000, undefined, { signal: ended.signal }).catch(() => {}),
         this.options.interrupted,
@@ -131,6 +133,7 @@ export class FleetCoordinator {
       ended.abort();
       const runSeconds = (Date.now() - runBegan) / 1000;
       const outcomes = (await chaos).filter((o): o is ChaosOutcome => o !== null);
+      const steadyCpu = await steady;
 
       progress.event({ phase: "drain" });
       pool.sendAll({ type: "drain" });
@@ -143,9 +146,31 @@ export class FleetCoordinator {
       const results = await pool.stop();
       const rampSeconds =
         this.allConnectedAt === null ? null : (this.allConnectedAt - this.rampBegan) / 1000;
-      return await this.buildReport(results, rampSeconds, runSeconds, outcomes);
+      return await this.buildReport(results, rampSeconds, runSeconds, outcomes, steadyCpu);
     } finally {
       clearInterval(ticker);
+    }
+  }
+
+  /** The workers' CPU a reading in steady state (steadySpan); null: no window, or Ctrl-C. */
+  private async steadyWindow(runBegan: number, ended: AbortSignal): Promise<SteadyCpu | null> {
+    const { fleet, pool } = this;
+    const span = steadySpan(
+      fleet.durationSeconds,
+      fleet.chaos.map((c) => c.atSeconds),
+    );
+    if (!span) return null;
+    const at = async (seconds: number): Promise<CpuSnapshot> => {
+      await delay(Math.max(0, runBegan + seconds * 1000 - Date.now()), undefined, {
+        signal: ended,
+      });
+      return { cpuSeconds: pool.sum("cpuSeconds"), captured: pool.sum("captured"), at: Date.now() };
+    };
+    try {
+      const from = await at(span.from);
+      return steadyCpu(from, await at(span.to));
+    } catch {
+      return null; // the run ended (Ctrl-C) first
     }
   }
 
@@ -162,6 +187,7 @@ export class FleetCoordinator {
     rampSeconds: number | null,
     runSeconds: number,
     chaos: ChaosOutcome[],
+    steadyCpu: SteadyCpu | null,
   ): Promise<FleetReport> {
     const observer = this.observer;
     const missing = () =>
@@ -197,6 +223,7 @@ export class FleetCoordinator {
       reconnects: this.pool.sum("reconnects"),
       peakRssBytes: this.pool.peakRss,
       workerCpuSeconds: this.pool.sum("cpuSeconds"),
+      steadyCpu,
       chaos,
       observed: observer !== null,
       perGateway,

@@ -52,6 +52,7 @@ describe("the fleet report's CONNECTs-a-second chart", () => {
       reconnects: 2,
       peakRssBytes: 2 ** 20,
       workerCpuSeconds: 1,
+      steadyCpu: null,
       observed: true,
       perGateway: [],
       chaos: [

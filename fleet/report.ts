@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FleetConfig } from "../config/fleet-schema.js";
 import type { GatewayResult } from "./protocol.js";
+import type { SteadyCpu } from "./steady-cpu.js";
 
 /** What one chaos event did to the fleet. */
 export interface ChaosOutcome {
@@ -17,7 +18,10 @@ export interface ChaosOutcome {
   readonly peakConnectAttemptsPerSecond: number;
   /** The same at the broker (its log), when the fleet started it. */
   readonly peakBrokerConnectsPerSecond: number | null;
-  /** What the reconnect policy's full jitter implies for that peak: gateways / first delay. */
+  /**
+   * What the reconnect policy's jitter implies for that peak: gateways over the span the first
+   * retry is drawn from (the fleet's connect window, or the first delay if that is longer).
+   */
   readonly impliedPeakPerSecond: number;
   /**
    * CONNECTs a second from the fault until all were back, as the broker logged them when the
@@ -54,6 +58,8 @@ export interface FleetReport {
   readonly peakRssBytes: number;
   /** CPU the worker processes used, start to end (certificates, ramp, run, drain). */
   readonly workerCpuSeconds: number;
+  /** CPU a reading between the ramp and the first chaos event; null: no such window. */
+  readonly steadyCpu: SteadyCpu | null;
   readonly chaos: readonly ChaosOutcome[];
   readonly observed: boolean;
   readonly perGateway: readonly GatewayLine[];
@@ -102,6 +108,12 @@ export function formatReport(report: FleetReport): string {
     row("reconnects", n(report.reconnects)),
     row("peak RSS of the workers", `${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB`),
     row("CPU of the workers", `${report.workerCpuSeconds.toFixed(1)} s`),
+    row(
+      "CPU a reading, steady",
+      report.steadyCpu
+        ? `${report.steadyCpu.msPerReading.toFixed(2)} ms (${report.steadyCpu.readings} readings over ${report.steadyCpu.seconds.toFixed(0)} s, after the ramp and before any chaos)`
+        : "-",
+    ),
   ];
   if (report.chaos.length > 0) {
     lines.push("", "chaos:");

@@ -22,6 +22,15 @@ export interface ReconnectPolicyOptions {
 }
 
 /**
+ * The fleet's connect window, ms: over how long a fleet of `fleetSize` gateways spreads its
+ * CONNECTs to stay at 80 % of the account's budget (0 for a gateway alone).
+ */
+export function connectWindowMs(fleetSize = 1, connectsPerSecond = 100): number {
+  if (fleetSize <= 1) return 0;
+  return Math.ceil((fleetSize / (connectsPerSecond * BUDGET_SHARE)) * 1000);
+}
+
+/**
  * When to try the broker again. Exponential backoff with full jitter; the backoff starts over
  * only when the last connection stayed up `stableAfterMs` (a CONNACK followed by a kick, as when
  * another client steals the client id, keeps backing off instead of looping); never two
@@ -66,9 +75,7 @@ export class ReconnectPolicy {
    * and at 100 % half the seconds would go over and be throttled into a long tail.
    */
   get connectWindowMs(): number {
-    const { fleetSize = 1, connectsPerSecond = 100 } = this.options;
-    if (fleetSize <= 1) return 0;
-    return Math.ceil((fleetSize / (connectsPerSecond * BUDGET_SHARE)) * 1000);
+    return connectWindowMs(this.options.fleetSize, this.options.connectsPerSecond);
   }
 
   /** The connection closed or could not be made: how long to wait before the next CONNECT. */

@@ -19,7 +19,9 @@ import { formatResults, type BenchResult } from "./report.js";
  * Mosquitto) with nothing else; then the fleet runs N real agents for S seconds at 1 reading /
  * 10 s and reports what it delivered, its ramp, memory and CPU. A third process opens N outboxes
  * alone, to break the per-gateway memory down. `--gateways 10000 --seconds 300` is the issue's
- * figure; the defaults are a shorter 2,000-gateway run. `--release crash|good` replaces the broker
+ * figure; the defaults are a shorter 2,000-gateway run. `--connect-budget` is the account's
+ * CONNECTs a second the fleet reconnects under (default 500, AWS IoT's largest regions; 100
+ * elsewhere); the restart's line says whether every gateway was back within #26's bound. `--release crash|good` replaces the broker
  * restart with a release rolled out to the fleet (AWS IoT's rollout at 100 a minute, doubling per
  * 100 succeeded; cancelled at 5 % failed of at least 100 notified) and prints its reach and the
  * way back. `--disk-busy` runs the fleet a second time with a `dd` writing 2 GB to the same disk
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     gateways: { type: "string", default: "2000" },
     seconds: { type: "string", default: "120" },
     rate: { type: "string", default: "200" },
+    "connect-budget": { type: "string", default: "500" },
     release: { type: "string" },
     "disk-busy": { type: "boolean", default: false },
   },
@@ -42,6 +45,10 @@ if (release !== undefined && release !== "crash" && release !== "good")
 const gateways = Number(values.gateways);
 const seconds = Number(values.seconds);
 const rate = Number(values.rate);
+/** The account's connect budget the fleet reconnects under (AWS IoT: 500/s or 100/s by region). */
+const connectBudget = Number(values["connect-budget"]);
+/** #26's bound for every gateway back after a broker restart: 1.2 × gateways / budget + 10 s. */
+const backWithinSeconds = (1.2 * gateways) / connectBudget + 10;
 const mosquitto = findTool("mosquitto");
 if (!mosquitto) throw new Error("mosquitto is needed: apt-get install mosquitto");
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
@@ -143,8 +150,8 @@ try {
     ramp: { connectsPerSecond: rate },
     durationSeconds: seconds,
     drainTimeoutSeconds: 300,
-    // The broker restarts two thirds into the run: every gateway must come back, within the
-    // reconnect policy's jitter window (10 s for the first retry: a fleet-sized window).
+    // The broker restarts two thirds into the run: every gateway must come back within the
+    // fleet's connect window (gateways / (0.8 × the connect budget)), under the budget.
     chaos: [
       release
         ? {
@@ -165,7 +172,9 @@ try {
       sampling: { intervalMs: 10_000 },
       mqtt: {
         keepaliveSeconds: 60,
-        reconnect: { initialDelayMs: 10_000, maxDelayMs: 120_000, stableAfterMs: 60_000 },
+        // The fleet's size is its connect budget's fleetSize (the fleet file sets it); the first
+        // delay is the default, so the connect window alone spreads the fleet.
+        reconnect: { connectsPerSecond: connectBudget, maxDelayMs: 120_000, stableAfterMs: 60_000 },
       },
       log: { level: "warn" },
     },
@@ -269,11 +278,25 @@ try {
   say(
     `CPU: ${fleet.workerCpuSeconds.toFixed(0)} s over the run, ${cpuPerReading.toFixed(2)} ms per reading captured (certificates, ramp and drain included)`,
   );
+  const steady = fleet.steadyCpu;
+  say(
+    steady
+      ? `CPU in steady state: ${steady.msPerReading.toFixed(2)} ms a reading (target ≤ 0.75), ${steady.readings} readings over ${steady.seconds.toFixed(0)} s after the ramp and before the first chaos event`
+      : "CPU in steady state: no window between the ramp and the first chaos event",
+  );
   for (const c of fleet.chaos) {
     say(
       `${c.kind} at ${c.atSeconds.toFixed(0)} s (down ${c.faultSeconds.toFixed(0)} s): every gateway back after ` +
         `${c.backAfterSeconds?.toFixed(1) ?? "never"} s; peak CONNECTs/s: ${c.peakConnectAttemptsPerSecond} sent, ` +
         `${c.peakBrokerConnectsPerSecond ?? "?"} accepted by the broker, ${Math.round(c.impliedPeakPerSecond)} implied by the jitter`,
+    );
+    if (c.kind !== "broker-restart") continue;
+    const peak = c.peakBrokerConnectsPerSecond ?? c.peakConnectAttemptsPerSecond;
+    const withinBound = c.backAfterSeconds !== null && c.backAfterSeconds <= backWithinSeconds;
+    say(
+      `  connect budget ${connectBudget}/s: back within 1.2 × ${gateways} / ${connectBudget} + 10 = ` +
+        `${backWithinSeconds.toFixed(1)} s: ${withinBound ? "yes" : "NO"}; peak ${peak} at or under ` +
+        `${connectBudget} in every second: ${peak <= connectBudget ? "yes" : "NO"}`,
     );
   }
   for (const r of fleet.chaos.flatMap((c) => (c.release ? [c.release] : []))) {
