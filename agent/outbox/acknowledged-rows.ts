@@ -68,6 +68,7 @@ export class AcknowledgedRows {
     const { deleteRow } = this.store.statements;
     for (const [id, row] of this.waiting) {
       deleteRow.run(id);
+      this.store.live.deleted(id);
       this.deleting.set(id, row);
     }
     this.waiting = new Map();

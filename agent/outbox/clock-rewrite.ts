@@ -17,6 +17,7 @@ export function rewriteEpoch(store: OutboxStore, epoch: number, deltaMs: number)
     const payload = JSON.stringify(reading);
     const bytes = Buffer.byteLength(payload);
     rewrite.run(payload, bytes, row.id);
+    store.live.changed(row.id, store.lastInsertedId);
     tally.forget(row.lane as typeof LANE.telemetry, row.bytes);
     tally.remember(row.lane as typeof LANE.telemetry, bytes);
     corrected++;

@@ -22,6 +22,7 @@ export function resolveHeld(
       if (!row) continue; // evicted meanwhile
       tally.forget(LANE.held, row.bytes);
       tally.remember(LANE.telemetry, row.bytes);
+      store.live.changed(row.id, store.lastInsertedId); // a telemetry row it never saw inserted
       // Make the row visible to the lane it now belongs to.
       sessions.reveal(row.id, LANE.telemetry, containerId);
     }

@@ -61,8 +61,14 @@ export class PublishSessions {
   }
 
   takeLive(limit: number): OutboxRow[] {
-    if (this.session.liveCursor >= this.store.visibleId) return []; // nothing new
-    return this.takeLane(LANE.telemetry, "liveCursor", limit);
+    const { liveCursor } = this.session;
+    const visibleId = this.store.visibleId;
+    if (liveCursor >= visibleId) return []; // nothing new
+    // The rows just committed, from memory; the table when the cursor moved back (a release).
+    const rows = this.store.live.after(liveCursor, visibleId, limit, (id) => this.inflight.has(id));
+    if (rows === null) return this.takeLane(LANE.telemetry, "liveCursor", limit);
+    this.session.liveCursor = lastId(rows, liveCursor);
+    return this.markTaken(rows);
   }
 
   /** The next rows of a lane after its cursor, which moves past them. */

@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import type { OutboxStats } from "../../core/gateway-status.js";
-import type { Lane } from "./publish-queue.js";
+import { LiveRows } from "./live-rows.js";
+import { LANE, type Lane } from "./publish-queue.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { OutboxTally } from "./tally.js";
 
@@ -24,10 +25,14 @@ export class OutboxStore {
   /** Rows the tally counts as gone though still in the table (AcknowledgedRows). */
   private goneFromTally: () => Iterable<{ lane: Lane; bytes: number }> = () => [];
 
+  /** The telemetry rows committed and not yet taken, which the live lane reads (LiveRows). */
+  readonly live: LiveRows;
+
   constructor(readonly db: Database.Database) {
     this.statements = prepareStatements(db);
     this.recount();
     this.lastInsertedId = this.statements.maxId.get()?.id ?? 0;
+    this.live = new LiveRows(this.lastInsertedId);
   }
 
   /** The highest row id the publisher may see: every row, or with a background sync the synced ones. */
@@ -77,6 +82,7 @@ export class OutboxStore {
       return this.inTransaction(work);
     } catch (error) {
       for (const hook of this.rollbackHooks) hook();
+      this.live.startOver(this.lastInsertedId);
       if (this.db.open) this.recount();
       throw error;
     }
@@ -97,6 +103,7 @@ export class OutboxStore {
       const result = work();
       for (const hook of this.commitHooks) hook();
       this.statements.commit.run();
+      this.live.committed();
       for (const hook of this.committedHooks) hook();
       return result;
     } catch (error) {
@@ -125,14 +132,26 @@ export class OutboxStore {
       payload,
       clockEpoch,
     );
-    this.lastInsertedId = Number(lastInsertRowid);
+    const id = Number(lastInsertRowid);
+    this.lastInsertedId = id;
     this.tally.remember(lane, bytes);
-    return this.lastInsertedId;
+    if (lane === LANE.telemetry)
+      this.live.inserted({
+        id,
+        lane,
+        container_id: containerId,
+        seq,
+        captured_at: at,
+        bytes,
+        payload,
+      });
+    return id;
   }
 
   /** Deletes a row; false when it was gone already. */
   delete(id: number): boolean {
     const gone = this.statements.deleteReturning.get(id);
+    this.live.deleted(id);
     if (gone) this.tally.forget(gone.lane as Lane, gone.bytes);
     return gone !== undefined;
   }
