@@ -148,7 +148,10 @@ describe("one agent per outbox", () => {
         encoding: "utf8",
       });
       expect(migrate.error, "nobody must be able to run this node and CLI").toBeUndefined();
-      expect(migrate.stderr).toBe("");
+      expect(
+        migrate.stderr,
+        "nobody runs the CLI from this checkout: its folders must be traversable by other users",
+      ).toBe("");
       expect(migrate.status).toBe(0);
       expect(statSync(`${path}.lock`).uid).toBe(NOBODY);
     },
