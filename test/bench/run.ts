@@ -10,6 +10,7 @@ import { benchAudit } from "./audit.js";
 import { benchBackfill } from "./backfill.js";
 import { benchDrain } from "./drain.js";
 import { benchIngest } from "./ingest.js";
+import { benchLiveLane } from "./live-lane.js";
 import { benchModbus, wireModel } from "./modbus.js";
 import { formatResults, type BenchResult } from "./report.js";
 import { benchOutageRss, benchRss } from "./rss.js";
@@ -33,6 +34,12 @@ try {
   const ingest = benchIngest(temp.dir, quick ? 500 : 2000, 4);
   results.push(ingest);
   say(formatResults([ingest]));
+  const liveLane = [
+    benchLiveLane(temp.dir, 1, quick ? 2000 : 20_000),
+    benchLiveLane(temp.dir, quick ? 200 : 1000, 20),
+  ];
+  results.push(...liveLane);
+  say(formatResults(liveLane));
   const walSync = await benchWalSync(temp.dir, quick ? 200 : 1000);
   results.push(...walSync);
   say(formatResults(walSync));
