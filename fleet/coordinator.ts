@@ -164,7 +164,12 @@ export class FleetCoordinator {
       await delay(Math.max(0, runBegan + seconds * 1000 - Date.now()), undefined, {
         signal: ended,
       });
-      return { cpuSeconds: pool.sum("cpuSeconds"), captured: pool.sum("captured"), at: Date.now() };
+      return {
+        cpuSeconds: pool.sum("cpuSeconds"),
+        cpuSystemSeconds: pool.sum("cpuSystemSeconds"),
+        captured: pool.sum("captured"),
+        at: Date.now(),
+      };
     };
     try {
       const from = await at(span.from);

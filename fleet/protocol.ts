@@ -44,6 +44,8 @@ export interface WorkerStats {
   readonly rssBytes: number;
   /** CPU time (user and system) the worker used since it started. */
   readonly cpuSeconds: number;
+  /** Of which in the kernel (system): the outboxes' fdatasyncs, sockets. */
+  readonly cpuSystemSeconds: number;
   /** A release's installs (fleet/fleet-installer.ts): in progress, made, kept, rolled back. */
   readonly installing: number;
   readonly installed: number;

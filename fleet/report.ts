@@ -111,7 +111,7 @@ export function formatReport(report: FleetReport): string {
     row(
       "CPU a reading, steady",
       report.steadyCpu
-        ? `${report.steadyCpu.msPerReading.toFixed(2)} ms (${report.steadyCpu.readings} readings over ${report.steadyCpu.seconds.toFixed(0)} s, after the ramp and before any chaos)`
+        ? `${report.steadyCpu.msPerReading.toFixed(2)} ms, ${report.steadyCpu.systemMsPerReading.toFixed(2)} of it in the kernel (${report.steadyCpu.readings} readings over ${report.steadyCpu.seconds.toFixed(0)} s, after the ramp and before any chaos)`
         : "-",
     ),
   ];

@@ -17,9 +17,14 @@ describe("steady CPU", () => {
   });
 
   it("divides the CPU between two snapshots by the readings captured between them", () => {
-    const from = { cpuSeconds: 100, captured: 50_000, at: 1_000_000 };
-    const to = { cpuSeconds: 175, captured: 150_000, at: 1_184_000 };
-    expect(steadyCpu(from, to)).toEqual({ seconds: 184, readings: 100_000, msPerReading: 0.75 });
+    const from = { cpuSeconds: 100, cpuSystemSeconds: 40, captured: 50_000, at: 1_000_000 };
+    const to = { cpuSeconds: 175, cpuSystemSeconds: 65, captured: 150_000, at: 1_184_000 };
+    expect(steadyCpu(from, to)).toEqual({
+      seconds: 184,
+      readings: 100_000,
+      msPerReading: 0.75,
+      systemMsPerReading: 0.25,
+    });
     expect(steadyCpu(from, { ...to, captured: 50_000 })).toBeNull();
   });
 });

@@ -3,11 +3,14 @@ export interface SteadyCpu {
   readonly seconds: number;
   readonly readings: number;
   readonly msPerReading: number;
+  /** Of which in the kernel: the outboxes' fdatasyncs, sockets. */
+  readonly systemMsPerReading: number;
 }
 
 /** The workers' totals at one moment (from their stats, sent every second). */
 export interface CpuSnapshot {
   readonly cpuSeconds: number;
+  readonly cpuSystemSeconds: number;
   readonly captured: number;
   /** Wall ms. */
   readonly at: number;
@@ -41,5 +44,6 @@ export function steadyCpu(from: CpuSnapshot, to: CpuSnapshot): SteadyCpu | null 
     seconds: (to.at - from.at) / 1000,
     readings,
     msPerReading: ((to.cpuSeconds - from.cpuSeconds) * 1000) / readings,
+    systemMsPerReading: ((to.cpuSystemSeconds - from.cpuSystemSeconds) * 1000) / readings,
   };
 }

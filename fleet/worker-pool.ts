@@ -28,6 +28,7 @@ const EMPTY_STATS: WorkerStats = {
   connectAttempts: {},
   rssBytes: 0,
   cpuSeconds: 0,
+  cpuSystemSeconds: 0,
   installing: 0,
   installed: 0,
   kept: 0,

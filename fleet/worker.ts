@@ -298,6 +298,7 @@ class FleetWorker {
       connectAttempts: Object.fromEntries(this.connectAttempts),
       rssBytes: process.memoryUsage.rss(),
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      cpuSystemSeconds: cpu.system / 1e6,
       ...(this.installer?.stats() ?? {
         installing: 0,
         installed: 0,

@@ -6,7 +6,8 @@ import { describe, expect, it, vi } from "vitest";
 import { useOutboxes } from "../../test/support/outbox-fixture.js";
 import { makeReading } from "../../test/support/readings.js";
 import { LiveRows } from "./live-rows.js";
-import type { OutboxRow } from "./publish-queue.js";
+import { OutboxStore } from "./store.js";
+import { LANE, type OutboxRow } from "./publish-queue.js";
 import type { RowRecord } from "./statements.js";
 
 const boxes = useOutboxes();
@@ -68,6 +69,25 @@ describe("LiveRows", () => {
     live.committed();
     live.changed(72, 72); // rewritten (a clock correction), or promoted from held
     expect(ids(live.after(70, 72, 100, none))).toBeNull();
+  });
+});
+
+describe("the store's cache of committed rows", () => {
+  it("takes a row in once its transaction commits, and leaves a row inserted outside one to the table", () => {
+    boxes.open().close(); // the schema
+    const db = new Database(boxes.path);
+    try {
+      const store = new OutboxStore(db);
+      const at = store.lastInsertedId;
+      const inserted = store.atomically(() => store.insert(LANE.telemetry, "C1", 1, 0, "{}", null));
+      expect(ids(store.live.after(at, store.visibleId, 10, none))).toEqual([inserted]);
+      // No COMMIT of the store's will come for this one: the table must answer for it.
+      const loose = store.insert(LANE.telemetry, "C1", 2, 0, "{}", null);
+      expect(store.live.after(inserted, store.visibleId, 10, none)).toBeNull();
+      expect(loose).toBeGreaterThan(inserted);
+    } finally {
+      db.close();
+    }
   });
 });
 

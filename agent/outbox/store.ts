@@ -135,7 +135,10 @@ export class OutboxStore {
     const id = Number(lastInsertRowid);
     this.lastInsertedId = id;
     this.tally.remember(lane, bytes);
-    if (lane === LANE.telemetry)
+    if (lane !== LANE.telemetry) return id;
+    // Outside a transaction no COMMIT would tell the cache (LiveRows): the table answers for it.
+    if (!this.db.inTransaction) this.live.startOver(id);
+    else
       this.live.inserted({
         id,
         lane,

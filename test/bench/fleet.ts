@@ -281,7 +281,7 @@ try {
   const steady = fleet.steadyCpu;
   say(
     steady
-      ? `CPU in steady state: ${steady.msPerReading.toFixed(2)} ms a reading (target ≤ 0.75), ${steady.readings} readings over ${steady.seconds.toFixed(0)} s after the ramp and before the first chaos event`
+      ? `CPU in steady state: ${steady.msPerReading.toFixed(2)} ms a reading (target ≤ 0.75), ${steady.systemMsPerReading.toFixed(2)} ms of it in the kernel, ${steady.readings} readings over ${steady.seconds.toFixed(0)} s after the ramp and before the first chaos event`
       : "CPU in steady state: no window between the ramp and the first chaos event",
   );
   for (const c of fleet.chaos) {
