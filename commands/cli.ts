@@ -13,7 +13,30 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`unknown command "${name}"\n\n${usage()}\n`);
     return 2;
   }
-  return (await command.load()).run(rest);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(`Usage:\n  reefer-edge ${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await (await command.load()).run(rest);
+  } catch (error) {
+    // An option the command does not take, or one without its value: a usage error, said as one
+    // (node's parseArgs throws a TypeError whose stack would bury the message).
+    if (!isArgumentError(error)) throw error;
+    process.stderr.write(
+      `reefer-edge ${name}: ${error.message}\n\nUsage:\n  reefer-edge ${command.usage}\n`,
+    );
+    return 2;
+  }
+}
+
+function isArgumentError(error: unknown): error is Error {
+  return (
+    error instanceof Error &&
+    "code" in error &&
+    typeof error.code === "string" &&
+    error.code.startsWith("ERR_PARSE_ARGS_")
+  );
 }
 
 main(process.argv.slice(2)).then(
