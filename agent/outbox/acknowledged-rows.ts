@@ -55,6 +55,7 @@ export class AcknowledgedRows {
   acknowledge(id: number, row: TakenRow): void {
     if (this.waiting.has(id)) return;
     this.waiting.set(id, row);
+    this.store.touched(); // no longer waiting to be sent
     this.store.tally.forget(row.lane, row.bytes);
   }
 

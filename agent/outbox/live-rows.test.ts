@@ -6,6 +6,7 @@ import { describe, expect, it, vi } from "vitest";
 import { useOutboxes } from "../../test/support/outbox-fixture.js";
 import { makeReading } from "../../test/support/readings.js";
 import { LiveRows } from "./live-rows.js";
+import type { OutboxOptions } from "./outbox-types.js";
 import { OutboxStore } from "./store.js";
 import { LANE, type OutboxRow } from "./publish-queue.js";
 import type { RowRecord } from "./statements.js";
@@ -121,12 +122,23 @@ interface Run {
  */
 async function seededRun(
   path: string,
-  open: () => ReturnType<typeof boxes.open>,
+  options: Partial<OutboxOptions>,
   tableOnly: boolean,
 ): Promise<Run> {
-  const box = open();
+  let clock = 1000;
+  const box = boxes.open({ ...options, now: () => clock });
   const table = new Database(path, { readonly: true });
   const inTable = table.prepare<[number], RowRecord>("SELECT * FROM outbox WHERE id = ?");
+  const byAge = table.prepare<[], { id: number; captured_at: number }>(
+    "SELECT id, captured_at FROM outbox ORDER BY id",
+  );
+  const acceptedIds = new Set<number>();
+  // The outbox keeps its answer until its rows change: it must be what the table says then, less
+  // the rows acknowledged and not yet deleted.
+  const checkOldest = () =>
+    expect(box.oldestCapturedAt()).toBe(
+      byAge.all().find((r) => !acceptedIds.has(r.id))?.captured_at ?? null,
+    );
   const next = random(26);
   const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)] as T;
   const inflight = new Map<number, OutboxRow>();
@@ -158,6 +170,8 @@ async function seededRun(
   try {
     box.beginSession();
     for (let step = 0; step < 4000; step++) {
+      clock += 1000;
+      checkOldest();
       const op = next();
       if (op < 0.4) {
         const containers = ["C1", "C2", "C3"].filter(() => next() < 0.7);
@@ -184,6 +198,7 @@ async function seededRun(
       } else if (op < 0.85 && inflight.size > 0) {
         const accepted = [...inflight.values()].filter(() => next() < 0.7);
         box.accept(accepted.map((r) => r.id));
+        for (const r of accepted) acceptedIds.add(r.id);
         for (const r of accepted) {
           inflight.delete(r.id);
           delivered.add(`${r.containerId}:${r.seq}`);
@@ -214,9 +229,12 @@ async function seededRun(
       if (rows.length === 0) break;
       take(rows);
       box.accept(rows.map((r) => r.id));
+      for (const r of rows) acceptedIds.add(r.id);
       for (const r of rows) delivered.add(`${r.containerId}:${r.seq}`);
     }
     expect(box.pending()).toEqual({ alerts: 0, telemetry: 0 });
+    checkOldest();
+    expect(box.oldestCapturedAt()).toBeNull();
     const { evictedTelemetry, droppedByException } = box.stats();
     const answered = spy.mock.results.map((r) => (r.value === null ? "table" : "memory"));
     return {
@@ -244,10 +262,10 @@ describe("the live lane served from memory", () => {
   ])(
     "hands out the rows the table would, in the same order, each as the table holds it: %s",
     async (_, backgroundSync) => {
-      const open = () => boxes.open({ maxBytes: 256 * 1024, backgroundSync });
-      const memory = await seededRun(boxes.path, open, false);
+      const options = { maxBytes: 256 * 1024, backgroundSync };
+      const memory = await seededRun(boxes.path, options, false);
       rmSync(dirname(boxes.path), { recursive: true });
-      const table = await seededRun(boxes.path, open, true);
+      const table = await seededRun(boxes.path, options, true);
       // The same rows, in the same order, as when every take read the table, through releases,
       // reconnects, clock corrections, held readings promoted and dropped, and evictions.
       const first = memory.taken.findIndex((t, i) => t !== table.taken[i]);

@@ -17,6 +17,12 @@ export class OutboxStore {
   lastInsertedId = 0;
   /** With a background sync (WalSync): the highest row id known to be on disk. */
   syncedId: number | null = null;
+  /**
+   * Moves whenever the rows may have changed: at the end of every outermost transaction (each
+   * change is made in one), committed or rolled back, and by `touched`. What is worked out from
+   * the rows can be kept until it moves.
+   */
+  generation = 0;
   private readonly rollbackHooks: (() => void)[] = [];
   private readonly commitHooks: (() => void)[] = [];
   private readonly committedHooks: (() => void)[] = [];
@@ -63,6 +69,11 @@ export class OutboxStore {
     this.begunHooks.push(hook);
   }
 
+  /** The rows' standing changed outside a transaction (a row acknowledged, its delete deferred). */
+  touched(): void {
+    this.generation++;
+  }
+
   /** Rows still in the table that the tally must not count (see recount). */
   excludeFromTally(rows: () => Iterable<{ lane: Lane; bytes: number }>): void {
     this.goneFromTally = rows;
@@ -81,6 +92,7 @@ export class OutboxStore {
     try {
       return this.inTransaction(work);
     } catch (error) {
+      this.generation++;
       for (const hook of this.rollbackHooks) hook();
       this.live.startOver(this.lastInsertedId);
       if (this.db.open) this.recount();
@@ -103,6 +115,7 @@ export class OutboxStore {
       const result = work();
       for (const hook of this.commitHooks) hook();
       this.statements.commit.run();
+      this.generation++;
       this.live.committed();
       for (const hook of this.committedHooks) hook();
       return result;
