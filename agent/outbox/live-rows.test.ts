@@ -47,6 +47,12 @@ describe("LiveRows", () => {
     live.committed();
     live.deleted(2);
     expect(ids(live.after(0, 5, 2, (id) => id === 3))).toEqual([1, 4]);
+    // Inserted and deleted (evicted) in one transaction, with nothing committed held: never served.
+    const fresh = new LiveRows(0);
+    fresh.inserted(row(1));
+    fresh.deleted(1);
+    fresh.committed();
+    expect(ids(fresh.after(0, 1, 10, none))).toEqual([]);
     expect(ids(live.after(4, 5, 2, none))).toEqual([5]);
   });
 

@@ -42,7 +42,8 @@ export class LiveRows {
 
   /** A row was deleted (evicted, dead-lettered, acknowledged). */
   deleted(id: number): void {
-    const first = this.rows[0];
+    // Pending ids follow committed ones: the first of either is the lowest id held.
+    const first = this.rows[0] ?? this.pending[0];
     if (first === undefined || id < first.id) return; // the common case: an old row
     const at = this.rows.findIndex((row) => row.id === id);
     if (at >= 0) this.rows.splice(at, 1);
