@@ -66,10 +66,8 @@ export class AcknowledgedRows {
 
   private deleteWaiting(): void {
     if (this.waiting.size === 0) return;
-    const { deleteRow } = this.store.statements;
     for (const [id, row] of this.waiting) {
-      deleteRow.run(id);
-      this.store.live.deleted(id);
+      this.store.deleteAcknowledged(id);
       this.deleting.set(id, row);
     }
     this.waiting = new Map();

@@ -1,6 +1,5 @@
 import type { ReeferReading } from "../../core/record.js";
 import { CLOCK_CORRECTION_FIELD, LOG_INDEX_FIELD } from "../../core/audit/leaf.js";
-import { LANE } from "./publish-queue.js";
 import type { OutboxStore } from "./store.js";
 
 /**
@@ -9,20 +8,9 @@ import type { OutboxStore } from "./store.js";
  * caller's transaction. Returns how many were corrected.
  */
 export function rewriteEpoch(store: OutboxStore, epoch: number, deltaMs: number): number {
-  const { statements, tally } = store;
-  let corrected = 0;
-  const rewrite = statements.rewrite; // transient: one statement for the whole loop
-  for (const row of statements.epochRows.all(epoch)) {
-    const reading = correctedReading(JSON.parse(row.payload) as ReeferReading, deltaMs);
-    const payload = JSON.stringify(reading);
-    const bytes = Buffer.byteLength(payload);
-    rewrite.run(payload, bytes, row.id);
-    store.live.changed(row.id, store.lastInsertedId);
-    tally.forget(row.lane as typeof LANE.telemetry, row.bytes);
-    tally.remember(row.lane as typeof LANE.telemetry, bytes);
-    corrected++;
-  }
-  return corrected;
+  return store.rewriteEpoch(epoch, (payload) =>
+    JSON.stringify(correctedReading(JSON.parse(payload) as ReeferReading, deltaMs)),
+  );
 }
 
 /**

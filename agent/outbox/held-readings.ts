@@ -15,25 +15,20 @@ export function resolveHeld(
   trail: AuditTrail | null,
   batch: CaptureBatch,
 ): void {
-  const { statements, tally } = store;
   for (const [containerId, seqs] of batch.promote ?? []) {
     for (const seq of seqs) {
-      const row = statements.promoteHeld.get(containerId, seq);
-      if (!row) continue; // evicted meanwhile
-      tally.forget(LANE.held, row.bytes);
-      tally.remember(LANE.telemetry, row.bytes);
-      store.live.changed(row.id, store.lastInsertedId); // a telemetry row it never saw inserted
+      const id = store.promoteHeld(containerId, seq);
+      if (id === null) continue; // evicted meanwhile
       // Make the row visible to the lane it now belongs to.
-      sessions.reveal(row.id, LANE.telemetry, containerId);
+      sessions.reveal(id, LANE.telemetry, containerId);
     }
   }
   let dropped = 0;
   for (const [containerId, seqs] of batch.drop ?? []) {
     for (const seq of seqs) {
-      const row = statements.dropHeld.get(containerId, seq);
-      if (!row) continue;
-      tally.forget(LANE.held, row.bytes);
-      trail?.dropping(row.payload, "dropped_by_exception");
+      const payload = store.dropHeld(containerId, seq);
+      if (payload === null) continue; // evicted meanwhile
+      trail?.dropping(payload, "dropped_by_exception");
       dropped++;
     }
   }

@@ -87,10 +87,10 @@ describe("the store's cache of committed rows", () => {
       const store = new OutboxStore(db);
       const at = store.lastInsertedId;
       const inserted = store.atomically(() => store.insert(LANE.telemetry, "C1", 1, 0, "{}", null));
-      expect(ids(store.live.after(at, store.visibleId, 10, none))).toEqual([inserted]);
+      expect(ids(store.liveAfter(at, store.visibleId, 10, none))).toEqual([inserted]);
       // No COMMIT of the store's will come for this one: the table must answer for it.
       const loose = store.insert(LANE.telemetry, "C1", 2, 0, "{}", null);
-      expect(store.live.after(inserted, store.visibleId, 10, none)).toBeNull();
+      expect(store.liveAfter(inserted, store.visibleId, 10, none)).toBeNull();
       expect(loose).toBeGreaterThan(inserted);
     } finally {
       db.close();

@@ -86,12 +86,7 @@ export class Outbox implements PublishQueue {
     const options = this.options;
     const store = new OutboxStore(this.db);
     const { statements } = store;
-    // Held readings whose fate died with the last process are published: more, never less.
-    statements.promoteAllHeld.run();
-    // Clock epochs belong to one process (the monotonic clock restarts): readings of an earlier
-    // process that never saw a synchronized clock cannot be corrected and stay "unsynced".
-    statements.forgetEpochs.run();
-    store.recount();
+    store.settleLastProcess();
     this.store = store;
     this.sequences = new Sequences(statements, statements.seqBase.get()?.value ?? 0);
     store.onRollback(() => this.sequences.forgetCache());

@@ -77,7 +77,7 @@ export class PublishSessions {
     const visibleId = this.store.visibleId;
     if (liveCursor >= visibleId) return []; // nothing new
     // The rows just committed, from memory; the table when the cursor moved back (a release).
-    const rows = this.store.live.after(liveCursor, visibleId, limit, (id) => this.inflight.has(id));
+    const rows = this.store.liveAfter(liveCursor, visibleId, limit, (id) => this.inflight.has(id));
     if (rows === null) return this.takeLane(LANE.telemetry, "liveCursor", limit);
     this.session.liveCursor = lastId(rows, liveCursor);
     return this.markTaken(rows);

@@ -2,7 +2,7 @@ import type Database from "better-sqlite3";
 import type { OutboxStats } from "../../core/gateway-status.js";
 import { LiveRows } from "./live-rows.js";
 import { LANE, type Lane } from "./publish-queue.js";
-import { prepareStatements, type Statements } from "./statements.js";
+import { prepareStatements, type RowRecord, type Statements } from "./statements.js";
 import { OutboxTally } from "./tally.js";
 
 /**
@@ -31,8 +31,11 @@ export class OutboxStore {
   /** Rows the tally counts as gone though still in the table (AcknowledgedRows). */
   private goneFromTally: () => Iterable<{ lane: Lane; bytes: number }> = () => [];
 
-  /** The telemetry rows committed and not yet taken, which the live lane reads (LiveRows). */
-  readonly live: LiveRows;
+  /**
+   * The telemetry rows committed and not yet taken, which the live lane reads (LiveRows). Private:
+   * every change to a row goes through a method of this class, which keeps the cache right.
+   */
+  private readonly live: LiveRows;
 
   constructor(readonly db: Database.Database) {
     this.statements = prepareStatements(db);
@@ -162,6 +165,84 @@ export class OutboxStore {
         payload,
       });
     return id;
+  }
+
+  /**
+   * What a new process owes rows of the last one, before anything is taken: held readings whose
+   * fate died with it are published (more, never less), and clock epochs, which belong to one
+   * process (the monotonic clock restarts), are forgotten, so readings that never saw a
+   * synchronized clock stay "unsynced".
+   */
+  settleLastProcess(): void {
+    this.statements.promoteAllHeld.run();
+    this.statements.forgetEpochs.run();
+    this.recount();
+    // The live-rows cache needs no word: it vouches only for rows after lastInsertedId.
+  }
+
+  /**
+   * The live lane's next rows after `cursor` from memory, or null where the cache cannot vouch
+   * for every row after it (the table answers then). See LiveRows.after.
+   */
+  liveAfter(
+    cursor: number,
+    visibleId: number,
+    limit: number,
+    skip: (id: number) => boolean,
+  ): RowRecord[] | null {
+    return this.live.after(cursor, visibleId, limit, skip);
+  }
+
+  /**
+   * Deletes an acknowledged row whose tally entry went when it was acknowledged
+   * (AcknowledgedRows); inside the caller's transaction.
+   */
+  deleteAcknowledged(id: number): void {
+    this.statements.deleteRow.run(id);
+    this.live.deleted(id);
+  }
+
+  /**
+   * Moves a held reading to the telemetry lane (report by exception promoted it); inside the
+   * caller's transaction. Returns its row id, or null when it was evicted meanwhile.
+   */
+  promoteHeld(containerId: string, seq: number): number | null {
+    const row = this.statements.promoteHeld.get(containerId, seq);
+    if (!row) return null;
+    this.tally.forget(LANE.held, row.bytes);
+    this.tally.remember(LANE.telemetry, row.bytes);
+    this.live.changed(row.id, this.lastInsertedId); // a telemetry row it never saw inserted
+    return row.id;
+  }
+
+  /**
+   * Deletes a held reading (report by exception dropped it); inside the caller's transaction.
+   * Returns its payload, or null when it was evicted meanwhile.
+   */
+  dropHeld(containerId: string, seq: number): string | null {
+    const row = this.statements.dropHeld.get(containerId, seq);
+    if (!row) return null;
+    this.tally.forget(LANE.held, row.bytes);
+    return row.payload;
+  }
+
+  /**
+   * Rewrites the payload of every row captured in clock epoch `epoch` with `rewrite` and ends
+   * its epoch (a clock correction); inside the caller's transaction. Returns how many.
+   */
+  rewriteEpoch(epoch: number, rewrite: (payload: string) => string): number {
+    const update = this.statements.rewrite; // transient: one statement for the whole loop
+    let rewritten = 0;
+    for (const row of this.statements.epochRows.all(epoch)) {
+      const payload = rewrite(row.payload);
+      const bytes = Buffer.byteLength(payload);
+      update.run(payload, bytes, row.id);
+      this.live.changed(row.id, this.lastInsertedId);
+      this.tally.forget(row.lane as Lane, row.bytes);
+      this.tally.remember(row.lane as Lane, bytes);
+      rewritten++;
+    }
+    return rewritten;
   }
 
   /** Deletes a row; false when it was gone already. */
