@@ -67,6 +67,7 @@ export function buildPipeline(parts: PipelineParts): Pipeline {
     gatewayId: config.gateway.id,
     mqtt: config.mqtt,
     envelopeBytes: config.publish.envelopeBytes,
+    basicIngest: config.publish.basicIngest,
     limits: {
       messagesPerSecond: config.publish.maxMessagesPerSecond,
       bytesPerSecond: config.publish.maxBytesPerSecond,

@@ -106,6 +106,11 @@ export const mqttSchema = z
   })
   .describe("The broker connection.");
 
+/** An AWS IoT rule's name: letters, digits and underscores, at most 128. */
+const iotRuleName = z
+  .string()
+  .regex(/^[A-Za-z0-9_]{1,128}$/, "an AWS IoT rule name: letters, digits and underscores");
+
 export const publishSchema = z
   .strictObject({
     envelopeBytes: z
@@ -127,6 +132,23 @@ export const publishSchema = z
     maxBytesPerSecond: byteSize
       .prefault("512KiB")
       .describe("Bytes per second on the connection: IoT Core allows 512 KiB."),
+    basicIngest: z
+      .strictObject({
+        telemetry: iotRuleName
+          .optional()
+          .describe(
+            "Publish live readings to this IoT rule by Basic Ingest ($aws/rules/<rule>/dt/reefer/...): the deployed telemetry rule, reefer_telemetry_to_kinesis (with a stage, <stage>_reefer_telemetry_to_kinesis).",
+          ),
+        backfill: iotRuleName
+          .optional()
+          .describe(
+            "Publish backfill envelopes to this IoT rule by Basic Ingest: the deployed backfill rule, reefer_backfill_to_lake (with a stage, <stage>_reefer_backfill_to_lake).",
+          ),
+      })
+      .prefault({})
+      .describe(
+        "AWS IoT Basic Ingest: readings go straight to one rule, without the broker's messaging charge ($1 a million at list price, most of the bill at 1 Hz). Needs the cloud deployed with -c basicIngest=true (the gateway policy's permission). A Basic Ingest message reaches that one rule only, so a reading the rule's door refuses is not kept by the quarantine rule; it shows as a hole in its gateway's audit log instead. Alerts and the audit log always go through the broker: each reaches more than one rule.",
+      ),
   })
   .prefault({})
   .describe("How readings are sent: backfill envelopes and the connection's rate limits.");

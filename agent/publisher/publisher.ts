@@ -13,7 +13,12 @@ import { isPermanentPublishError, publishErrorReason } from "./errors.js";
 import { RateLimiter, type RateLimits } from "./rate-limiter.js";
 import type { TlsMaterial } from "./tls.js";
 import type { TopicKind } from "../../core/events.js";
-import { backfillEnvelope, ENVELOPE_OVERHEAD_BYTES, topicFor } from "./topics.js";
+import {
+  backfillEnvelope,
+  ENVELOPE_OVERHEAD_BYTES,
+  publishTopic,
+  type BasicIngestRules,
+} from "./topics.js";
 
 /** Readings in one backfill envelope at most, whatever their size. */
 const MAX_ENVELOPE_READINGS = 1000;
@@ -24,6 +29,8 @@ export interface PublisherOptions {
   readonly gatewayId: string;
   readonly mqtt: AgentConfig["mqtt"];
   readonly envelopeBytes: number;
+  /** Kinds published by AWS IoT Basic Ingest, and to which rule (`publish.basicIngest`). */
+  readonly basicIngest?: BasicIngestRules;
   readonly limits: RateLimits;
   readonly tls: TlsMaterial;
   readonly queue: PublishQueue;
@@ -251,7 +258,8 @@ export class Publisher {
     const key = this.nextMessageKey++;
     const generation = this.generation;
     this.inflight.set(key, { rows, kind, sentAt: this.options.clock.monotonic() });
-    client.publish(topicFor(gatewayId, containerId, kind), payload, 1, (error) => {
+    const topic = publishTopic(gatewayId, containerId, kind, this.options.basicIngest);
+    client.publish(topic, payload, 1, (error) => {
       this.onPublished(generation, key, error);
     });
     metrics.increment("bytes_sent", bytes);

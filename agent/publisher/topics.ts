@@ -5,6 +5,25 @@ export function topicFor(gatewayId: string, containerId: string, kind: TopicKind
   return `dt/reefer/${gatewayId}/${containerId}/${kind}`;
 }
 
+/** Which messages go by AWS IoT Basic Ingest, and to which rule (`publish.basicIngest`). */
+export type BasicIngestRules = Readonly<Partial<Record<"telemetry" | "backfill", string>>>;
+
+/**
+ * The topic a message of `kind` is published on: the contract's, or with AWS IoT Basic Ingest the
+ * same behind `$aws/rules/<rule>/`. The broker then hands it straight to that one rule, with no
+ * messaging charge and no subscriber; the rule's `topic(n)` still reads the contract's topic.
+ */
+export function publishTopic(
+  gatewayId: string,
+  containerId: string,
+  kind: TopicKind,
+  basicIngest: BasicIngestRules | undefined,
+): string {
+  const topic = topicFor(gatewayId, containerId, kind);
+  const rule = kind === "alert" ? undefined : basicIngest?.[kind];
+  return rule === undefined ? topic : `$aws/rules/${rule}/${topic}`;
+}
+
 /** The gateway's audit topic: its signed checkpoints and gap records (docs/audit-log.md). */
 export function auditTopic(gatewayId: string): string {
   return `dt/reefer/${gatewayId}/audit`;
