@@ -67,7 +67,8 @@ export class Monitor {
       protocolVersion: 4,
     });
     const monitor = new Monitor(client);
-    await client.subscribeAsync("dt/reefer/#", { qos: 1 });
+    // And what gateways send by AWS IoT Basic Ingest (`#` never matches a topic beginning `$`).
+    await client.subscribeAsync(["dt/reefer/#", "$aws/rules/+/dt/reefer/#"], { qos: 1 });
     return monitor;
   }
 

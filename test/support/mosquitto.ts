@@ -29,6 +29,8 @@ export class MosquittoBroker extends MosquittoProcess {
       acl,
       [
         "pattern write dt/reefer/%u/#",
+        // AWS IoT Basic Ingest: the same topics behind the rule they go to (publish.basicIngest).
+        "pattern write $aws/rules/+/dt/reefer/%u/#",
         "pattern write $aws/things/%u/shadow/#",
         "pattern read $aws/things/%u/shadow/#",
         "pattern readwrite $aws/things/%u/jobs/#",

@@ -45,6 +45,7 @@ export function telemetriesPlan(app: App): {
   sizing: StreamSizing;
   capacity: StreamCapacity;
   onDemand: boolean;
+  basicIngest: boolean;
 } {
   const perSecond = app.node.tryGetContext("readingsPerSecond") as string | undefined;
   const load: FleetLoad =
@@ -65,7 +66,8 @@ export function telemetriesPlan(app: App): {
   const capacity: StreamCapacity = onDemand
     ? { mode: "on-demand" }
     : { shards: shards === undefined ? sizing.shards : numberContext(app, "telemetriesShards", 1) };
-  return { load, sizing, capacity, onDemand };
+  const basicIngest = String(app.node.tryGetContext("basicIngest")) === "true";
+  return { load, sizing, capacity, onDemand, basicIngest };
 }
 
 /**
@@ -78,10 +80,11 @@ export function telemetriesPlan(app: App): {
  * `-c telemetriesShards=N` sets the shards outright, `-c telemetriesOnDemand=true` makes it
  * on-demand; `-c quicksightPrincipal=<QuickSight user or group ARN>` adds the dashboard;
  * `-c stage=dev` prefixes every physical name and stack name, so that stages share an account
- * (lib/stage-names.ts).
+ * (lib/stage-names.ts); `-c basicIngest=true` lets gateways publish readings by AWS IoT Basic
+ * Ingest (the agent's `publish.basicIngest`), without the broker's messaging charge.
  */
 export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATURE_FLAGS })): App {
-  const { capacity: telemetriesCapacity } = telemetriesPlan(app);
+  const { capacity: telemetriesCapacity, basicIngest } = telemetriesPlan(app);
   const names = StageNames.of(app);
   const streams = new StreamsStack(app, "ReeferStreams", {
     stackName: names.stack("ReeferStreams"),
@@ -99,6 +102,7 @@ export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATUR
     description: "reefer-edge: gateway and claim policies, fleet provisioning, the IoT rules",
     streams: streams.streams,
     backfill: lake.backfill,
+    basicIngest,
   });
   const act = new ActStack(app, "ReeferAct", {
     stackName: names.stack("ReeferAct"),
@@ -152,6 +156,6 @@ export function buildApp(app: App = new App({ outdir: "cdk.out", context: FEATUR
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop() ?? "")) {
   const app = buildApp();
   const plan = telemetriesPlan(app);
-  console.log(describeSizing(plan.load, plan.sizing, plan.onDemand));
+  console.log(describeSizing(plan.load, plan.sizing, plan.onDemand, plan.basicIngest));
   app.synth();
 }

@@ -25,6 +25,11 @@ import { auditLedger, auditLedgerWriter } from "./audit-ledger.js";
 export interface IngestProps extends StackProps {
   readonly streams: Readonly<Record<StreamName, Stream>>;
   readonly backfill: CfnDeliveryStream;
+  /**
+   * Let gateways publish readings by AWS IoT Basic Ingest to the rules that take it (the rule
+   * table's `basicIngest`): no messaging charge (`-c basicIngest=true`).
+   */
+  readonly basicIngest?: boolean;
 }
 
 /** The thing name in an IoT policy: the connected client's own, whatever certificate it holds. */
@@ -66,6 +71,10 @@ export class IngestStack extends Stack {
             Action: "iot:Publish",
             Resource: [
               arn(`topic/dt/reefer/${THING}/*`),
+              // Basic Ingest: the same topics behind the rule they go to, that rule only.
+              ...(props.basicIngest ? INGEST_RULES.filter((r) => r.basicIngest) : []).map((r) =>
+                arn(`topic/$aws/rules/${names.underscore(r.name)}/dt/reefer/${THING}/*`),
+              ),
               arn(`topic/$aws/things/${THING}/shadow/*`),
               // Update jobs (docs/updates.md): start-next, and each job's get and update.
               arn(`topic/$aws/things/${THING}/jobs/*`),

@@ -90,13 +90,19 @@ export interface MonthlyCost {
  * live Firehose (with dynamic partitioning, one object per day-partition every 5 minutes).
  * Alerts, backfill, shadows and S3 are left out: at this load they are a small part.
  */
-export function monthlyCost(load: FleetLoad, sizing: StreamSizing): MonthlyCost {
+export function monthlyCost(
+  load: FleetLoad,
+  sizing: StreamSizing,
+  basicIngest = false,
+): MonthlyCost {
   const p = PRICES;
   const messages = sizing.readingsPerSecond * SECONDS_A_MONTH;
   const millions = messages / 1e6;
   const fiveKbSteps = Math.ceil(load.recordBytes / 5120);
+  // Basic Ingest hands each reading to its rule without the broker: no messaging charge.
+  const messaging = basicIngest ? 0 : millions * fiveKbSteps * p.iotMessagePerMillion;
   const iot =
-    millions * fiveKbSteps * p.iotMessagePerMillion +
+    messaging +
     ((load.containers * SECONDS_A_MONTH) / 60 / 1e6) * p.iotConnectionMinutePerMillion +
     millions * (p.iotRuleTriggeredPerMillion + p.iotActionPerMillion);
   const kinesis =
@@ -114,8 +120,14 @@ export function monthlyCost(load: FleetLoad, sizing: StreamSizing): MonthlyCost 
 }
 
 /** What synth prints: the computation, the shards, and the month's cost. */
-export function describeSizing(load: FleetLoad, sizing: StreamSizing, onDemand: boolean): string {
-  const cost = monthlyCost(load, sizing);
+export function describeSizing(
+  load: FleetLoad,
+  sizing: StreamSizing,
+  onDemand: boolean,
+  basicIngest = false,
+): string {
+  const cost = monthlyCost(load, sizing, basicIngest);
+  const saved = monthlyCost(load, sizing, false).iot - monthlyCost(load, sizing, true).iot;
   const usd = (n: number) => `$${n.toLocaleString("en-US", { maximumFractionDigits: 0 })}`;
   const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 1 });
   return [
@@ -125,5 +137,8 @@ export function describeSizing(load: FleetLoad, sizing: StreamSizing, onDemand: 
       ? "  on-demand (by choice): capacity follows the peak it saw, from 4,000 records/s"
       : `  provisioned: ${sizing.shards} shards`,
     `  a month at list prices (${PRICES.asOf}, us-east-1, provisioned): IoT Core ${usd(cost.iot)}, Kinesis ${usd(cost.kinesis)}, Firehose ${usd(cost.firehose)}; ${usd(cost.total)} in all`,
+    basicIngest
+      ? `  readings by Basic Ingest: no messaging charge (${usd(saved)} a month less)`
+      : `  readings through the broker: -c basicIngest=true would save their messaging, ${usd(saved)} a month`,
   ].join("\n");
 }

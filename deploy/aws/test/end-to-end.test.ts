@@ -1,17 +1,10 @@
 import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
-import { FirehoseClient } from "@aws-sdk/client-firehose";
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  ListShardsCommand,
-  type KinesisClient,
-} from "@aws-sdk/client-kinesis";
+import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { S3Client } from "@aws-sdk/client-s3";
 import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
-import Database from "better-sqlite3";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadOrCreateCheckpointKey } from "../../../agent/audit/checkpoint-key.js";
@@ -21,22 +14,17 @@ import { Agent } from "../../../agent/agent.js";
 import { validateConfig } from "../../../config/load.js";
 import { agentMqtt, useMosquitto } from "../../../test/support/broker-fixture.js";
 import { captureLogs } from "../../../test/support/logs.js";
-import { MONITOR } from "../../../test/support/mosquitto.js";
 import { requireTool } from "../../../test/support/tools.js";
 import { act } from "../lambda/act/handler.js";
-import { kinesisClient } from "../lib/kinesis-client.js";
-import { Router } from "../router/router.js";
+import type { Router } from "../router/router.js";
 import { drainStream } from "./support/event-source.js";
-import { createAlertsTable, createPath, MotoServer, requireMoto } from "./support/moto.js";
+import { startLocalPath, type LocalPath } from "./support/local-path.js";
+import { createAlertsTable, type MotoServer, requireMoto } from "./support/moto.js";
+import { capturedLastSeqs, missingSeqs, objectsUnder } from "./support/path-records.js";
 
 const mosquitto = requireTool("mosquitto", "apt-get install -y mosquitto");
 const moto = requireMoto();
 const GATEWAY = "gw-e2e";
-
-interface Reading {
-  container_id: string;
-  seq: number;
-}
 
 /**
  * The data path from sensor to lake, with everything real but AWS: the agent publishes over
@@ -45,6 +33,7 @@ interface Reading {
  */
 describe.skipIf(mosquitto.skip || moto.skip)("sensor to lake, offline and back", () => {
   const env = useMosquitto(mosquitto.path ?? "", [GATEWAY]);
+  let path: LocalPath;
   let server: MotoServer;
   let kinesis: KinesisClient;
   let s3: S3Client;
@@ -54,29 +43,13 @@ describe.skipIf(mosquitto.skip || moto.skip)("sensor to lake, offline and back",
   const sns = () => new SNSClient(server.clientConfig());
 
   beforeAll(async () => {
-    server = await MotoServer.start();
-    const config = server.clientConfig();
-    kinesis = kinesisClient(config);
-    s3 = new S3Client({ ...config, forcePathStyle: true });
-    ddb = new DynamoDBClient(config);
-    await createPath({ kinesis, s3, firehose: new FirehoseClient(config) });
+    path = await startLocalPath(env, "router-e2e");
+    ({ server, kinesis, s3, router } = path);
+    ddb = new DynamoDBClient(server.clientConfig());
     await createAlertsTable(ddb, "alerts");
-    // The router reads the broker as the monitor does (its identity may read every topic).
-    const identity = env.pki.client(MONITOR);
-    router = await Router.connect(
-      env.broker.url,
-      {
-        ca: readFileSync(env.pki.caCert),
-        cert: readFileSync(identity.cert),
-        key: readFileSync(identity.key),
-        clientId: "router-e2e",
-      },
-      { kinesis, firehose: new FirehoseClient(config), ledger: { s3, bucket: "ledger" } },
-    );
   }, 120_000);
   afterAll(async () => {
-    await router.close();
-    await server.stop();
+    await path.close();
   });
 
   it("delivers every reading to the stream or the lake, and every alert once to DynamoDB", async () => {
@@ -130,44 +103,20 @@ describe.skipIf(mosquitto.skip || moto.skip)("sensor to lake, offline and back",
     );
     await agent.stop();
     // What the agent captured, from its own outbox: every seq up to each container's last.
-    const db = new Database(outbox, { readonly: true });
-    const captured = new Map(
-      db
-        .prepare<[], { container_id: string; last_seq: number }>(
-          "SELECT container_id, last_seq FROM sequences WHERE container_id NOT LIKE '#%'", // not the audit log's row
-        )
-        .all()
-        .map((row) => [row.container_id, row.last_seq] as const),
-    );
-    db.close();
+    const captured = capturedLastSeqs(outbox);
     expect([...captured.keys()].sort()).toEqual(["MSKU0000001", "MSKU0000002"]);
-    // Everything the broker delivered to the monitor also reached the router; let it finish.
-    await env.monitor.waitFor(
-      () => router.routed >= env.monitor.topics.length,
-      "the router to take every message",
-    );
-    await router.drained();
+    const { live, lake } = await path.settled(env.monitor);
     expect(router.failures).toEqual([]);
     // The agent's own messages all pass the door: nothing of its in the quarantine.
     expect(router.quarantined).toEqual([]);
 
-    const live = await streamRecords("telemetries");
-    const lake = await lakeReadings();
     for (const record of live) expect(record.partitionKey).toBe(record.reading.container_id);
     expect(lake.length).toBeGreaterThan(0); // the outage's backlog went to the lake
-    const arrived = new Map<string, Set<number>>();
-    for (const r of [...live.map((l) => l.reading), ...lake]) {
-      const seqs = arrived.get(r.container_id) ?? new Set<number>();
-      seqs.add(r.seq);
-      arrived.set(r.container_id, seqs);
-    }
-    for (const [container, last] of captured) {
-      expect(last).toBeGreaterThan(15); // live, then the outage's share of 30
-      const missing = [];
-      for (let seq = 1; seq <= last; seq++)
-        if (!arrived.get(container)?.has(seq)) missing.push(seq);
-      expect(missing, `${container}: seqs in neither the stream nor the lake`).toEqual([]);
-    }
+    for (const last of captured.values()) expect(last).toBeGreaterThan(15); // live, then the outage's share of 30
+    expect(
+      missingSeqs(captured, [...live.map((l) => l.reading), ...lake]),
+      "seqs in neither the stream nor the lake",
+    ).toEqual({ MSKU0000001: [], MSKU0000002: [] });
 
     const poison = await new SQSClient(server.clientConfig()).send(
       new CreateQueueCommand({ QueueName: "poison" }),
@@ -205,7 +154,7 @@ describe.skipIf(mosquitto.skip || moto.skip)("sensor to lake, offline and back",
       live.map((l) => JSON.stringify(l.reading) + "\n").join(""),
     );
     writeFileSync(join(lakeDir, "backfill"), lake.map((r) => JSON.stringify(r) + "\n").join(""));
-    const ledger = await objectsUnder("ledger", "audit/");
+    const ledger = await objectsUnder(s3, "ledger", "audit/");
     expect(ledger.length).toBeGreaterThan(0);
     ledger.forEach((text, i) => writeFileSync(join(ledgerDir, `${i}.json`), text));
     const key = loadOrCreateCheckpointKey(join(dirname(outbox), "checkpoint-key.pem"));
@@ -244,56 +193,4 @@ describe.skipIf(mosquitto.skip || moto.skip)("sensor to lake, offline and back",
     ]);
     expect(verdict).toBe(0);
   }, 180_000);
-
-  /** The text of every object under a prefix of a bucket. */
-  async function objectsUnder(bucket: string, prefix: string): Promise<string[]> {
-    const listing = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
-    const texts: string[] = [];
-    for (const object of listing.Contents ?? []) {
-      const body = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }));
-      texts.push((await body.Body?.transformToString()) ?? "");
-    }
-    return texts;
-  }
-
-  async function streamRecords(stream: string) {
-    const out: { partitionKey: string; reading: Reading }[] = [];
-    const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName: stream }));
-    for (const shard of Shards) {
-      let iterator = (
-        await kinesis.send(
-          new GetShardIteratorCommand({
-            StreamName: stream,
-            ShardId: shard.ShardId,
-            ShardIteratorType: "TRIM_HORIZON",
-          }),
-        )
-      ).ShardIterator;
-      while (iterator) {
-        const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator }));
-        if (!page.Records?.length) break;
-        for (const r of page.Records)
-          out.push({
-            partitionKey: r.PartitionKey ?? "",
-            reading: JSON.parse(Buffer.from(r.Data ?? new Uint8Array()).toString()) as Reading,
-          });
-        iterator = page.NextShardIterator;
-      }
-    }
-    return out;
-  }
-
-  async function lakeReadings(): Promise<Reading[]> {
-    const listing = await s3.send(
-      new ListObjectsV2Command({ Bucket: "lake", Prefix: "readings/" }),
-    );
-    const readings: Reading[] = [];
-    for (const object of listing.Contents ?? []) {
-      const body = await s3.send(new GetObjectCommand({ Bucket: "lake", Key: object.Key }));
-      const text = (await body.Body?.transformToString()) ?? "";
-      for (const line of text.split("\n"))
-        if (line.trim()) readings.push(JSON.parse(line) as Reading);
-    }
-    return readings;
-  }
 });

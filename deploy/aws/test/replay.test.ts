@@ -1,11 +1,5 @@
 import { FirehoseClient } from "@aws-sdk/client-firehose";
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  ListShardsCommand,
-  PutRecordCommand,
-  type KinesisClient,
-} from "@aws-sdk/client-kinesis";
+import { PutRecordCommand, type KinesisClient } from "@aws-sdk/client-kinesis";
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -23,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kinesisClient } from "../lib/kinesis-client.js";
 import { replayFailedBatches, replayRuleErrors } from "../ops/replay.js";
 import { createPath, MotoServer, requireMoto } from "./support/moto.js";
+import { rawStreamRecords } from "./support/path-records.js";
 
 const moto = requireMoto();
 
@@ -49,32 +44,8 @@ describe.skipIf(moto.skip)("re-driving what the path set aside, against moto", (
     await server.stop();
   });
 
-  /** Every record of a stream's one shard, in order. */
-  async function streamRecords(stream: string) {
-    const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName: stream }));
-    let iterator = (
-      await kinesis.send(
-        new GetShardIteratorCommand({
-          StreamName: stream,
-          ShardId: Shards[0]?.ShardId,
-          ShardIteratorType: "TRIM_HORIZON",
-        }),
-      )
-    ).ShardIterator;
-    const out: { key: string; data: string; sequence: string }[] = [];
-    while (iterator) {
-      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator }));
-      if (!page.Records?.length) break;
-      for (const r of page.Records)
-        out.push({
-          key: r.PartitionKey ?? "",
-          data: Buffer.from(r.Data ?? new Uint8Array()).toString(),
-          sequence: r.SequenceNumber ?? "",
-        });
-      iterator = page.NextShardIterator;
-    }
-    return out;
-  }
+  /** Every record of a stream (its one shard), in order. */
+  const streamRecords = (stream: string) => rawStreamRecords(kinesis, stream);
 
   /** Messages in a queue, visible or taken (a taken one comes back after its timeout). */
   const queueDepth = async (url: string) =>

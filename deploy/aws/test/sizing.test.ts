@@ -52,5 +52,25 @@ describe("sizing the telemetries stream from the fleet's numbers", () => {
     expect(text).toContain("17 shards by records, 12 by bytes");
     expect(text).toContain("provisioned: 17 shards");
     expect(text).toMatch(/IoT Core \$[\d,]+, Kinesis \$[\d,]+, Firehose \$[\d,]+; \$[\d,]+ in all/);
+    expect(text).toContain("-c basicIngest=true would save their messaging, $26,280 a month");
+  });
+
+  it("leaves out the messaging charge of readings sent by Basic Ingest (-c basicIngest=true)", () => {
+    const load = { containers: 10_000, intervalSeconds: 1, recordBytes: 700 };
+    const sizing = sizeTelemetries(load);
+    // 26,280 million messages of one 5 KB step at $1 a million; rules and actions stay.
+    expect(monthlyCost(load, sizing).iot - monthlyCost(load, sizing, true).iot).toBeCloseTo(
+      26_280,
+      6,
+    );
+    expect(monthlyCost(load, sizing, true).iot).toBeCloseTo(
+      26_280 * (0.15 + 0.15) + ((10_000 * 730 * 3600) / 60 / 1e6) * 0.08,
+      6,
+    );
+    expect(plan({ basicIngest: "true" }).basicIngest).toBe(true);
+    expect(plan({}).basicIngest).toBe(false);
+    expect(describeSizing(load, sizing, false, true)).toContain(
+      "readings by Basic Ingest: no messaging charge ($26,280 a month less)",
+    );
   });
 });
