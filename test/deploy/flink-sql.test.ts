@@ -16,14 +16,17 @@ describe("the Flink SQL job agrees with the edge's defaults", () => {
   it("reads the same product table, window length and lateness", () => {
     // The thresholds block is the product table's (npm run config:docs writes it).
     expect(sql, "run npm run config:docs").toBe(withProductThresholds(sql));
-    expect(sql).toContain(`WHERE temperature >\n${THRESHOLDS_BEGIN}  CASE product_id\n`);
+    expect(sql).toContain(`       temperature >\n${THRESHOLDS_BEGIN}  CASE product_id\n`);
     expect(sql).toContain(`    ELSE ${SEED_THRESHOLD_C}\n`);
     expect(defaults.temperature.threshold).toBe(SEED_THRESHOLD_C);
     expect(defaults.window.seconds).toBe(60);
-    expect(sql).toContain("TUMBLE(TABLE telemetries, DESCRIPTOR(ts), INTERVAL '1' MINUTE)");
-    expect(sql).toContain(
-      `WATERMARK FOR ts AS ts - INTERVAL '${defaults.window.allowedLatenessSeconds}' SECOND`,
-    );
+    // One-minute windows aligned to the epoch, closed per container by a watermark the
+    // lateness behind its newest reading (the job's ContainerWindows reads these columns).
+    expect(sql).toContain("FLOOR(ts TO MINUTE) AS window_start");
+    expect(sql).toContain("FLOOR(ts TO MINUTE) + INTERVAL '1' MINUTE AS window_end");
+    const lateness = `ts - INTERVAL '${defaults.window.allowedLatenessSeconds}' SECOND`;
+    expect(sql).toContain(`${lateness} AS container_watermark`);
+    expect(sql).toContain(`WATERMARK FOR ts AS ${lateness}`);
   });
 
   it("declares every field of the wire contract on the source table", () => {
@@ -40,9 +43,10 @@ describe("the Flink SQL job agrees with the edge's defaults", () => {
     }
   });
 
-  it("groups by container and window and emits the edge alert's fields", () => {
-    expect(sql).toMatch(/GROUP BY container_id, window_start, window_end;/);
+  it("writes the per-container windows with the edge alert's fields", () => {
+    const insert = sql.slice(sql.indexOf("INSERT INTO faulty_reefers"));
+    expect(insert).toMatch(/FROM container_windows;\n$/);
     for (const column of ["readings_over", "max_temperature", "first_seq", "last_seq"])
-      expect(sql).toContain(`AS ${column}`);
+      expect(insert).toContain(`       ${column},\n`);
   });
 });

@@ -175,8 +175,45 @@ export const lateWindowStreams = fc
   );
 
 /**
- * Writes `count` on-time streams and `count` streams with late readings (seeded: the same files
- * every run) to `dir` for the Flink job's test: `<n>.readings.ndjson` in arrival order, one
+ * Streams of two containers whose readings reach the stream at different delays: B's arrive
+ * `lagMs` behind A's (a slow link, a gateway on a satellite hop), far more than the allowed
+ * lateness. Each container's own readings are on time, so the edge (one watermark per container)
+ * leaves none out; a job with one watermark for the whole shard, driven by A's newest reading,
+ * would drop B's as late. B carries the product with its own threshold (8 °C).
+ */
+export const behindStreams = fc
+  .record({
+    // At least twice the lateness, at most four minutes: the job's quiet-container flush waits
+    // five minutes of the shard's time past a window before closing it without its container.
+    lagMs: fc.integer({ min: 2 * LATENESS_S * 1000, max: 4 * MINUTE }),
+    draws: fc.array(
+      fc.record({
+        container: fc.constantFrom("A", "B"),
+        t: offset,
+        temperature,
+        jitter: fc.integer({ min: 0, max: LATENESS_S * 1000 - 1 }),
+      }),
+      { minLength: 40, maxLength: 160 },
+    ),
+  })
+  .map(({ lagMs, draws }) => {
+    const seqs = new Map<string, number>();
+    return [...draws]
+      .sort((a, b) => a.t - b.t)
+      .map((d) => {
+        const seq = (seqs.get(d.container) ?? 0) + 1;
+        seqs.set(d.container, seq);
+        const r: ReeferReading = { ...streamReading(d.container, T0 + d.t, d.temperature), seq };
+        return { r, arrival: d.t + d.jitter + (d.container === "B" ? lagMs : 0) };
+      })
+      .sort((a, b) => a.arrival - b.arrival)
+      .map((x) => x.r);
+  });
+
+/**
+ * Writes `count` on-time streams, `count` streams with late readings and `count / 2` streams with
+ * one container behind the other (seeded: the same files every run) to `dir` for the Flink job's
+ * test: `<n>.readings.ndjson` in arrival order, one
  * reading a line as the telemetry rule puts them on the stream, and `<n>.edge.ndjson`, the
  * edge's windows for it. Returns how many readings the edge left out as late, and in how many
  * streams they change a window.
@@ -219,6 +256,14 @@ export function writeWindowCases(
   });
   if (mattering === 0)
     throw new Error("no late reading changes a window: the late streams would test nothing");
+  // And half as many with one container behind the other, which the edge leaves whole.
+  fc.sample(behindStreams, { numRuns: Math.ceil(count / 2), seed: seed + 2 }).forEach(
+    (arrivals, i) => {
+      const name = `behind-${String(i).padStart(3, "0")}`;
+      writeFileSync(join(dir, `${name}.readings.ndjson`), lines(arriving(arrivals)));
+      writeFileSync(join(dir, `${name}.edge.ndjson`), lines(edgeWindows(arrivals)));
+    },
+  );
   return { late, mattering };
 }
 
@@ -228,7 +273,7 @@ if (process.argv[1]?.endsWith("window-streams.js")) {
   if (!dir) throw new Error("usage: window-streams.js DIR [COUNT]");
   const { late, mattering } = writeWindowCases(dir, Number(count));
   console.log(
-    `window-streams: ${count} on-time and ${count} late streams in ${dir}: ${late} late readings, ` +
+    `window-streams: ${count} on-time, ${count} late and ${Math.ceil(Number(count) / 2)} behind streams in ${dir}: ${late} late readings, ` +
       `which change windows in ${mattering} streams`,
   );
 }

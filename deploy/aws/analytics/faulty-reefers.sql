@@ -8,8 +8,10 @@
 -- so both sides produce the same alert for the same readings; test/deploy/flink-sql.test.ts
 -- fails if these drift apart.
 --
--- Run it as a Studio notebook paragraph (%flink.ssql) or package it in a Flink application with
--- the Kinesis connector; ${AWS_REGION} is replaced at deployment.
+-- The job (job/, FaultyReefersJob) runs this file's statements in order and adds one operator that
+-- SQL cannot express, the per-container windows (container_windows). Each ${NAME} is replaced
+-- at deployment from the application's runtime properties, which the Analytics stack sets (the
+-- stage's stream names, the region, the enhanced fan-out consumer).
 
 -- Source: live readings, one JSON object each (wire contract v1), put on the stream by the IoT
 -- rule  SELECT * FROM 'dt/reefer/+/+/telemetry'.
@@ -49,13 +51,22 @@ CREATE TABLE telemetries (
       TO_TIMESTAMP(REPLACE(REPLACE(measurement_time, 'T', ' '), 'Z', ''), 'yyyy-MM-dd HH:mm:ss.SSS'),
       CAST(arrival AS TIMESTAMP(3))),
     CAST(arrival AS TIMESTAMP(3))),
-  -- Bounded out-of-orderness, equal to the edge's allowed lateness.
+  -- The shard's time, bounded out-of-orderness equal to the edge's allowed lateness. The windows
+  -- close on each container's own watermark (below); this one closes those of a container that
+  -- went quiet, a few minutes later.
   WATERMARK FOR ts AS ts - INTERVAL '10' SECOND
 ) WITH (
   'connector' = 'kinesis',
-  'stream' = 'telemetries',
+  'stream' = '${TELEMETRIES_STREAM}',
   'aws.region' = '${AWS_REGION}',
   'scan.stream.initpos' = 'LATEST',
+  -- Enhanced fan-out: the job reads each shard through its own registered consumer (2 MiB/s a
+  -- shard, pushed), instead of polling GetRecords every 200 ms out of the 5 reads a second a shard
+  -- shares with the lake's Firehose. The consumer is the Analytics stack's (registration NONE).
+  'scan.stream.recordpublisher' = 'EFO',
+  'scan.stream.efo.consumername' = '${EFO_CONSUMER_NAME}',
+  'scan.stream.efo.registration' = 'NONE',
+  'scan.stream.efo.consumerarn.${TELEMETRIES_STREAM}' = '${EFO_CONSUMER_ARN}',
   'format' = 'json',
   'json.ignore-parse-errors' = 'true'
 );
@@ -74,30 +85,49 @@ CREATE TABLE faulty_reefers (
   source           STRING
 ) PARTITIONED BY (container_id) WITH (
   'connector' = 'kinesis',
-  'stream' = 'faulty-reefers',
+  'stream' = '${FAULTY_REEFERS_STREAM}',
   'aws.region' = '${AWS_REGION}',
   'format' = 'json'
 );
 
--- The seed's pump, corrected: TUMBLE as a table-valued function over event time, the filter
--- before the grouping, and grouped by container and window (not by temperature).
-INSERT INTO faulty_reefers
-SELECT container_id, window_start, window_end,
-       COUNT(*) AS readings_over,
-       MAX(temperature) AS max_temperature,
-       MIN(seq) AS first_seq,
-       MAX(seq) AS last_seq,
-       'cloud' AS source
-FROM TABLE(TUMBLE(TABLE telemetries, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
--- A record that is no reading (no container, no time that parses) counts in no window; its
--- event time above only keeps it from failing the job.
-WHERE temperature >
+-- The readings the windows count, one row each: the seed's pump, corrected (windows of event
+-- time per container, the filter on the product's threshold, not on a literal 18). A record that
+-- is no reading (no container, no time that parses) is left out here; its event time above only
+-- keeps it from failing the job.
+CREATE VIEW readings AS
+SELECT container_id,
+       ts,
+       -- One-minute tumbling windows aligned to the epoch, as TUMBLE and the edge align them.
+       FLOOR(ts TO MINUTE) AS window_start,
+       FLOOR(ts TO MINUTE) + INTERVAL '1' MINUTE AS window_end,
+       -- The container's watermark once this is its newest reading: the edge's allowed lateness
+       -- behind it. Windows are closed per container (container_windows, below), not by the
+       -- shard's one watermark, so a container that reaches the stream late is not late here.
+       ts - INTERVAL '10' SECOND AS container_watermark,
+       temperature >
   -- product thresholds: generated from core/products.ts by npm run config:docs; edit there
   CASE product_id
     WHEN 'P06' THEN 8
     ELSE 18
   END
   -- end of product thresholds
-  AND container_id IS NOT NULL
-  AND TO_TIMESTAMP(REPLACE(REPLACE(measurement_time, 'T', ' '), 'Z', ''), 'yyyy-MM-dd HH:mm:ss.SSS') IS NOT NULL
-GROUP BY container_id, window_start, window_end;
+         AS over_threshold,
+       temperature,
+       seq
+FROM telemetries
+WHERE container_id IS NOT NULL
+  AND TO_TIMESTAMP(REPLACE(REPLACE(measurement_time, 'T', ' '), 'Z', ''), 'yyyy-MM-dd HH:mm:ss.SSS') IS NOT NULL;
+
+-- container_windows is the one step SQL cannot say: per container and window, the readings over
+-- the threshold, a window closing when its own container's watermark reaches its last
+-- millisecond. The job registers it over the view above (job/src/main/java/.../ContainerWindows.java).
+INSERT INTO faulty_reefers
+SELECT container_id,
+       CAST(window_start AS TIMESTAMP(3)) AS window_start,
+       CAST(window_end AS TIMESTAMP(3)) AS window_end,
+       readings_over,
+       max_temperature,
+       first_seq,
+       last_seq,
+       'cloud' AS source
+FROM container_windows;

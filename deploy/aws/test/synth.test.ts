@@ -558,11 +558,27 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
           PropertyGroups: [
             {
               PropertyGroupId: "FaultyReefers",
-              PropertyMap: { "aws.region": { Ref: "AWS::Region" } },
+              PropertyMap: {
+                "aws.region": { Ref: "AWS::Region" },
+                // The streams by their physical names (a stage's prefix with them), not literals.
+                "telemetries.stream": { "Fn::ImportValue": Match.stringLikeRegexp("Telemetries") },
+                "faulty-reefers.stream": {
+                  "Fn::ImportValue": Match.stringLikeRegexp("FaultyReefers"),
+                },
+                "efo.consumer.name": "reefer-faulty-reefers",
+                "efo.consumer.arn": {
+                  "Fn::GetAtt": [Match.stringLikeRegexp("^JobConsumer"), "ConsumerARN"],
+                },
+              },
             },
           ],
         },
       }),
+    });
+    // Enhanced fan-out: its own consumer of telemetries, which only the job may subscribe with.
+    analytics.hasResourceProperties("AWS::Kinesis::StreamConsumer", {
+      ConsumerName: "reefer-faulty-reefers",
+      StreamARN: { "Fn::ImportValue": Match.stringLikeRegexp("Telemetries") },
     });
     // It reads telemetries and writes faulty-reefers, not the other way round.
     const on = (action: string) =>
@@ -575,6 +591,9 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
     expect(on("kinesis:PutRecord")).toEqual([
       expect.stringContaining("ExportsOutputFnGetAttFaultyReefers"),
     ]);
+    // SubscribeToShard's resource is the consumer's ARN, which the stream's read grant does not
+    // cover (stream/<name>, not stream/<name>/consumer/...).
+    expect(on("kinesis:SubscribeToShard")).toContainEqual(expect.stringContaining("JobConsumer"));
   });
 
   it("leaves the QuickSight dashboard out unless a principal is given, and then builds it", () => {

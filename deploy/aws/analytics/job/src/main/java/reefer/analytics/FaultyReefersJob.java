@@ -9,15 +9,22 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
-import org.apache.flink.table.api.EnvironmentSettings;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.time.Duration;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.table.api.StatementSet;
-import org.apache.flink.table.api.TableEnvironment;
 import org.apache.flink.table.api.TableResult;
+import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
+import org.apache.flink.types.Row;
 
 /**
  * Runs faulty-reefers.sql (packaged from deploy/aws/analytics/) as written: every CREATE at once,
- * every INSERT in one job. The SQL file is the job; this class only feeds it to Flink, so the
- * file a reviewer reads is the file that runs.
+ * every INSERT in one job. The SQL file is the job, read as it runs, except for the one step SQL
+ * cannot express: windows closed by each container's own watermark ({@link ContainerWindows}),
+ * registered here as the view {@code container_windows} between the file's view of the readings
+ * and its INSERT.
  */
 public final class FaultyReefersJob {
   /** The application property group the Analytics stack sets (runtime properties). */
@@ -29,33 +36,107 @@ public final class FaultyReefersJob {
    */
   static final String SOURCE_IDLE_TIMEOUT = "1 min";
 
+  /**
+   * How far the shard's time (its watermark) runs past a window before the window closes without
+   * its container: long enough for a container minutes behind its shard (a slow link) to close its
+   * windows itself, short enough that a container gone quiet still has its alert within minutes.
+   */
+  static final Duration QUIET_CONTAINER = Duration.ofMinutes(5);
+
   private FaultyReefersJob() {}
 
+  /**
+   * The SQL file's placeholders, each with the runtime property (group {@value #PROPERTY_GROUP})
+   * that fills it; the Analytics stack sets them all. With a stage, the stream names carry its
+   * prefix, so the file names no stream itself.
+   */
+  static final Map<String, String> PLACEHOLDERS =
+      Map.of(
+          "AWS_REGION", "aws.region",
+          "TELEMETRIES_STREAM", "telemetries.stream",
+          "FAULTY_REEFERS_STREAM", "faulty-reefers.stream",
+          "EFO_CONSUMER_NAME", "efo.consumer.name",
+          "EFO_CONSUMER_ARN", "efo.consumer.arn");
+
+  private static final Pattern PLACEHOLDER = Pattern.compile("\\$\\{([A-Za-z_]+)\\}");
+
   public static void main(String[] args) throws Exception {
-    TableEnvironment env = TableEnvironment.create(EnvironmentSettings.inStreamingMode());
+    StreamTableEnvironment env =
+        StreamTableEnvironment.create(StreamExecutionEnvironment.getExecutionEnvironment());
     configure(env);
-    TableResult job = run(env, statements(sql().replace("${AWS_REGION}", region())));
+    Properties group = KinesisAnalyticsRuntime.getApplicationProperties().get(PROPERTY_GROUP);
+    Properties properties = group == null ? new Properties() : group;
+    List<String> deployed = new ArrayList<>();
+    for (String statement : statements(sql())) deployed.add(deployed(statement, properties));
+    TableResult job = run(env, deployed);
     job.await();
   }
 
-  static void configure(TableEnvironment env) {
+  /**
+   * A statement with each {@code ${NAME}} filled from its runtime property (the region also from
+   * AWS_REGION). A placeholder with no value stops the job before it starts, naming the property.
+   */
+  static String deployed(String statement, Properties properties) {
+    Matcher m = PLACEHOLDER.matcher(statement);
+    StringBuilder out = new StringBuilder();
+    while (m.find()) {
+      String property = PLACEHOLDERS.get(m.group(1));
+      if (property == null) {
+        throw new IllegalStateException("faulty-reefers.sql: unknown placeholder ${" + m.group(1) + "}");
+      }
+      String value = properties.getProperty(property);
+      if ((value == null || value.isBlank()) && property.equals("aws.region")) {
+        value = System.getenv("AWS_REGION");
+      }
+      if (value == null || value.isBlank()) {
+        throw new IllegalStateException(
+            "faulty-reefers.sql needs the runtime property " + PROPERTY_GROUP + "." + property
+                + " for ${" + m.group(1) + "}");
+      }
+      m.appendReplacement(out, Matcher.quoteReplacement(value));
+    }
+    m.appendTail(out);
+    return out.toString();
+  }
+
+  static void configure(StreamTableEnvironment env) {
     env.getConfig().set("table.exec.source.idle-timeout", SOURCE_IDLE_TIMEOUT);
     // The arrival time (TIMESTAMP_LTZ) becomes a bound on the UTC event time: cast in UTC,
     // whatever zone the machine that runs the job is in.
     env.getConfig().set("table.local-time-zone", "UTC");
   }
 
-  /** Executes the DDL and submits the INSERTs together. */
-  static TableResult run(TableEnvironment env, List<String> statements) {
-    StatementSet inserts = env.createStatementSet();
+  /** Executes the DDL, registers the per-container windows, and submits the INSERTs together. */
+  static TableResult run(StreamTableEnvironment env, List<String> statements) {
+    List<String> inserts = new ArrayList<>();
     for (String statement : statements) {
       if (statement.toUpperCase(Locale.ROOT).startsWith("INSERT")) {
-        inserts.addInsertSql(statement);
+        inserts.add(statement);
       } else {
         env.executeSql(statement);
       }
     }
-    return inserts.execute();
+    registerContainerWindows(env);
+    StatementSet set = env.createStatementSet();
+    inserts.forEach(set::addInsertSql);
+    return set.execute();
+  }
+
+  /**
+   * The view {@code container_windows}: the file's view {@code readings}, keyed by container,
+   * through {@link ContainerWindows}. Keyed, the step scales out with the application's
+   * parallelism; each container's readings stay in order on one subtask.
+   */
+  static void registerContainerWindows(StreamTableEnvironment env) {
+    DataStream<Row> windows =
+        env.toDataStream(env.from("readings"))
+            .keyBy(reading -> reading.<String>getFieldAs("container_id"))
+            .process(new ContainerWindows(QUIET_CONTAINER.toMillis()))
+            .returns(ContainerWindows.OUTPUT)
+            // A stable id: the windows' state survives a redeployment from a snapshot.
+            .uid("container-windows")
+            .name("windows per container");
+    env.createTemporaryView("container_windows", windows);
   }
 
   /** The packaged SQL file. */
@@ -79,18 +160,5 @@ public final class FaultyReefersJob {
       if (!trimmed.isEmpty()) statements.add(trimmed);
     }
     return statements;
-  }
-
-  /** The region of the streams: the stack's runtime property, else the environment's. */
-  static String region() throws IOException {
-    Map<String, Properties> groups = KinesisAnalyticsRuntime.getApplicationProperties();
-    Properties group = groups.get(PROPERTY_GROUP);
-    String region = group == null ? null : group.getProperty("aws.region");
-    if (region == null) region = System.getenv("AWS_REGION");
-    if (region == null || region.isBlank()) {
-      throw new IllegalStateException(
-          "no region: set the runtime property " + PROPERTY_GROUP + ".aws.region (or AWS_REGION)");
-    }
-    return region;
   }
 }
