@@ -227,6 +227,7 @@ export class FleetCoordinator {
       alerts: this.pool.sum("alerts"),
       reconnects: this.pool.sum("reconnects"),
       peakRssBytes: this.pool.peakRss,
+      heapAtPeakRssBytes: this.pool.heapAtPeakRss,
       workerCpuSeconds: this.pool.sum("cpuSeconds"),
       steadyCpu,
       chaos,

@@ -42,6 +42,8 @@ export interface WorkerStats {
   /** CONNECT attempts since the last stats, by Unix second. */
   readonly connectAttempts: Readonly<Record<string, number>>;
   readonly rssBytes: number;
+  /** V8's heap as committed (JavaScript objects, code and free space V8 keeps): its part of RSS. */
+  readonly heapBytes: number;
   /** CPU time (user and system) the worker used since it started. */
   readonly cpuSeconds: number;
   /** Of which in the kernel (system): the outboxes' fdatasyncs, sockets. */

@@ -51,6 +51,7 @@ describe("the fleet report's CONNECTs-a-second chart", () => {
       alerts: 0,
       reconnects: 2,
       peakRssBytes: 2 ** 20,
+      heapAtPeakRssBytes: 2 ** 19,
       workerCpuSeconds: 1,
       steadyCpu: null,
       observed: true,

@@ -56,6 +56,8 @@ export interface FleetReport {
   readonly alerts: number;
   readonly reconnects: number;
   readonly peakRssBytes: number;
+  /** Of the peak RSS, V8's committed heap (JavaScript objects, code, free space), summed over the workers. */
+  readonly heapAtPeakRssBytes: number;
   /** CPU the worker processes used, start to end (certificates, ramp, run, drain). */
   readonly workerCpuSeconds: number;
   /** CPU a reading between the ramp and the first chaos event; null: no such window. */
@@ -106,7 +108,10 @@ export function formatReport(report: FleetReport): string {
     row("time to drain", s(report.drainSeconds)),
     row("alerts", n(report.alerts)),
     row("reconnects", n(report.reconnects)),
-    row("peak RSS of the workers", `${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB`),
+    row(
+      "peak RSS of the workers",
+      `${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB, ${(report.heapAtPeakRssBytes / 2 ** 20).toFixed(0)} MiB of it V8's heap`,
+    ),
     row("CPU of the workers", `${report.workerCpuSeconds.toFixed(1)} s`),
     row(
       "CPU a reading, steady",

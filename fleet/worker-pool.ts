@@ -27,6 +27,7 @@ const EMPTY_STATS: WorkerStats = {
   drained: 0,
   connectAttempts: {},
   rssBytes: 0,
+  heapBytes: 0,
   cpuSeconds: 0,
   cpuSystemSeconds: 0,
   installing: 0,
@@ -45,6 +46,8 @@ export class WorkerPool {
   /** CONNECT attempts of the whole fleet by Unix second. */
   readonly attempts = new Map<number, number>();
   peakRss = 0;
+  /** V8's committed heap over the workers when their RSS was at its peak: that RSS's JavaScript part. */
+  heapAtPeakRss = 0;
   private failure: string | null = null;
 
   constructor(
@@ -101,6 +104,18 @@ export class WorkerPool {
         if (w.child.connected) w.child.send(message);
       },
     }));
+  }
+
+  private notePeak(): void {
+    let rss = 0;
+    let heap = 0;
+    for (const w of this.workers) {
+      rss += w.stats?.rssBytes ?? 0;
+      heap += w.stats?.heapBytes ?? 0;
+    }
+    if (rss <= this.peakRss) return;
+    this.peakRss = rss;
+    this.heapAtPeakRss = heap;
   }
 
   get allReady(): boolean {
@@ -180,10 +195,7 @@ export class WorkerPool {
         for (const [second, n] of Object.entries(message.stats.connectAttempts)) {
           this.attempts.set(Number(second), (this.attempts.get(Number(second)) ?? 0) + n);
         }
-        this.peakRss = Math.max(
-          this.peakRss,
-          this.workers.reduce((sum, w) => sum + (w.stats?.rssBytes ?? 0), 0),
-        );
+        this.notePeak();
         this.onStats(worker.statsAt);
         return;
       case "report":

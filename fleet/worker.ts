@@ -297,6 +297,7 @@ class FleetWorker {
       drained: this.checkDrained(),
       connectAttempts: Object.fromEntries(this.connectAttempts),
       rssBytes: process.memoryUsage.rss(),
+      heapBytes: process.memoryUsage().heapTotal,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       cpuSystemSeconds: cpu.system / 1e6,
       ...(this.installer?.stats() ?? {

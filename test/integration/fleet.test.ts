@@ -137,11 +137,15 @@ describe.skipIf(mosquitto.skip)("reefer-edge fleet", () => {
       expect(partition?.peakConnectAttemptsPerSecond).toBeGreaterThan(0);
       // Everyone reconnected after the restart, and the partitioned ones once more.
       expect(report.reconnects).toBeGreaterThanOrEqual(1000 + 50);
+      // The memory breakdown's JavaScript part comes from the same stats as the peak it is part of.
+      expect(report.heapAtPeakRssBytes).toBeGreaterThan(0);
+      expect(report.heapAtPeakRssBytes).toBeLessThan(report.peakRssBytes);
       console.log(
         `fleet of 1,000: ramp ${report.rampSeconds} s, ${report.captured} readings, restart: back after ` +
           `${restart?.backAfterSeconds} s (peak ${restart?.peakConnectAttemptsPerSecond} CONNECT/s, ` +
           `jitter implies ${Math.round(restart?.impliedPeakPerSecond ?? 0)}), partition: back after ${partition?.backAfterSeconds} s, ` +
-          `drain ${report.drainSeconds} s, peak RSS ${Math.round(report.peakRssBytes / 2 ** 20)} MiB`,
+          `drain ${report.drainSeconds} s, peak RSS ${Math.round(report.peakRssBytes / 2 ** 20)} MiB ` +
+          `(V8's heap ${Math.round(report.heapAtPeakRssBytes / 2 ** 20)})`,
       );
     },
   );
