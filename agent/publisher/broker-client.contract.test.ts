@@ -25,7 +25,9 @@ const ADAPTERS: Record<"mqttjs" | "aws-crt", OpenBrokerClient | null> = {
 };
 if (!ADAPTERS["aws-crt"]) {
   if (inCi() && (arch === "x64" || arch === "arm64"))
-    throw new Error("aws-iot-device-sdk-v2 must load in CI on x64: npm ci installs it (optional)");
+    throw new Error(
+      `aws-iot-device-sdk-v2 must load in CI on ${arch}: npm ci installs it (optional)`,
+    );
   console.warn(`SKIPPED: aws-iot-device-sdk-v2 cannot load on ${arch}; its adapter is not held`);
 }
 
