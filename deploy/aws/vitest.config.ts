@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The Flink job's jar, which synthesizing the app needs, built once if missing.
+    globalSetup: ["test/support/global-setup.ts"],
     reporters: ["default", "../../test/support/summary-reporter.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -1,12 +1,10 @@
 import { App, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, FEATURE_FLAGS } from "../bin/app.js";
-import { JOB_JAR } from "../lib/analytics-stack.js";
 import { DEFAULT_AUDIT_RETENTION_DAYS } from "../lib/audit-ledger.js";
 import { READING_COLUMNS } from "../lib/lake-columns.js";
 import { HOURLY_COLUMNS, HOURLY_TABLE } from "../lib/lake-hourly.js";
@@ -51,11 +49,6 @@ describe("the synthesized cloud path (no credentials, no network)", () => {
   const template = (id: string) => Template.fromStack(Stack.of(app.node.findChild(id)));
 
   beforeAll(() => {
-    // The Analytics stack deploys the Flink job's jar: build it once if this clone has none.
-    if (!existsSync(join(projectRoot(), JOB_JAR))) {
-      const built = spawnSync("npm", ["run", "job"], { cwd: projectRoot(), encoding: "utf8" });
-      if (built.status !== 0) throw new Error(`npm run job: ${built.stdout}${built.stderr}`);
-    }
     outdir = mkdtempSync(join(tmpdir(), "reefer-cdk-"));
     // A machine with AWS variables set must not change what is synthesized.
     for (const name of ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "CDK_DEFAULT_ACCOUNT"])
